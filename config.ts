@@ -1,0 +1,65 @@
+import { z } from "zod";
+
+/**
+ * Every setting Proxima reads from the environment, parsed once. The README's configuration table
+ * mirrors this schema; keep them in step.
+ */
+const csv = z
+  .string()
+  .transform((s) =>
+    s
+      .split(",")
+      .map((x) => x.trim())
+      .filter((x) => x.length > 0),
+  );
+
+const ConfigSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default("127.0.0.1"),
+  /** Which Moleculer services this process hosts. */
+  SERVICES: csv.default(["all"]),
+  NODE_ID: z.string().optional(),
+  /** NATS transporter; unset means one local process. */
+  NATS_URL: z.string().optional(),
+  /** PostgreSQL; unset means the embedded server under PROXIMA_DATA_DIR. */
+  DATABASE_URL: z.string().optional(),
+  PROXIMA_DATA_DIR: z.string().default(".data"),
+  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters").optional(),
+  JWT_ISSUER: z.string().default("proxima"),
+  JWT_AUDIENCE: z.string().default("proxima-api"),
+  ACCESS_TOKEN_TTL_S: z.coerce.number().int().min(30).max(3600).default(900),
+  REFRESH_TOKEN_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(30 * 24 * 3600),
+  PROXIMA_ADMIN_EMAIL: z.string().optional(),
+  PROXIMA_ADMIN_PASSWORD: z.string().optional(),
+  CORS_ORIGINS: csv.default([]),
+  BODY_LIMIT: z.string().default("1mb"),
+  /** General per-user API limit (requests per minute, per API process). */
+  API_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).default(1200),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+  LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().min(1).default(100),
+  LOGIN_FAILURE_WINDOW_S: z.coerce.number().int().min(1).default(900),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  PROXIMA_BACKEND: z.enum(["wasm", "cpu", "tensorflow", "webgpu"]).default("wasm"),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
+  }
+  return parsed.data;
+}
