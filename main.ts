@@ -1,0 +1,41 @@
+import { loadConfig } from "./config.ts";
+import { createRootLogger } from "./lib/logger.ts";
+import { startPlatform } from "./platform.ts";
+
+/**
+ * `npm start`: one Proxima process hosting the services named in SERVICES (default: all), on the
+ * embedded PostgreSQL unless DATABASE_URL is set, alone unless NATS_URL is set.
+ */
+const config = loadConfig();
+const logger = createRootLogger(config);
+
+const platform = await startPlatform(config, { logger }).catch((err: unknown) => {
+  logger.fatal({ err }, "Proxima failed to start");
+  process.exit(1);
+});
+
+logger.info(
+  { services: platform.services, api: platform.apiUrl, transporter: config.NATS_URL ? "nats" : "local" },
+  platform.apiUrl ? `Proxima is up: ${platform.apiUrl}` : "Proxima is up",
+);
+
+// SIGTERM (Kubernetes, docker stop) and SIGINT (Ctrl-C) drain: in-flight requests finish, the broker
+// leaves the cluster, then the database (and the embedded server) stops. A second signal forces exit.
+let signalled = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (signalled) {
+      logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
+    signalled = true;
+    logger.info({ signal }, "shutting down");
+    platform.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  });
+}
