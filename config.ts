@@ -4,14 +4,12 @@ import { z } from "zod";
  * Every setting Proxima reads from the environment, parsed once. The README's configuration table
  * mirrors this schema; keep them in step.
  */
-const csv = z
-  .string()
-  .transform((s) =>
-    s
-      .split(",")
-      .map((x) => x.trim())
-      .filter((x) => x.length > 0),
-  );
+const csv = z.string().transform((s) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0),
+);
 
 const ConfigSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),

@@ -69,7 +69,9 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   }
 
   let stopping: Promise<void> | undefined;
-  const api = services.includes("api") ? (broker.getLocalService("api") as unknown as { url?: string }) : undefined;
+  const api = services.includes("api")
+    ? (broker.getLocalService("api") as unknown as { url?: string })
+    : undefined;
   return {
     broker,
     db,

@@ -1,4 +1,4 @@
-import { MetricReporters, type MetricRegistry, type ServiceBroker } from "moleculer";
+import { type MetricRegistry, MetricReporters, type ServiceBroker } from "moleculer";
 
 /**
  * Moleculer's Prometheus reporter, minus its own HTTP server: the API process serves these lines

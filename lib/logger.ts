@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 import type { Config } from "../config.ts";
 
 export type { Logger };
@@ -28,6 +28,8 @@ export function createRootLogger(config: Pick<Config, "LOG_LEVEL" | "NODE_ENV">)
       ],
       censor: "[redacted]",
     },
-    ...(pretty ? { transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname" } } } : {}),
+    ...(pretty
+      ? { transport: { target: "pino-pretty", options: { colorize: true, ignore: "pid,hostname" } } }
+      : {}),
   });
 }

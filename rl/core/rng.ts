@@ -99,7 +99,8 @@ export class Rng {
 
   /** Unbiased integer in [0, n) by rejection (Lemire's threshold trick avoided for clarity). */
   int(n: number): number {
-    if (!Number.isInteger(n) || n <= 0 || n > 0x100000000) throw new RangeError(`int(n) needs 1 ≤ n ≤ 2^32, got ${n}`);
+    if (!Number.isInteger(n) || n <= 0 || n > 0x100000000)
+      throw new RangeError(`int(n) needs 1 ≤ n ≤ 2^32, got ${n}`);
     const limit = 0x100000000 - (0x100000000 % n);
     let x = this.nextUint32();
     while (x >= limit) x = this.nextUint32();

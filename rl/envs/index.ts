@@ -1,0 +1,37 @@
+/** The public API of `rl/envs`: environments, the registry, the vector env, spaces and errors. */
+
+export { actionDim, box, contains, describeSpace, discrete, flatDim, sample } from "../core/spaces.ts";
+export type {
+  Action,
+  BoxSpace,
+  DiscreteSpace,
+  Env,
+  Info,
+  ResetOptions,
+  ResetResult,
+  Space,
+  StepResult,
+} from "../core/types.ts";
+export { AcrobotEnv } from "./acrobot.ts";
+export { CartPoleEnv } from "./cartpole.ts";
+export { ClassicControlEnv, type EnvSnapshot, type EpisodePhase } from "./env-base.ts";
+export { EnvError, type EnvErrorCode } from "./errors.ts";
+export { MountainCarEnv } from "./mountain-car.ts";
+export { MountainCarContinuousEnv } from "./mountain-car-continuous.ts";
+export { PendulumEnv } from "./pendulum.ts";
+export {
+  type EnvId,
+  type EnvInfo,
+  envIds,
+  isEnvId,
+  listEnvs,
+  type MakeEnvOptions,
+  makeEnv,
+} from "./registry.ts";
+export {
+  type EpisodeStats,
+  makeVectorEnv,
+  VectorEnv,
+  type VectorEnvState,
+  type VectorStepResult,
+} from "./vector.ts";
