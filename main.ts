@@ -20,15 +20,19 @@ logger.info(
 );
 
 // SIGTERM (Kubernetes, docker stop) and SIGINT (Ctrl-C) drain: in-flight requests finish, the broker
-// leaves the cluster, then the database (and the embedded server) stops. A second signal forces exit.
-let signalled = false;
+// leaves the cluster, then the database (and the embedded server) stops. Under `npm start` one Ctrl-C
+// or one `kill` reaches this process twice (directly, and relayed by npm/tsx), so only a signal that
+// comes a while after the first one means "stop waiting" and forces the exit.
+const FORCE_AFTER_MS = 2000;
+let firstSignalAt: number | undefined;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
-    if (signalled) {
+    if (firstSignalAt !== undefined) {
+      if (Date.now() - firstSignalAt < FORCE_AFTER_MS) return;
       logger.warn({ signal }, "second signal: exiting now");
       process.exit(1);
     }
-    signalled = true;
+    firstSignalAt = Date.now();
     logger.info({ signal }, "shutting down");
     platform.stop().then(
       () => process.exit(0),

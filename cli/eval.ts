@@ -1,0 +1,49 @@
+/**
+ * `proxima eval --checkpoint DIR [--episodes 20] [--seed N] [--json]`: evaluates a checkpoint's
+ * deterministic policy (argmax / clipped mean) on fresh episodes.
+ */
+import { parseArgs } from "node:util";
+import { makeVectorEnv } from "../rl/envs/vector.ts";
+import { loadCheckpoint } from "../rl/ppo/checkpoint.ts";
+import { evaluatePolicy, networkSpecOf } from "../rl/ppo/trainer.ts";
+import { parseIntFlag } from "./flags.ts";
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      checkpoint: { type: "string" },
+      episodes: { type: "string", default: "20" },
+      seed: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  if (!values.checkpoint) throw new Error("--checkpoint DIR is required");
+  const episodes = parseIntFlag("--episodes", values.episodes, 1);
+  const state = await loadCheckpoint(values.checkpoint);
+  const seed =
+    values.seed === undefined ? state.config.seed + 1_000_000 : parseIntFlag("--seed", values.seed, 0);
+  const spec = networkSpecOf(makeVectorEnv(state.envId, 1), state.config);
+  const { wasmGemm } = await import("../rl/nn/gemm-wasm.ts");
+  const result = evaluatePolicy(state.envId, spec, state.params, episodes, seed, wasmGemm() ?? undefined);
+  const summary = {
+    env: state.envId,
+    checkpoint: values.checkpoint,
+    globalStep: state.counters.globalStep,
+    episodes,
+    seed,
+    returnMean: result.mean,
+    returnStd: result.std,
+    lengthMean: result.lengths.reduce((a, b) => a + b, 0) / episodes,
+    returns: result.returns,
+  };
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else {
+    process.stdout.write(
+      `${state.envId} (checkpoint at step ${summary.globalStep}): ${result.mean.toFixed(1)} ± ${result.std.toFixed(1)} over ${episodes} episodes\n`,
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,163 @@
+/**
+ * `proxima train --env ID [--preset zoo|cleanrl] [--seed N] [--total-steps N] [--backend NAME]
+ *   [--engine fused|tfjs] [--checkpoint-dir DIR] [--checkpoint-every K] [--eval-episodes N]
+ *   [--set key=value ...] [--json]`
+ *
+ * Trains PPO locally, evaluates the deterministic policy on fresh episodes, writes a checkpoint.
+ * Progress goes to stderr (a bar on a TTY, plain lines otherwise); with --json the last line of
+ * stdout is one JSON object summarising the run.
+ */
+import { parseArgs } from "node:util";
+import { envIds, isEnvId } from "../rl/envs/registry.ts";
+import { saveCheckpoint } from "../rl/ppo/checkpoint.ts";
+import { PRESETS, type PresetName, presetFor, resolveHyperparameters } from "../rl/ppo/hyperparameters.ts";
+import { type EngineName, type IterationMetrics, PPOTrainer } from "../rl/ppo/trainer.ts";
+import { parseIntFlag } from "./flags.ts";
+
+export interface TrainSummary {
+  env: string;
+  preset: PresetName;
+  seed: number;
+  totalSteps: number;
+  iterations: number;
+  wallSeconds: number;
+  sps: number;
+  evalReturnMean: number;
+  evalReturnStd: number;
+  evalEpisodes: number;
+  backend: string;
+  engine: string;
+  checkpointDir: string | null;
+}
+
+/** `--set key=value` overrides: the value is parsed as JSON when it can be (numbers, booleans, null, arrays). */
+function parseOverrides(items: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of items) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) throw new Error(`--set expects key=value, got "${item}"`);
+    const raw = item.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {}
+    out[item.slice(0, eq)] = value;
+  }
+  return out;
+}
+
+function progress(totalIterations: number): (m: IterationMetrics) => void {
+  const tty = process.stderr.isTTY === true;
+  const every = Math.max(1, Math.round(totalIterations / 20));
+  let lastReturn: number | null = null;
+  return (m) => {
+    if (m["charts/episodic_return"] !== null) lastReturn = m["charts/episodic_return"];
+    const ret = lastReturn === null ? "-" : lastReturn.toFixed(1);
+    const text = `step ${m.global_step} return ${ret} SPS ${m["charts/SPS"]}`;
+    if (tty) {
+      const width = 30;
+      const filled = Math.round((m.iteration / totalIterations) * width);
+      const bar = `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
+      process.stderr.write(
+        `\r${bar} ${((100 * m.iteration) / totalIterations).toFixed(0).padStart(3)}% ${text}   `,
+      );
+      if (m.iteration === totalIterations) process.stderr.write("\n");
+    } else if (m.iteration % every === 0 || m.iteration === totalIterations) {
+      process.stderr.write(`iteration ${m.iteration}/${totalIterations} ${text}\n`);
+    }
+  };
+}
+
+function hasPreset(envId: string, preset: PresetName): boolean {
+  try {
+    presetFor(envId, preset);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      env: { type: "string" },
+      preset: { type: "string" },
+      seed: { type: "string", default: "1" },
+      "total-steps": { type: "string" },
+      backend: { type: "string" },
+      engine: { type: "string" },
+      "checkpoint-dir": { type: "string" },
+      "checkpoint-every": { type: "string", default: "50" },
+      "eval-episodes": { type: "string", default: "10" },
+      set: { type: "string", multiple: true, default: [] },
+      json: { type: "boolean", default: false },
+    },
+  });
+  const envId = values.env;
+  if (!envId) throw new Error("--env is required (see `proxima envs`)");
+  if (!isEnvId(envId)) throw new Error(`unknown environment "${envId}" (known: ${envIds().join(", ")})`);
+  // Default: the env's rl-zoo preset where one exists, else CleanRL's defaults.
+  const preset = (values.preset ?? (hasPreset(envId, "zoo") ? "zoo" : "cleanrl")) as PresetName;
+  if (!(PRESETS as readonly string[]).includes(preset)) {
+    throw new Error(`--preset must be one of ${PRESETS.join(", ")}, got "${values.preset}"`);
+  }
+  if (values.engine !== undefined && values.engine !== "fused" && values.engine !== "tfjs") {
+    throw new Error(`--engine must be fused or tfjs, got "${values.engine}"`);
+  }
+  const seed = parseIntFlag("--seed", values.seed, 0);
+  const checkpointEvery = parseIntFlag("--checkpoint-every", values["checkpoint-every"], 1);
+  const evalEpisodes = parseIntFlag("--eval-episodes", values["eval-episodes"], 1);
+  const overrides: Record<string, unknown> = { ...parseOverrides(values.set), seed };
+  if (values["total-steps"] !== undefined) {
+    overrides.totalTimesteps = parseIntFlag("--total-steps", values["total-steps"], 1);
+  }
+  const config = resolveHyperparameters(envId, preset, overrides);
+
+  const trainer = await PPOTrainer.create({
+    envId,
+    config,
+    backend: values.backend,
+    engine: values.engine as EngineName | undefined,
+  });
+  const checkpointDir = values["checkpoint-dir"] ?? null;
+  const report = progress(trainer.numIterations);
+  const started = performance.now();
+  await trainer.train(async (m) => {
+    report(m);
+    if (checkpointDir && m.iteration % checkpointEvery === 0 && !trainer.done) {
+      await saveCheckpoint(checkpointDir, trainer.getState());
+    }
+  });
+  const wallSeconds = (performance.now() - started) / 1000;
+  if (checkpointDir) await saveCheckpoint(checkpointDir, trainer.getState());
+  const evaluation = trainer.evaluate(evalEpisodes);
+  trainer.dispose();
+  const summary: TrainSummary = {
+    env: envId,
+    preset,
+    seed,
+    totalSteps: trainer.globalStep,
+    iterations: trainer.iteration,
+    wallSeconds: Number(wallSeconds.toFixed(3)),
+    sps: Math.round(trainer.globalStep / wallSeconds),
+    evalReturnMean: evaluation.mean,
+    evalReturnStd: evaluation.std,
+    evalEpisodes,
+    backend: trainer.backend,
+    engine: trainer.engine.name,
+    checkpointDir,
+  };
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    process.stdout.write(
+      `${envId}: ${summary.totalSteps} steps in ${summary.wallSeconds.toFixed(1)} s (${summary.sps} steps/s); ` +
+        `evaluation over ${evalEpisodes} episodes: ${evaluation.mean.toFixed(1)} ± ${evaluation.std.toFixed(1)}` +
+        `${checkpointDir ? `; checkpoint in ${checkpointDir}` : ""}\n`,
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,61 @@
+/**
+ * All float buffers of the fused kernel live in one WebAssembly memory, so that the same
+ * Float32Array views can be handed to the JavaScript GEMMs or, by byte offset, to the WebAssembly
+ * SIMD GEMMs without copies. The memory never grows after construction (growing would detach every
+ * view), so its size is measured first by running the same allocations through a counter.
+ */
+import { Wasm, type WasmMemory } from "./wasm-api.ts";
+
+export interface Allocator {
+  alloc(n: number): Float32Array;
+}
+
+/** Counts the floats a construction would allocate (each allocation aligned to 16 bytes). */
+export class CountingAllocator implements Allocator {
+  floats = 0;
+  alloc(n: number): Float32Array {
+    this.floats += align4(n);
+    return new Float32Array(n);
+  }
+}
+
+const memories = new WeakMap<ArrayBufferLike, WasmMemory>();
+
+/** The WebAssembly memory behind an Arena's buffer (for the WebAssembly GEMM to import), if any. */
+export function memoryOf(buffer: ArrayBufferLike): WasmMemory | undefined {
+  return memories.get(buffer);
+}
+
+export class Arena implements Allocator {
+  readonly memory: WasmMemory;
+  private nextFloat = 0;
+  private readonly capacity: number;
+
+  constructor(floats: number) {
+    const pages = Math.max(1, Math.ceil((floats * 4) / 65536));
+    this.memory = new Wasm.Memory({ initial: pages, maximum: pages });
+    this.capacity = (pages * 65536) / 4;
+    memories.set(this.memory.buffer, this.memory);
+  }
+
+  alloc(n: number): Float32Array {
+    const size = align4(n);
+    if (this.nextFloat + size > this.capacity)
+      throw new RangeError("Arena exhausted: sizing pass and allocation differ");
+    const view = new Float32Array(this.memory.buffer, this.nextFloat * 4, n);
+    this.nextFloat += size;
+    return view;
+  }
+
+  /** Builds `make` twice: once to count its floats, once for real inside an arena of that size. */
+  static build<T>(make: (alloc: Allocator) => T): { arena: Arena; value: T } {
+    const counter = new CountingAllocator();
+    make(counter);
+    const arena = new Arena(counter.floats);
+    return { arena, value: make(arena) };
+  }
+}
+
+function align4(n: number): number {
+  return (n + 3) & ~3;
+}

@@ -1,0 +1,340 @@
+/**
+ * The PPO hyperparameters: one zod schema (every field described and bounded), two preset families
+ * and a resolver that turns (env id, preset, overrides) into a full, validated configuration.
+ *
+ * Names follow CleanRL's `ppo.py` arguments in camelCase (`numEnvs`, `numSteps`, `numMinibatches`,
+ * `updateEpochs`, ...): the minibatch count is given, the minibatch size derived
+ * (`batchSize = numEnvs * numSteps`, `minibatchSize = batchSize / numMinibatches`), as CleanRL does.
+ */
+import { z } from "zod";
+
+export const ACTIVATIONS = ["tanh", "relu"] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
+
+export const hyperparametersSchema = z
+  .object({
+    totalTimesteps: z
+      .number()
+      .int()
+      .min(1)
+      .max(1e10)
+      .describe("Total environment steps (summed over all vector sub-environments) to train for."),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(0xffffffff)
+      .describe(
+        "Seed of every random choice: network init, action sampling, minibatch shuffles, env resets.",
+      ),
+    numEnvs: z.number().int().min(1).max(4096).describe("Number of parallel environments in the vector env."),
+    numSteps: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .describe("Steps per environment per rollout; the batch is numEnvs × numSteps transitions."),
+    learningRate: z.number().gt(0).max(1).describe("Adam learning rate (the start value when annealed)."),
+    annealLr: z
+      .boolean()
+      .describe("Decay the learning rate linearly to 0 over the iterations (CleanRL `anneal_lr`)."),
+    gamma: z.number().min(0).max(1).describe("Discount factor γ."),
+    gaeLambda: z
+      .number()
+      .min(0)
+      .max(1)
+      .describe("λ of Generalized Advantage Estimation (Schulman et al., 2016)."),
+    numMinibatches: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .describe("Minibatches per epoch; must divide numEnvs × numSteps."),
+    updateEpochs: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .describe("Passes over the rollout batch per iteration (K epochs)."),
+    normAdv: z.boolean().describe("Normalise advantages per minibatch to zero mean and unit (sample) std."),
+    clipCoef: z.number().gt(0).max(10).describe("Surrogate clipping ε: the ratio is clipped to [1-ε, 1+ε]."),
+    annealClip: z
+      .boolean()
+      .describe("Decay clipCoef linearly to 0 like the learning rate (rl-zoo's `clip_range: lin_x`)."),
+    clipVloss: z
+      .boolean()
+      .describe("Clip the value update around the rollout's values by clipCoef (CleanRL `clip_vloss`)."),
+    entCoef: z.number().min(0).max(10).describe("Entropy bonus coefficient."),
+    vfCoef: z.number().min(0).max(100).describe("Value loss coefficient."),
+    maxGradNorm: z
+      .number()
+      .gt(0)
+      .max(1e6)
+      .describe("Global gradient-norm clipping threshold (all parameters)."),
+    targetKl: z
+      .number()
+      .gt(0)
+      .max(10)
+      .nullable()
+      .describe("Stop the epochs of an iteration early once approx_kl exceeds it; null disables."),
+    adamEps: z.number().gt(0).max(1).describe("Adam's ε (CleanRL and SB3 use 1e-5)."),
+    hiddenSizes: z
+      .array(z.number().int().min(1).max(4096))
+      .min(1)
+      .max(8)
+      .describe("Hidden layer widths of the actor and of the critic (separate networks)."),
+    activation: z.enum(ACTIVATIONS).describe("Hidden-layer activation."),
+  })
+  .strict()
+  .superRefine((h, ctx) => {
+    const batch = h.numEnvs * h.numSteps;
+    if (batch % h.numMinibatches !== 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["numMinibatches"],
+        message: `must divide numEnvs × numSteps = ${batch}`,
+      });
+    }
+    if (h.totalTimesteps < batch) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["totalTimesteps"],
+        message: `must be at least one batch (numEnvs × numSteps = ${batch})`,
+      });
+    }
+  });
+
+export type Hyperparameters = z.infer<typeof hyperparametersSchema>;
+
+/** The schema as JSON Schema (draft 2020-12), for the API's validation and OpenAPI document. */
+export function hyperparametersJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(hyperparametersSchema) as Record<string, unknown>;
+}
+
+export const PRESETS = ["cleanrl", "zoo"] as const;
+export type PresetName = (typeof PRESETS)[number];
+
+/** One reported validation problem: which field and why. */
+export interface HyperparameterIssue {
+  field: string;
+  message: string;
+}
+
+/** A configuration that does not validate; `issues` names every bad field. */
+export class HyperparameterError extends Error {
+  readonly issues: HyperparameterIssue[];
+  constructor(issues: HyperparameterIssue[]) {
+    super(`invalid hyperparameters: ${issues.map((i) => `${i.field}: ${i.message}`).join("; ")}`);
+    this.name = "HyperparameterError";
+    this.issues = issues;
+  }
+}
+
+/**
+ * CleanRL's defaults: `ppo.py` (discrete actions) and `ppo_continuous_action.py` (Box actions).
+ * CleanRL's continuous script also wraps the env in observation and reward normalisation; we do not
+ * implement those wrappers, so continuous results are not directly comparable.
+ */
+const CLEANRL_DISCRETE: Omit<Hyperparameters, "totalTimesteps"> = {
+  seed: 1,
+  numEnvs: 4,
+  numSteps: 128,
+  learningRate: 2.5e-4,
+  annealLr: true,
+  gamma: 0.99,
+  gaeLambda: 0.95,
+  numMinibatches: 4,
+  updateEpochs: 4,
+  normAdv: true,
+  clipCoef: 0.2,
+  annealClip: false,
+  clipVloss: true,
+  entCoef: 0.01,
+  vfCoef: 0.5,
+  maxGradNorm: 0.5,
+  targetKl: null,
+  adamEps: 1e-5,
+  hiddenSizes: [64, 64],
+  activation: "tanh",
+};
+
+const CLEANRL_CONTINUOUS: Omit<Hyperparameters, "totalTimesteps"> = {
+  ...CLEANRL_DISCRETE,
+  numEnvs: 1,
+  numSteps: 2048,
+  learningRate: 3e-4,
+  numMinibatches: 32,
+  updateEpochs: 10,
+  entCoef: 0.0,
+};
+
+/**
+ * Stable-Baselines3's PPO defaults, the base of every rl-zoo entry: n_steps 2048, batch_size 64,
+ * n_epochs 10, γ 0.99, λ 0.95, clip 0.2, no value clipping (clip_range_vf None), ent 0, vf 0.5,
+ * max_grad_norm 0.5, Adam eps 1e-5 (set by ActorCriticPolicy), advantages normalised.
+ */
+const SB3_DEFAULTS = {
+  learningRate: 3e-4,
+  annealLr: false,
+  numSteps: 2048,
+  batchSize: 64,
+  updateEpochs: 10,
+  gamma: 0.99,
+  gaeLambda: 0.95,
+  clipCoef: 0.2,
+  annealClip: false,
+  clipVloss: false,
+  entCoef: 0.0,
+  vfCoef: 0.5,
+  maxGradNorm: 0.5,
+};
+
+interface ZooEntry extends Partial<typeof SB3_DEFAULTS> {
+  numEnvs: number;
+  totalTimesteps: number;
+}
+
+/**
+ * rl-baselines3-zoo `hyperparams/ppo.yml`. SB3's `batch_size` (a minibatch size) becomes
+ * numMinibatches = numEnvs·numSteps / batch_size (one minibatch when batch_size exceeds the rollout,
+ * as SB3's buffer then yields the whole rollout). `lin_x` schedules are annealLr / annealClip.
+ * Not implemented, so left out: `normalize: true` (VecNormalize) for Acrobot, MountainCar,
+ * MountainCarContinuous and Pendulum, and gSDE (`use_sde`, `sde_sample_freq`, `log_std_init=-3.29`,
+ * `ortho_init=False`) for MountainCarContinuous and Pendulum.
+ */
+const ZOO: Record<string, ZooEntry> = {
+  "CartPole-v1": {
+    numEnvs: 8,
+    totalTimesteps: 1e5,
+    numSteps: 32,
+    batchSize: 256,
+    gaeLambda: 0.8,
+    gamma: 0.98,
+    updateEpochs: 20,
+    entCoef: 0.0,
+    learningRate: 1e-3,
+    annealLr: true,
+    clipCoef: 0.2,
+    annealClip: true,
+  },
+  "Acrobot-v1": {
+    numEnvs: 16,
+    totalTimesteps: 1e6,
+    numSteps: 256,
+    gaeLambda: 0.94,
+    gamma: 0.99,
+    updateEpochs: 4,
+    entCoef: 0.0,
+  },
+  "MountainCar-v0": {
+    numEnvs: 16,
+    totalTimesteps: 1e6,
+    numSteps: 16,
+    gaeLambda: 0.98,
+    gamma: 0.99,
+    updateEpochs: 4,
+    entCoef: 0.0,
+  },
+  "MountainCarContinuous-v0": {
+    numEnvs: 1,
+    totalTimesteps: 20_000,
+    batchSize: 256,
+    numSteps: 8,
+    gamma: 0.9999,
+    learningRate: 7.77e-5,
+    entCoef: 0.00429,
+    clipCoef: 0.1,
+    updateEpochs: 10,
+    gaeLambda: 0.9,
+    maxGradNorm: 5,
+    vfCoef: 0.19,
+  },
+  "Pendulum-v1": {
+    numEnvs: 4,
+    totalTimesteps: 1e5,
+    numSteps: 1024,
+    gaeLambda: 0.95,
+    gamma: 0.9,
+    updateEpochs: 10,
+    entCoef: 0.0,
+    learningRate: 1e-3,
+    clipCoef: 0.2,
+  },
+};
+
+const CONTINUOUS_ENVS = new Set(["MountainCarContinuous-v0", "Pendulum-v1"]);
+
+/** CleanRL's `total_timesteps` defaults: 500k for ppo.py, 1M for ppo_continuous_action.py. */
+function cleanrlPreset(envId: string): Hyperparameters {
+  return CONTINUOUS_ENVS.has(envId)
+    ? { ...CLEANRL_CONTINUOUS, totalTimesteps: 1_000_000 }
+    : { ...CLEANRL_DISCRETE, totalTimesteps: 500_000 };
+}
+
+function zooPreset(envId: string): Hyperparameters {
+  const entry = ZOO[envId];
+  if (!entry) {
+    throw new HyperparameterError([
+      { field: "preset", message: `no zoo preset for ${envId} (known: ${Object.keys(ZOO).join(", ")})` },
+    ]);
+  }
+  const e = { ...SB3_DEFAULTS, ...entry };
+  const batch = e.numEnvs * e.numSteps;
+  return {
+    totalTimesteps: e.totalTimesteps,
+    seed: 1,
+    numEnvs: e.numEnvs,
+    numSteps: e.numSteps,
+    learningRate: e.learningRate,
+    annealLr: e.annealLr,
+    gamma: e.gamma,
+    gaeLambda: e.gaeLambda,
+    numMinibatches: Math.max(1, Math.floor(batch / e.batchSize)),
+    updateEpochs: e.updateEpochs,
+    normAdv: true,
+    clipCoef: e.clipCoef,
+    annealClip: e.annealClip,
+    clipVloss: false,
+    entCoef: e.entCoef,
+    vfCoef: e.vfCoef,
+    maxGradNorm: e.maxGradNorm,
+    targetKl: null,
+    adamEps: 1e-5,
+    hiddenSizes: [64, 64],
+    activation: "tanh",
+  };
+}
+
+/** The preset's configuration for an env, before overrides. */
+export function presetFor(envId: string, preset: PresetName): Hyperparameters {
+  if (preset === "cleanrl") return cleanrlPreset(envId);
+  if (preset === "zoo") return zooPreset(envId);
+  throw new HyperparameterError([
+    { field: "preset", message: `unknown preset "${preset}" (${PRESETS.join(", ")})` },
+  ]);
+}
+
+/** Validates a full configuration, reporting every bad or unknown field. */
+export function validateHyperparameters(value: unknown): Hyperparameters {
+  const parsed = hyperparametersSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues: HyperparameterIssue[] = [];
+  for (const issue of parsed.error.issues) {
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys)
+        issues.push({ field: [...issue.path, key].join("."), message: "unknown field" });
+    } else {
+      issues.push({ field: issue.path.join(".") || "(root)", message: issue.message });
+    }
+  }
+  throw new HyperparameterError(issues);
+}
+
+/** The preset for `envId`, with `overrides` applied on top, validated as a whole. */
+export function resolveHyperparameters(
+  envId: string,
+  preset: PresetName = "cleanrl",
+  overrides: Record<string, unknown> = {},
+): Hyperparameters {
+  return validateHyperparameters({ ...presetFor(envId, preset), ...overrides });
+}

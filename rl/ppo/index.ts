@@ -1,0 +1,55 @@
+/** The public API of `rl/ppo` and `rl/nn`: hyperparameters, trainer, rollouts, learner, checkpoints. */
+export {
+  type ActionSpec,
+  type ActorCriticEngine,
+  FusedActorCritic,
+  initParameters,
+  type Minibatch,
+  type NetworkSpec,
+  type ParameterLayout,
+  parameterLayout,
+} from "../nn/actor-critic.ts";
+export { BACKENDS, BackendError, type BackendName, initBackend, parseBackendName } from "../nn/backend.ts";
+export { type TensorSlice, tensorSlices } from "../nn/tensors.ts";
+export {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  CheckpointError,
+  type CheckpointManifest,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "./checkpoint.ts";
+export { computeGae, type GaeInput } from "./gae.ts";
+export {
+  ACTIVATIONS,
+  type Activation,
+  HyperparameterError,
+  type HyperparameterIssue,
+  type Hyperparameters,
+  hyperparametersJsonSchema,
+  hyperparametersSchema,
+  PRESETS,
+  type PresetName,
+  presetFor,
+  resolveHyperparameters,
+  validateHyperparameters,
+} from "./hyperparameters.ts";
+export { explainedVariance, Learner, type UpdateStats } from "./learner.ts";
+export { type LossCoefficients, type LossStats, normalizeAdvantages, ppoLoss } from "./loss.ts";
+export { Adam, clipGradNorm } from "./optim.ts";
+export { type EpisodeRecord, type Rollout, RolloutCollector, type RolloutCollectorState } from "./rollout.ts";
+export {
+  actionSpecOf,
+  type EngineName,
+  type EvaluationResult,
+  evaluatePolicy,
+  type GemmName,
+  type IterationMetrics,
+  type PolicyWeights,
+  PPOTrainer,
+  type TrainerOptions,
+  type TrainerState,
+  WALL_TIME_KEYS,
+} from "./trainer.ts";

@@ -1,0 +1,258 @@
+/**
+ * The env-runner half of PPO (RLlib's EnvRunner): steps a VectorEnv with the current policy and
+ * records a `Rollout` of typed arrays. It needs only the policy weights (actor and log-std), never
+ * the critic: values are the learner's job, so that a runner in another process can work from
+ * serialized weights alone.
+ */
+import type { Rng, RngState } from "../core/rng.ts";
+import type { VectorEnv, VectorEnvState } from "../envs/vector.ts";
+import type { ActionSpec } from "../nn/actor-critic.ts";
+import type { Allocator } from "../nn/arena.ts";
+import type { MlpKernel } from "../nn/mlp.ts";
+
+const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+
+/** One finished episode. */
+export interface EpisodeRecord {
+  return: number;
+  length: number;
+}
+
+/**
+ * A rollout of numSteps × numEnvs transitions, time-major (index t·numEnvs + i). For Box actions
+ * `actions` holds the unclipped Gaussian samples (their log-probs are in `logprobs`); the env was
+ * stepped with them clipped to the bounds (CleanRL's ClipAction wrapper).
+ */
+export interface Rollout {
+  numSteps: number;
+  numEnvs: number;
+  obsDim: number;
+  /** 1 for Discrete (the index as a float), the Box dimension otherwise. */
+  actDim: number;
+  /** Version of the policy weights that acted. */
+  policyVersion: number;
+  obs: Float32Array;
+  actions: Float32Array;
+  logprobs: Float32Array;
+  rewards: Float32Array;
+  terminated: Uint8Array;
+  truncated: Uint8Array;
+  /** Observations after the last step, [numEnvs, obsDim], for the bootstrap value. */
+  nextObs: Float32Array;
+  /** Flat indices of steps truncated (and not terminated), and their final observations [k, obsDim]. */
+  truncatedIndex: Int32Array;
+  truncatedObs: Float32Array;
+  episodes: EpisodeRecord[];
+  /** Seconds spent stepping the envs and running the policy. */
+  envSeconds: number;
+  inferenceSeconds: number;
+}
+
+export interface RolloutCollectorState {
+  rng: RngState;
+  env: VectorEnvState;
+  policyVersion: number;
+}
+
+/** Samples one action per row of policy outputs; writes env actions, stored actions and log-probs. */
+export function sampleActions(
+  action: ActionSpec,
+  out: Float32Array,
+  logstd: Float32Array | null,
+  rows: number,
+  rng: Rng,
+  envActions: Int32Array | Float32Array,
+  actions: Float32Array,
+  logprobs: Float32Array,
+): void {
+  if (action.kind === "discrete") {
+    const n = action.n;
+    for (let i = 0; i < rows; i++) {
+      const o = i * n;
+      let max = -Infinity;
+      for (let j = 0; j < n; j++) if (out[o + j] > max) max = out[o + j];
+      let sum = 0;
+      for (let j = 0; j < n; j++) sum += Math.exp(out[o + j] - max);
+      // Inverse-CDF sampling of Categorical(logits=out).
+      const u = rng.uniform() * sum;
+      let a = n - 1;
+      let acc = 0;
+      for (let j = 0; j < n; j++) {
+        acc += Math.exp(out[o + j] - max);
+        if (u < acc) {
+          a = j;
+          break;
+        }
+      }
+      envActions[i] = a;
+      actions[i] = a;
+      logprobs[i] = out[o + a] - max - Math.log(sum);
+    }
+    return;
+  }
+  const d = action.dim;
+  for (let i = 0; i < rows; i++) {
+    let lp = 0;
+    for (let k = 0; k < d; k++) {
+      const std = Math.exp(logstd![k]);
+      const z = rng.normal();
+      const a = out[i * d + k] + std * z;
+      actions[i * d + k] = a;
+      envActions[i * d + k] = Math.min(Math.max(a, action.low[k]), action.high[k]);
+      lp += -0.5 * z * z - logstd![k] - HALF_LOG_2PI;
+    }
+    logprobs[i] = lp;
+  }
+}
+
+/** Deterministic actions for evaluation: argmax of the logits, or the mean clipped to the bounds. */
+export function greedyActions(
+  action: ActionSpec,
+  out: Float32Array,
+  rows: number,
+  envActions: Int32Array | Float32Array,
+): void {
+  if (action.kind === "discrete") {
+    const n = action.n;
+    for (let i = 0; i < rows; i++) {
+      let best = 0;
+      for (let j = 1; j < n; j++) if (out[i * n + j] > out[i * n + best]) best = j;
+      envActions[i] = best;
+    }
+  } else {
+    const d = action.dim;
+    for (let i = 0; i < rows * d; i++)
+      envActions[i] = Math.min(Math.max(out[i], action.low[i % d]), action.high[i % d]);
+  }
+}
+
+export class RolloutCollector {
+  readonly env: VectorEnv;
+  readonly numSteps: number;
+  readonly rng: Rng;
+  private readonly action: ActionSpec;
+  private readonly actor: MlpKernel;
+  private readonly logstdOffset: number;
+  private readonly rollout: Rollout;
+  private readonly envActions: Int32Array | Float32Array;
+  private readonly truncIdx: number[] = [];
+  private readonly truncObs: number[] = [];
+  /** The policy weights [actor | logstd] the collector acts with. */
+  readonly policy: Float32Array;
+  policyVersion = 0;
+
+  constructor(
+    env: VectorEnv,
+    action: ActionSpec,
+    actor: MlpKernel,
+    policySize: number,
+    numSteps: number,
+    rng: Rng,
+    alloc: Allocator,
+  ) {
+    this.env = env;
+    this.action = action;
+    this.actor = actor;
+    this.numSteps = numSteps;
+    this.rng = rng;
+    this.logstdOffset = actor.layout.size;
+    this.policy = alloc.alloc(policySize);
+    const N = env.numEnvs;
+    const obsDim = env.observationDim;
+    const actDim = action.kind === "discrete" ? 1 : action.dim;
+    const size = numSteps * N;
+    this.envActions = action.kind === "discrete" ? new Int32Array(N) : new Float32Array(N * actDim);
+    this.rollout = {
+      numSteps,
+      numEnvs: N,
+      obsDim,
+      actDim,
+      policyVersion: 0,
+      obs: new Float32Array(size * obsDim),
+      actions: new Float32Array(size * actDim),
+      logprobs: new Float32Array(size),
+      rewards: new Float32Array(size),
+      terminated: new Uint8Array(size),
+      truncated: new Uint8Array(size),
+      nextObs: new Float32Array(N * obsDim),
+      truncatedIndex: new Int32Array(0),
+      truncatedObs: new Float32Array(0),
+      episodes: [],
+      envSeconds: 0,
+      inferenceSeconds: 0,
+    };
+  }
+
+  setPolicy(weights: Float32Array, version: number): void {
+    if (weights.length !== this.policy.length) {
+      throw new RangeError(`policy weights have ${weights.length} floats, expected ${this.policy.length}`);
+    }
+    this.policy.set(weights);
+    this.policyVersion = version;
+  }
+
+  reset(seed: number): void {
+    this.env.reset({ seed });
+  }
+
+  /** Steps numSteps × numEnvs transitions. The returned arrays are reused by the next call. */
+  collect(): Rollout {
+    const r = this.rollout;
+    const N = r.numEnvs;
+    const { obsDim, actDim } = r;
+    const actorParams = this.policy.subarray(0, this.logstdOffset);
+    const logstd = this.action.kind === "box" ? this.policy.subarray(this.logstdOffset) : null;
+    this.truncIdx.length = 0;
+    this.truncObs.length = 0;
+    r.episodes = [];
+    r.envSeconds = 0;
+    r.inferenceSeconds = 0;
+    r.policyVersion = this.policyVersion;
+    let obs = this.env.observations;
+    for (let t = 0; t < this.numSteps; t++) {
+      const base = t * N;
+      r.obs.set(obs, base * obsDim);
+      const t0 = performance.now();
+      const out = this.actor.forward(actorParams, r.obs.subarray(base * obsDim, (base + N) * obsDim), N);
+      sampleActions(
+        this.action,
+        out,
+        logstd,
+        N,
+        this.rng,
+        this.envActions,
+        r.actions.subarray(base * actDim, (base + N) * actDim),
+        r.logprobs.subarray(base, base + N),
+      );
+      const t1 = performance.now();
+      const step = this.env.step(this.envActions);
+      r.rewards.set(step.rewards, base);
+      r.terminated.set(step.terminated, base);
+      r.truncated.set(step.truncated, base);
+      for (let i = 0; i < N; i++) {
+        if (step.truncated[i] && !step.terminated[i]) {
+          this.truncIdx.push(base + i);
+          for (let k = 0; k < obsDim; k++) this.truncObs.push(step.finalObservations[i * obsDim + k]);
+        }
+      }
+      for (const e of step.episodes) r.episodes.push({ return: e.return, length: e.length });
+      obs = step.observations;
+      r.inferenceSeconds += (t1 - t0) / 1000;
+      r.envSeconds += (performance.now() - t1) / 1000;
+    }
+    r.nextObs.set(obs);
+    r.truncatedIndex = Int32Array.from(this.truncIdx);
+    r.truncatedObs = Float32Array.from(this.truncObs);
+    return r;
+  }
+
+  getState(): RolloutCollectorState {
+    return { rng: this.rng.getState(), env: this.env.getState(), policyVersion: this.policyVersion };
+  }
+
+  setState(state: RolloutCollectorState): void {
+    this.rng.setState(state.rng);
+    this.env.setState(state.env);
+    this.policyVersion = state.policyVersion;
+  }
+}

@@ -1,0 +1,401 @@
+/**
+ * PPOTrainer: the local, single-process PPO loop (CleanRL's `ppo.py` main loop) built from the two
+ * halves a distributed run uses separately — a RolloutCollector (env runner) and a Learner — plus
+ * evaluation and the state needed for exact checkpoints.
+ */
+import { deriveSeed, Rng } from "../core/rng.ts";
+import { makeVectorEnv, type VectorEnv } from "../envs/vector.ts";
+import {
+  type ActionSpec,
+  type ActorCriticEngine,
+  FusedActorCritic,
+  initParameters,
+  type NetworkSpec,
+  type ParameterLayout,
+  parameterLayout,
+} from "../nn/actor-critic.ts";
+import { Arena } from "../nn/arena.ts";
+import { type BackendName, initBackend, parseBackendName } from "../nn/backend.ts";
+import { type Gemm, jsGemm } from "../nn/gemm.ts";
+import { MlpKernel } from "../nn/mlp.ts";
+import { type TensorSlice, tensorSlices } from "../nn/tensors.ts";
+import { type Hyperparameters, validateHyperparameters } from "./hyperparameters.ts";
+import { Learner } from "./learner.ts";
+import { greedyActions, type Rollout, RolloutCollector, type RolloutCollectorState } from "./rollout.ts";
+
+export type EngineName = "fused" | "tfjs";
+export type GemmName = "js" | "wasm";
+
+export interface TrainerOptions {
+  envId: string;
+  config: Hyperparameters;
+  /** tfjs backend (default: PROXIMA_BACKEND or "wasm"). */
+  backend?: string;
+  /** "fused" (default on wasm/cpu): hand-written kernel; "tfjs" (default on tensorflow/webgpu): tfjs autograd. */
+  engine?: EngineName;
+  /** Matrix products of the fused kernel (default "wasm" when available). */
+  gemm?: GemmName;
+}
+
+/** Metrics of one iteration, under CleanRL's TensorBoard keys. */
+export interface IterationMetrics {
+  iteration: number;
+  global_step: number;
+  "charts/episodic_return": number | null;
+  "charts/episodic_length": number | null;
+  "charts/episodes": number;
+  "charts/SPS": number;
+  "charts/learning_rate": number;
+  "charts/clip_coef": number;
+  "losses/value_loss": number;
+  "losses/policy_loss": number;
+  "losses/entropy": number;
+  "losses/old_approx_kl": number;
+  "losses/approx_kl": number;
+  "losses/clipfrac": number;
+  "losses/explained_variance": number;
+  /** Wall-time breakdown of the iteration, seconds. */
+  "time/env": number;
+  "time/inference": number;
+  "time/gae": number;
+  "time/update": number;
+}
+
+/** Keys whose values depend on wall time, excluded from reproducibility comparisons. */
+export const WALL_TIME_KEYS = [
+  "charts/SPS",
+  "time/env",
+  "time/inference",
+  "time/gae",
+  "time/update",
+] as const;
+
+export interface PolicyWeights {
+  version: number;
+  tensors: { name: string; shape: number[]; data: Float32Array }[];
+}
+
+export interface EvaluationResult {
+  returns: number[];
+  lengths: number[];
+  mean: number;
+  std: number;
+}
+
+/** Everything a checkpoint holds, in memory (see checkpoint.ts for the on-disk format). */
+export interface TrainerState {
+  envId: string;
+  config: Hyperparameters;
+  params: Float32Array;
+  adam: { step: number; m: Float32Array; v: Float32Array };
+  rng: { collector: RolloutCollectorState; learner: ReturnType<Rng["getState"]> };
+  counters: { globalStep: number; iteration: number; elapsedSeconds: number };
+  tensors: TensorSlice[];
+}
+
+export function actionSpecOf(env: VectorEnv): ActionSpec {
+  const s = env.singleActionSpace;
+  return s.kind === "discrete"
+    ? { kind: "discrete", n: s.n }
+    : { kind: "box", dim: env.actionDim, low: s.low, high: s.high };
+}
+
+export function networkSpecOf(env: VectorEnv, config: Hyperparameters): NetworkSpec {
+  return {
+    obsDim: env.observationDim,
+    action: actionSpecOf(env),
+    hiddenSizes: config.hiddenSizes,
+    activation: config.activation,
+  };
+}
+
+async function loadGemm(name: GemmName | undefined): Promise<Gemm> {
+  if (name === "js") return jsGemm;
+  const { wasmGemm } = await import("../nn/gemm-wasm.ts");
+  const gemm = wasmGemm();
+  if (gemm) return gemm;
+  if (name === "wasm") throw new Error("WebAssembly SIMD is not available in this runtime");
+  return jsGemm;
+}
+
+export class PPOTrainer {
+  readonly envId: string;
+  readonly config: Hyperparameters;
+  readonly backend: BackendName;
+  readonly engine: ActorCriticEngine;
+  readonly layout: ParameterLayout;
+  readonly spec: NetworkSpec;
+  readonly collector: RolloutCollector;
+  readonly learner: Learner;
+  readonly numIterations: number;
+  private readonly gemm: Gemm;
+  private readonly learnerRng: Rng;
+  globalStep = 0;
+  iteration = 0;
+  /** Training wall time so far, carried across checkpoints (for SPS). */
+  elapsedSeconds = 0;
+  private policyVersion = 0;
+
+  private constructor(
+    options: TrainerOptions,
+    backend: BackendName,
+    engineName: EngineName,
+    gemm: Gemm,
+    tfjsEngine: ActorCriticEngine | null,
+  ) {
+    const config = validateHyperparameters(options.config);
+    this.envId = options.envId;
+    this.config = config;
+    this.backend = backend;
+    this.gemm = gemm;
+    const env = makeVectorEnv(options.envId, config.numEnvs);
+    this.spec = networkSpecOf(env, config);
+    this.layout = parameterLayout(this.spec);
+    const batch = config.numEnvs * config.numSteps;
+    const minibatch = batch / config.numMinibatches;
+    const obsDim = this.spec.obsDim;
+    const actDim = this.spec.action.kind === "discrete" ? 1 : this.spec.action.dim;
+    this.learnerRng = new Rng(deriveSeed(config.seed, 2));
+    const actionRng = new Rng(deriveSeed(config.seed, 1));
+    const { value } = Arena.build((alloc) => {
+      const fused = new FusedActorCritic(this.spec, Math.max(minibatch, Math.min(batch, 4096)), alloc, gemm);
+      const engine = engineName === "fused" ? fused : (tfjsEngine as ActorCriticEngine);
+      const learner = new Learner(config, engine, this.layout.size, obsDim, actDim, this.learnerRng, alloc);
+      const actor = new MlpKernel(this.layout.actor, config.activation, config.numEnvs, alloc, gemm);
+      const collector = new RolloutCollector(
+        env,
+        this.spec.action,
+        actor,
+        this.layout.policySize,
+        config.numSteps,
+        actionRng,
+        alloc,
+      );
+      return { engine, learner, collector };
+    });
+    this.engine = value.engine;
+    this.learner = value.learner;
+    this.collector = value.collector;
+    this.numIterations = Math.floor(config.totalTimesteps / batch);
+    initParameters(this.layout, this.learner.params, new Rng(deriveSeed(config.seed, 0)));
+    this.collector.reset(config.seed);
+    this.publishPolicy();
+  }
+
+  static async create(options: TrainerOptions): Promise<PPOTrainer> {
+    const backend = parseBackendName(options.backend);
+    const engineName: EngineName =
+      options.engine ?? (backend === "wasm" || backend === "cpu" ? "fused" : "tfjs");
+    const gemm = await loadGemm(options.gemm);
+    let tfjsEngine: ActorCriticEngine | null = null;
+    if (engineName === "tfjs") {
+      await initBackend(backend);
+      const { TfjsActorCritic } = await import("../nn/tfjs-actor-critic.ts");
+      const env = makeVectorEnv(options.envId, 1);
+      tfjsEngine = new TfjsActorCritic(networkSpecOf(env, validateHyperparameters(options.config)));
+    }
+    return new PPOTrainer(options, backend, engineName, gemm, tfjsEngine);
+  }
+
+  /** A trainer continuing from a checkpoint's state (same env, config, RNG streams and counters). */
+  static async fromState(
+    state: TrainerState,
+    options: Omit<TrainerOptions, "envId" | "config"> = {},
+  ): Promise<PPOTrainer> {
+    const trainer = await PPOTrainer.create({ ...options, envId: state.envId, config: state.config });
+    trainer.setState(state);
+    return trainer;
+  }
+
+  get done(): boolean {
+    return this.iteration >= this.numIterations;
+  }
+
+  /** Copies the learner's policy part of θ to the collector, as a new weights version. */
+  private publishPolicy(): void {
+    this.policyVersion++;
+    this.collector.setPolicy(this.learner.params.subarray(0, this.layout.policySize), this.policyVersion);
+  }
+
+  /** Learning rate and clip coefficient of iteration `it` (1-based), CleanRL's linear annealing. */
+  schedule(it: number): { learningRate: number; clipCoef: number } {
+    const frac = 1.0 - (it - 1.0) / this.numIterations;
+    return {
+      learningRate: this.config.annealLr ? frac * this.config.learningRate : this.config.learningRate,
+      clipCoef: this.config.annealClip ? frac * this.config.clipCoef : this.config.clipCoef,
+    };
+  }
+
+  /** The env-runner half: one rollout with the current policy. */
+  collect(): Rollout {
+    return this.collector.collect();
+  }
+
+  /** The learner half: one PPO update on a rollout; advances the counters and publishes new weights. */
+  learn(rollout: Rollout, started = performance.now()): IterationMetrics {
+    const it = this.iteration + 1;
+    const { learningRate, clipCoef } = this.schedule(it);
+    const stats = this.learner.learn(rollout, learningRate, clipCoef);
+    this.iteration = it;
+    this.globalStep += rollout.numSteps * rollout.numEnvs;
+    this.publishPolicy();
+    this.elapsedSeconds += (performance.now() - started) / 1000;
+    const eps = rollout.episodes;
+    const mean = (f: (e: { return: number; length: number }) => number): number | null =>
+      eps.length === 0 ? null : eps.reduce((s, e) => s + f(e), 0) / eps.length;
+    return {
+      iteration: it,
+      global_step: this.globalStep,
+      "charts/episodic_return": mean((e) => e.return),
+      "charts/episodic_length": mean((e) => e.length),
+      "charts/episodes": eps.length,
+      "charts/SPS": Math.floor(this.globalStep / Math.max(this.elapsedSeconds, 1e-9)),
+      "charts/learning_rate": learningRate,
+      "charts/clip_coef": clipCoef,
+      "losses/value_loss": stats.v_loss,
+      "losses/policy_loss": stats.pg_loss,
+      "losses/entropy": stats.entropy,
+      "losses/old_approx_kl": stats.old_approx_kl,
+      "losses/approx_kl": stats.approx_kl,
+      "losses/clipfrac": stats.clipfracs,
+      "losses/explained_variance": stats.explained_variance,
+      "time/env": rollout.envSeconds,
+      "time/inference": rollout.inferenceSeconds,
+      "time/gae": stats.gaeSeconds,
+      "time/update": stats.updateSeconds,
+    };
+  }
+
+  /** One full iteration: collect, then learn. */
+  async iterate(): Promise<IterationMetrics> {
+    if (this.done) throw new Error(`training is complete (${this.numIterations} iterations)`);
+    const started = performance.now();
+    return this.learn(this.collect(), started);
+  }
+
+  /** Runs the remaining iterations, calling `onIteration` after each. */
+  async train(onIteration?: (m: IterationMetrics) => void | Promise<void>): Promise<void> {
+    while (!this.done) {
+      const m = await this.iterate();
+      await onIteration?.(m);
+    }
+  }
+
+  /**
+   * Deterministic-policy evaluation (argmax / clipped mean) on `episodes` fresh envs seeded
+   * seed, seed+1, ...: the first episode of each.
+   */
+  evaluate(episodes = 10, seed = this.config.seed + 1_000_000): EvaluationResult {
+    return evaluatePolicy(this.envId, this.spec, this.learner.params, episodes, seed, this.gemm);
+  }
+
+  getPolicyWeights(): PolicyWeights {
+    const p = this.learner.params;
+    return {
+      version: this.policyVersion,
+      tensors: tensorSlices(this.layout)
+        .filter((s) => s.offset < this.layout.policySize)
+        .map((s) => ({ name: s.name, shape: s.shape, data: p.slice(s.offset, s.offset + s.size) })),
+    };
+  }
+
+  /** Loads policy weights (e.g. into a collector-only trainer in another process). */
+  setPolicyWeights(w: PolicyWeights): void {
+    const flat = new Float32Array(this.layout.policySize);
+    const byName = new Map(w.tensors.map((t) => [t.name, t]));
+    for (const s of tensorSlices(this.layout).filter((s) => s.offset < this.layout.policySize)) {
+      const t = byName.get(s.name);
+      if (!t || t.data.length !== s.size)
+        throw new RangeError(`policy weights lack tensor ${s.name} of ${s.size} floats`);
+      flat.set(t.data, s.offset);
+    }
+    this.learner.params.set(flat);
+    this.policyVersion = w.version;
+    this.collector.setPolicy(flat, w.version);
+  }
+
+  getState(): TrainerState {
+    const opt = this.learner.optimizer;
+    return {
+      envId: this.envId,
+      config: this.config,
+      params: this.learner.params.slice(),
+      adam: { step: opt.step, m: opt.m.slice(), v: opt.v.slice() },
+      rng: { collector: this.collector.getState(), learner: this.learnerRng.getState() },
+      counters: {
+        globalStep: this.globalStep,
+        iteration: this.iteration,
+        elapsedSeconds: this.elapsedSeconds,
+      },
+      tensors: tensorSlices(this.layout),
+    };
+  }
+
+  setState(state: TrainerState): void {
+    if (state.envId !== this.envId)
+      throw new Error(`state is for ${state.envId}, trainer is for ${this.envId}`);
+    if (state.params.length !== this.layout.size) {
+      throw new RangeError(
+        `state has ${state.params.length} parameters, the network has ${this.layout.size}`,
+      );
+    }
+    this.learner.params.set(state.params);
+    const opt = this.learner.optimizer;
+    opt.step = state.adam.step;
+    opt.m.set(state.adam.m);
+    opt.v.set(state.adam.v);
+    this.learnerRng.setState(state.rng.learner);
+    this.collector.setState(state.rng.collector);
+    this.globalStep = state.counters.globalStep;
+    this.iteration = state.counters.iteration;
+    this.elapsedSeconds = state.counters.elapsedSeconds;
+    this.policyVersion = state.rng.collector.policyVersion;
+    this.collector.setPolicy(this.learner.params.subarray(0, this.layout.policySize), this.policyVersion);
+  }
+
+  dispose(): void {
+    if (this.engine.name === "tfjs") this.engine.dispose();
+  }
+}
+
+/** Deterministic evaluation of θ's policy on `episodes` fresh envs (the first episode of each). */
+export function evaluatePolicy(
+  envId: string,
+  spec: NetworkSpec,
+  params: Float32Array,
+  episodes: number,
+  seed: number,
+  gemm: Gemm = jsGemm,
+): EvaluationResult {
+  if (!Number.isInteger(episodes) || episodes < 1)
+    throw new RangeError(`episodes must be a positive integer, got ${episodes}`);
+  const layout = parameterLayout(spec);
+  const env = makeVectorEnv(envId, episodes);
+  const { value } = Arena.build((alloc) => {
+    const p = alloc.alloc(layout.actor.size);
+    return { p, actor: new MlpKernel(layout.actor, spec.activation, episodes, alloc, gemm) };
+  });
+  value.p.set(params.subarray(0, layout.actor.size));
+  const envActions =
+    spec.action.kind === "discrete" ? new Int32Array(episodes) : new Float32Array(episodes * spec.action.dim);
+  const returns = new Array<number>(episodes).fill(Number.NaN);
+  const lengths = new Array<number>(episodes).fill(0);
+  let remaining = episodes;
+  let obs = env.reset({ seed });
+  while (remaining > 0) {
+    const out = value.actor.forward(value.p, obs, episodes);
+    greedyActions(spec.action, out, episodes, envActions);
+    const step = env.step(envActions);
+    for (const e of step.episodes) {
+      if (Number.isNaN(returns[e.index])) {
+        returns[e.index] = e.return;
+        lengths[e.index] = e.length;
+        remaining--;
+      }
+    }
+    obs = step.observations;
+  }
+  const mean = returns.reduce((a, b) => a + b, 0) / episodes;
+  const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / episodes);
+  return { returns, lengths, mean, std };
+}
