@@ -1,0 +1,13 @@
+import type { ApiDeps } from "../context.ts";
+import type { RouteScope } from "../routing/route-table.ts";
+import { authRoutes } from "./auth.ts";
+import { userRoutes } from "./users.ts";
+
+/**
+ * Every area of the versioned API. A new area is one module exporting `(v1, deps) => void` that adds
+ * its routes, listed here.
+ */
+export const API_V1_MODULES: ReadonlyArray<(v1: RouteScope, deps: ApiDeps) => void> = [
+  authRoutes,
+  userRoutes,
+];

@@ -1,0 +1,103 @@
+import { z } from "zod";
+import { NotFoundError } from "../../lib/errors.ts";
+import { NameSchema, type PublicUser, PublicUserSchema, RoleSchema } from "../../services/users/schemas.ts";
+import type { ApiDeps } from "../context.ts";
+import type { RouteScope } from "../routing/route-table.ts";
+import { callService } from "./call.ts";
+
+/** The caller's own account, and account administration. */
+const UserIdParams = z.object({ id: z.uuid().describe("The user's id.") });
+
+const UserListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50).describe("Page size (1–100)."),
+  cursor: z.string().min(1).max(512).optional().describe("`nextCursor` of the previous page."),
+});
+
+const UserPage = z
+  .object({
+    items: z.array(PublicUserSchema),
+    nextCursor: z.string().nullable().describe("Pass as `cursor` for the next page; null on the last page."),
+  })
+  .meta({ title: "UserPage" });
+
+const UserPatch = z
+  .strictObject({
+    name: NameSchema.optional(),
+    role: RoleSchema.optional(),
+    disabled: z.boolean().optional().describe("A disabled account's tokens stop working at once."),
+  })
+  .refine((patch) => Object.keys(patch).length > 0, {
+    message: "change at least one of name, role, disabled",
+  });
+
+export function userRoutes(v1: RouteScope, deps: ApiDeps): void {
+  v1.add({
+    method: "get",
+    path: "/me",
+    operationId: "getMe",
+    summary: "The caller's account.",
+    tags: ["users"],
+    access: "authenticated",
+    responses: { 200: { description: "The account.", schema: PublicUserSchema } },
+    async handler(ctx) {
+      ctx.body = await callService<PublicUser>(deps, ctx, "users.get", { id: ctx.state.user!.id });
+    },
+  });
+
+  v1.add({
+    method: "get",
+    path: "/users",
+    operationId: "listUsers",
+    summary: "List accounts, ordered by email (cursor pagination).",
+    tags: ["users"],
+    access: { roles: ["admin"] },
+    query: UserListQuery,
+    responses: { 200: { description: "One page.", schema: UserPage } },
+    async handler(ctx, { query }) {
+      ctx.body = await callService(deps, ctx, "users.list", query);
+    },
+  });
+
+  v1.add({
+    method: "get",
+    path: "/users/:id",
+    operationId: "getUser",
+    summary: "One account: any for an admin, one's own for everyone else.",
+    description: "Other accounts are reported as not found to non-admins, so that ids reveal nothing.",
+    tags: ["users"],
+    access: "authenticated",
+    params: UserIdParams,
+    notFound: "user",
+    responses: { 200: { description: "The account.", schema: PublicUserSchema } },
+    async handler(ctx, { params }) {
+      const caller = ctx.state.user!;
+      if (caller.role !== "admin" && caller.id !== params.id) throw new NotFoundError("user");
+      ctx.body = await callService<PublicUser>(deps, ctx, "users.get", { id: params.id });
+    },
+  });
+
+  v1.add({
+    method: "patch",
+    path: "/users/:id",
+    operationId: "updateUser",
+    summary: "Change an account's name, role or disabled flag.",
+    description:
+      "Disabling an account revokes its refresh tokens; the last active admin cannot be demoted or disabled.",
+    tags: ["users"],
+    access: { roles: ["admin"] },
+    params: UserIdParams,
+    notFound: "user",
+    body: UserPatch,
+    responses: {
+      200: { description: "The changed account.", schema: PublicUserSchema },
+      409: { description: "The change would leave no active admin." },
+    },
+    async handler(ctx, { params, body }) {
+      const user = await callService<PublicUser>(deps, ctx, "users.update", { id: params.id, ...body });
+      // The users.changed broadcast reaches every API node; dropping the entry here as well makes the
+      // change effective on this node before the response leaves, whatever the transport's latency.
+      deps.authStates.invalidate(params.id);
+      ctx.body = user;
+    },
+  });
+}

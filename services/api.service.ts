@@ -1,0 +1,67 @@
+import type { Context, ServiceSchema } from "moleculer";
+import { createApiApp } from "../api/app.ts";
+import { AuthStateCache } from "../api/auth/auth-state-cache.ts";
+import type { ApiDeps } from "../api/context.ts";
+import { type ApiServer, listen } from "../api/server.ts";
+import type { ServiceDeps } from "./deps.ts";
+import { resolveJwtSecret } from "./users/jwt-secret.ts";
+import type { AuthState } from "./users/schemas.ts";
+import { USERS_CHANGED_EVENT, type UsersChangedPayload } from "./users.service.ts";
+
+/**
+ * The HTTP facade: a Koa app (api/) served on HOST:PORT. It reaches other services only through the
+ * broker. `url` is set on the service instance once listening (the platform reports it).
+ */
+export default function apiService(deps: ServiceDeps): ServiceSchema {
+  const { config, db } = deps;
+  let server: ApiServer | undefined;
+  let authStates: AuthStateCache | undefined;
+
+  return {
+    name: "api",
+
+    settings: {},
+
+    // No `dependencies`: waiting for "users" would hold the HTTP server back (and keep a failed start
+    // polling forever). The API starts at once; /readyz says whether the users service is reachable.
+    dependencies: [],
+
+    actions: {},
+
+    events: {
+      [USERS_CHANGED_EVENT]: {
+        params: { id: "string" },
+        handler(ctx: Context<UsersChangedPayload>) {
+          authStates?.invalidate(ctx.params.id);
+        },
+      },
+    },
+
+    methods: {},
+
+    async started() {
+      const broker = this.broker;
+      authStates = new AuthStateCache((id) =>
+        broker.call<AuthState, { id: string }>("users.authState", { id }),
+      );
+      const apiDeps: ApiDeps = {
+        broker,
+        config,
+        logger: deps.logger.child({ svc: "api" }),
+        jwtSecret: await resolveJwtSecret(config, deps.logger),
+        authStates,
+        dbReady: () => db.ping(),
+      };
+      const { app } = createApiApp(apiDeps);
+      server = await listen(app as never, config.HOST, config.PORT);
+      this.url = server.url;
+      this.logger.info(`API listening on ${server.url}`);
+    },
+
+    async stopped() {
+      await server?.close();
+      server = undefined;
+      authStates?.invalidate();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import { z } from "zod";
+import { ROLES } from "../../db/entities/User.ts";
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordProblems } from "./passwords.ts";
+
+/**
+ * The users service's message shapes, in one schema library. The API validates request bodies with
+ * them (and derives its OpenAPI document from them); the CLI validates its arguments with them; the
+ * service re-checks what matters (password policy, normalised email) whoever calls it.
+ */
+export const EmailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(254)
+  .pipe(z.email({ message: "must be a valid email address" }))
+  .describe("Email address; unique whatever its case.");
+
+export const NameSchema = z.string().trim().min(1).max(100).describe("Display name.");
+
+export const RoleSchema = z.enum(ROLES).describe("learner (default at registration), researcher or admin.");
+
+export const PasswordSchema = z
+  .string()
+  .min(PASSWORD_MIN_LENGTH, { message: `must be at least ${PASSWORD_MIN_LENGTH} characters long` })
+  .max(PASSWORD_MAX_LENGTH)
+  .describe(`At least ${PASSWORD_MIN_LENGTH} characters and not a commonly used password.`);
+
+/** A new account: the password policy is checked against the email and name of the same request. */
+export const NewAccountSchema = z
+  .strictObject({ email: EmailSchema, password: PasswordSchema, name: NameSchema })
+  .superRefine((value, ctx) => {
+    // Length problems are the field schema's to report; this adds what needs the other fields.
+    const length = typeof value.password === "string" ? [...value.password].length : 0;
+    if (length < PASSWORD_MIN_LENGTH || length > PASSWORD_MAX_LENGTH) return;
+    for (const problem of passwordProblems(value.password, { email: value.email, name: value.name })) {
+      ctx.addIssue({ code: "custom", path: [problem.field], message: problem.message });
+    }
+  });
+
+export type NewAccount = z.infer<typeof NewAccountSchema>;
+
+export const PublicUserSchema = z
+  .object({
+    id: z.uuid(),
+    email: z.string(),
+    name: z.string(),
+    role: RoleSchema,
+    disabled: z.boolean(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ title: "User" });
+
+export type PublicUser = z.infer<typeof PublicUserSchema>;
+
+export const TokenPairSchema = z
+  .object({
+    accessToken: z.string().describe("JWT (HS256) to send as `Authorization: Bearer <token>`."),
+    refreshToken: z.string().describe("Opaque; exchange it once at /auth/refresh for a new pair."),
+    expiresIn: z.number().int().describe("Lifetime of the access token in seconds."),
+    tokenType: z.literal("Bearer"),
+  })
+  .meta({ title: "TokenPair" });
+
+export type TokenPair = z.infer<typeof TokenPairSchema>;
+
+/** What the API needs to know about the holder of a valid token, on every request. */
+export interface AuthState {
+  id: string;
+  exists: boolean;
+  disabled: boolean;
+  role: (typeof ROLES)[number] | null;
+}
