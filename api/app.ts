@@ -59,6 +59,8 @@ export function createApiApp(deps: ApiDeps): ApiApp {
 
   const app = new Koa<ApiState>();
   app.silent = true; // errors are logged by the problem middleware, with the request id
+  // Behind an ingress the socket address is the proxy's: per-IP limits need the forwarded client address.
+  app.proxy = config.TRUST_PROXY;
   app.use(httpMetricsMiddleware());
   app.use(requestContext(deps.logger));
   app.use(securityHeaders({ production: config.NODE_ENV === "production" }));

@@ -7,7 +7,7 @@
  * Usage: npm run bench:api [-- --duration 10 --connections 50]
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -48,7 +48,7 @@ async function startServer(env: Record<string, string>): Promise<Server> {
   const port = await freePort();
   const t0 = performance.now();
   const child = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
-    env: { ...process.env, NODE_ENV: "production", LOG_LEVEL: "warn", PORT: String(port), ...env },
+    env: { ...process.env, NODE_ENV: "production", LOG_LEVEL: "warn", SERVICES: "api,users", PORT: String(port), ...env },
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -159,6 +159,8 @@ await withDatabase(async (databaseUrl) => {
 if (!values["skip-embedded"]) {
   // Cold start on the embedded PostgreSQL: first start (initdb) and the start after, on one data dir.
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "proxima-bench-"));
+  // As root the embedded server runs as the `postgres` user, which must be able to enter the folder.
+  await chmod(dataDir, 0o755);
   try {
     const env = { PROXIMA_DATA_DIR: dataDir, JWT_SECRET: secret, EMBEDDED_PG_PORT: String(await freePort()) };
     const first = await startServer(env);
