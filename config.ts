@@ -38,6 +38,11 @@ const ConfigSchema = z.object({
   PROXIMA_ADMIN_PASSWORD: z.string().optional(),
   CORS_ORIGINS: csv.default([]),
   BODY_LIMIT: z.string().default("1mb"),
+  /** Trust X-Forwarded-For/-Proto from a reverse proxy (an ingress); off when clients connect directly. */
+  TRUST_PROXY: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
   /** General per-user API limit (requests per minute, per API process). */
   API_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).default(1200),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
@@ -45,6 +50,21 @@ const ConfigSchema = z.object({
   LOGIN_FAILURE_WINDOW_S: z.coerce.number().int().min(1).default(900),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   PROXIMA_BACKEND: z.enum(["wasm", "cpu", "tensorflow", "webgpu"]).default("wasm"),
+  /** Moleculer namespace: brokers on one NATS server see only those of their namespace. */
+  MOLECULER_NAMESPACE: z.string().min(1).default("proxima"),
+  /** Env runners this process may host (workers service); default: one per core. */
+  WORKER_SLOTS: z.coerce.number().int().min(0).max(1024).optional(),
+  /** Whether this worker node offers a GPU to runs that ask for one. */
+  WORKER_GPU: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
+  /** How long a runs node's lease on a run lasts without renewal. */
+  RUN_LEASE_TTL_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** How often a queued run retries reserving env runners, and a runs node rescans its leases. */
+  RUN_SCHEDULE_INTERVAL_MS: z.coerce.number().int().min(10).default(2_000),
+  /** A run writes a checkpoint every this many iterations (and always at its end). */
+  RUN_CHECKPOINT_EVERY: z.coerce.number().int().min(1).default(10),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
