@@ -1,18 +1,7 @@
 /** `proxima envs [--json]`: the environment registry. */
 import { parseArgs } from "node:util";
 import { listEnvs } from "../rl/envs/registry.ts";
-import { PRESETS, presetFor } from "../rl/ppo/hyperparameters.ts";
-
-function presetsFor(id: string): string[] {
-  return PRESETS.filter((p) => {
-    try {
-      presetFor(id, p);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
+import { presetsFor } from "../rl/ppo/hyperparameters.ts";
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({

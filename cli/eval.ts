@@ -1,10 +1,12 @@
 /**
- * `proxima eval --checkpoint DIR [--episodes 20] [--seed N] [--json]`: evaluates a checkpoint's
- * deterministic policy (argmax / clipped mean) on fresh episodes.
+ * `proxima eval --checkpoint DIR|FILE [--episodes 20] [--seed N] [--json]`: evaluates a checkpoint's
+ * deterministic policy (argmax / clipped mean) on fresh episodes. FILE is the single-blob form
+ * (`encodeCheckpoint`), as `GET /api/v1/runs/:id/checkpoint` serves it.
  */
+import { readFile, stat } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { makeVectorEnv } from "../rl/envs/vector.ts";
-import { loadCheckpoint } from "../rl/ppo/checkpoint.ts";
+import { decodeCheckpoint, loadCheckpoint } from "../rl/ppo/checkpoint.ts";
 import { evaluatePolicy, networkSpecOf } from "../rl/ppo/trainer.ts";
 import { parseIntFlag } from "./flags.ts";
 
@@ -20,9 +22,11 @@ export async function run(argv: string[]): Promise<number> {
       json: { type: "boolean", default: false },
     },
   });
-  if (!values.checkpoint) throw new Error("--checkpoint DIR is required");
+  if (!values.checkpoint) throw new Error("--checkpoint DIR|FILE is required");
   const episodes = parseIntFlag("--episodes", values.episodes, 1);
-  const state = await loadCheckpoint(values.checkpoint);
+  const state = (await stat(values.checkpoint)).isDirectory()
+    ? await loadCheckpoint(values.checkpoint)
+    : decodeCheckpoint(await readFile(values.checkpoint));
   const seed =
     values.seed === undefined ? state.config.seed + 1_000_000 : parseIntFlag("--seed", values.seed, 0);
   const spec = networkSpecOf(makeVectorEnv(state.envId, 1), state.config);

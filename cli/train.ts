@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { envIds, isEnvId } from "../rl/envs/registry.ts";
 import { saveCheckpoint } from "../rl/ppo/checkpoint.ts";
-import { PRESETS, type PresetName, presetFor, resolveHyperparameters } from "../rl/ppo/hyperparameters.ts";
+import { PRESETS, type PresetName, presetsFor, resolveHyperparameters } from "../rl/ppo/hyperparameters.ts";
 import { type EngineName, type IterationMetrics, PPOTrainer } from "../rl/ppo/trainer.ts";
 import { parseIntFlag } from "./flags.ts";
 
@@ -68,15 +68,6 @@ function progress(totalIterations: number): (m: IterationMetrics) => void {
   };
 }
 
-function hasPreset(envId: string, preset: PresetName): boolean {
-  try {
-    presetFor(envId, preset);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -100,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!envId) throw new Error("--env is required (see `proxima envs`)");
   if (!isEnvId(envId)) throw new Error(`unknown environment "${envId}" (known: ${envIds().join(", ")})`);
   // Default: the env's rl-zoo preset where one exists, else CleanRL's defaults.
-  const preset = (values.preset ?? (hasPreset(envId, "zoo") ? "zoo" : "cleanrl")) as PresetName;
+  const preset = (values.preset ?? (presetsFor(envId).includes("zoo") ? "zoo" : "cleanrl")) as PresetName;
   if (!(PRESETS as readonly string[]).includes(preset)) {
     throw new Error(`--preset must be one of ${PRESETS.join(", ")}, got "${values.preset}"`);
   }

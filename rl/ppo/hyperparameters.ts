@@ -314,6 +314,18 @@ export function presetFor(envId: string, preset: PresetName): Hyperparameters {
   ]);
 }
 
+/** The presets that define settings for `envId` (zoo has no entry for some environments). */
+export function presetsFor(envId: string): PresetName[] {
+  return PRESETS.filter((preset) => {
+    try {
+      presetFor(envId, preset);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Validates a full configuration, reporting every bad or unknown field. */
 export function validateHyperparameters(value: unknown): Hyperparameters {
   const parsed = hyperparametersSchema.safeParse(value);
