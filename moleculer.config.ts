@@ -19,6 +19,13 @@ export interface NodeMetadata {
   /** Tensor backend the node's RL code uses (workers advertise it to the scheduler). */
   backend: string;
   gpu: boolean;
+  /** Env runners the node may host (0 unless it hosts the workers service). */
+  workerSlots: number;
+}
+
+/** A worker node's runner capacity: WORKER_SLOTS, or one slot per core. */
+export function workerSlotsOf(config: Pick<Config, "WORKER_SLOTS">): number {
+  return config.WORKER_SLOTS ?? os.availableParallelism();
 }
 
 export function createBrokerOptions(config: Config, services: string[], logger: Logger): BrokerOptions {
@@ -28,10 +35,11 @@ export function createBrokerOptions(config: Config, services: string[], logger: 
     cpus: os.availableParallelism(),
     memoryBytes: os.totalmem(),
     backend: config.PROXIMA_BACKEND,
-    gpu: false,
+    gpu: services.includes("workers") && config.WORKER_GPU,
+    workerSlots: services.includes("workers") ? workerSlotsOf(config) : 0,
   };
   return {
-    namespace: "proxima",
+    namespace: config.MOLECULER_NAMESPACE,
     nodeID: config.NODE_ID ?? `${os.hostname()}-${process.pid}`,
     metadata,
 

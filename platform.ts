@@ -14,6 +14,8 @@ import type { ServiceFactory } from "./services/deps.ts";
 const SERVICE_FACTORIES: Record<string, () => Promise<ServiceFactory>> = {
   users: async () => (await import("./services/users.service.ts")).default,
   api: async () => (await import("./services/api.service.ts")).default,
+  runs: async () => (await import("./services/runs.service.ts")).default,
+  workers: async () => (await import("./services/workers.service.ts")).default,
 };
 
 export const KNOWN_SERVICES = Object.keys(SERVICE_FACTORIES);

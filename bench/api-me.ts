@@ -48,7 +48,14 @@ async function startServer(env: Record<string, string>): Promise<Server> {
   const port = await freePort();
   const t0 = performance.now();
   const child = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
-    env: { ...process.env, NODE_ENV: "production", LOG_LEVEL: "warn", SERVICES: "api,users", PORT: String(port), ...env },
+    env: {
+      ...process.env,
+      NODE_ENV: "production",
+      LOG_LEVEL: "warn",
+      SERVICES: "api,users",
+      PORT: String(port),
+      ...env,
+    },
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;

@@ -1,7 +1,9 @@
 import type { ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
 import { authRoutes } from "./auth.ts";
+import { runRoutes } from "./runs.ts";
 import { userRoutes } from "./users.ts";
+import { workerRoutes } from "./workers.ts";
 
 /**
  * Every area of the versioned API. A new area is one module exporting `(v1, deps) => void` that adds
@@ -10,4 +12,6 @@ import { userRoutes } from "./users.ts";
 export const API_V1_MODULES: ReadonlyArray<(v1: RouteScope, deps: ApiDeps) => void> = [
   authRoutes,
   userRoutes,
+  runRoutes,
+  workerRoutes,
 ];

@@ -1,0 +1,48 @@
+import { copyRollout, createRunnerCollector, type EnvRunnerSpec } from "../rl/ppo/distributed.ts";
+import type { Rollout, RolloutCollector, RolloutCollectorState } from "../rl/ppo/rollout.ts";
+
+/** Policy weights as they travel to runners: the policy part of θ, flat, with its version. */
+export interface PolicyMessage {
+  version: number;
+  policy: Float32Array;
+}
+
+/** What a runner returns per iteration: its trajectories and its state after them (for checkpoints). */
+export interface RunnerSample {
+  rollout: Rollout;
+  state: RolloutCollectorState;
+}
+
+/**
+ * The EnvRunner actor (RLlib's EnvRunner), hosted by a worker node: a vector env and the policy it was
+ * last sent. It holds no critic and no optimizer; its env and RNG state persist across iterations,
+ * as in a single-process PPO loop, and can be restored from a checkpoint.
+ */
+export class EnvRunner {
+  private busy = false;
+
+  private constructor(
+    readonly spec: EnvRunnerSpec,
+    private readonly collector: RolloutCollector,
+  ) {}
+
+  static async create(spec: EnvRunnerSpec, state?: RolloutCollectorState): Promise<EnvRunner> {
+    const runner = new EnvRunner(spec, await createRunnerCollector(spec));
+    if (state) runner.collector.setState(state);
+    return runner;
+  }
+
+  /** Steps numSteps × numEnvs transitions with the given weights; the arrays returned are the caller's. */
+  sample(weights: PolicyMessage): RunnerSample {
+    // One sample at a time: a second concurrent request would interleave env steps and break determinism.
+    if (this.busy) throw new Error("this env runner is already sampling");
+    this.busy = true;
+    try {
+      this.collector.setPolicy(weights.policy, weights.version);
+      const rollout = copyRollout(this.collector.collect());
+      return { rollout, state: this.collector.getState() };
+    } finally {
+      this.busy = false;
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { randomUUID } from "node:crypto";
+import { defineEntity, type InferEntity, p } from "@mikro-orm/postgresql";
+import type { Hyperparameters } from "../../rl/ppo/hyperparameters.ts";
+import { User } from "./User.ts";
+
+/** A run's life: see actors/run-state.ts for the transitions between these. */
+export const RUN_STATUSES = ["queued", "running", "stopping", "stopped", "completed", "failed"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** What a run asks of the worker pool: `runners` env runners of `envsPerRunner` envs each. */
+export interface RunResources {
+  runners: number;
+  envsPerRunner: number;
+  gpu: boolean;
+}
+
+/**
+ * One PPO training run. `config` is the full resolved configuration (preset + overrides), so a run
+ * never changes meaning when presets do. The lease (`ownerNode`, `leaseUntil`) names the one node that
+ * hosts the run's actor (a virtual actor, as in Orleans); `version` is an optimistic lock, so that a
+ * stop request written by one node and the host's progress write never silently overwrite each other.
+ */
+export const Run = defineEntity({
+  name: "Run",
+  tableName: "runs",
+  properties: {
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => randomUUID()),
+    owner: () => p.manyToOne(User).ref().deleteRule("cascade"),
+    envId: p.text(),
+    preset: p.text().nullable(),
+    config: p.json<Hyperparameters>(),
+    seed: p.bigint("number"),
+    totalSteps: p.bigint("number"),
+    resources: p.json<RunResources>(),
+    status: p.enum(RUN_STATUSES).default("queued"),
+    iteration: p.integer().default(0),
+    globalStep: p.bigint("number").default(0),
+    failureReason: p.text().nullable(),
+    ownerNode: p.text().nullable(),
+    leaseUntil: p.datetime().nullable(),
+    version: p.integer().version(),
+    createdAt: p.datetime().onCreate(() => new Date()),
+    updatedAt: p
+      .datetime()
+      .onCreate(() => new Date())
+      .onUpdate(() => new Date()),
+    startedAt: p.datetime().nullable(),
+    finishedAt: p.datetime().nullable(),
+  },
+  // Listing pages through one owner's runs newest first; the runs node scans its own leases.
+  indexes: [{ properties: ["owner", "createdAt"] }, { properties: ["ownerNode", "status"] }],
+});
+
+export type Run = InferEntity<typeof Run>;

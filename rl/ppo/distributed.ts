@@ -1,0 +1,170 @@
+/**
+ * The seams a distributed PPO run needs beyond the single-process trainer (RLlib's EnvRunner /
+ * Learner split): a rollout collector built on its own from an env id and a configuration, that acts
+ * with weights it is sent; the seeds of runner r so that runner 0 reproduces PPOTrainer's collector
+ * exactly; and the merge of R runners' rollouts (E envs each) into the one rollout of R·E envs that the
+ * Learner expects, as if a single vector env had stepped all of them.
+ */
+import { deriveSeed, Rng } from "../core/rng.ts";
+import { makeVectorEnv, type VectorEnvState } from "../envs/vector.ts";
+import { parameterLayout } from "../nn/actor-critic.ts";
+import { Arena } from "../nn/arena.ts";
+import { type Gemm, jsGemm } from "../nn/gemm.ts";
+import { MlpKernel } from "../nn/mlp.ts";
+import type { Hyperparameters } from "./hyperparameters.ts";
+import { type Rollout, RolloutCollector, type RolloutCollectorState } from "./rollout.ts";
+import { networkSpecOf } from "./trainer.ts";
+
+/** What an env runner needs to know about its run. */
+export interface EnvRunnerSpec {
+  envId: string;
+  config: Pick<Hyperparameters, "seed" | "numSteps" | "hiddenSizes" | "activation">;
+  /** Envs of this runner (the run's numEnvs / runners). */
+  numEnvs: number;
+  /** 0-based index of the runner within the run. */
+  index: number;
+}
+
+/**
+ * Seeds of runner `index` with `numEnvs` envs: its envs are the global envs index·E … index·E+E−1 of
+ * the run, seeded seed+index·E+i as Gymnasium seeds env i of one vector env with seed+i. Runner 0
+ * samples actions from PPOTrainer's action stream (deriveSeed(seed, 1)), so a one-runner run is the
+ * single-process trainer; runner r > 0 gets its own stream.
+ */
+export function runnerSeeds(
+  seed: number,
+  index: number,
+  numEnvs: number,
+): { envSeed: number; actionSeed: number } {
+  return { envSeed: seed + index * numEnvs, actionSeed: deriveSeed(seed, index === 0 ? 1 : 1000 + index) };
+}
+
+async function defaultGemm(): Promise<Gemm> {
+  const { wasmGemm } = await import("../nn/gemm-wasm.ts");
+  return wasmGemm() ?? jsGemm;
+}
+
+/** A RolloutCollector of its own (no learner, no critic), reset to the runner's seeds. */
+export async function createRunnerCollector(spec: EnvRunnerSpec, gemm?: Gemm): Promise<RolloutCollector> {
+  const kernelGemm = gemm ?? (await defaultGemm());
+  const env = makeVectorEnv(spec.envId, spec.numEnvs);
+  const net = networkSpecOf(env, spec.config as Hyperparameters);
+  const layout = parameterLayout(net);
+  const { envSeed, actionSeed } = runnerSeeds(spec.config.seed, spec.index, spec.numEnvs);
+  const rng = new Rng(actionSeed);
+  const { value } = Arena.build((alloc) => {
+    const actor = new MlpKernel(layout.actor, net.activation, spec.numEnvs, alloc, kernelGemm);
+    return new RolloutCollector(env, net.action, actor, layout.policySize, spec.config.numSteps, rng, alloc);
+  });
+  value.reset(envSeed);
+  return value;
+}
+
+/** A copy of a rollout that owns its arrays (the collector overwrites its own on the next call). */
+export function copyRollout(r: Rollout): Rollout {
+  return {
+    ...r,
+    obs: r.obs.slice(),
+    actions: r.actions.slice(),
+    logprobs: r.logprobs.slice(),
+    rewards: r.rewards.slice(),
+    terminated: r.terminated.slice(),
+    truncated: r.truncated.slice(),
+    nextObs: r.nextObs.slice(),
+    truncatedIndex: r.truncatedIndex.slice(),
+    truncatedObs: r.truncatedObs.slice(),
+    episodes: r.episodes.map((e) => ({ ...e })),
+  };
+}
+
+export class RolloutMergeError extends Error {
+  override name = "RolloutMergeError";
+}
+
+/**
+ * Interleaves R rollouts (runner order) into one: row t·N + (offset of runner r) + i holds runner r's
+ * row t·E_r + i, with N = Σ E_r. Truncated steps are re-indexed the same way; episodes are listed in
+ * runner order. Timings are the slowest runner's (they ran in parallel).
+ */
+export function mergeRollouts(parts: readonly Rollout[]): Rollout {
+  if (parts.length === 0) throw new RolloutMergeError("no rollouts to merge");
+  if (parts.length === 1) return parts[0]!;
+  const first = parts[0]!;
+  const { numSteps, obsDim, actDim, policyVersion } = first;
+  for (const p of parts) {
+    if (p.numSteps !== numSteps || p.obsDim !== obsDim || p.actDim !== actDim) {
+      throw new RolloutMergeError("rollouts differ in numSteps, obsDim or actDim");
+    }
+    if (p.policyVersion !== policyVersion) {
+      throw new RolloutMergeError(
+        `rollouts acted with policy versions ${p.policyVersion} and ${policyVersion}`,
+      );
+    }
+  }
+  const N = parts.reduce((s, p) => s + p.numEnvs, 0);
+  const size = numSteps * N;
+  const out: Rollout = {
+    numSteps,
+    numEnvs: N,
+    obsDim,
+    actDim,
+    policyVersion,
+    obs: new Float32Array(size * obsDim),
+    actions: new Float32Array(size * actDim),
+    logprobs: new Float32Array(size),
+    rewards: new Float32Array(size),
+    terminated: new Uint8Array(size),
+    truncated: new Uint8Array(size),
+    nextObs: new Float32Array(N * obsDim),
+    truncatedIndex: new Int32Array(parts.reduce((s, p) => s + p.truncatedIndex.length, 0)),
+    truncatedObs: new Float32Array(parts.reduce((s, p) => s + p.truncatedObs.length, 0)),
+    episodes: parts.flatMap((p) => p.episodes.map((e) => ({ ...e }))),
+    envSeconds: Math.max(...parts.map((p) => p.envSeconds)),
+    inferenceSeconds: Math.max(...parts.map((p) => p.inferenceSeconds)),
+  };
+  let offset = 0;
+  let k = 0;
+  for (const p of parts) {
+    const E = p.numEnvs;
+    for (let t = 0; t < numSteps; t++) {
+      const src = t * E;
+      const dst = t * N + offset;
+      out.obs.set(p.obs.subarray(src * obsDim, (src + E) * obsDim), dst * obsDim);
+      out.actions.set(p.actions.subarray(src * actDim, (src + E) * actDim), dst * actDim);
+      out.logprobs.set(p.logprobs.subarray(src, src + E), dst);
+      out.rewards.set(p.rewards.subarray(src, src + E), dst);
+      out.terminated.set(p.terminated.subarray(src, src + E), dst);
+      out.truncated.set(p.truncated.subarray(src, src + E), dst);
+    }
+    out.nextObs.set(p.nextObs, offset * obsDim);
+    for (let j = 0; j < p.truncatedIndex.length; j++) {
+      const idx = p.truncatedIndex[j]!;
+      out.truncatedIndex[k] = Math.floor(idx / E) * N + offset + (idx % E);
+      out.truncatedObs.set(p.truncatedObs.subarray(j * obsDim, (j + 1) * obsDim), k * obsDim);
+      k++;
+    }
+    offset += E;
+  }
+  return out;
+}
+
+/**
+ * The collector state of the merged run: runner 0's RNG and the vector env state of all R·E envs.
+ * Stored in the checkpoint blob so that the blob alone is a loadable PPOTrainer checkpoint
+ * (`proxima eval`, or `proxima train` continuing with one collector).
+ */
+export function mergeCollectorStates(states: readonly RolloutCollectorState[]): RolloutCollectorState {
+  if (states.length === 0) throw new RolloutMergeError("no collector states to merge");
+  if (states.length === 1) return states[0]!;
+  const envs = states.map((s) => s.env);
+  const env: VectorEnvState = {
+    version: 1,
+    id: envs[0]!.id,
+    numEnvs: envs.reduce((s, e) => s + e.numEnvs, 0),
+    started: envs.every((e) => e.started),
+    envs: envs.flatMap((e) => e.envs),
+    episodeReturns: envs.flatMap((e) => e.episodeReturns),
+    episodeLengths: envs.flatMap((e) => e.episodeLengths),
+  };
+  return { rng: states[0]!.rng, env, policyVersion: states[0]!.policyVersion };
+}

@@ -1,0 +1,213 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+import { ACTIVE_STATUSES } from "../../actors/run-state.ts";
+import { MetricPoint } from "../../db/entities/MetricPoint.ts";
+import { Run, type RunResources, type RunStatus } from "../../db/entities/Run.ts";
+import type { Role } from "../../db/entities/User.ts";
+import {
+  BadRequestError,
+  type FieldProblem,
+  ForbiddenError,
+  NotFoundError,
+  RateLimitedError,
+  ValidationFailedError,
+} from "../../lib/errors.ts";
+import { isEnvId } from "../../rl/envs/registry.ts";
+import {
+  HyperparameterError,
+  type Hyperparameters,
+  type PresetName,
+  resolveHyperparameters,
+} from "../../rl/ppo/hyperparameters.ts";
+import { QUOTAS } from "./quotas.ts";
+import type { CreateRunInput, PublicMetricPoint, PublicRun } from "./schemas.ts";
+
+export interface Caller {
+  userId: string;
+  role: Role;
+}
+
+export function toPublicRun(run: Run): PublicRun {
+  return {
+    id: run.id,
+    ownerId: run.owner.id,
+    env: run.envId,
+    preset: run.preset ?? null,
+    config: run.config as unknown as Record<string, unknown>,
+    seed: run.seed,
+    totalSteps: run.totalSteps,
+    resources: run.resources,
+    status: run.status,
+    iteration: run.iteration,
+    globalStep: run.globalStep,
+    failureReason: run.failureReason ?? null,
+    createdAt: run.createdAt.toISOString(),
+    updatedAt: run.updatedAt.toISOString(),
+    startedAt: run.startedAt?.toISOString() ?? null,
+    finishedAt: run.finishedAt?.toISOString() ?? null,
+  };
+}
+
+/** Request fields by the names the caller used: rl's `totalTimesteps` is the request's `totalSteps`. */
+function requestField(field: string, seedGiven: boolean): string {
+  if (field === "totalTimesteps") return "totalSteps";
+  if (field === "seed" && seedGiven) return "seed";
+  if (field === "preset") return "preset";
+  return `hyperparameters.${field}`;
+}
+
+export interface ResolvedRun {
+  config: Hyperparameters;
+  resources: RunResources;
+}
+
+/**
+ * The full configuration of a new run: the preset, the overrides, then the request's own fields
+ * (totalSteps, seed, and numEnvs from the resources) on top, validated by rl's one schema. Every
+ * problem names the request field it came from.
+ */
+export function resolveRun(input: CreateRunInput): ResolvedRun {
+  if (!isEnvId(input.env)) {
+    throw new ValidationFailedError("the run is invalid", [
+      { field: "env", message: `unknown environment ${input.env}` },
+    ]);
+  }
+  const overrides: Record<string, unknown> = { ...input.hyperparameters, totalTimesteps: input.totalSteps };
+  if (input.seed !== undefined) overrides["seed"] = input.seed;
+  const runners = input.resources?.runners ?? 1;
+  const problems: FieldProblem[] = [];
+  if (input.resources?.envsPerRunner !== undefined) {
+    const numEnvs = runners * input.resources.envsPerRunner;
+    if (overrides["numEnvs"] !== undefined && overrides["numEnvs"] !== numEnvs) {
+      problems.push({
+        field: "resources.envsPerRunner",
+        message: `runners × envsPerRunner must equal hyperparameters.numEnvs`,
+      });
+    }
+    overrides["numEnvs"] = numEnvs;
+  }
+  let config: Hyperparameters;
+  try {
+    config = resolveHyperparameters(input.env, (input.preset ?? "cleanrl") as PresetName, overrides);
+  } catch (err) {
+    if (!(err instanceof HyperparameterError)) throw err;
+    problems.push(
+      ...err.issues.map((i) => ({
+        field: requestField(i.field, input.seed !== undefined),
+        message: i.message,
+      })),
+    );
+    throw new ValidationFailedError("the run is invalid", problems);
+  }
+  if (config.numEnvs % runners !== 0) {
+    problems.push({ field: "resources.runners", message: `must divide numEnvs (${config.numEnvs})` });
+  }
+  if (problems.length > 0) throw new ValidationFailedError("the run is invalid", problems);
+  return {
+    config,
+    resources: { runners, envsPerRunner: config.numEnvs / runners, gpu: input.resources?.gpu ?? false },
+  };
+}
+
+/** The role's limits: 403 for what the role may never do, 429 for too many runs at once. */
+export async function checkQuota(em: EntityManager, caller: Caller, r: ResolvedRun): Promise<void> {
+  const q = QUOTAS[caller.role];
+  if (r.resources.gpu && !q.gpu)
+    throw new ForbiddenError("GPU runs are for researchers and admins", { reason: "gpu" });
+  if (r.resources.runners > q.runnersPerRun) {
+    throw new ForbiddenError(`a ${caller.role} may use at most ${q.runnersPerRun} runners per run`, {
+      reason: "runnersPerRun",
+      limit: q.runnersPerRun,
+    });
+  }
+  if (r.config.totalTimesteps > q.totalSteps) {
+    throw new ForbiddenError(`a ${caller.role} may train for at most ${q.totalSteps} steps`, {
+      reason: "totalSteps",
+      limit: q.totalSteps,
+    });
+  }
+  const active = await em.count(Run, { owner: caller.userId, status: { $in: [...ACTIVE_STATUSES] } });
+  if (active >= q.concurrentRuns) {
+    throw new RateLimitedError(
+      `a ${caller.role} may have ${q.concurrentRuns} active runs at once; stop or wait for one`,
+      60,
+    );
+  }
+}
+
+/** The run if the caller may see it (its owner, or an admin); others' runs are 404s, as missing ones. */
+export async function visibleRun(em: EntityManager, runId: string, caller: Caller): Promise<Run> {
+  const run = await em.findOne(Run, { id: runId });
+  if (!run || (caller.role !== "admin" && run.owner.id !== caller.userId)) throw new NotFoundError("run");
+  return run;
+}
+
+export interface RunListQuery {
+  status?: RunStatus;
+  env?: string;
+  limit: number;
+  cursor?: string;
+}
+
+function encodeCursor(run: Run): string {
+  return Buffer.from(`${run.createdAt.toISOString()}|${run.id}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, "base64url").toString().split("|");
+  const createdAt = new Date(at ?? "");
+  if (!id || Number.isNaN(createdAt.getTime()))
+    throw new BadRequestError("the cursor is not valid", { field: "query.cursor" });
+  return { createdAt, id };
+}
+
+/** Newest first; a learner's own runs, every run for an admin. */
+export async function listRuns(
+  em: EntityManager,
+  caller: Caller,
+  q: RunListQuery,
+): Promise<{ items: PublicRun[]; nextCursor: string | null }> {
+  const where: Record<string, unknown> = {};
+  if (caller.role !== "admin") where["owner"] = caller.userId;
+  if (q.status) where["status"] = q.status;
+  if (q.env) where["envId"] = q.env;
+  if (q.cursor) {
+    const c = decodeCursor(q.cursor);
+    where["$or"] = [{ createdAt: { $lt: c.createdAt } }, { createdAt: c.createdAt, id: { $lt: c.id } }];
+  }
+  const rows = await em.find(Run, where, { orderBy: { createdAt: "desc", id: "desc" }, limit: q.limit + 1 });
+  const page = rows.slice(0, q.limit);
+  return {
+    items: page.map(toPublicRun),
+    nextCursor: rows.length > q.limit ? encodeCursor(page.at(-1)!) : null,
+  };
+}
+
+/** Evenly spaced indices of n items, first and last included, at most k of them. */
+export function downsampleIndices(n: number, k: number): number[] {
+  if (n <= k) return Array.from({ length: n }, (_, i) => i);
+  if (k === 1) return [n - 1];
+  const out = new Set<number>();
+  for (let i = 0; i < k; i++) out.add(Math.round((i * (n - 1)) / (k - 1)));
+  return [...out];
+}
+
+export async function metricHistory(
+  em: EntityManager,
+  runId: string,
+  fromIteration: number,
+  maxPoints: number | undefined,
+): Promise<PublicMetricPoint[]> {
+  const rows = await em.find(
+    MetricPoint,
+    { run: runId, iteration: { $gte: fromIteration } },
+    { orderBy: { iteration: "asc" } },
+  );
+  const picked =
+    maxPoints === undefined ? rows : downsampleIndices(rows.length, maxPoints).map((i) => rows[i]!);
+  return picked.map((m) => ({
+    iteration: m.iteration,
+    globalStep: m.globalStep,
+    wallTime: m.wallTime.toISOString(),
+    metrics: m.metrics,
+  }));
+}

@@ -1,0 +1,95 @@
+import { z } from "zod";
+import { RUN_STATUSES } from "../../db/entities/Run.ts";
+import { PRESETS } from "../../rl/ppo/hyperparameters.ts";
+
+/** The shapes the runs API and service share: one definition for validation and OpenAPI. */
+export const RunStatusSchema = z.enum(RUN_STATUSES).describe("Where the run is in its life.");
+
+export const ResourcesInput = z
+  .strictObject({
+    runners: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe("Env runners (worker slots) the run uses; default 1."),
+    envsPerRunner: z
+      .number()
+      .int()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe("Envs per runner; default numEnvs / runners. When given, numEnvs = runners × envsPerRunner."),
+    gpu: z.boolean().optional().describe("Run the learner on a GPU node (researchers and admins)."),
+  })
+  .describe("What the run asks of the worker pool.");
+
+export const CreateRunInput = z
+  .strictObject({
+    env: z.string().min(1).max(100).describe("Environment id, e.g. CartPole-v1."),
+    preset: z
+      .enum(PRESETS)
+      .optional()
+      .describe("Hyperparameter preset the overrides apply to (default cleanrl)."),
+    hyperparameters: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe("Overrides of the preset's PPO hyperparameters (see the hyperparameter schema)."),
+    seed: z.number().int().min(0).max(0xffffffff).optional().describe("Seed of every random choice."),
+    totalSteps: z.number().int().min(1).max(1e10).describe("Environment steps to train for."),
+    resources: ResourcesInput.optional(),
+  })
+  .meta({ title: "CreateRun" });
+export type CreateRunInput = z.infer<typeof CreateRunInput>;
+
+export const PublicRunSchema = z
+  .object({
+    id: z.uuid(),
+    ownerId: z.uuid(),
+    env: z.string(),
+    preset: z.string().nullable(),
+    config: z.record(z.string(), z.unknown()).describe("The full resolved hyperparameters."),
+    seed: z.number().int(),
+    totalSteps: z.number().int(),
+    resources: z.object({ runners: z.number().int(), envsPerRunner: z.number().int(), gpu: z.boolean() }),
+    status: RunStatusSchema,
+    iteration: z.number().int(),
+    globalStep: z.number().int(),
+    failureReason: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+  })
+  .meta({ title: "Run" });
+export type PublicRun = z.infer<typeof PublicRunSchema>;
+
+export const MetricPointSchema = z
+  .object({
+    iteration: z.number().int(),
+    globalStep: z.number().int(),
+    wallTime: z.string(),
+    metrics: z.record(z.string(), z.number().nullable()).describe("CleanRL's keys (charts/…, losses/…)."),
+  })
+  .meta({ title: "MetricPoint" });
+export type PublicMetricPoint = z.infer<typeof MetricPointSchema>;
+
+/** `metrics.run.updated` (broadcast after every iteration). */
+export interface RunMetricsEvent {
+  runId: string;
+  ownerId: string;
+  iteration: number;
+  globalStep: number;
+  metrics: Record<string, number | null>;
+}
+
+/** `runs.status.changed` (broadcast on every status change). */
+export interface RunStatusEvent {
+  runId: string;
+  ownerId: string;
+  status: z.infer<typeof RunStatusSchema>;
+}
+
+export const RUN_METRICS_EVENT = "metrics.run.updated";
+export const RUN_STATUS_EVENT = "runs.status.changed";

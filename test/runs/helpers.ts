@@ -1,0 +1,102 @@
+import type { Role } from "../../db/entities/User.ts";
+import type { PublicMetricPoint, PublicRun } from "../../services/runs/schemas.ts";
+import type { TestPlatform } from "../helpers/platform.ts";
+
+/** Shared by the runs tests: tiny CartPole runs, polling, and accounts of a given role. */
+export const RUN_SERVICES = { SERVICES: "api,users,runs,workers", RUN_SCHEDULE_INTERVAL_MS: "100" } as const;
+
+/** 4 envs × 32 steps = 128 steps per iteration; `iterations` of them. */
+export function tinyRun(iterations: number, extra: Record<string, unknown> = {}) {
+  return {
+    env: "CartPole-v1",
+    seed: 7,
+    totalSteps: 128 * iterations,
+    hyperparameters: { numEnvs: 4, numSteps: 32, numMinibatches: 2, updateEpochs: 2 },
+    ...extra,
+  };
+}
+
+/** Polls `read` until `done` holds (or throws after `timeoutMs`: the test then fails, never hangs). */
+export async function waitFor<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function getRun(api: TestPlatform, token: string, id: string): Promise<PublicRun> {
+  return api.request<PublicRun>("GET", `/api/v1/runs/${id}`, { token }).then((r) => {
+    if (r.status !== 200) throw new Error(`GET run ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  });
+}
+
+export function waitForStatus(
+  api: TestPlatform,
+  token: string,
+  id: string,
+  statuses: readonly PublicRun["status"][],
+  timeoutMs?: number,
+): Promise<PublicRun> {
+  return waitFor(
+    () => getRun(api, token, id),
+    (r) => statuses.includes(r.status),
+    `run ${id} in ${statuses}`,
+    timeoutMs,
+  );
+}
+
+export async function metrics(
+  api: TestPlatform,
+  token: string,
+  id: string,
+  query = "",
+): Promise<PublicMetricPoint[]> {
+  const res = await api.request<{ points: PublicMetricPoint[] }>(
+    "GET",
+    `/api/v1/runs/${id}/metrics${query}`,
+    { token },
+  );
+  if (res.status !== 200) throw new Error(`metrics ${id}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.points;
+}
+
+export async function launch(api: TestPlatform, token: string, body: unknown): Promise<PublicRun> {
+  const res = await api.request<PublicRun>("POST", "/api/v1/runs", { token, body });
+  if (res.status !== 201) throw new Error(`launch: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** A fresh account with `role` (set by the bootstrap admin), logged in. */
+export async function accountWithRole(api: TestPlatform, role: Role): Promise<{ id: string; token: string }> {
+  const account = await api.register();
+  if (role !== "learner") {
+    const admin = await api.loginAdmin();
+    const res = await api.request("PATCH", `/api/v1/users/${account.user.id}`, {
+      token: admin.accessToken,
+      body: { role },
+    });
+    if (res.status !== 200) throw new Error(`role change: ${res.status}`);
+  }
+  const tokens = await api.login(account.email, account.password);
+  return { id: account.user.id, token: tokens.accessToken };
+}
+
+/** Metrics without the keys that depend on wall time. */
+export function deterministicPart(points: readonly PublicMetricPoint[]): unknown[] {
+  return points.map((p) => {
+    const m: Record<string, number | null> = {};
+    for (const [k, v] of Object.entries(p.metrics))
+      if (!k.startsWith("time/") && k !== "charts/SPS") m[k] = v;
+    return { iteration: p.iteration, globalStep: p.globalStep, metrics: m };
+  });
+}

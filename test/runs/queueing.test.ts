@@ -1,0 +1,48 @@
+import test from "ava";
+import { useTestPlatform } from "../helpers/platform.ts";
+import { accountWithRole, getRun, launch, RUN_SERVICES, tinyRun, waitFor, waitForStatus } from "./helpers.ts";
+
+const api = useTestPlatform(test, { ...RUN_SERVICES, WORKER_SLOTS: "2" });
+
+test.serial(
+  "a run with no free worker slots waits in queued and starts when slots free up; a node never hosts more runners than slots",
+  async (t) => {
+    const me = await accountWithRole(api(), "researcher");
+    const big = await launch(api(), me.token, tinyRun(500, { resources: { runners: 2 } }));
+    await waitFor(
+      () => getRun(api(), me.token, big.id),
+      (r) => r.iteration >= 1,
+      "the first run to iterate",
+    );
+    const waiting = await launch(api(), me.token, tinyRun(2));
+    // Several scheduling rounds (100 ms apart) pass without a slot.
+    await new Promise((r) => setTimeout(r, 600));
+    t.is((await getRun(api(), me.token, waiting.id)).status, "queued");
+    const status = await api().platform.broker.call<{ free: number; runners: unknown[] }>("workers.status");
+    t.is(status.free, 0);
+    t.is(status.runners.length, 2);
+
+    await api().request("POST", `/api/v1/runs/${big.id}/stop`, { token: me.token });
+    await waitForStatus(api(), me.token, big.id, ["stopped"]);
+    const done = await waitForStatus(api(), me.token, waiting.id, ["completed", "failed"]);
+    t.is(done.status, "completed");
+  },
+);
+
+test.serial("a queued run can be stopped before it ever starts", async (t) => {
+  const me = await accountWithRole(api(), "researcher");
+  const big = await launch(api(), me.token, tinyRun(500, { resources: { runners: 2 } }));
+  await waitFor(
+    () => getRun(api(), me.token, big.id),
+    (r) => r.status === "running",
+    "running",
+  );
+  const waiting = await launch(api(), me.token, tinyRun(2));
+  const stop = await api().request<{ status: string }>("POST", `/api/v1/runs/${waiting.id}/stop`, {
+    token: me.token,
+  });
+  t.is(stop.body.status, "stopped");
+  await api().request("POST", `/api/v1/runs/${big.id}/stop`, { token: me.token });
+  await waitForStatus(api(), me.token, big.id, ["stopped"]);
+  t.is((await getRun(api(), me.token, waiting.id)).iteration, 0);
+});
