@@ -11,3 +11,4 @@ export { RUN_STATUSES, Run, type RunResources, type RunStatus } from "./Run.ts";
 export { normalizeEmail, ROLES, type Role, User } from "./User.ts";
 
 /** Every entity of the application, for the ORM's discovery. */
+export const entities = [User, RefreshToken, Run, Checkpoint, MetricPoint];
