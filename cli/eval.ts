@@ -3,10 +3,9 @@
  * deterministic policy (argmax / clipped mean) on fresh episodes. FILE is the single-blob form
  * (`encodeCheckpoint`), as `GET /api/v1/runs/:id/checkpoint` serves it.
  */
-import { readFile, stat } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { makeVectorEnv } from "../rl/envs/vector.ts";
-import { decodeCheckpoint, loadCheckpoint } from "../rl/ppo/checkpoint.ts";
+import { readCheckpoint } from "../rl/ppo/checkpoint.ts";
 import { evaluatePolicy, networkSpecOf } from "../rl/ppo/trainer.ts";
 import { parseIntFlag } from "./flags.ts";
 
@@ -24,9 +23,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (!values.checkpoint) throw new Error("--checkpoint DIR|FILE is required");
   const episodes = parseIntFlag("--episodes", values.episodes, 1);
-  const state = (await stat(values.checkpoint)).isDirectory()
-    ? await loadCheckpoint(values.checkpoint)
-    : decodeCheckpoint(await readFile(values.checkpoint));
+  const state = await readCheckpoint(values.checkpoint);
   const seed =
     values.seed === undefined ? state.config.seed + 1_000_000 : parseIntFlag("--seed", values.seed, 0);
   const spec = networkSpecOf(makeVectorEnv(state.envId, 1), state.config);

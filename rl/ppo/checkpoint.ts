@@ -22,7 +22,7 @@
  *   then         the manifest as UTF-8 JSON, zero-padded to a multiple of 4 bytes
  *   then         weights.bin
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TensorSlice } from "../nn/tensors.ts";
 import { validateHyperparameters } from "./hyperparameters.ts";
@@ -151,6 +151,28 @@ export async function saveCheckpoint(dir: string, state: TrainerState): Promise<
   await writeFile(join(dir, "manifest.json.tmp"), manifest);
   await rename(join(dir, "weights.bin.tmp"), join(dir, "weights.bin"));
   await rename(join(dir, "manifest.json.tmp"), join(dir, "manifest.json"));
+}
+
+/**
+ * Reads either form: a checkpoint directory (manifest + weights) or a single-blob file, as the API's
+ * checkpoint download serves it. Every failure is a CheckpointError naming the path.
+ */
+export async function readCheckpoint(path: string): Promise<TrainerState> {
+  const isDirectory = await stat(path).then(
+    (info) => info.isDirectory(),
+    (err: unknown) => {
+      throw new CheckpointError(
+        `cannot read checkpoint ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    },
+  );
+  if (isDirectory) return loadCheckpoint(path);
+  const bytes = await readFile(path).catch((err: unknown) => {
+    throw new CheckpointError(
+      `cannot read checkpoint ${path}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  });
+  return decodeCheckpoint(bytes);
 }
 
 export async function loadCheckpoint(dir: string): Promise<TrainerState> {

@@ -19,6 +19,7 @@ export {
   decodeCheckpoint,
   encodeCheckpoint,
   loadCheckpoint,
+  readCheckpoint,
   saveCheckpoint,
 } from "./checkpoint.ts";
 export { computeGae, type GaeInput } from "./gae.ts";
