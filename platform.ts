@@ -16,6 +16,7 @@ const SERVICE_FACTORIES: Record<string, () => Promise<ServiceFactory>> = {
   api: async () => (await import("./services/api.service.ts")).default,
   runs: async () => (await import("./services/runs.service.ts")).default,
   workers: async () => (await import("./services/workers.service.ts")).default,
+  tickets: async () => (await import("./services/tickets.service.ts")).default,
 };
 
 export const KNOWN_SERVICES = Object.keys(SERVICE_FACTORIES);

@@ -3,7 +3,14 @@ import { createApiApp } from "../api/app.ts";
 import { AuthStateCache } from "../api/auth/auth-state-cache.ts";
 import type { ApiDeps } from "../api/context.ts";
 import { type ApiServer, listen } from "../api/server.ts";
+import { WsHub } from "../api/ws/hub.ts";
 import type { ServiceDeps } from "./deps.ts";
+import {
+  RUN_METRICS_EVENT,
+  RUN_STATUS_EVENT,
+  type RunMetricsEvent,
+  type RunStatusEvent,
+} from "./runs/schemas.ts";
 import { resolveJwtSecret } from "./users/jwt-secret.ts";
 import type { AuthState } from "./users/schemas.ts";
 import { USERS_CHANGED_EVENT, type UsersChangedPayload } from "./users.service.ts";
@@ -16,6 +23,7 @@ export default function apiService(deps: ServiceDeps): ServiceSchema {
   const { config, db } = deps;
   let server: ApiServer | undefined;
   let authStates: AuthStateCache | undefined;
+  let hub: WsHub | undefined;
 
   return {
     name: "api",
@@ -33,6 +41,22 @@ export default function apiService(deps: ServiceDeps): ServiceSchema {
         params: { id: "string" },
         handler(ctx: Context<UsersChangedPayload>) {
           authStates?.invalidate(ctx.params.id);
+          void hub?.userChanged(ctx.params.id);
+        },
+      },
+
+      // Every API node receives the run broadcasts and forwards them to its own WebSocket subscribers.
+      [RUN_METRICS_EVENT]: {
+        params: { runId: "string", iteration: "number", globalStep: "number", metrics: "object" },
+        handler(ctx: Context<RunMetricsEvent>) {
+          hub?.publishMetrics(ctx.params);
+        },
+      },
+
+      [RUN_STATUS_EVENT]: {
+        params: { runId: "string", status: "string" },
+        handler(ctx: Context<RunStatusEvent>) {
+          hub?.publishStatus(ctx.params);
         },
       },
     },
@@ -54,11 +78,21 @@ export default function apiService(deps: ServiceDeps): ServiceSchema {
       };
       const { app } = createApiApp(apiDeps);
       server = await listen(app as never, config.HOST, config.PORT);
+      hub = new WsHub({
+        ...apiDeps,
+        issuer: config.JWT_ISSUER,
+        audience: config.JWT_AUDIENCE,
+        allowedOrigins: config.CORS_ORIGINS,
+      });
+      hub.attach(server.server);
+      this.wsHub = hub;
       this.url = server.url;
       this.logger.info(`API listening on ${server.url}`);
     },
 
     async stopped() {
+      await hub?.close();
+      hub = undefined;
       await server?.close();
       server = undefined;
       authStates?.invalidate();

@@ -4,6 +4,7 @@ import { authRoutes } from "./auth.ts";
 import { runRoutes } from "./runs.ts";
 import { userRoutes } from "./users.ts";
 import { workerRoutes } from "./workers.ts";
+import { wsRoutes } from "./ws.ts";
 
 /**
  * Every area of the versioned API. A new area is one module exporting `(v1, deps) => void` that adds
@@ -14,4 +15,5 @@ export const API_V1_MODULES: ReadonlyArray<(v1: RouteScope, deps: ApiDeps) => vo
   userRoutes,
   runRoutes,
   workerRoutes,
+  wsRoutes,
 ];
