@@ -7,6 +7,7 @@ import { describeSpace } from "../core/spaces.ts";
 import type { Space } from "../core/types.ts";
 import { AcrobotEnv } from "./acrobot.ts";
 import { CartPoleEnv } from "./cartpole.ts";
+import { CostlyCartPoleEnv, parseCostlyEnvId } from "./costly.ts";
 import type { ClassicControlEnv, EnvSpec } from "./env-base.ts";
 import { EnvError } from "./errors.ts";
 import { MountainCarEnv } from "./mountain-car.ts";
@@ -63,14 +64,18 @@ export function envIds(): EnvId[] {
   return Object.keys(REGISTRY) as EnvId[];
 }
 
+/** Builds a registered env, or a benchmark-only costly variant (`CartPole-v1-costly-<µs>us`, costly.ts). */
 export function makeEnv(id: string, options: MakeEnvOptions = {}): ClassicControlEnv {
-  if (!isEnvId(id)) {
+  const costly = parseCostlyEnvId(id);
+  if (!costly && !isEnvId(id)) {
     throw new EnvError(
       "UNKNOWN_ENV",
       `unknown environment id ${JSON.stringify(id)}; known ids: ${envIds().join(", ")}`,
     );
   }
-  const reg: Registration = REGISTRY[id];
+  const reg: Registration = costly
+    ? { ...REGISTRY[costly.baseId], create: (spec) => new CostlyCartPoleEnv(spec, costly.stepCostMicros) }
+    : REGISTRY[id as EnvId];
   const maxEpisodeSteps = options.maxEpisodeSteps ?? reg.maxEpisodeSteps;
   if (!Number.isInteger(maxEpisodeSteps) || maxEpisodeSteps <= 0) {
     throw new EnvError(
