@@ -1,4 +1,5 @@
 import { MikroORM } from "@mikro-orm/postgresql";
+import pg from "pg";
 import type { Config } from "../config.ts";
 import { type DbLogger, type EmbeddedPostgres, startEmbeddedPostgres } from "./embedded.ts";
 import { MigrationError } from "./errors.ts";
@@ -103,10 +104,20 @@ export async function openDatabase(
 }
 
 /** Applies the pending migrations, in one transaction; returns their names. */
+/** Key of the session-level advisory lock that serialises migrations ("prox" in ASCII). */
+const MIGRATION_LOCK_KEY = 0x70726f78;
+
+/**
+ * Applies pending migrations. Several processes may start at once on one database (a cluster's
+ * first start, a Helm rollout): they take turns under a PostgreSQL advisory lock, so the first
+ * applies and the others find the schema up to date instead of racing on the same DDL.
+ */
 export async function applyMigrations(orm: MikroORM, log: DbLogger = silent): Promise<string[]> {
   let applied: string[];
   try {
-    applied = (await orm.migrator.up()).map((m) => m.name);
+    applied = await withMigrationLock(orm.config.get("clientUrl") as string, async () =>
+      (await orm.migrator.up()).map((m) => m.name),
+    );
   } catch (err) {
     throw new MigrationError(`migrations failed: ${err instanceof Error ? err.message : String(err)}`, {
       cause: err,
@@ -118,6 +129,18 @@ export async function applyMigrations(orm: MikroORM, log: DbLogger = silent): Pr
       : `applied ${applied.length} migration(s): ${applied.join(", ")}`,
   );
   return applied;
+}
+
+async function withMigrationLock<T>(url: string, fn: () => Promise<T>): Promise<T> {
+  // Its own connection: a session lock must outlive the pool connections the migrator borrows.
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+    return await fn();
+  } finally {
+    await client.end().catch(() => undefined); // ending the session releases the lock
+  }
 }
 
 async function ping(orm: MikroORM): Promise<boolean> {
