@@ -3,6 +3,7 @@ import type { ServiceBroker } from "moleculer";
 import type { Config } from "../config.ts";
 import type { Role } from "../db/entities/User.ts";
 import type { Logger } from "../lib/logger.ts";
+import type { PublicUser } from "../services/users/schemas.ts";
 import type { AuthStateCache } from "./auth/auth-state-cache.ts";
 
 /** What the API process knows about the caller of an authenticated request. */
@@ -10,6 +11,8 @@ export interface CurrentUser {
   id: string;
   /** The role the account holds now (from `users.authState`), not the one written in the token. */
   role: Role;
+  /** The account as the users service last reported it (cached with the auth state). */
+  account: PublicUser;
 }
 
 export interface ApiState {

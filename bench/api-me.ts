@@ -2,11 +2,12 @@
  * `npm run bench:api`: throughput and tail latency of an authenticated `GET /api/v1/me`, the cold
  * start of a Proxima process, and its memory.
  *
- * The server runs in its own process (as in production) so that the load generator does not share
- * its event loop; on a 2-core machine they still share the cores, which this table reports as is.
+ * The server runs in its own process, from the compiled JavaScript (`npm run build`, as the image
+ * runs it), so that the load generator does not share its event loop; on a 2-core machine they
+ * still share the cores, which this table reports as is.
  * Usage: npm run bench:api [-- --duration 10 --connections 50]
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -47,7 +48,7 @@ interface Server {
 async function startServer(env: Record<string, string>): Promise<Server> {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
+  const child = spawn(process.execPath, ["dist/main.js"], {
     env: {
       ...process.env,
       NODE_ENV: "production",
@@ -115,6 +116,8 @@ async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
     await admin.end();
   }
 }
+
+execFileSync("npm", ["run", "-s", "build"], { stdio: "inherit" });
 
 const secret = "bench-secret-0123456789-0123456789-abcdef";
 const rows: string[] = [];

@@ -87,10 +87,16 @@ export default function usersService(deps: ServiceDeps): ServiceSchema {
         visibility: "public",
         params: { id: "uuid" },
         async handler(ctx: Context<{ id: string }>): Promise<AuthState> {
-          const user = await fork().findOne(User, { id: ctx.params.id }, { fields: ["role", "disabled"] });
+          const user = await fork().findOne(User, { id: ctx.params.id });
           return user
-            ? { id: ctx.params.id, exists: true, disabled: user.disabled, role: user.role }
-            : { id: ctx.params.id, exists: false, disabled: true, role: null };
+            ? {
+                id: ctx.params.id,
+                exists: true,
+                disabled: user.disabled,
+                role: user.role,
+                account: toPublicUser(user),
+              }
+            : { id: ctx.params.id, exists: false, disabled: true, role: null, account: null };
         },
       },
 

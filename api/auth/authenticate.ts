@@ -1,3 +1,4 @@
+import { createSecretKey } from "node:crypto";
 import type { Middleware } from "koa";
 import koaJwt from "koa-jwt";
 import type { Role } from "../../db/entities/User.ts";
@@ -26,7 +27,9 @@ function invalidToken(detail = "the access token is invalid or expired"): Unauth
 
 export function authenticate(opts: AuthenticateOptions): Middleware<ApiState> {
   const verify = koaJwt({
-    secret: opts.secret,
+    // A KeyObject, made once: given a string, jsonwebtoken first tries (and fails) to parse it as a
+    // public key and then builds a secret key, on every request — most of the cost of verifying.
+    secret: createSecretKey(Buffer.from(opts.secret)) as unknown as Buffer,
     algorithms: ["HS256"],
     issuer: opts.issuer,
     audience: opts.audience,
@@ -53,10 +56,10 @@ export function authenticate(opts: AuthenticateOptions): Middleware<ApiState> {
     const sub = claims["sub"];
     if (typeof sub !== "string" || !UUID.test(sub)) throw invalidToken();
     const state = await opts.authStates.get(sub);
-    if (!state.exists || state.disabled || state.role === null) {
+    if (!state.exists || state.disabled || state.role === null || state.account === null) {
       throw invalidToken("the account is disabled or no longer exists");
     }
-    ctx.state.user = { id: sub, role: state.role };
+    ctx.state.user = { id: sub, role: state.role, account: state.account };
     await next();
   };
 }

@@ -39,8 +39,10 @@ export function userRoutes(v1: RouteScope, deps: ApiDeps): void {
     tags: ["users"],
     access: "authenticated",
     responses: { 200: { description: "The account.", schema: PublicUserSchema } },
-    async handler(ctx) {
-      ctx.body = await callService<PublicUser>(deps, ctx, "users.get", { id: ctx.state.user!.id });
+    handler(ctx) {
+      // The account was just loaded (or taken from the auth-state cache, which every change to an
+      // account invalidates) to authenticate this request: no second trip to the users service.
+      ctx.body = ctx.state.user!.account;
     },
   });
 

@@ -70,4 +70,6 @@ export interface AuthState {
   exists: boolean;
   disabled: boolean;
   role: (typeof ROLES)[number] | null;
+  /** The account as it is now (null when it no longer exists): `GET /me` answers from it. */
+  account: PublicUser | null;
 }

@@ -13,7 +13,21 @@ function source(initial: AuthState) {
   return { state, fetch };
 }
 
-const ACTIVE: AuthState = { id: "u1", exists: true, disabled: false, role: "learner" };
+const ACTIVE: AuthState = {
+  id: "u1",
+  exists: true,
+  disabled: false,
+  role: "learner",
+  account: {
+    id: "u1",
+    email: "u1@example.org",
+    name: "U1",
+    role: "learner",
+    disabled: false,
+    createdAt: "2026-01-01T00:00:00.000Z",
+    updatedAt: "2026-01-01T00:00:00.000Z",
+  },
+};
 const DISABLED: AuthState = { ...ACTIVE, disabled: true };
 
 test("answers from the cache within the TTL, with one call for concurrent requests", async (t) => {

@@ -186,3 +186,18 @@ test("patching an unknown user is a 404", async (t) => {
   });
   t.is(res.status, 404);
 });
+
+test("GET /me shows an admin's change to the account on the very next request", async (t) => {
+  const { learner, loginAdmin, request } = api();
+  const user = await learner();
+  const admin = await loginAdmin();
+  const before = await request<PublicUser>("GET", "/api/v1/me", { token: user.tokens.accessToken });
+  t.is(before.body.role, "learner");
+  await request("PATCH", `/api/v1/users/${user.user.id}`, {
+    token: admin.accessToken,
+    body: { name: "Renamed", role: "researcher" },
+  });
+  const after = await request<PublicUser>("GET", "/api/v1/me", { token: user.tokens.accessToken });
+  t.is(after.body.name, "Renamed");
+  t.is(after.body.role, "researcher");
+});

@@ -10,7 +10,7 @@ test("processes starting at once on a fresh database take turns at the migration
     PROXIMA_DATA_DIR: ".data",
     EMBEDDED_PG_PORT: 54329,
     LOG_LEVEL: "info",
-  };
+  } as const;
   const messages: string[] = [];
   const logger = { info: (m: string) => messages.push(m), warn: () => {}, error: () => {} };
   // Each openDatabase has its own ORM and pool, as separate processes would.
