@@ -11,7 +11,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -22,6 +21,7 @@ import { loadConfig } from "../config.ts";
 import { createRootLogger } from "../lib/logger.ts";
 import { createBrokerOptions } from "../moleculer.config.ts";
 import { RUN_METRICS_EVENT, type RunMetricsEvent } from "../services/runs/schemas.ts";
+import { freePort } from "./common.ts";
 
 const { values } = parseArgs({
   options: {
@@ -36,17 +36,6 @@ const intervalMs = Number(values.interval);
 const adminUrl = process.env["TEST_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const secret = "bench-secret-0123456789-0123456789-abcdef";
 const namespace = `bench-ws-${process.pid}`;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
