@@ -11,6 +11,12 @@ const csv = z.string().transform((s) =>
     .filter((x) => x.length > 0),
 );
 
+/** A boolean switch: "true"/"1" or "false"/"0" (default off); anything else is a configuration error. */
+const flag = z
+  .enum(["true", "false", "1", "0"])
+  .default("false")
+  .transform((v) => v === "true" || v === "1");
+
 const ConfigSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -39,10 +45,7 @@ const ConfigSchema = z.object({
   CORS_ORIGINS: csv.default([]),
   BODY_LIMIT: z.string().default("1mb"),
   /** Trust X-Forwarded-For/-Proto from a reverse proxy (an ingress); off when clients connect directly. */
-  TRUST_PROXY: z
-    .enum(["true", "false", "1", "0"])
-    .default("false")
-    .transform((v) => v === "true" || v === "1"),
+  TRUST_PROXY: flag,
   /** General per-user API limit (requests per minute, per API process). */
   API_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).default(1200),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
@@ -55,10 +58,7 @@ const ConfigSchema = z.object({
   /** Env runners this process may host (workers service); default: one per core. */
   WORKER_SLOTS: z.coerce.number().int().min(0).max(1024).optional(),
   /** Whether this worker node offers a GPU to runs that ask for one. */
-  WORKER_GPU: z
-    .enum(["true", "false", "1", "0"])
-    .default("false")
-    .transform((v) => v === "true" || v === "1"),
+  WORKER_GPU: flag,
   /** How long a runs node's lease on a run lasts without renewal. */
   RUN_LEASE_TTL_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often a queued run retries reserving env runners, and a runs node rescans its leases. */

@@ -120,20 +120,7 @@ function strip(width: number): number[] {
   // Exit when fewer than `width` columns remain.
   code.push(...BLOCK, ...LOOP);
   code.push(...get(J), ...i32(width), ...ADD, ...get(N), ...GT_S, ...brIf(1));
-  // cp = C + (r·N + j)·4; bp = B + j·4; ap = arowp.
-  code.push(
-    ...get(C),
-    ...get(R),
-    ...get(N),
-    ...MUL,
-    ...get(J),
-    ...ADD,
-    ...i32(2),
-    ...SHL,
-    ...ADD,
-    ...set(CP),
-  );
-  code.push(...get(B), ...get(J), ...i32(2), ...SHL, ...ADD, ...set(BP));
+  code.push(...stripPointers());
   // Accumulators start from the bias strip (init ≥ 0) or zero.
   code.push(...get(INIT), ...i32(0), ...GE_S, ...IF);
   code.push(...get(INIT), ...get(J), ...i32(2), ...SHL, ...ADD, ...set(AP));
@@ -181,11 +168,9 @@ function strip(width: number): number[] {
 }
 
 /** The last columns (N mod 4) one at a time, in scalar f32; only for linear epilogues (act 0). */
-function scalarStrip(): number[] {
-  const code: number[] = [];
-  code.push(...BLOCK, ...LOOP);
-  code.push(...get(J), ...get(N), ...GE_S, ...brIf(1));
-  code.push(
+/** cp = C + (r·N + j)·4 and bp = B + j·4: where column strip j of row r starts in C and in B. */
+function stripPointers(): number[] {
+  return [
     ...get(C),
     ...get(R),
     ...get(N),
@@ -196,8 +181,20 @@ function scalarStrip(): number[] {
     ...SHL,
     ...ADD,
     ...set(CP),
-  );
-  code.push(...get(B), ...get(J), ...i32(2), ...SHL, ...ADD, ...set(BP));
+    ...get(B),
+    ...get(J),
+    ...i32(2),
+    ...SHL,
+    ...ADD,
+    ...set(BP),
+  ];
+}
+
+function scalarStrip(): number[] {
+  const code: number[] = [];
+  code.push(...BLOCK, ...LOOP);
+  code.push(...get(J), ...get(N), ...GE_S, ...brIf(1));
+  code.push(...stripPointers());
   code.push(...get(INIT), ...i32(0), ...GE_S, ...IF);
   code.push(...get(INIT), ...get(J), ...i32(2), ...SHL, ...ADD, ...f32Load, ...set(VS));
   code.push(...ELSE, ...[0x43, 0, 0, 0, 0], ...set(VS), ...END);
