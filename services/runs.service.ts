@@ -23,7 +23,7 @@ import {
   type RunMetricsEvent,
   type RunStatusEvent,
 } from "./runs/schemas.ts";
-import { latestCheckpoint, PgRunStore, updateRun } from "./runs/store.ts";
+import { latestCheckpoint, PgRunStore, requestStop, updateRun } from "./runs/store.ts";
 import { WORKERS_FREED_EVENT } from "./workers.service.ts";
 
 /**
@@ -201,26 +201,17 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         params: RUN_CALLER,
         async handler(ctx: Context<RunParams>): Promise<PublicRun> {
           await visibleRun(fork(), ctx.params.runId, caller(ctx.params));
-          let next: RunStatus | null = null;
-          const result = await updateRun(orm, ctx.params.runId, (run) => {
-            next = null;
-            if (run.status === "completed" || run.status === "failed") {
-              throw new ConflictError(`the run is already ${run.status}`, { status: run.status });
-            }
-            if (run.status === "queued") next = "stopped";
-            else if (run.status === "running") next = "stopping";
-            else return false;
-            assertTransition(run.status, next);
-            run.status = next;
-            if (next === "stopped") run.finishedAt = new Date();
-            return true;
-          });
-          if (!result) throw new NotFoundError("run");
-          if (result.written && next) {
-            statusEvent(ctx.broker, { id: result.run.id, ownerId: result.run.owner.id }, next);
-            await hint(ctx.broker, result.run);
+          const next = await requestStop(orm, ctx.params.runId);
+          const run = await fork().findOne(Run, { id: ctx.params.runId });
+          if (!run) throw new NotFoundError("run");
+          if (next === null && (run.status === "completed" || run.status === "failed")) {
+            throw new ConflictError(`the run is already ${run.status}`, { status: run.status });
           }
-          return toPublicRun(result.run);
+          if (next) {
+            statusEvent(ctx.broker, { id: run.id, ownerId: run.owner.id }, next);
+            await hint(ctx.broker, run);
+          }
+          return toPublicRun(run);
         },
       },
 

@@ -3,12 +3,12 @@ import type { MetricRecord, RunStore, StoredCheckpoint } from "../../actors/trai
 import { Checkpoint } from "../../db/entities/Checkpoint.ts";
 import { MetricPoint } from "../../db/entities/MetricPoint.ts";
 import { Run, type RunStatus } from "../../db/entities/Run.ts";
+import { ConflictError } from "../../lib/errors.ts";
 
 const MAX_ATTEMPTS = 8;
 
-export class RunWriteConflictError extends Error {
-  override name = "RunWriteConflictError";
-}
+/** The run kept changing under every attempt to write it: a 409 for a caller, who may retry. */
+export class RunWriteConflictError extends ConflictError {}
 
 /**
  * Read-modify-write of one run under its optimistic lock (`version`): when another node changed the
@@ -35,6 +35,28 @@ export async function updateRun(
     }
   }
   throw new RunWriteConflictError(`run ${runId} kept changing under ${MAX_ATTEMPTS} attempts to write it`);
+}
+
+/**
+ * Asks a run to stop, in one conditional UPDATE: queued → stopped, running → stopping (the actor
+ * finishes within one iteration). It is deliberately not a read-modify-write under the optimistic
+ * lock: the hosting actor bumps the version with every iteration it records (several a second on a
+ * small run), so a stop request retried on version conflicts could lose every round under load and
+ * fail. The actor's own next write then sees the new version, re-reads and finds `stopping`.
+ * Returns the status written, or null when the run was in no state to be stopped (or is gone).
+ */
+export async function requestStop(orm: MikroORM, runId: string): Promise<RunStatus | null> {
+  const rows = await orm.em.getConnection().execute<{ status: RunStatus }[]>(
+    `update "runs" set
+       "status" = case "status" when 'queued' then 'stopped' else 'stopping' end,
+       "finished_at" = case "status" when 'queued' then now() else "finished_at" end,
+       "version" = "version" + 1,
+       "updated_at" = now()
+     where "id" = ? and "status" in ('queued', 'running')
+     returning "status"`,
+    [runId],
+  );
+  return rows[0]?.status ?? null;
 }
 
 /**
