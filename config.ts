@@ -59,12 +59,47 @@ const ConfigSchema = z.object({
   WORKER_SLOTS: z.coerce.number().int().min(0).max(1024).optional(),
   /** Whether this worker node offers a GPU to runs that ask for one. */
   WORKER_GPU: flag,
+  /**
+   * Port of the probe and metrics endpoint (/healthz, /readyz, /metrics) of a process that does not
+   * host the API (lib/health-server.ts); unset: none. The chart and the image set 9090.
+   */
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** How long a runs node's lease on a run lasts without renewal. */
   RUN_LEASE_TTL_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often a queued run retries reserving env runners, and a runs node rescans its leases. */
   RUN_SCHEDULE_INTERVAL_MS: z.coerce.number().int().min(10).default(2_000),
   /** A run writes a checkpoint every this many iterations (and always at its end). */
   RUN_CHECKPOINT_EVERY: z.coerce.number().int().min(1).default(10),
+  /** How often a sweep looks at its trials' runs and curves (ASHA decides at most this late). */
+  SWEEP_POLL_MS: z.coerce.number().int().min(10).default(500),
+  /** Sandbox child processes of a submissions node; default one per core but one, at least 1. */
+  SUBMISSIONS_POOL_SIZE: z.coerce.number().int().min(1).max(64).optional(),
+  /** Largest submitted code, in UTF-8 bytes (413 beyond). */
+  SUBMISSION_MAX_CODE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(64 * 1024),
+  /** Submissions one user may make per minute (429 with Retry-After beyond). */
+  SUBMISSIONS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
+  /** Submissions of one user queued or being graded at once (429 beyond). */
+  SUBMISSIONS_CONCURRENT_PER_USER: z.coerce.number().int().min(1).default(2),
+  /** How often a submissions node looks for unfinished submissions of nodes that are gone. */
+  SUBMISSIONS_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
+  /** Runner failures (death, timeout, drain) one iteration may absorb before the run is failed. */
+  RUN_RUNNER_FAILURES_PER_ITERATION: z.coerce.number().int().min(0).default(20),
+  /** How long a retried `POST /runs` with the same Idempotency-Key gets the same run back. */
+  IDEMPOTENCY_KEY_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(24 * 3600),
+  /** Moleculer heartbeats: a node silent for HEARTBEAT_TIMEOUT_S (killed, cut off) is dropped. */
+  HEARTBEAT_INTERVAL_S: z.coerce.number().min(0.1).default(5),
+  HEARTBEAT_TIMEOUT_S: z.coerce.number().min(0.3).default(15),
+  /** A drain (SIGTERM) that has not finished after this long exits anyway (under Kubernetes' 30 s grace). */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(25_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

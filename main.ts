@@ -20,7 +20,10 @@ logger.info(
 );
 
 // SIGTERM (Kubernetes, docker stop) and SIGINT (Ctrl-C) drain: in-flight requests finish, the broker
-// leaves the cluster, then the database (and the embedded server) stops. Under `npm start` one Ctrl-C
+// leaves the cluster (a `runs` process checkpoints its runs and hands their leases back, a `workers`
+// process finishes its rollouts and lets its runners go), then the database (and the embedded server)
+// stops. A drain that outlasts SHUTDOWN_TIMEOUT_MS exits anyway: the leases it still holds expire and
+// other processes take the runs over, as after a crash. Under `npm start` one Ctrl-C
 // or one `kill` reaches this process twice (directly, and relayed by npm/tsx), so only a signal that
 // comes a while after the first one means "stop waiting" and forces the exit.
 const FORCE_AFTER_MS = 2000;
@@ -34,6 +37,10 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     }
     firstSignalAt = Date.now();
     logger.info({ signal }, "shutting down");
+    setTimeout(() => {
+      logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, "the drain took too long: exiting now");
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS).unref();
     platform.stop().then(
       () => process.exit(0),
       (err: unknown) => {

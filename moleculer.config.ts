@@ -83,8 +83,8 @@ export function createBrokerOptions(config: Config, services: string[], logger: 
     },
     // Graceful shutdown: stop() waits for in-flight requests before services stop.
     tracking: { enabled: true, shutdownTimeout: 10_000 },
-    heartbeatInterval: 5,
-    heartbeatTimeout: 15,
+    heartbeatInterval: config.HEARTBEAT_INTERVAL_S,
+    heartbeatTimeout: config.HEARTBEAT_TIMEOUT_S,
 
     // The API serves broker metrics on its own /metrics (api/), so the reporter must not listen.
     metrics: {

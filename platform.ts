@@ -1,6 +1,8 @@
 import { ServiceBroker } from "moleculer";
 import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db/index.ts";
+import { resolveAccelerator } from "./lib/accelerator.ts";
+import { type HealthServer, startHealthServer } from "./lib/health-server.ts";
 import { createRootLogger, type Logger } from "./lib/logger.ts";
 import { createBrokerOptions } from "./moleculer.config.ts";
 import type { ServiceFactory } from "./services/deps.ts";
@@ -17,6 +19,8 @@ const SERVICE_FACTORIES: Record<string, () => Promise<ServiceFactory>> = {
   runs: async () => (await import("./services/runs.service.ts")).default,
   workers: async () => (await import("./services/workers.service.ts")).default,
   tickets: async () => (await import("./services/tickets.service.ts")).default,
+  sweeps: async () => (await import("./services/sweeps.service.ts")).default,
+  submissions: async () => (await import("./services/submissions.service.ts")).default,
 };
 
 export const KNOWN_SERVICES = Object.keys(SERVICE_FACTORIES);
@@ -45,6 +49,8 @@ export interface Platform {
   services: string[];
   /** Base URL of the HTTP API when this process hosts it. */
   apiUrl?: string;
+  /** Base URL of the probe/metrics endpoint (HEALTH_PORT) when this process serves one. */
+  healthUrl?: string;
   /** Drains the broker (in-flight requests finish), then closes the database. Idempotent. */
   stop(): Promise<void>;
 }
@@ -57,9 +63,16 @@ export interface StartOptions {
 export async function startPlatform(config: Config, opts: StartOptions = {}): Promise<Platform> {
   const logger = opts.logger ?? createRootLogger(config);
   const services = resolveServices(opts.services ?? config.SERVICES);
+  // A worker advertises a GPU and the tensorflow backend only if that backend loads here.
+  config = await resolveAccelerator(config, services, logger);
   const db = await openDatabase(config, { logger });
   const broker = new ServiceBroker(createBrokerOptions(config, services, logger));
+  // Processes without the API get their probe/metrics port before the broker connects (alive, not ready).
+  let health: HealthServer | undefined;
   try {
+    if (config.HEALTH_PORT !== undefined && !services.includes("api")) {
+      health = await startHealthServer(broker, config.HOST, config.HEALTH_PORT);
+    }
     for (const name of services) {
       const factory = await SERVICE_FACTORIES[name]!();
       broker.createService(factory({ config, db, logger }));
@@ -67,6 +80,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     await broker.start();
   } catch (err) {
     await broker.stop().catch(() => {});
+    await health?.close();
     await db.close();
     throw err;
   }
@@ -82,11 +96,15 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     logger,
     services,
     apiUrl: api?.url,
+    healthUrl: health?.url,
     stop() {
       stopping ??= (async () => {
         try {
+          // The API drains first, while the broker still reaches the nodes its requests call.
+          await (api as { drain?: () => Promise<void> } | undefined)?.drain?.();
           await broker.stop();
         } finally {
+          await health?.close();
           await db.close();
         }
       })();

@@ -30,11 +30,16 @@ export interface MetricRecord {
   metrics: Record<string, number | null>;
 }
 
-/** The actor's view of the database. Every write checks the lease: a run has one host. */
+/**
+ * The actor's view of the database, for one activation: every write is conditional on the
+ * activation's lease (fencing), so that a host that lost its lease cannot write. A write that finds the
+ * lease gone (or the run deleted) changes nothing and answers null/false; the actor then ends without
+ * another write. A thrown error is the database being unreachable: the actor retries later.
+ */
 export interface RunStore {
   /** The stored status, or null when the run is gone (deleted) or its lease is no longer ours. */
   status(runId: string): Promise<RunStatus | null>;
-  /** Moves the stored status (optimistic lock); false when it is no longer `from` (someone else moved it). */
+  /** Moves the stored status; false when it is no longer `from` (someone else moved it) or the lease is gone. */
   transition(
     runId: string,
     from: RunStatus,
@@ -42,22 +47,34 @@ export interface RunStore {
     extra?: { failureReason?: string | null },
   ): Promise<boolean>;
   /** Upserts the iteration's point, advances the counters; returns the stored status (null: gone). */
-  recordIteration(runId: string, point: MetricRecord): Promise<RunStatus | null>;
-  saveCheckpoint(runId: string, checkpoint: StoredCheckpoint & { globalStep: number }): Promise<void>;
+  recordIteration(runId: string, point: MetricRecord, runnersActive: number): Promise<RunStatus | null>;
+  /** Upserts the checkpoint of its iteration; false when the lease is gone. */
+  saveCheckpoint(runId: string, checkpoint: StoredCheckpoint & { globalStep: number }): Promise<boolean>;
+  /** Records how many runner slots serve the run now; false when the lease is gone. */
+  setRunnersActive(runId: string, runnersActive: number): Promise<boolean>;
   latestCheckpoint(runId: string): Promise<StoredCheckpoint | null>;
 }
 
 export interface RunnerHandle {
   id: string;
   nodeID: string;
+  /** Hosted beside another runner of the run in that runner's slot (the run is short of slots). */
+  shared?: boolean;
 }
 
-/** Env runners on worker nodes: reserved all together or not at all. */
+/** Env runners on worker nodes. */
 export interface RunnerPool {
+  /** `count` runners, all together or none (null), so that two half-served runs never block each other. */
   reserve(runId: string, count: number, gpu: boolean): Promise<RunnerHandle[] | null>;
+  /**
+   * One replacement runner: a free slot anywhere, else a place in a slot the run already holds on one of
+   * `shareOn` (the run then continues on fewer slots); null when neither exists.
+   */
+  reserveOne(runId: string, gpu: boolean, shareOn: readonly string[]): Promise<RunnerHandle | null>;
   init(handle: RunnerHandle, spec: EnvRunnerSpec, state?: RolloutCollectorState): Promise<void>;
   sample(handle: RunnerHandle, weights: PolicyMessage): Promise<RunnerSample>;
-  release(runId: string, handles: readonly RunnerHandle[]): Promise<void>;
+  /** Frees the runners; answers those whose node could not be reached (the caller may try again later). */
+  release(runId: string, handles: readonly RunnerHandle[]): Promise<readonly RunnerHandle[]>;
 }
 
 export interface RunEvents {
@@ -67,12 +84,40 @@ export interface RunEvents {
 
 export interface TrainingRunOptions {
   checkpointEvery: number;
-  /** How long a queued run waits before it tries to reserve runners again. */
+  /** How long the run waits before it tries again: reserving runners, or a database that did not answer. */
   retryMs: number;
-  log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** Runner failures one iteration may absorb (each replaced) before the run fails. */
+  runnerFailuresPerIteration?: number;
+  log?: {
+    info?(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
 }
 
-type Message = { type: "tick" } | { type: "wake" } | { type: "deactivate" };
+/** The database did not answer (connection lost, server restarting): not the run's fault, retried. */
+export class StoreUnavailableError extends Error {
+  override name = "StoreUnavailableError";
+}
+
+/** More runners failed in one iteration than the run may absorb. */
+export class RunnerFailuresError extends Error {
+  override name = "RunnerFailuresError";
+}
+
+type Message =
+  | { type: "tick" }
+  | { type: "wake" }
+  | { type: "deactivate"; handover: boolean }
+  | { type: "fence" };
+
+/** One env runner's place in the run: index i is a fixed slice of the merged batch, wherever it runs. */
+interface Shard {
+  index: number;
+  handle: RunnerHandle | null;
+  /** The runner's collector state before its next sample: a replacement runner starts from it. */
+  state: RolloutCollectorState | undefined;
+}
 
 /**
  * The TrainingRun actor: one run, one mailbox, the iteration loop of synchronous PPO with
@@ -82,15 +127,30 @@ type Message = { type: "tick" } | { type: "wake" } | { type: "deactivate" };
  * Each iteration is one `tick` message, so a stop request (written to the database by the runs
  * service) is seen at the next iteration boundary, within one iteration. The database is the source
  * of truth for the status; the actor's `status` mirrors what it last read or wrote.
+ *
+ * Faults. A runner that fails (its node died, timed out, drained) is dropped and its shard re-sampled
+ * on a replacement started from the shard's state before the iteration, with the same weights, so
+ * the iteration is neither failed nor changed: the run's metrics are those of an undisturbed run. A
+ * database that does not answer is retried with the iteration's result kept. A lease found gone
+ * (fenced) ends the actor without another write.
  */
 export class TrainingRun {
   status: RunStatus;
   private readonly mailbox: Mailbox<Message>;
   private learner: RunLearner | null = null;
-  private runners: RunnerHandle[] = [];
-  private runnerStates: RolloutCollectorState[] = [];
+  private shards: Shard[] = [];
+  /** The next iteration's rollouts gathered so far (by shard), with the weights of `version`. */
+  private sampled: { iteration: number; version: number; results: (RunnerSample | undefined)[] } | null =
+    null;
+  /** Dropped runners whose node did not answer the release (retried every iteration). */
+  private unreleased: RunnerHandle[] = [];
+  /** The runner slot count last written to the run. */
+  private slotsWritten = -1;
+  /** An iteration learned but not yet recorded (the database did not answer): recorded before the next. */
+  private unrecorded: MetricRecord | null = null;
   private lastCheckpoint = -1;
   private retryTimer: NodeJS.Timeout | null = null;
+  private fenced = false;
   private finished = false;
   private resolveFinished!: () => void;
   /** Resolves when the actor has ended: the run reached a terminal status, or it was deactivated. */
@@ -110,7 +170,7 @@ export class TrainingRun {
     });
     this.mailbox = new Mailbox<Message>(
       (m) => this.receive(m),
-      (err) => void this.fail(err),
+      (err) => void this.onError(err),
     );
   }
 
@@ -123,7 +183,7 @@ export class TrainingRun {
     this.mailbox.post({ type: "tick" });
   }
 
-  /** A hint that something changed (a stop request, freed worker slots): a queued run retries now. */
+  /** A hint that something changed (a stop request, freed worker slots): a waiting run retries now. */
   wake(): void {
     if (this.retryTimer) {
       clearTimeout(this.retryTimer);
@@ -132,71 +192,121 @@ export class TrainingRun {
     }
   }
 
-  /** Ends the actor without changing the run's status (deletion, node shutdown); runners are released. */
-  deactivate(): Promise<void> {
-    this.mailbox.post({ type: "deactivate" });
+  /**
+   * Ends the actor without changing the run's status (deletion, node shutdown); runners are released.
+   * With `handover`, the last finished iteration is recorded and checkpointed first, so that the node
+   * that takes the run over redoes nothing.
+   */
+  deactivate(handover = false): Promise<void> {
+    this.cancelRetry();
+    this.mailbox.post({ type: "deactivate", handover });
+    return this.ended;
+  }
+
+  /** The lease was found lost: no more writes at all; the actor ends after its current message. */
+  fence(): Promise<void> {
+    this.fenced = true;
+    this.cancelRetry();
+    this.mailbox.post({ type: "fence" });
     return this.ended;
   }
 
   private async receive(message: Message): Promise<void> {
     if (this.finished) return;
-    if (message.type === "deactivate") return this.finish();
+    if (message.type === "fence" || this.fenced) return this.finish();
+    if (message.type === "deactivate") {
+      if (message.handover) await this.handover();
+      return this.finish();
+    }
     if (this.learner === null) return this.prepare();
     return this.iterate();
   }
 
-  /** Queued (or re-activated): reserve runners, restore learner and runners, then go to running. */
+  private async onError(err: unknown): Promise<void> {
+    if (err instanceof StoreUnavailableError && !this.finished) {
+      this.options.log?.warn({ err, runId: this.run.id }, "the database did not answer; retrying");
+      return this.retryLater();
+    }
+    return this.fail(err);
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  private retryLater(): void {
+    if (this.finished || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.mailbox.post({ type: "tick" });
+    }, this.options.retryMs);
+  }
+
+  /** A store call; a thrown error means the database did not answer (the actor retries later). */
+  private async db<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw new StoreUnavailableError(err instanceof Error ? err.message : String(err), { cause: err });
+    }
+  }
+
+  /** Queued (or re-activated): restore the learner, reserve and initialise runners, then go to running. */
   private async prepare(): Promise<void> {
-    const stored = await this.store.status(this.run.id);
+    const stored = await this.db(() => this.store.status(this.run.id));
     if (stored === null || isTerminal(stored)) return this.finish();
     this.status = stored;
     if (stored === "stopping") return this.settle("stopping", "stopped");
-    const { runners, envsPerRunner, gpu } = this.run.resources;
-    const handles = await this.pool.reserve(this.run.id, runners, gpu);
-    if (handles === null) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        this.mailbox.post({ type: "tick" });
-      }, this.options.retryMs);
-      return;
+    const { runners, gpu } = this.run.resources;
+    if (this.shards.length === 0) {
+      const handles = await this.pool.reserve(this.run.id, runners, gpu);
+      if (handles === null) return this.retryLater();
+      this.shards = handles.map((handle, index) => ({ index, handle, state: undefined }));
     }
-    this.runners = handles;
-    const checkpoint = await this.store.latestCheckpoint(this.run.id);
-    this.learner = await RunLearner.create(this.run.envId, this.run.config, checkpoint?.bytes);
-    this.lastCheckpoint = checkpoint?.iteration ?? -1;
+    const checkpoint = await this.db(() => this.store.latestCheckpoint(this.run.id));
+    const learner = await RunLearner.create(this.run.envId, this.run.config, checkpoint?.bytes);
     const states = checkpoint?.runnerStates.length === runners ? checkpoint.runnerStates : undefined;
-    await Promise.all(
-      handles.map((h, index) =>
-        this.pool.init(
-          h,
-          { envId: this.run.envId, config: this.run.config, numEnvs: envsPerRunner, index },
-          states?.[index],
-        ),
-      ),
-    );
+    for (const shard of this.shards) shard.state = states?.[shard.index];
+    // A runner that fails to initialise is dropped here and replaced before the first sample.
+    await this.initRunners(this.shards.filter((s) => s.handle !== null));
+    this.learner = learner;
+    this.lastCheckpoint = checkpoint?.iteration ?? -1;
     if (stored === "queued") {
-      if (!(await this.move("queued", "running"))) return this.prepare();
+      if (!(await this.move("queued", "running"))) {
+        this.learner.dispose();
+        this.learner = null;
+        return this.prepare();
+      }
     }
     this.mailbox.post({ type: "tick" });
   }
 
   private async iterate(): Promise<void> {
     const learner = this.learner!;
-    if (learner.done) return this.complete();
-    const started = performance.now();
-    const weights = learner.weights();
-    const samples = await Promise.all(this.runners.map((h) => this.pool.sample(h, weights)));
-    this.runnerStates = samples.map((s) => s.state);
-    const m = learner.learn(
-      samples.map((s) => s.rollout),
-      started,
-    );
-    const point = toMetricRecord(m);
-    const stored = await this.store.recordIteration(this.run.id, point);
+    if (this.unrecorded === null) {
+      if (learner.done) return this.complete();
+      const started = performance.now();
+      const samples = await this.sampleAll(learner.weights());
+      if (samples === null) return this.retryLater();
+      for (const shard of this.shards) shard.state = samples[shard.index]!.state;
+      const m = learner.learn(
+        samples.map((s) => s.rollout),
+        started,
+      );
+      this.unrecorded = toMetricRecord(m);
+    }
+    const point = this.unrecorded;
+    const slots = this.slotsHeld();
+    const stored = await this.db(() => this.store.recordIteration(this.run.id, point, slots));
     if (stored === null) return this.finish();
+    this.slotsWritten = slots;
+    this.unrecorded = null;
     this.events.metrics(this.run, point);
     if (learner.done) return this.complete();
-    if (learner.iteration % this.options.checkpointEvery === 0) await this.checkpoint();
+    if (learner.iteration % this.options.checkpointEvery === 0) {
+      if (!(await this.checkpoint())) return this.finish();
+    }
     if (stored === "stopping") {
       this.status = "stopping";
       return this.settle("stopping", "stopped");
@@ -204,37 +314,187 @@ export class TrainingRun {
     this.mailbox.post({ type: "tick" });
   }
 
+  /**
+   * One rollout per shard with the same weights. A shard whose runner fails is moved to a replacement
+   * runner, restored from the shard's state before this iteration, and sampled again; the shards that
+   * succeeded keep their results. Null when some shard has no runner to go to (the run waits).
+   */
+  private async sampleAll(weights: PolicyMessage): Promise<RunnerSample[] | null> {
+    // Kept across a wait for runners: a shard that sampled already must not sample again (its runner's
+    // state moved on), so the iteration resumes with the shards still missing.
+    const iteration = this.learner?.iteration ?? -1;
+    if (this.sampled?.version !== weights.version || this.sampled.iteration !== iteration)
+      this.sampled = { iteration, version: weights.version, results: new Array(this.shards.length) };
+    const results = this.sampled.results;
+    const budget = this.options.runnerFailuresPerIteration ?? 20;
+    let failures = 0;
+    for (;;) {
+      const todo = this.shards.filter((s) => results[s.index] === undefined);
+      if (todo.length === 0) {
+        this.sampled = null;
+        return results as RunnerSample[];
+      }
+      if (!(await this.ensureRunners())) return null;
+      const settled = await Promise.allSettled(todo.map((s) => this.pool.sample(s.handle!, weights)));
+      const lost: Shard[] = [];
+      settled.forEach((r, i) => {
+        const shard = todo[i]!;
+        if (r.status === "fulfilled") results[shard.index] = r.value;
+        else {
+          failures++;
+          this.options.log?.warn(
+            { err: r.reason, runId: this.run.id, runner: shard.handle, shard: shard.index },
+            "an env runner failed; its shard moves to another runner",
+          );
+          lost.push(shard);
+        }
+      });
+      await this.drop(lost);
+      if (failures > budget) {
+        const last = settled.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+        throw new RunnerFailuresError(
+          `${failures} env runner failures in one iteration; the last: ${describe(last?.reason)}`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Every shard gets a runner: replacements where a runner was dropped, and shards squeezed into a
+   * shared slot move back to a slot of their own when one is free. False when a shard found no runner.
+   */
+  private async ensureRunners(): Promise<boolean> {
+    const { gpu } = this.run.resources;
+    if (this.unreleased.length > 0) await this.release([]);
+    let changed = false;
+    for (const shard of this.shards) {
+      if (shard.handle !== null && !shard.handle.shared) continue;
+      const holding = this.shards.filter((s) => s.handle && !s.handle.shared).map((s) => s.handle!.nodeID);
+      // A shard in a shared slot only moves to a free slot of its own, never to another shared one.
+      const handle = await this.pool.reserveOne(this.run.id, gpu, shard.handle ? [] : holding);
+      if (handle === null) continue;
+      const previous = shard.handle;
+      shard.handle = handle;
+      if (!(await this.initRunners([shard]))) {
+        shard.handle = previous;
+        continue;
+      }
+      if (previous) await this.release([previous]);
+      changed = true;
+    }
+    const missing = this.shards.some((s) => s.handle === null);
+    const slots = this.slotsHeld();
+    if ((changed || missing) && slots !== this.slotsWritten) {
+      this.options.log?.info?.(
+        { runId: this.run.id, slots, wanted: this.run.resources.runners },
+        missing ? "the run waits for env runners" : "the run's env runners changed",
+      );
+      if (!(await this.db(() => this.store.setRunnersActive(this.run.id, slots)))) this.fenced = true;
+      this.slotsWritten = slots;
+    }
+    return !missing && !this.fenced;
+  }
+
+  /** Initialises the shards' runners from their states; a runner that fails is dropped. */
+  private async initRunners(shards: readonly Shard[]): Promise<boolean> {
+    const { envsPerRunner } = this.run.resources;
+    const settled = await Promise.allSettled(
+      shards.map((s) =>
+        this.pool.init(
+          s.handle!,
+          { envId: this.run.envId, config: this.run.config, numEnvs: envsPerRunner, index: s.index },
+          s.state,
+        ),
+      ),
+    );
+    const failed = shards.filter((_, i) => settled[i]!.status === "rejected");
+    for (const [i, r] of settled.entries()) {
+      if (r.status === "rejected")
+        this.options.log?.warn(
+          { err: r.reason, runId: this.run.id, shard: shards[i]!.index },
+          "runner init failed",
+        );
+    }
+    await this.drop(failed);
+    return failed.length === 0;
+  }
+
+  private async drop(shards: readonly Shard[]): Promise<void> {
+    const handles = shards.map((s) => s.handle).filter((h): h is RunnerHandle => h !== null);
+    for (const s of shards) s.handle = null;
+    await this.release(handles);
+  }
+
+  /**
+   * Releases runners; those on a node that did not answer (frozen, partitioned) are kept and released
+   * again at the next iteration, so that a node that comes back does not keep their slots for the run.
+   */
+  private async release(handles: readonly RunnerHandle[]): Promise<void> {
+    const all = [...this.unreleased, ...handles];
+    this.unreleased = [];
+    if (all.length === 0) return;
+    const failed = await this.pool.release(this.run.id, all).catch(() => all);
+    this.unreleased = [...failed];
+  }
+
+  /** Worker slots that serve the run (shards squeezed into a shared slot do not count). */
+  private slotsHeld(): number {
+    return this.shards.filter((s) => s.handle !== null && !s.handle.shared).length;
+  }
+
   private async complete(): Promise<void> {
-    await this.checkpoint();
+    if (!(await this.checkpoint())) return this.finish();
     const moved = await this.move("running", "completed");
     // A stop that raced the last iteration: the run is complete anyway, with its final checkpoint.
-    if (!moved && (await this.store.status(this.run.id)) === "stopping")
+    if (!moved && (await this.db(() => this.store.status(this.run.id))) === "stopping")
       await this.move("stopping", "stopped");
     return this.finish();
   }
 
   /** A stop: the last finished iteration is checkpointed, so that a resume continues from it. */
   private async settle(from: RunStatus, to: RunStatus): Promise<void> {
-    if (this.learner && this.runnerStates.length > 0) await this.checkpoint();
+    if (!(await this.checkpoint())) return this.finish();
     await this.move(from, to);
     return this.finish();
   }
 
-  private async checkpoint(): Promise<void> {
+  /** Before a clean handover: what this activation finished is stored, so the next host redoes nothing. */
+  private async handover(): Promise<void> {
+    if (this.learner === null) return;
+    try {
+      if (this.unrecorded !== null) {
+        const point = this.unrecorded;
+        if ((await this.store.recordIteration(this.run.id, point, this.slotsHeld())) === null) return;
+        this.unrecorded = null;
+      }
+      await this.checkpoint();
+    } catch (err) {
+      this.options.log?.warn({ err, runId: this.run.id }, "could not checkpoint before handing the run over");
+    }
+  }
+
+  /** Checkpoints the last recorded iteration (when not done yet); false when the lease is gone. */
+  private async checkpoint(): Promise<boolean> {
     const learner = this.learner;
-    if (!learner || learner.iteration === this.lastCheckpoint || this.runnerStates.length === 0) return;
-    await this.store.saveCheckpoint(this.run.id, {
-      iteration: learner.iteration,
-      globalStep: learner.globalStep,
-      bytes: learner.checkpoint(this.runnerStates),
-      runnerStates: this.runnerStates,
-    });
-    this.lastCheckpoint = learner.iteration;
+    const states = this.shards.map((s) => s.state);
+    if (!learner || this.unrecorded !== null || learner.iteration === this.lastCheckpoint) return true;
+    if (states.some((s) => s === undefined)) return true;
+    const runnerStates = states as RolloutCollectorState[];
+    const saved = await this.db(() =>
+      this.store.saveCheckpoint(this.run.id, {
+        iteration: learner.iteration,
+        globalStep: learner.globalStep,
+        bytes: learner.checkpoint(runnerStates),
+        runnerStates,
+      }),
+    );
+    if (saved) this.lastCheckpoint = learner.iteration;
+    return saved;
   }
 
   private async move(from: RunStatus, to: RunStatus, failureReason?: string): Promise<boolean> {
     assertTransition(from, to);
-    const moved = await this.store.transition(this.run.id, from, to, { failureReason });
+    const moved = await this.db(() => this.store.transition(this.run.id, from, to, { failureReason }));
     if (moved) {
       this.status = to;
       this.events.statusChanged(this.run, to);
@@ -243,11 +503,13 @@ export class TrainingRun {
   }
 
   private async fail(err: unknown): Promise<void> {
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = describe(err);
     this.options.log?.error({ err, runId: this.run.id }, "training run failed");
     try {
-      const stored = await this.store.status(this.run.id);
-      if (stored !== null && !isTerminal(stored)) await this.move(stored, "failed", reason);
+      if (!this.fenced) {
+        const stored = await this.store.status(this.run.id);
+        if (stored !== null && !isTerminal(stored)) await this.move(stored, "failed", reason);
+      }
     } catch (writeErr) {
       this.options.log?.error({ err: writeErr, runId: this.run.id }, "could not record the run's failure");
     }
@@ -259,17 +521,19 @@ export class TrainingRun {
     this.finished = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    const handles = this.runners;
-    this.runners = [];
-    try {
-      await this.pool.release(this.run.id, handles);
-    } catch (err) {
-      this.options.log?.warn({ err, runId: this.run.id }, "releasing env runners failed");
-    }
+    const handles = this.shards.map((s) => s.handle).filter((h): h is RunnerHandle => h !== null);
+    this.shards = [];
+    // What stays unreleased here is freed by its worker once the run has ended or moved (the
+    // workers check their runners' runs in the database).
+    await this.release(handles);
     this.learner?.dispose();
     this.learner = null;
     this.resolveFinished();
   }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** CleanRL's keys, with non-finite values (no finished episode, zero-variance returns) as null. */

@@ -12,6 +12,7 @@ import { buildOpenApiDocument } from "./openapi.ts";
 import { API_V1_MODULES } from "./routes/index.ts";
 import { documentationRoutes, systemRoutes } from "./routes/system.ts";
 import { RouteTable } from "./routing/route-table.ts";
+import { dashboard } from "./static.ts";
 
 /**
  * The Koa application of the API facade. Outermost first: metrics (times everything), request id
@@ -66,6 +67,8 @@ export function createApiApp(deps: ApiDeps): ApiApp {
   app.use(securityHeaders({ production: config.NODE_ENV === "production" }));
   app.use(corsFromAllowlist(config.CORS_ORIGINS));
   app.use(problemMiddleware());
+  // The dashboard answers only GET/HEAD outside /api, /metrics, /healthz, /readyz and /ws.
+  app.use(dashboard({ build: config.NODE_ENV === "production" ? "never" : "auto", logger: deps.logger }));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return { app, routes, openApiDocument };

@@ -11,6 +11,26 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   envs: { summary: "list the registered environments", load: () => import("./envs.ts") },
   users: { summary: "manage users (users create --email E --role R)", load: () => import("./users.ts") },
   migrate: { summary: "apply database migrations", load: () => import("./migrate.ts") },
+  login: {
+    summary: "log in to a Proxima server (login --server URL)",
+    load: () => import("./remote/login.ts"),
+  },
+  logout: {
+    summary: "log out of the Proxima server",
+    load: async () => ({ run: (await import("./remote/login.ts")).logout }),
+  },
+  runs: {
+    summary: "training runs on the server: create|list|show|watch|stop|resume",
+    load: () => import("./remote/runs.ts"),
+  },
+  sweeps: {
+    summary: "hyperparameter sweeps on the server: create -f sweep.yaml|list|show|watch|stop|resume",
+    load: () => import("./remote/sweeps.ts"),
+  },
+  submit: {
+    summary: "submit code for an exercise (submit EXERCISE FILE.js)",
+    load: () => import("./remote/submit.ts"),
+  },
 };
 
 function usage(): string {

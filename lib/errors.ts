@@ -59,3 +59,10 @@ export class RateLimitedError extends ProximaError {
     super(message, 429, "RATE_LIMITED", { retryAfter: Math.max(1, Math.ceil(retryAfterSeconds)) });
   }
 }
+
+/** A request whose content is larger than a limit of its own (beyond the general body limit). */
+export class PayloadTooLargeError extends ProximaError {
+  constructor(message: string, data?: Record<string, unknown>) {
+    super(message, 413, "PAYLOAD_TOO_LARGE", data);
+  }
+}

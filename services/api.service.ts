@@ -11,6 +11,13 @@ import {
   type RunMetricsEvent,
   type RunStatusEvent,
 } from "./runs/schemas.ts";
+import { SUBMISSION_GRADED_EVENT, type SubmissionGradedEvent } from "./submissions/schemas.ts";
+import {
+  SWEEP_STATUS_EVENT,
+  SWEEP_TRIAL_EVENT,
+  type SweepStatusEvent,
+  type SweepTrialEvent,
+} from "./sweeps/schemas.ts";
 import { resolveJwtSecret } from "./users/jwt-secret.ts";
 import type { AuthState } from "./users/schemas.ts";
 import { USERS_CHANGED_EVENT, type UsersChangedPayload } from "./users.service.ts";
@@ -59,6 +66,30 @@ export default function apiService(deps: ServiceDeps): ServiceSchema {
           hub?.publishStatus(ctx.params);
         },
       },
+
+      // Sweeps: each trial's status and latest metric, and the sweep's status, to its subscribers.
+      [SWEEP_TRIAL_EVENT]: {
+        params: { sweepId: "string", trial: "object" },
+        handler(ctx: Context<SweepTrialEvent>) {
+          hub?.publishSweepTrial(ctx.params);
+        },
+      },
+
+      [SWEEP_STATUS_EVENT]: {
+        params: { sweepId: "string", status: "string" },
+        handler(ctx: Context<SweepStatusEvent>) {
+          hub?.publishSweepStatus(ctx.params);
+        },
+      },
+
+      // The author of a graded submission hears of it on every socket they have on this node.
+      [SUBMISSION_GRADED_EVENT]: {
+        params: { submissionId: "string", userId: "string", status: "string" },
+        handler(ctx: Context<SubmissionGradedEvent>) {
+          const { userId, ...rest } = ctx.params;
+          hub?.publishToUser(userId, { type: "submission", ...rest });
+        },
+      },
     },
 
     methods: {},
@@ -87,6 +118,14 @@ export default function apiService(deps: ServiceDeps): ServiceSchema {
       hub.attach(server.server);
       this.wsHub = hub;
       this.url = server.url;
+      // Called by the platform on SIGTERM before the broker stops, while calls still reach other
+      // nodes: no new connections, every WebSocket closed with 1001 "going away" (clients reconnect
+      // to another replica), then the requests in flight finish (up to the server's drain time).
+      this.drain = async () => {
+        const closing = server?.close();
+        await hub?.close();
+        await closing;
+      };
       this.logger.info(`API listening on ${server.url}`);
     },
 

@@ -1,10 +1,17 @@
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
-import { ACTIVE_STATUSES, assertTransition } from "../actors/run-state.ts";
 import { type RunDescriptor, type RunEvents, TrainingRun } from "../actors/training-run.ts";
 import { RUN_STATUSES, Run, type RunStatus } from "../db/entities/Run.ts";
 import { ROLES, type Role } from "../db/entities/User.ts";
 import { ConflictError, NotFoundError } from "../lib/errors.ts";
 import type { ServiceDeps } from "./deps.ts";
+import {
+  claimKey,
+  deleteExpiredKeys,
+  releaseKey,
+  replayedRunGone,
+  requestDigest,
+} from "./runs/idempotency.ts";
+import { seedCheckpoint, sourceCheckpoint } from "./runs/init-from.ts";
 import {
   type Caller,
   checkQuota,
@@ -18,41 +25,112 @@ import { BrokerRunnerPool } from "./runs/runner-pool.ts";
 import {
   type CreateRunInput,
   type PublicRun,
+  RUN_LEASES_RELEASED_EVENT,
   RUN_METRICS_EVENT,
   RUN_STATUS_EVENT,
   type RunMetricsEvent,
   type RunStatusEvent,
 } from "./runs/schemas.ts";
-import { latestCheckpoint, PgRunStore, requestStop, updateRun } from "./runs/store.ts";
+import {
+  claimOrphans,
+  latestCheckpoint,
+  PgRunStore,
+  type RunLease,
+  releaseLease,
+  renewLeases,
+  requestDelete,
+  requestResume,
+  requestStop,
+  validLeases,
+} from "./runs/store.ts";
 import { WORKERS_FREED_EVENT } from "./workers.service.ts";
 
 /**
- * Training runs. A run is a virtual actor: the node whose lease is on the row (`ownerNode`,
- * `leaseUntil`) hosts its TrainingRun actor; the node that creates or resumes a run takes the lease.
- * Requests may land on any runs node: they write the database (the source of truth: a stop request is
- * a write, never only an event), then hint the hosting node, routed by `nodeID`.
+ * Training runs. A run is a virtual actor (Orleans): the node whose lease is on the row (`ownerNode`,
+ * `leaseUntil`, fenced by `leaseEpoch`) hosts its TrainingRun actor; the node that creates or resumes
+ * a run takes the lease. Requests may land on any runs node: they write the database (the source of
+ * truth: a stop request is a write, never only an event), then hint the hosting node, routed by `nodeID`.
+ *
+ * Failover. Every runs node renews the leases of its actors while it reaches the cluster (a NATS round
+ * trip), and claims the active runs whose lease expired or was handed back, raising the epoch: the
+ * previous host's writes are refused from then on, and its actor ends when it sees that. A node
+ * that stops cleanly ends its actors after their current iteration, checkpoints, hands the leases
+ * back and tells the other runs nodes, which claim them at once instead of after expiry.
  *
  * Every caller-facing action takes the caller (`userId`, `role`) and applies visibility itself:
  * another user's run is a 404, for the API and the WebSocket hub alike (`runs.visible`).
  */
 const CALLER = { userId: "uuid", role: { type: "enum", values: [...ROLES] } } as const;
 const RUN_CALLER = { runId: "uuid", ...CALLER } as const;
+const CREATE_PARAMS = {
+  ...CALLER,
+  env: "string",
+  preset: { type: "string", optional: true },
+  hyperparameters: { type: "object", optional: true },
+  seed: { type: "number", integer: true, optional: true },
+  totalSteps: { type: "number", integer: true, positive: true },
+  resources: { type: "object", optional: true },
+  initFrom: { type: "object", optional: true },
+  /** A run id chosen by the caller (a sweep names its trial's run before creating it); not in the API. */
+  id: { type: "uuid", optional: true },
+} as const;
+
+/** How many orphaned runs one scan claims: a node takes its share, the others take the rest. */
+const CLAIM_BATCH = 16;
 
 type CallerParams = { userId: string; role: Role };
 type RunParams = CallerParams & { runId: string };
 
 const caller = (p: CallerParams): Caller => ({ userId: p.userId, role: p.role });
 
+interface Hosted {
+  actor: TrainingRun;
+  lease: RunLease;
+  /** Its lease was found lost; the actor is ending. */
+  fenced?: boolean;
+}
+
+/**
+ * Whether this broker reaches the cluster now: a round trip to the NATS server (nats.js `rtt()`
+ * fails at once while disconnected). A node that does not may not renew its leases: it could not
+ * reach its runners, and another node should take its runs over. No transporter: always.
+ */
+async function clusterReachable(broker: ServiceBroker, timeoutMs: number): Promise<boolean> {
+  const transit = broker.transit as unknown as
+    | { tx?: { connected?: boolean; client?: { rtt?: () => Promise<number> } | null } }
+    | undefined;
+  if (!transit) return true;
+  const tx = transit.tx;
+  if (!tx?.client) return false;
+  if (typeof tx.client.rtt !== "function") return tx.connected === true;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      tx.client.rtt(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("NATS round trip timed out")), timeoutMs);
+      }),
+    ]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export default function runsService(deps: ServiceDeps): ServiceSchema {
   const { config, db } = deps;
   const logger = deps.logger.child({ svc: "runs" });
   const orm = db.orm;
   const fork = () => orm.em.fork();
-  const actors = new Map<string, TrainingRun>();
-  let broker: ServiceBroker | undefined;
+  const hosted = new Map<string, Hosted>();
+  const ttl = config.RUN_LEASE_TTL_MS;
   let timer: NodeJS.Timeout | undefined;
-
-  const leaseUntil = () => new Date(Date.now() + config.RUN_LEASE_TTL_MS);
+  let stopping = false;
+  let maintaining: Promise<void> | null = null;
+  let again = false;
+  let lastKeySweep = 0;
 
   const statusEvent = (b: ServiceBroker, run: { id: string; ownerId: string }, status: RunStatus) => {
     const payload: RunStatusEvent = { runId: run.id, ownerId: run.ownerId, status };
@@ -67,9 +145,14 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
     },
   });
 
-  /** Starts this node's actor for a run it holds the lease on (once: an active actor is kept). */
-  const activate = (b: ServiceBroker, run: Run) => {
-    if (actors.get(run.id)?.active) return;
+  /**
+   * Starts this node's actor for a run under the lease it just took. An actor of an older lease of
+   * the same run (this node lost it and took it back) is fenced first: one activation writes at a time.
+   */
+  const activate = (b: ServiceBroker, run: Run, lease: RunLease) => {
+    if (stopping) return;
+    const current = hosted.get(run.id);
+    if (current?.actor.active && current.lease.epoch === lease.epoch) return;
     const descriptor: RunDescriptor = {
       id: run.id,
       ownerId: run.owner.id,
@@ -80,41 +163,131 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
     const actor = new TrainingRun(
       descriptor,
       run.status,
-      new PgRunStore(orm, b.nodeID, config.RUN_LEASE_TTL_MS),
+      new PgRunStore(orm, lease, ttl),
       new BrokerRunnerPool(b),
       events(b),
-      { checkpointEvery: config.RUN_CHECKPOINT_EVERY, retryMs: config.RUN_SCHEDULE_INTERVAL_MS, log: logger },
+      {
+        checkpointEvery: config.RUN_CHECKPOINT_EVERY,
+        retryMs: config.RUN_SCHEDULE_INTERVAL_MS,
+        runnerFailuresPerIteration: config.RUN_RUNNER_FAILURES_PER_ITERATION,
+        log: logger,
+      },
     );
-    actors.set(run.id, actor);
+    hosted.set(run.id, { actor, lease });
     void actor.ended.then(() => {
-      if (actors.get(run.id) === actor) actors.delete(run.id);
+      if (hosted.get(run.id)?.actor === actor) hosted.delete(run.id);
     });
-    actor.activate();
+    if (current?.actor.active) void current.actor.fence().then(() => actor.activate());
+    else actor.activate();
   };
 
   /** Tells the hosting node that the run's row changed; the row itself is what counts. */
   const hint = async (b: ServiceBroker, run: Run) => {
     if (!run.ownerNode) return;
-    if (run.ownerNode === b.nodeID) actors.get(run.id)?.wake();
+    if (run.ownerNode === b.nodeID) hosted.get(run.id)?.actor.wake();
     else await b.call("runs.wake", { runId: run.id }, { nodeID: run.ownerNode }).catch(() => undefined);
   };
 
-  /** Renews the leases of this node's actors, and activates the active runs it owns but does not host. */
-  const maintain = async (b: ServiceBroker) => {
-    const hosted = [...actors.keys()];
-    if (hosted.length > 0) {
-      // Plain SQL on purpose: the ORM's nativeUpdate bumps `version`, and a lease renewal must not make
-      // the run's concurrent status writes fail their optimistic lock.
-      await fork()
-        .getConnection()
-        .execute("update runs set lease_until = ? where id in (?) and owner_node = ?", [
-          leaseUntil(),
-          hosted,
-          b.nodeID,
-        ]);
+  /**
+   * One round of lease upkeep: renew (or, cut off from the cluster, only check) the leases of this
+   * node's actors and fence those that are lost; then claim orphaned runs. Rounds never overlap; a
+   * round asked for during one runs right after it.
+   */
+  const maintain = (b: ServiceBroker): Promise<void> => {
+    if (maintaining) {
+      again = true;
+      return maintaining;
     }
-    const owned = await fork().find(Run, { ownerNode: b.nodeID, status: { $in: [...ACTIVE_STATUSES] } });
-    for (const run of owned) activate(b, run);
+    maintaining = (async () => {
+      try {
+        do {
+          again = false;
+          await maintainOnce(b);
+        } while (again && !stopping);
+      } finally {
+        maintaining = null;
+      }
+    })();
+    return maintaining;
+  };
+
+  const maintainOnce = async (b: ServiceBroker) => {
+    const reachable = await clusterReachable(b, Math.max(200, ttl / 3));
+    const leases = [...hosted]
+      .filter(([, h]) => h.actor.active && !h.fenced)
+      .map(([runId, h]) => ({ runId, lease: h.lease }));
+    const kept = reachable ? await renewLeases(orm, leases, ttl) : await validLeases(orm, leases);
+    for (const { runId, lease } of leases) {
+      const h = hosted.get(runId);
+      if (kept.has(runId) || h?.lease.epoch !== lease.epoch) continue;
+      logger.warn({ runId, epoch: lease.epoch, reachable }, "lost the run's lease; ending its actor");
+      h.fenced = true;
+      void h.actor.fence();
+    }
+    if (!reachable || stopping) return;
+    const claimed = await claimOrphans(orm, b.nodeID, ttl, CLAIM_BATCH);
+    for (const { id, epoch } of claimed) {
+      const run = await fork().findOne(Run, { id });
+      if (!run) continue;
+      logger.info({ runId: id, epoch, status: run.status }, "took over a run");
+      activate(b, run, { nodeID: b.nodeID, epoch });
+    }
+    if (claimed.length === CLAIM_BATCH) again = true;
+    if (Date.now() - lastKeySweep > 60_000) {
+      lastKeySweep = Date.now();
+      await deleteExpiredKeys(orm);
+    }
+  };
+
+  /** Creates the run under a new lease of this node and starts its actor. */
+  const createRun = async (
+    b: ServiceBroker,
+    userId: string,
+    role: Role,
+    input: CreateRunInput & { id?: string },
+    keyId?: string,
+  ): Promise<Run> => {
+    const resolved = resolveRun(input);
+    const em = fork();
+    await checkQuota(em, { userId, role }, resolved);
+    const source =
+      input.initFrom && (await sourceCheckpoint(em, input.initFrom, { userId, role }, input.env, resolved));
+    const run = await em.transactional(async (tx) => {
+      const created = tx.create(Run, {
+        ...(input.id ? { id: input.id } : {}),
+        owner: userId,
+        envId: input.env,
+        preset: input.preset ?? "cleanrl",
+        config: resolved.config,
+        seed: resolved.config.seed,
+        totalSteps: resolved.config.totalTimesteps,
+        resources: resolved.resources,
+        status: "queued",
+        ownerNode: b.nodeID,
+        leaseUntil: new Date(Date.now() + ttl),
+        leaseEpoch: 1,
+      });
+      await tx.flush();
+      if (source) await seedCheckpoint(tx, created.id, source, resolved.config);
+      // The key gets its run in the run's own transaction: a key is answered iff its run exists.
+      if (keyId)
+        await tx.execute(`update "idempotency_keys" set "run_id" = ? where "id" = ?`, [created.id, keyId]);
+      return created;
+    });
+    statusEvent(b, { id: run.id, ownerId: userId }, "queued");
+    activate(b, run, { nodeID: b.nodeID, epoch: 1 });
+    return run;
+  };
+
+  /** A conditional write lost its race: the run changed (or went) after the caller's request read it. */
+  const raced = async (runId: string, what: string): Promise<ConflictError> => {
+    const now = await fork().findOne(Run, { id: runId });
+    return new ConflictError(
+      now
+        ? `another request changed the run first (it is ${now.status}); ${what} did not happen`
+        : `another request deleted the run first; ${what} did not happen`,
+      { status: now?.status ?? "deleted" },
+    );
   };
 
   return {
@@ -127,36 +300,46 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
     actions: {
       create: {
         visibility: "public",
-        params: {
-          ...CALLER,
-          env: "string",
-          preset: { type: "string", optional: true },
-          hyperparameters: { type: "object", optional: true },
-          seed: { type: "number", integer: true, optional: true },
-          totalSteps: { type: "number", integer: true, positive: true },
-          resources: { type: "object", optional: true },
-        },
+        params: CREATE_PARAMS,
         async handler(ctx: Context<CallerParams & CreateRunInput>): Promise<PublicRun> {
           const { userId, role, ...input } = ctx.params;
-          const resolved = resolveRun(input);
-          const em = fork();
-          await checkQuota(em, { userId, role }, resolved);
-          const run = em.create(Run, {
-            owner: userId,
-            envId: input.env,
-            preset: input.preset ?? "cleanrl",
-            config: resolved.config,
-            seed: resolved.config.seed,
-            totalSteps: resolved.config.totalTimesteps,
-            resources: resolved.resources,
-            status: "queued",
-            ownerNode: ctx.broker.nodeID,
-            leaseUntil: leaseUntil(),
-          });
-          await em.flush();
-          statusEvent(ctx.broker, { id: run.id, ownerId: userId }, "queued");
-          activate(ctx.broker, run);
-          return toPublicRun(run);
+          return toPublicRun(await createRun(ctx.broker, userId, role, input));
+        },
+      },
+
+      /**
+       * `create` under an Idempotency-Key: the same key and body give the same run (`replayed`), the
+       * same key with another body a 422, and while the first request is in flight a 409.
+       */
+      createOnce: {
+        visibility: "public",
+        params: { ...CREATE_PARAMS, idempotencyKey: { type: "string", min: 1, max: 255 } },
+        async handler(
+          ctx: Context<CallerParams & CreateRunInput & { idempotencyKey: string }>,
+        ): Promise<{ run: PublicRun; replayed: boolean }> {
+          const { userId, role, idempotencyKey, ...input } = ctx.params;
+          const claim = await claimKey(
+            orm,
+            userId,
+            idempotencyKey,
+            requestDigest(input),
+            config.IDEMPOTENCY_KEY_TTL_S,
+            config.REQUEST_TIMEOUT_MS,
+          );
+          if (claim.kind === "replay") {
+            const run = await fork().findOne(Run, { id: claim.runId });
+            if (!run) throw replayedRunGone();
+            return { run: toPublicRun(run), replayed: true };
+          }
+          try {
+            const run = await createRun(ctx.broker, userId, role, input, claim.keyId);
+            return { run: toPublicRun(run), replayed: false };
+          } catch (err) {
+            await releaseKey(orm, claim.keyId).catch((e: unknown) =>
+              logger.warn({ err: e }, "could not free an idempotency key"),
+            );
+            throw err;
+          }
         },
       },
 
@@ -195,27 +378,33 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         },
       },
 
-      /** A queued run stops at once; a running one is asked to, and stops within one iteration. */
+      /**
+       * A queued run stops at once; a running one is asked to, and stops within one iteration. One
+       * conditional UPDATE: of concurrent stop, resume and delete requests exactly one changes the run,
+       * the others get 409. A run that is not queued or running cannot be stopped (409).
+       */
       stop: {
         visibility: "public",
         params: RUN_CALLER,
         async handler(ctx: Context<RunParams>): Promise<PublicRun> {
-          await visibleRun(fork(), ctx.params.runId, caller(ctx.params));
+          const before = await visibleRun(fork(), ctx.params.runId, caller(ctx.params));
+          if (before.status !== "queued" && before.status !== "running") {
+            throw new ConflictError(`a ${before.status} run cannot be stopped`, { status: before.status });
+          }
           const next = await requestStop(orm, ctx.params.runId);
+          if (next === null) throw await raced(ctx.params.runId, "the stop");
           const run = await fork().findOne(Run, { id: ctx.params.runId });
           if (!run) throw new NotFoundError("run");
-          if (next === null && (run.status === "completed" || run.status === "failed")) {
-            throw new ConflictError(`the run is already ${run.status}`, { status: run.status });
-          }
-          if (next) {
-            statusEvent(ctx.broker, { id: run.id, ownerId: run.owner.id }, next);
-            await hint(ctx.broker, run);
-          }
+          statusEvent(ctx.broker, { id: run.id, ownerId: run.owner.id }, next);
+          await hint(ctx.broker, run);
           return toPublicRun(run);
         },
       },
 
-      /** A stopped or failed run goes back to the queue on this node; it continues from its last checkpoint. */
+      /**
+       * A stopped or failed run goes back to the queue on this node (a new lease); it continues from its
+       * last checkpoint. Conditional on the version read: a concurrent stop, resume or delete wins or loses whole.
+       */
       resume: {
         visibility: "public",
         params: RUN_CALLER,
@@ -228,50 +417,35 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
           await checkQuota(
             em,
             { userId: current.owner.id, role: ctx.params.role },
-            {
-              config: current.config,
-              resources: current.resources,
-            },
+            { config: current.config, resources: current.resources },
           );
-          const result = await updateRun(orm, ctx.params.runId, (run) => {
-            assertTransition(run.status, "queued");
-            run.status = "queued";
-            run.ownerNode = ctx.broker.nodeID;
-            run.leaseUntil = leaseUntil();
-            run.failureReason = null;
-            run.finishedAt = null;
-            return true;
-          });
-          if (!result) throw new NotFoundError("run");
-          statusEvent(ctx.broker, { id: result.run.id, ownerId: result.run.owner.id }, "queued");
-          activate(ctx.broker, result.run);
-          return toPublicRun(result.run);
+          const lease = await requestResume(orm, current.id, current.version, ctx.broker.nodeID, ttl);
+          if (!lease) throw await raced(current.id, "the resume");
+          const run = await fork().findOne(Run, { id: current.id });
+          if (!run) throw await raced(current.id, "the resume");
+          statusEvent(ctx.broker, { id: run.id, ownerId: run.owner.id }, "queued");
+          activate(ctx.broker, run, lease);
+          return toPublicRun(run);
         },
       },
 
-      /** Stops the run (its host ends the actor after the current iteration), then removes all its data. */
+      /**
+       * Deletes the run with its metrics and checkpoints, stopping it first if it is active: one
+       * conditional DELETE on the version read, so a concurrent stop, resume or delete wins or loses
+       * whole. The host's next write finds no row (fencing); it is also told to end the actor now.
+       */
       delete: {
         visibility: "public",
         params: RUN_CALLER,
         async handler(ctx: Context<RunParams>) {
           const run = await visibleRun(fork(), ctx.params.runId, caller(ctx.params));
-          // Give up the lease first: the host's writes stop counting, and no node re-activates the run.
-          await updateRun(orm, run.id, (r) => {
-            r.ownerNode = null;
-            r.leaseUntil = null;
-            return true;
-          });
-          if (ACTIVE_STATUSES.includes(run.status) && run.ownerNode) {
-            if (run.ownerNode === ctx.broker.nodeID) await actors.get(run.id)?.deactivate();
-            else {
-              await ctx
-                .call("runs.deactivate", { runId: run.id }, { nodeID: run.ownerNode })
-                .catch((err: unknown) =>
-                  logger.warn({ err, runId: run.id }, "the run's host did not answer"),
-                );
-            }
+          if (!(await requestDelete(orm, run.id, run.version))) throw await raced(run.id, "the delete");
+          if (run.ownerNode === ctx.broker.nodeID) await hosted.get(run.id)?.actor.deactivate();
+          else if (run.ownerNode) {
+            await ctx
+              .call("runs.deactivate", { runId: run.id }, { nodeID: run.ownerNode })
+              .catch((err: unknown) => logger.warn({ err, runId: run.id }, "the run's host did not answer"));
           }
-          await fork().nativeDelete(Run, { id: run.id });
           return { deleted: true };
         },
       },
@@ -313,8 +487,8 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         visibility: "public",
         params: { runId: "uuid" },
         handler(ctx: Context<{ runId: string }>) {
-          actors.get(ctx.params.runId)?.wake();
-          return { hosted: actors.has(ctx.params.runId) };
+          hosted.get(ctx.params.runId)?.actor.wake();
+          return { hosted: hosted.has(ctx.params.runId) };
         },
       },
 
@@ -323,18 +497,28 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         visibility: "public",
         params: { runId: "uuid" },
         async handler(ctx: Context<{ runId: string }>) {
-          const actor = actors.get(ctx.params.runId);
-          await actor?.deactivate();
-          return { deactivated: actor !== undefined };
+          const h = hosted.get(ctx.params.runId);
+          await h?.actor.deactivate();
+          return { deactivated: h !== undefined };
         },
       },
     },
 
     events: {
-      /** Slots came free somewhere: queued runs on this node try to reserve now rather than at their next poll. */
+      /** Slots came free somewhere: waiting runs on this node try to reserve now rather than at their next poll. */
       [WORKERS_FREED_EVENT]: {
         handler() {
-          for (const actor of actors.values()) actor.wake();
+          for (const h of hosted.values()) h.actor.wake();
+        },
+      },
+
+      /** Another runs node handed leases back: claim now rather than at the next scan (the scan is the truth). */
+      [RUN_LEASES_RELEASED_EVENT]: {
+        handler(ctx: Context<{ nodeID: string }>) {
+          if (ctx.params.nodeID === ctx.broker.nodeID || stopping) return;
+          maintain(ctx.broker).catch((err: unknown) =>
+            logger.warn({ err }, "claiming handed-back runs failed"),
+          );
         },
       },
     },
@@ -342,22 +526,38 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
     methods: {},
 
     async started() {
-      broker = this.broker as ServiceBroker;
-      const b = broker;
+      const b = this.broker as ServiceBroker;
       await maintain(b);
       timer = setInterval(
         () => {
           maintain(b).catch((err: unknown) => logger.warn({ err }, "run lease maintenance failed"));
         },
-        Math.min(config.RUN_SCHEDULE_INTERVAL_MS, config.RUN_LEASE_TTL_MS / 3),
+        Math.min(config.RUN_SCHEDULE_INTERVAL_MS, ttl / 3),
       );
       timer.unref();
     },
 
+    /**
+     * Drain (SIGTERM): every actor ends after its current iteration and checkpoints it, its lease is
+     * handed back, and the other runs nodes are told so that they take the runs over at once.
+     */
     async stopped() {
+      stopping = true;
       clearInterval(timer);
-      await Promise.all([...actors.values()].map((a) => a.deactivate()));
-      actors.clear();
+      await maintaining?.catch(() => undefined);
+      const b = this.broker as ServiceBroker;
+      const handed: string[] = [];
+      await Promise.all(
+        [...hosted].map(async ([runId, h]) => {
+          await h.actor.deactivate(true);
+          if (await releaseLease(orm, runId, h.lease).catch(() => false)) handed.push(runId);
+        }),
+      );
+      hosted.clear();
+      if (handed.length > 0) {
+        logger.info({ runs: handed.length }, "handed run leases back");
+        await b.broadcast(RUN_LEASES_RELEASED_EVENT, { nodeID: b.nodeID, runIds: handed });
+      }
     },
   };
 }

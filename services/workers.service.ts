@@ -7,6 +7,7 @@ import type { EnvRunnerSpec } from "../rl/ppo/distributed.ts";
 import type { RolloutCollectorState } from "../rl/ppo/rollout.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { workerStatuses } from "./runs/runner-pool.ts";
+import { pgArray } from "./runs/store.ts";
 
 /**
  * EnvRunner hosting on a worker node. Capacity is WORKER_SLOTS (default: one per core) and WORKER_GPU,
@@ -25,13 +26,17 @@ export interface WorkerStatus {
   free: number;
   gpu: boolean;
   backend: string;
-  runners: { id: string; runId: string; ownerNode: string; initialized: boolean }[];
+  runners: { id: string; runId: string; ownerNode: string; initialized: boolean; shared: boolean }[];
+  /** The node is shutting down: it grants no reservations. */
+  draining: boolean;
 }
 
 interface Slot {
   runId: string;
   ownerNode: string;
   runner: EnvRunner | null;
+  /** A second runner of a run in a slot it already holds (granted when the node was full). */
+  shared: boolean;
 }
 
 export default function workersService(deps: ServiceDeps): ServiceSchema {
@@ -39,11 +44,61 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
   const logger = deps.logger.child({ svc: "workers" });
   const slots = workerSlotsOf(config);
   const held = new Map<string, Slot>();
+  let draining = false;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const used = () => [...held.values()].filter((s) => !s.shared).length;
+  const freeSlots = () => (draining ? 0 : Math.max(0, slots - used()));
+
+  /**
+   * Frees the runners whose run no longer wants them: the run is gone or no longer active, or its lease
+   * moved to another node (the host that reserved them died or was cut off, and the release it would
+   * have sent never came). The database decides, not a message that may have been lost.
+   */
+  const sweep = async (broadcast: (free: number) => void) => {
+    // Only the runners held before the query: one reserved while it runs is not judged on old rows.
+    const snapshot = [...held];
+    const runIds = [...new Set(snapshot.map(([, s]) => s.runId))];
+    if (runIds.length === 0) return;
+    const rows = await deps.db.orm.em
+      .getConnection()
+      .execute<{ id: string; owner_node: string | null; status: string }[]>(
+        `select "id", "owner_node", "status" from "runs" where "id" = any(?::uuid[])`,
+        [pgArray(runIds)],
+      );
+    const live = new Map(rows.map((r) => [r.id, r]));
+    let released = 0;
+    for (const [id, s] of snapshot) {
+      const run = live.get(s.runId);
+      const wanted =
+        run && ["queued", "running", "stopping"].includes(run.status) && run.owner_node === s.ownerNode;
+      if (!wanted && held.get(id) === s && held.delete(id)) released++;
+    }
+    if (released > 0) {
+      logger.warn({ released }, "released env runners whose run moved on or ended");
+      broadcast(freeSlots());
+    }
+  };
 
   const slotOf = (runnerId: string): Slot => {
     const slot = held.get(runnerId);
     if (!slot) throw new NotFoundError("env runner", { runnerId });
     return slot;
+  };
+
+  /**
+   * A run's new host asks for runners while this node still holds runners for its previous host (that
+   * died or was cut off, and whose disconnection may not be noticed yet): if the database names the
+   * caller as the run's host, the old runners are orphans and their slots are freed now.
+   */
+  const dropTakenOver = async (runId: string, ownerNode: string) => {
+    const stale = [...held].filter(([, s]) => s.runId === runId && s.ownerNode !== ownerNode);
+    if (stale.length === 0) return;
+    const rows = await deps.db.orm.em
+      .getConnection()
+      .execute<{ owner_node: string | null }[]>(`select "owner_node" from "runs" where "id" = ?`, [runId]);
+    if (rows[0]?.owner_node !== ownerNode) return;
+    for (const [id] of stale) held.delete(id);
+    logger.warn({ runId, released: stale.length }, "released the env runners of a run's previous host");
   };
 
   return {
@@ -54,15 +109,20 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
     dependencies: [],
 
     actions: {
-      /** This node's capacity and runners. */
+      /**
+       * This node's capacity and runners. Asked on behalf of a run's host (`runId`, `ownerNode`), the
+       * runners this node still holds for the run's previous host are freed first when they are orphans.
+       */
       status: {
         visibility: "public",
-        params: {},
-        handler(ctx: Context): WorkerStatus {
+        params: { runId: { type: "uuid", optional: true }, ownerNode: { type: "string", optional: true } },
+        async handler(ctx: Context<{ runId?: string; ownerNode?: string }>): Promise<WorkerStatus> {
+          if (ctx.params.runId && ctx.params.ownerNode)
+            await dropTakenOver(ctx.params.runId, ctx.params.ownerNode);
           return {
             nodeID: ctx.broker.nodeID,
             slots,
-            free: slots - held.size,
+            free: freeSlots(),
             gpu: config.WORKER_GPU,
             backend: config.PROXIMA_BACKEND,
             runners: [...held].map(([id, s]) => ({
@@ -70,7 +130,9 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
               runId: s.runId,
               ownerNode: s.ownerNode,
               initialized: s.runner !== null,
+              shared: s.shared,
             })),
+            draining,
           };
         },
       },
@@ -84,7 +146,11 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
         },
       },
 
-      /** Reserves up to `count` runner slots for a run; grants what is free (the caller decides). */
+      /**
+       * Reserves up to `count` runner slots for a run; grants what is free (the caller decides). With
+       * `share`, a full node that already hosts a runner of the run grants one more runner in that slot:
+       * a run that lost a runner and finds no free slot continues on fewer slots rather than waiting.
+       */
       reserve: {
         visibility: "public",
         params: {
@@ -92,16 +158,30 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
           ownerNode: "string",
           count: { type: "number", integer: true, min: 1, max: 1024 },
           gpu: { type: "boolean", optional: true },
+          share: { type: "boolean", optional: true },
         },
-        handler(ctx: Context<{ runId: string; ownerNode: string; count: number; gpu?: boolean }>) {
-          const { runId, ownerNode, count, gpu } = ctx.params;
-          if (gpu && !config.WORKER_GPU) return { runnerIds: [] };
-          const grant = Math.min(count, slots - held.size);
+        async handler(
+          ctx: Context<{ runId: string; ownerNode: string; count: number; gpu?: boolean; share?: boolean }>,
+        ) {
+          const { runId, ownerNode, count, gpu, share } = ctx.params;
+          if (draining || (gpu && !config.WORKER_GPU)) return { runnerIds: [] };
+          await dropTakenOver(runId, ownerNode);
+          const grant = Math.min(count, freeSlots());
           const runnerIds: string[] = [];
           for (let i = 0; i < grant; i++) {
             const id = randomUUID();
-            held.set(id, { runId, ownerNode, runner: null });
+            held.set(id, { runId, ownerNode, runner: null, shared: false });
             runnerIds.push(id);
+          }
+          if (grant === 0 && share) {
+            const hosts = [...held.values()].some(
+              (s) => s.runId === runId && s.ownerNode === ownerNode && !s.shared,
+            );
+            if (hosts) {
+              const id = randomUUID();
+              held.set(id, { runId, ownerNode, runner: null, shared: true });
+              return { runnerIds: [id], shared: true };
+            }
           }
           return { runnerIds };
         },
@@ -144,7 +224,7 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
           let released = 0;
           for (const id of ids) if (held.get(id)?.runId === runId && held.delete(id)) released++;
           if (released > 0)
-            ctx.broadcast(WORKERS_FREED_EVENT, { nodeID: ctx.broker.nodeID, free: slots - held.size });
+            ctx.broadcast(WORKERS_FREED_EVENT, { nodeID: ctx.broker.nodeID, free: freeSlots() });
           return { released };
         },
       },
@@ -159,7 +239,7 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
           for (const [id, s] of held) if (s.ownerNode === gone && held.delete(id)) released++;
           if (released > 0) {
             logger.warn({ node: gone, released }, "released the env runners of a disconnected runs node");
-            ctx.broadcast(WORKERS_FREED_EVENT, { nodeID: ctx.broker.nodeID, free: slots - held.size });
+            ctx.broadcast(WORKERS_FREED_EVENT, { nodeID: ctx.broker.nodeID, free: freeSlots() });
           }
         },
       },
@@ -169,9 +249,25 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
 
     started() {
       logger.info({ slots, gpu: config.WORKER_GPU }, "worker slots available");
+      const broker = this.broker;
+      sweepTimer = setInterval(() => {
+        sweep((free) => void broker.broadcast(WORKERS_FREED_EVENT, { nodeID: broker.nodeID, free })).catch(
+          (err: unknown) => logger.warn({ err }, "checking the env runners' runs failed"),
+        );
+      }, config.RUN_LEASE_TTL_MS);
+      sweepTimer.unref();
     },
 
+    /**
+     * Drain (SIGTERM). By now the broker has told the cluster this node offers no services, and the
+     * rollouts in flight have finished (request tracking waits for them). The runners are let go: a
+     * run's next sample here fails at once and its actor moves the shard, from the state it holds, to a
+     * runner elsewhere, without failing the iteration.
+     */
     stopped() {
+      draining = true;
+      clearInterval(sweepTimer);
+      if (held.size > 0) logger.info({ runners: held.size }, "draining: releasing env runners");
       held.clear();
     },
   };

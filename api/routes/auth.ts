@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ForbiddenError, UnauthorizedError } from "../../lib/errors.ts";
 import {
   NewAccountSchema,
   type PublicUser,
@@ -6,7 +7,7 @@ import {
   type TokenPair,
   TokenPairSchema,
 } from "../../services/users/schemas.ts";
-import type { ApiDeps } from "../context.ts";
+import type { ApiContext, ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
 import { callService } from "./call.ts";
 
@@ -94,6 +95,145 @@ export function authRoutes(v1: RouteScope, deps: ApiDeps): void {
     responses: { 204: { description: "Logged out." } },
     async handler(ctx, { body }) {
       await callService(deps, ctx, "users.logout", body);
+      ctx.status = 204;
+    },
+  });
+
+  sessionRoutes(v1, deps);
+}
+
+/**
+ * Browser sessions (the dashboard): the refresh token lives in an httpOnly cookie that script cannot
+ * read, scoped to these routes' path, and the access token only in the page's memory. SameSite=Strict
+ * keeps other sites' requests from carrying the cookie; the custom header is a second CSRF guard (a
+ * cross-origin request with a custom header needs a CORS preflight, which the allowlist refuses).
+ * The JSON-body routes above stay as they are for the CLI and other non-browser clients.
+ */
+export const SESSION_PATH = "/api/v1/auth/session";
+export const SESSION_COOKIE = "proxima_refresh";
+export const SESSION_HEADER = "x-proxima-session";
+/**
+ * A script-readable flag (no secret in it) saying that a session cookie was set: a reloaded page
+ * skips the refresh when there is none, instead of asking and logging a 401 on every fresh visit.
+ */
+export const SESSION_HINT_COOKIE = "proxima_session";
+
+const AccessTokenSchema = z
+  .object({
+    accessToken: z.string().describe("JWT (HS256) to send as `Authorization: Bearer <token>`."),
+    expiresIn: z.number().int().describe("Lifetime of the access token in seconds."),
+    tokenType: z.literal("Bearer"),
+  })
+  .meta({ title: "AccessToken" });
+
+function requireSessionHeader(ctx: ApiContext): void {
+  if (ctx.get(SESSION_HEADER) !== "1") {
+    throw new ForbiddenError(`browser session requests must carry the header ${SESSION_HEADER}: 1`);
+  }
+}
+
+function setSessionCookie(ctx: ApiContext, deps: ApiDeps, pair: TokenPair): Omit<TokenPair, "refreshToken"> {
+  ctx.cookies.set(SESSION_COOKIE, pair.refreshToken, {
+    httpOnly: true,
+    // Koa refuses a Secure cookie on a plain-HTTP request; behind TLS (or a trusted proxy saying so) it is set.
+    secure: ctx.secure,
+    sameSite: "strict",
+    path: SESSION_PATH,
+    maxAge: deps.config.REFRESH_TOKEN_TTL_S * 1000,
+    overwrite: true,
+  });
+  ctx.cookies.set(SESSION_HINT_COOKIE, "1", {
+    httpOnly: false,
+    secure: ctx.secure,
+    sameSite: "strict",
+    path: "/",
+    maxAge: deps.config.REFRESH_TOKEN_TTL_S * 1000,
+    overwrite: true,
+  });
+  return { accessToken: pair.accessToken, expiresIn: pair.expiresIn, tokenType: pair.tokenType };
+}
+
+function clearSessionCookie(ctx: ApiContext): void {
+  ctx.cookies.set(SESSION_COOKIE, null, {
+    httpOnly: true,
+    secure: ctx.secure,
+    sameSite: "strict",
+    path: SESSION_PATH,
+    overwrite: true,
+  });
+  ctx.cookies.set(SESSION_HINT_COOKIE, null, {
+    httpOnly: false,
+    sameSite: "strict",
+    path: "/",
+    overwrite: true,
+  });
+}
+
+export function sessionRoutes(v1: RouteScope, deps: ApiDeps): void {
+  v1.add({
+    method: "post",
+    path: "/auth/session",
+    operationId: "loginSession",
+    summary: "Browser login: the refresh token goes in an httpOnly cookie, the access token in the body.",
+    description: `Needs the header \`${SESSION_HEADER}: 1\`. The cookie (\`${SESSION_COOKIE}\`, SameSite=Strict, Secure over HTTPS) is sent only to ${SESSION_PATH}/*. Same limits as /auth/login.`,
+    tags: ["auth"],
+    access: "public",
+    body: LoginSchema,
+    responses: {
+      200: { description: "Logged in; the cookie is set.", schema: AccessTokenSchema },
+      401: { description: "Wrong email or password." },
+      403: { description: "The account is disabled, or the session header is missing." },
+    },
+    async handler(ctx, { body }) {
+      requireSessionHeader(ctx);
+      const pair = await callService<TokenPair>(deps, ctx, "users.login", { ...body, ip: ctx.ip });
+      ctx.body = setSessionCookie(ctx, deps, pair);
+    },
+  });
+
+  v1.add({
+    method: "post",
+    path: "/auth/session/refresh",
+    operationId: "refreshSession",
+    summary: "Browser refresh: rotates the cookie's refresh token and returns a new access token.",
+    description: `Needs the header \`${SESSION_HEADER}: 1\`. Reuse detection as /auth/refresh; a refused cookie is cleared.`,
+    tags: ["auth"],
+    access: "public",
+    responses: {
+      200: {
+        description: "A new access token; the cookie holds the new refresh token.",
+        schema: AccessTokenSchema,
+      },
+      401: { description: "No cookie, or an unknown, expired, revoked or reused refresh token." },
+    },
+    async handler(ctx) {
+      requireSessionHeader(ctx);
+      const refreshToken = ctx.cookies.get(SESSION_COOKIE);
+      if (!refreshToken) throw new UnauthorizedError("no browser session: log in");
+      try {
+        const pair = await callService<TokenPair>(deps, ctx, "users.refresh", { refreshToken });
+        ctx.body = setSessionCookie(ctx, deps, pair);
+      } catch (err) {
+        clearSessionCookie(ctx);
+        throw err;
+      }
+    },
+  });
+
+  v1.add({
+    method: "post",
+    path: "/auth/session/logout",
+    operationId: "logoutSession",
+    summary: "Browser logout: revokes the cookie's login and clears the cookie.",
+    description: `Needs the header \`${SESSION_HEADER}: 1\`. Idempotent.`,
+    tags: ["auth"],
+    access: "public",
+    responses: { 204: { description: "Logged out." } },
+    async handler(ctx) {
+      requireSessionHeader(ctx);
+      const refreshToken = ctx.cookies.get(SESSION_COOKIE);
+      if (refreshToken) await callService(deps, ctx, "users.logout", { refreshToken });
+      clearSessionCookie(ctx);
       ctx.status = 204;
     },
   });

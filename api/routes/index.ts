@@ -1,7 +1,11 @@
 import type { ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
 import { authRoutes } from "./auth.ts";
+import { exerciseRoutes } from "./exercises.ts";
+import { progressRoutes } from "./progress.ts";
 import { runRoutes } from "./runs.ts";
+import { submissionRoutes } from "./submissions.ts";
+import { sweepRoutes } from "./sweeps.ts";
 import { userRoutes } from "./users.ts";
 import { workerRoutes } from "./workers.ts";
 import { wsRoutes } from "./ws.ts";
@@ -16,4 +20,8 @@ export const API_V1_MODULES: ReadonlyArray<(v1: RouteScope, deps: ApiDeps) => vo
   runRoutes,
   workerRoutes,
   wsRoutes,
+  exerciseRoutes,
+  submissionRoutes,
+  progressRoutes,
+  sweepRoutes,
 ];

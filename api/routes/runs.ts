@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { RUN_STATUSES } from "../../db/entities/Run.ts";
+import { ValidationFailedError } from "../../lib/errors.ts";
+import { IDEMPOTENCY_KEY_PATTERN } from "../../services/runs/idempotency.ts";
 import {
   CreateRunInput,
   MetricPointSchema,
@@ -54,18 +56,44 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
     operationId: "createRun",
     summary: "Launch a PPO training run.",
     description:
-      "The hyperparameters are the preset's with the overrides on top, validated as a whole; every problem names its field. Quotas depend on the role.",
+      "The hyperparameters are the preset's with the overrides on top, validated as a whole; every problem names its field. Quotas depend on the role.\n\n" +
+      "Retries: send an `Idempotency-Key` header (1–255 visible ASCII characters, unique per request you mean, kept for IDEMPOTENCY_KEY_TTL_S, default 24 h, per user). " +
+      "The first request with a key creates the run (201). The same key with the same body returns that same run (200, header `Idempotent-Replayed: true`), whatever happened to the first response. " +
+      "The same key with another body is a 422; while the first request with the key is still being processed, a 409 (retry later). A request that fails (4xx, 5xx) does not use up its key.",
     tags: ["runs"],
     access: "authenticated",
     body: CreateRunInput,
     responses: {
+      200: {
+        description: "Replay of an Idempotency-Key: the run the first request created.",
+        schema: PublicRunSchema,
+      },
       201: { description: "The run, queued.", schema: PublicRunSchema },
       403: { description: "The role may not ask for this (GPU, runners, steps)." },
+      409: { description: "A request with this Idempotency-Key is still in flight." },
+      422: { description: "Invalid run, or an Idempotency-Key reused with another body." },
       429: { description: "Too many active runs for the role." },
     },
     async handler(ctx, { body }) {
-      ctx.body = await callService<PublicRun>(deps, ctx, "runs.create", { ...body, ...who(ctx) });
-      ctx.status = 201;
+      const key = ctx.get("idempotency-key");
+      if (ctx.headers["idempotency-key"] === undefined) {
+        ctx.body = await callService<PublicRun>(deps, ctx, "runs.create", { ...body, ...who(ctx) });
+        ctx.status = 201;
+        return;
+      }
+      if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
+        throw new ValidationFailedError("the Idempotency-Key header is invalid", [
+          { field: "header.idempotency-key", message: "must be 1 to 255 visible ASCII characters" },
+        ]);
+      }
+      const result = await callService<{ run: PublicRun; replayed: boolean }>(deps, ctx, "runs.createOnce", {
+        ...body,
+        ...who(ctx),
+        idempotencyKey: key,
+      });
+      ctx.body = result.run;
+      ctx.status = result.replayed ? 200 : 201;
+      if (result.replayed) ctx.set("idempotent-replayed", "true");
     },
   });
 
@@ -104,13 +132,15 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
     path: "/runs/:id/stop",
     operationId: "stopRun",
     summary: "Stop a run: at once when queued, within one iteration when running.",
+    description:
+      "Only a queued or running run can be stopped. Stop, resume and delete of one run are serialised: of concurrent requests exactly one changes the run, the others get 409 with the status they found.",
     tags: ["runs"],
     access: "authenticated",
     params: RunIdParams,
     notFound: "run",
     responses: {
       200: { description: "The run, stopping or stopped.", schema: PublicRunSchema },
-      409: { description: "The run has already completed or failed." },
+      409: { description: "The run is not queued or running, or another request changed it first." },
     },
     async handler(ctx, { params }) {
       ctx.body = await callService(deps, ctx, "runs.stop", { runId: params.id, ...who(ctx) });
@@ -128,7 +158,7 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
     notFound: "run",
     responses: {
       200: { description: "The run, queued again.", schema: PublicRunSchema },
-      409: { description: "The run is not stopped or failed." },
+      409: { description: "The run is not stopped or failed, or another request changed it first." },
     },
     async handler(ctx, { params }) {
       ctx.body = await callService(deps, ctx, "runs.resume", { runId: params.id, ...who(ctx) });
@@ -140,11 +170,16 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
     path: "/runs/:id",
     operationId: "deleteRun",
     summary: "Stop a run, then remove it with its metrics and checkpoints.",
+    description:
+      "The owner or an admin may delete a run in any status; an active run is stopped by the deletion itself (its host ends it and releases its runners). The deletion applies to the run as the request found it: if a concurrent stop, resume or delete changed it first, the answer is 409 and nothing is deleted.",
     tags: ["runs"],
     access: "authenticated",
     params: RunIdParams,
     notFound: "run",
-    responses: { 204: { description: "Deleted." } },
+    responses: {
+      204: { description: "Deleted." },
+      409: { description: "Another request changed or deleted the run first." },
+    },
     async handler(ctx, { params }) {
       await callService(deps, ctx, "runs.delete", { runId: params.id, ...who(ctx) });
       ctx.status = 204;

@@ -5,9 +5,11 @@ import { type WebSocket, WebSocketServer } from "ws";
 import type { RunStatus } from "../../db/entities/Run.ts";
 import type { Logger } from "../../lib/logger.ts";
 import type { PublicMetricPoint, RunMetricsEvent, RunStatusEvent } from "../../services/runs/schemas.ts";
+import type { SweepStatusEvent, SweepTrialEvent } from "../../services/sweeps/schemas.ts";
 import type { AuthStateCache } from "../auth/auth-state-cache.ts";
 import { type BacklogFrame, type DropReason, type Subscription, WsConnection } from "./connection.ts";
 import { CLOSE, parseClientMessage, type ServerMessage } from "./messages.ts";
+import { SweepWatchers } from "./sweep-watchers.ts";
 import {
   authenticateUpgrade,
   refusalOf,
@@ -89,6 +91,8 @@ export class WsHub {
     dropped: { slow: 0, dead: 0, rate: 0, expired: 0, disabled: 0, shutdown: 0 },
   };
   private closing: Promise<void> | undefined;
+  /** Sweep subscriptions (`{type:"subscribe", sweepId}`): api/ws/sweep-watchers.ts. */
+  private readonly sweeps: SweepWatchers;
 
   constructor(
     private readonly deps: WsHubDeps,
@@ -102,6 +106,7 @@ export class WsHub {
       // Compression would cost a zlib context per socket, and metric frames are small.
       perMessageDeflate: false,
     });
+    this.sweeps = new SweepWatchers(deps.broker, deps.logger, this.options.maxSubscriptionsPerSocket);
     this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -160,6 +165,29 @@ export class WsHub {
   publishStatus(event: RunStatusEvent): void {
     const bytes = encodeFrame({ type: "status", runId: event.runId, status: event.status });
     this.fanOut(event.runId, { bytes, type: "status", status: event.status });
+  }
+
+  /** `sweeps.trial.updated` / `sweeps.status.changed` broadcasts, to the sweep's subscribers. */
+  publishSweepTrial(event: SweepTrialEvent): void {
+    this.sweeps.publishTrial(event);
+  }
+
+  publishSweepStatus(event: SweepStatusEvent): void {
+    this.sweeps.publishStatus(event);
+  }
+
+  /**
+   * A message for one user, on every socket of theirs on this node (no subscription needed): e.g. a
+   * `submissions.graded` broadcast. Returns the number of sockets it was sent to.
+   */
+  publishToUser(userId: string, message: ServerMessage): number {
+    const sockets = this.byUser.get(userId);
+    if (!sockets) return 0;
+    const bytes = encodeFrame(message);
+    let sent = 0;
+    for (const conn of sockets) if (!conn.closed && conn.sendFrame(bytes)) sent += 1;
+    this.counted(message.type, sent);
+    return sent;
   }
 
   /**
@@ -251,6 +279,10 @@ export class WsHub {
       return;
     }
     const { message } = parsed;
+    if ("sweepId" in message) {
+      this.sweeps.handle(conn, message);
+      return;
+    }
     if (message.type === "subscribe") {
       this.subscribe(conn, message.runId).catch((err: unknown) =>
         this.deps.logger.error({ err, runId: message.runId }, "WebSocket subscription failed"),
@@ -428,6 +460,7 @@ export class WsHub {
     this.metrics.openSockets.dec();
     for (const runId of conn.subscriptions.keys()) removeFrom(this.byRun, runId, conn);
     removeFrom(this.byUser, conn.session.userId, conn);
+    this.sweeps.forget(conn);
   }
 }
 

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import type { RunStatus } from "../../db/entities/Run.ts";
+import type { SweepStatus } from "../../db/entities/Sweep.ts";
+import type { TrialUpdate } from "../../services/sweeps/schemas.ts";
 
 /**
  * The WebSocket protocol of `/api/v1/ws`: JSON text frames, one message each, with a `type`.
@@ -7,7 +9,12 @@ import type { RunStatus } from "../../db/entities/Run.ts";
  * In:  `{type:"subscribe", runId}`, `{type:"unsubscribe", runId}`.
  * Out: `{type:"subscribed", runId, status}` (then the latest stored point, then live ones),
  *      `{type:"unsubscribed", runId}`, `{type:"metrics", runId, iteration, globalStep, metrics}`,
- *      `{type:"status", runId, status}`, `{type:"error", message, code, runId?}`.
+ *      `{type:"status", runId, status}`, `{type:"error", message, code, runId?}`,
+ *      `{type:"submission", submissionId, exerciseId, exerciseVersion, status, score, maxScore}` (to the
+ *      submission's author, on every socket of theirs, when its grading ends; no subscription needed).
+ * Sweeps: `{type:"subscribe"|"unsubscribe", sweepId}` → `{type:"subscribed", sweepId, status}`, then
+ *      `{type:"trial", sweepId, trial}` for each trial as it stands, then one on each trial's status or
+ *      latest-metric change, and `{type:"status", sweepId, status}` when the sweep's status changes.
  */
 const RunId = z.uuid();
 
@@ -16,6 +23,13 @@ export const ClientMessage = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("unsubscribe"), runId: RunId }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
+
+/** A sweep's live trials: `{type:"subscribe"|"unsubscribe", sweepId}`. */
+export const SweepClientMessage = z.strictObject({
+  type: z.enum(["subscribe", "unsubscribe"]),
+  sweepId: z.uuid(),
+});
+export type SweepClientMessage = z.infer<typeof SweepClientMessage>;
 
 export type ErrorCode =
   | "bad_message"
@@ -35,7 +49,20 @@ export type ServerMessage =
       metrics: Record<string, number | null>;
     }
   | { type: "status"; runId: string; status: RunStatus }
-  | { type: "error"; code: ErrorCode; message: string; runId?: string };
+  | { type: "error"; code: ErrorCode; message: string; runId?: string; sweepId?: string }
+  | { type: "subscribed"; sweepId: string; status: SweepStatus }
+  | { type: "unsubscribed"; sweepId: string }
+  | { type: "trial"; sweepId: string; trial: TrialUpdate }
+  | { type: "status"; sweepId: string; status: SweepStatus }
+  | {
+      type: "submission";
+      submissionId: string;
+      exerciseId: string;
+      exerciseVersion: number;
+      status: "passed" | "failed" | "error";
+      score: number;
+      maxScore: number;
+    };
 
 /**
  * Close codes. 1008 (policy violation), 1009 (message too big) and 1001 (going away) are RFC 6455
@@ -53,7 +80,7 @@ export const CLOSE = {
 export function parseClientMessage(
   data: Buffer | ArrayBuffer | Buffer[],
   isBinary: boolean,
-): { ok: true; message: ClientMessage } | { ok: false; error: string } {
+): { ok: true; message: ClientMessage | SweepClientMessage } | { ok: false; error: string } {
   if (isBinary) return { ok: false, error: "send JSON text frames, not binary ones" };
   const bytes = Array.isArray(data)
     ? Buffer.concat(data)
@@ -66,6 +93,16 @@ export function parseClientMessage(
     raw = JSON.parse(text);
   } catch {
     return { ok: false, error: "the message is not JSON" };
+  }
+  if (raw !== null && typeof raw === "object" && "sweepId" in raw) {
+    const sweep = SweepClientMessage.safeParse(raw);
+    if (sweep.success) return { ok: true, message: sweep.data };
+    const issue = sweep.error.issues[0];
+    const where = issue && issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ` : "";
+    return {
+      ok: false,
+      error: `expected {type:"subscribe"|"unsubscribe", sweepId:<uuid>}; ${where}${issue?.message ?? "invalid"}`,
+    };
   }
   const parsed = ClientMessage.safeParse(raw);
   if (parsed.success) return { ok: true, message: parsed.data };

@@ -17,8 +17,9 @@ export interface RunResources {
 /**
  * One PPO training run. `config` is the full resolved configuration (preset + overrides), so a run
  * never changes meaning when presets do. The lease (`ownerNode`, `leaseUntil`) names the one node that
- * hosts the run's actor (a virtual actor, as in Orleans); `version` is an optimistic lock, so that a
- * stop request written by one node and the host's progress write never silently overwrite each other.
+ * hosts the run's actor (a virtual actor, as in Orleans), `leaseEpoch` fences it; `version` is the
+ * optimistic lock of the run's status: it moves with every status change (a request's or the actor's),
+ * never with progress or lease writes, so that stop, resume and delete race only with real changes.
  */
 export const Run = defineEntity({
   name: "Run",
@@ -41,6 +42,14 @@ export const Run = defineEntity({
     failureReason: p.text().nullable(),
     ownerNode: p.text().nullable(),
     leaseUntil: p.datetime().nullable(),
+    /**
+     * The fencing token of the lease: every activation of the run's actor claims the lease by raising
+     * it, and every write of that activation is conditional on it, so that a host whose lease was
+     * taken over can no longer write (Kleppmann, "How to do distributed locking", 2016).
+     */
+    leaseEpoch: p.integer().default(0),
+    /** Env runner slots serving the run now: fewer than `resources.runners` when it runs degraded. */
+    runnersActive: p.integer().default(0),
     version: p.integer().version(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p

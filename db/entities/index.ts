@@ -1,15 +1,42 @@
 import { Checkpoint } from "./Checkpoint.ts";
+import { ExerciseProgress } from "./ExerciseProgress.ts";
+import { IdempotencyKey } from "./IdempotencyKey.ts";
 import { MetricPoint } from "./MetricPoint.ts";
 import { RefreshToken } from "./RefreshToken.ts";
 import { Run } from "./Run.ts";
+import { Submission } from "./Submission.ts";
+import { Sweep } from "./Sweep.ts";
+import { SweepTrial } from "./SweepTrial.ts";
 import { User } from "./User.ts";
 import { WsTicket } from "./WsTicket.ts";
 
 export { Checkpoint } from "./Checkpoint.ts";
+export { ExerciseProgress } from "./ExerciseProgress.ts";
+export { IdempotencyKey } from "./IdempotencyKey.ts";
 export { MetricPoint } from "./MetricPoint.ts";
 export { RefreshToken } from "./RefreshToken.ts";
 export { RUN_STATUSES, Run, type RunResources, type RunStatus } from "./Run.ts";
+export {
+  FINAL_SUBMISSION_STATUSES,
+  SUBMISSION_STATUSES,
+  Submission,
+  type SubmissionStatus,
+} from "./Submission.ts";
+export { SWEEP_STATUSES, Sweep, type SweepStatus } from "./Sweep.ts";
+export { SweepTrial, TRIAL_STATUSES, type TrialStatus } from "./SweepTrial.ts";
 export { normalizeEmail, ROLES, type Role, User } from "./User.ts";
 
 /** Every entity of the application, for the ORM's discovery. */
-export const entities = [User, RefreshToken, Run, Checkpoint, MetricPoint, WsTicket];
+export const entities = [
+  User,
+  RefreshToken,
+  Run,
+  Checkpoint,
+  MetricPoint,
+  WsTicket,
+  IdempotencyKey,
+  Sweep,
+  SweepTrial,
+  Submission,
+  ExerciseProgress,
+];

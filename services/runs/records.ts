@@ -39,6 +39,7 @@ export function toPublicRun(run: Run): PublicRun {
     status: run.status,
     iteration: run.iteration,
     globalStep: run.globalStep,
+    runnersActive: run.runnersActive,
     failureReason: run.failureReason ?? null,
     createdAt: run.createdAt.toISOString(),
     updatedAt: run.updatedAt.toISOString(),

@@ -20,10 +20,16 @@ export function workerNodeIds(broker: ServiceBroker, gpu = false): string[] {
 }
 
 /** Every worker node's status, asked of each node itself (unreachable nodes are left out). */
-export async function workerStatuses(broker: ServiceBroker, gpu = false): Promise<WorkerStatus[]> {
+export async function workerStatuses(
+  broker: ServiceBroker,
+  gpu = false,
+  forRun?: { runId: string; ownerNode: string },
+): Promise<WorkerStatus[]> {
   const statuses = await Promise.all(
     workerNodeIds(broker, gpu).map((nodeID) =>
-      (broker.call("workers.status", {}, { nodeID }) as Promise<WorkerStatus>).catch(() => null),
+      (broker.call("workers.status", forRun ?? {}, { nodeID, retries: 0 }) as Promise<WorkerStatus>).catch(
+        () => null,
+      ),
     ),
   );
   return statuses.filter((s): s is WorkerStatus => s !== null);
@@ -33,14 +39,16 @@ export async function workerStatuses(broker: ServiceBroker, gpu = false): Promis
  * The runs node's side of the worker pool. A reservation is all or nothing: a run that gets fewer
  * runners than it asked for gives them back and stays queued, so that two half-served runs never
  * hold each other's slots. Runners are spread over the nodes with the most free slots first; every
- * message for a runner is routed to its node by `nodeID`.
+ * message for a runner is routed to its node by `nodeID`, never retried by the broker (a retry may
+ * land on another node, where the runner does not exist): the actor handles a failed runner itself.
  */
 export class BrokerRunnerPool implements RunnerPool {
   constructor(private readonly broker: ServiceBroker) {}
 
   async reserve(runId: string, count: number, gpu: boolean): Promise<RunnerHandle[] | null> {
     const free = new Map<string, number>();
-    for (const s of await workerStatuses(this.broker, gpu)) if (s.free > 0) free.set(s.nodeID, s.free);
+    const me = { runId, ownerNode: this.broker.nodeID };
+    for (const s of await workerStatuses(this.broker, gpu, me)) if (s.free > 0) free.set(s.nodeID, s.free);
     const plan = new Map<string, number>();
     for (let i = 0; i < count; i++) {
       let best: string | null = null;
@@ -53,7 +61,11 @@ export class BrokerRunnerPool implements RunnerPool {
     await Promise.all(
       [...plan].map(async ([nodeID, n]) => {
         const reply = (await this.broker
-          .call("workers.reserve", { runId, count: n, ownerNode: this.broker.nodeID, gpu }, { nodeID })
+          .call(
+            "workers.reserve",
+            { runId, count: n, ownerNode: this.broker.nodeID, gpu },
+            { nodeID, retries: 0 },
+          )
           .catch(() => ({ runnerIds: [] }))) as { runnerIds: string[] };
         for (const id of reply.runnerIds) granted.push({ id, nodeID });
       }),
@@ -68,30 +80,64 @@ export class BrokerRunnerPool implements RunnerPool {
     );
   }
 
+  async reserveOne(runId: string, gpu: boolean, shareOn: readonly string[]): Promise<RunnerHandle | null> {
+    const statuses = await workerStatuses(this.broker, gpu, { runId, ownerNode: this.broker.nodeID });
+    const free = statuses.filter((s) => s.free > 0).sort((a, b) => b.free - a.free);
+    const ask = async (nodeID: string, share: boolean): Promise<RunnerHandle | null> => {
+      const reply = (await this.broker
+        .call(
+          "workers.reserve",
+          { runId, count: 1, ownerNode: this.broker.nodeID, gpu, share },
+          { nodeID, retries: 0 },
+        )
+        .catch(() => ({ runnerIds: [] }))) as { runnerIds: string[]; shared?: boolean };
+      const id = reply.runnerIds[0];
+      return id === undefined ? null : { id, nodeID, shared: reply.shared === true };
+    };
+    for (const s of free) {
+      const handle = await ask(s.nodeID, false);
+      if (handle) return handle;
+    }
+    const reachable = new Set(statuses.map((s) => s.nodeID));
+    for (const nodeID of new Set(shareOn)) {
+      if (!reachable.has(nodeID)) continue;
+      const handle = await ask(nodeID, true);
+      if (handle) return handle;
+    }
+    return null;
+  }
+
   async init(handle: RunnerHandle, spec: EnvRunnerSpec, state?: RolloutCollectorState): Promise<void> {
-    await this.broker.call("workers.init", { runnerId: handle.id, spec, state }, { nodeID: handle.nodeID });
+    await this.broker.call(
+      "workers.init",
+      { runnerId: handle.id, spec, state },
+      { nodeID: handle.nodeID, retries: 0 },
+    );
   }
 
   sample(handle: RunnerHandle, weights: PolicyMessage): Promise<RunnerSample> {
     return this.broker.call(
       "workers.sample",
       { runnerId: handle.id, version: weights.version, policy: weights.policy },
-      { nodeID: handle.nodeID },
+      { nodeID: handle.nodeID, retries: 0 },
     ) as Promise<RunnerSample>;
   }
 
-  async release(runId: string, handles: readonly RunnerHandle[]): Promise<void> {
+  async release(runId: string, handles: readonly RunnerHandle[]): Promise<readonly RunnerHandle[]> {
     const nodes = new Set(handles.map((h) => h.nodeID));
+    const failed: RunnerHandle[] = [];
     await Promise.all(
-      [...nodes].map((nodeID) =>
-        this.broker
-          .call(
-            "workers.release",
-            { runId, runnerIds: handles.filter((h) => h.nodeID === nodeID).map((h) => h.id) },
-            { nodeID },
-          )
-          .catch(() => undefined),
-      ),
+      [...nodes].map(async (nodeID) => {
+        const mine = handles.filter((h) => h.nodeID === nodeID);
+        await this.broker
+          .call("workers.release", { runId, runnerIds: mine.map((h) => h.id) }, { nodeID, retries: 0 })
+          .catch(() => {
+            // Unreachable now (dead, frozen, cut off): the caller retries; a node that comes back
+            // then frees the slots, and one that never does took them with it.
+            failed.push(...mine);
+          });
+      }),
     );
+    return failed;
   }
 }

@@ -39,6 +39,20 @@ export const CreateRunInput = z
     seed: z.number().int().min(0).max(0xffffffff).optional().describe("Seed of every random choice."),
     totalSteps: z.number().int().min(1).max(1e10).describe("Environment steps to train for."),
     resources: ResourcesInput.optional(),
+    initFrom: z
+      .strictObject({
+        runId: z.uuid().describe("The run whose checkpoint this run starts from (one you may see)."),
+        iteration: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe("Its checkpoint at this iteration; default latest."),
+      })
+      .optional()
+      .describe(
+        "Start from another run's checkpoint (weights, optimizer and env states, step) with this run's hyperparameters; numEnvs, hiddenSizes and activation must match. Used by PBT sweeps.",
+      ),
   })
   .meta({ title: "CreateRun" });
 export type CreateRunInput = z.infer<typeof CreateRunInput>;
@@ -56,6 +70,12 @@ export const PublicRunSchema = z
     status: RunStatusSchema,
     iteration: z.number().int(),
     globalStep: z.number().int(),
+    runnersActive: z
+      .number()
+      .int()
+      .describe(
+        "Worker slots serving the run now; fewer than resources.runners while it runs degraded (a runner was lost and no free slot replaced it: its envs share a slot the run holds).",
+      ),
     failureReason: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -93,3 +113,5 @@ export interface RunStatusEvent {
 
 export const RUN_METRICS_EVENT = "metrics.run.updated";
 export const RUN_STATUS_EVENT = "runs.status.changed";
+/** `runs.leases.released` (broadcast by a runs node that hands its leases back): others claim at once. */
+export const RUN_LEASES_RELEASED_EVENT = "runs.leases.released";

@@ -1,48 +1,41 @@
-import { type MikroORM, OptimisticLockError } from "@mikro-orm/postgresql";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import { ACTIVE_STATUSES } from "../../actors/run-state.ts";
 import type { MetricRecord, RunStore, StoredCheckpoint } from "../../actors/training-run.ts";
 import { Checkpoint } from "../../db/entities/Checkpoint.ts";
-import { MetricPoint } from "../../db/entities/MetricPoint.ts";
-import { Run, type RunStatus } from "../../db/entities/Run.ts";
-import { ConflictError } from "../../lib/errors.ts";
-
-const MAX_ATTEMPTS = 8;
-
-/** The run kept changing under every attempt to write it: a 409 for a caller, who may retry. */
-export class RunWriteConflictError extends ConflictError {}
+import type { RunStatus } from "../../db/entities/Run.ts";
 
 /**
- * Read-modify-write of one run under its optimistic lock (`version`): when another node changed the
- * row in between (a stop request, a resume), the write fails, the row is read again and `mutate`
- * decides anew. `mutate` returns false to leave the row as it is. Null when the run does not exist.
+ * A run's lease as one activation holds it: the node and the fencing epoch it claimed. Leases are
+ * timed by the database's clock (`now()`), never a node's, so that clock skew between nodes cannot
+ * make two of them believe they hold one run.
  */
-export async function updateRun(
-  orm: MikroORM,
-  runId: string,
-  mutate: (run: Run) => boolean | undefined,
-): Promise<{ run: Run; written: boolean } | null> {
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const em = orm.em.fork();
-    const run = await em.findOne(Run, { id: runId });
-    if (!run) return null;
-    if (mutate(run) === false) return { run, written: false };
-    try {
-      await em.flush();
-      return { run, written: true };
-    } catch (err) {
-      if (!(err instanceof OptimisticLockError)) throw err;
-      // Back off a little, with jitter, so that two writers that collided do not collide again.
-      await new Promise((r) => setTimeout(r, Math.random() * 10 * (attempt + 1)));
-    }
-  }
-  throw new RunWriteConflictError(`run ${runId} kept changing under ${MAX_ATTEMPTS} attempts to write it`);
+export interface RunLease {
+  nodeID: string;
+  epoch: number;
 }
+
+const ACTIVE = ACTIVE_STATUSES.map((s) => `'${s}'`).join(", ");
+
+/** The condition every write of an activation carries: its lease is still the run's, and still alive. */
+const FENCE = `"owner_node" = ? and "lease_epoch" = ? and "lease_until" > now()`;
+const fence = (lease: RunLease) => [lease.nodeID, lease.epoch];
+const until = `now() + ? * interval '1 millisecond'`;
+
+/**
+ * A PostgreSQL array literal: MikroORM expands a JS array bound to `?` into a list, so arrays travel
+ * as one text parameter (`?::uuid[]`), each element quoted and escaped.
+ */
+export function pgArray(values: readonly (string | number)[]): string {
+  return `{${values.map((v) => `"${String(v).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",")}}`;
+}
+
+/** Thrown inside a transaction to roll it back: the lease is no longer ours (or the run is gone). */
+class Fenced extends Error {}
 
 /**
  * Asks a run to stop, in one conditional UPDATE: queued → stopped, running → stopping (the actor
- * finishes within one iteration). It is deliberately not a read-modify-write under the optimistic
- * lock: the hosting actor bumps the version with every iteration it records (several a second on a
- * small run), so a stop request retried on version conflicts could lose every round under load and
- * fail. The actor's own next write then sees the new version, re-reads and finds `stopping`.
+ * finishes within one iteration). The status in the WHERE is the compare-and-set: of two stops sent
+ * together one moves the run and the other finds it stopping (null: the caller answers 409).
  * Returns the status written, or null when the run was in no state to be stopped (or is gone).
  */
 export async function requestStop(orm: MikroORM, runId: string): Promise<RunStatus | null> {
@@ -60,27 +53,142 @@ export async function requestStop(orm: MikroORM, runId: string): Promise<RunStat
 }
 
 /**
- * The TrainingRun actor's store on this node: every write also renews the lease, and is refused (as a
- * gone run) once the lease names another node, so that two activations never both write one run.
+ * Resume: a stopped or failed run goes back to the queue with a new lease for `nodeID`, if its
+ * status is still the one the caller read (`version`). Null when another request changed it first.
+ */
+export async function requestResume(
+  orm: MikroORM,
+  runId: string,
+  version: number,
+  nodeID: string,
+  leaseTtlMs: number,
+): Promise<RunLease | null> {
+  const rows = await orm.em.getConnection().execute<{ lease_epoch: number }[]>(
+    `update "runs" set "status" = 'queued', "owner_node" = ?, "lease_epoch" = "lease_epoch" + 1,
+       "lease_until" = ${until}, "failure_reason" = null, "finished_at" = null,
+       "version" = "version" + 1, "updated_at" = now()
+     where "id" = ? and "version" = ? and "status" in ('stopped', 'failed')
+     returning "lease_epoch"`,
+    [nodeID, leaseTtlMs, runId, version],
+  );
+  return rows[0] ? { nodeID, epoch: rows[0].lease_epoch } : null;
+}
+
+/**
+ * Deletes a run (metrics and checkpoints go with it, by cascade) if it is still the version the
+ * caller read. Its host's next write finds no row and ends the actor. False when it changed first.
+ */
+export async function requestDelete(orm: MikroORM, runId: string, version: number): Promise<boolean> {
+  const rows = await orm.em
+    .getConnection()
+    .execute<{ id: string }[]>(`delete from "runs" where "id" = ? and "version" = ? returning "id"`, [
+      runId,
+      version,
+    ]);
+  return rows.length > 0;
+}
+
+/**
+ * Takes over active runs whose lease has expired or was handed back, at most `limit` of them: the
+ * epoch goes up, so that the previous host's writes are refused from now on. `SKIP LOCKED` lets
+ * several runs nodes scan at once without waiting on each other's rows.
+ */
+export async function claimOrphans(
+  orm: MikroORM,
+  nodeID: string,
+  leaseTtlMs: number,
+  limit: number,
+): Promise<{ id: string; epoch: number }[]> {
+  if (limit <= 0) return [];
+  const rows = await orm.em.getConnection().execute<{ id: string; lease_epoch: number }[]>(
+    `update "runs" set "owner_node" = ?, "lease_epoch" = "lease_epoch" + 1, "lease_until" = ${until}
+     where "id" in (
+       select "id" from "runs"
+       where "status" in (${ACTIVE}) and ("owner_node" is null or "lease_until" is null or "lease_until" < now())
+       order by "updated_at"
+       limit ? for update skip locked)
+     returning "id", "lease_epoch"`,
+    [nodeID, leaseTtlMs, limit],
+  );
+  return rows.map((r) => ({ id: r.id, epoch: r.lease_epoch }));
+}
+
+/** Renews this node's live leases; returns the ids renewed (the others are lost). */
+export async function renewLeases(
+  orm: MikroORM,
+  leases: readonly { runId: string; lease: RunLease }[],
+  leaseTtlMs: number,
+): Promise<Set<string>> {
+  if (leases.length === 0) return new Set();
+  const rows = await orm.em.getConnection().execute<{ id: string }[]>(
+    `update "runs" r set "lease_until" = ${until}
+     from unnest(?::uuid[], ?::text[], ?::int[]) as l(id, node, epoch)
+     where r."id" = l.id and r."owner_node" = l.node and r."lease_epoch" = l.epoch and r."lease_until" > now()
+     returning r."id"`,
+    [
+      leaseTtlMs,
+      pgArray(leases.map((l) => l.runId)),
+      pgArray(leases.map((l) => l.lease.nodeID)),
+      pgArray(leases.map((l) => l.lease.epoch)),
+    ],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Of these leases, the ones still valid (without renewing them: a node cut off from NATS asks this). */
+export async function validLeases(
+  orm: MikroORM,
+  leases: readonly { runId: string; lease: RunLease }[],
+): Promise<Set<string>> {
+  if (leases.length === 0) return new Set();
+  const rows = await orm.em.getConnection().execute<{ id: string }[]>(
+    `select r."id" from "runs" r
+     join unnest(?::uuid[], ?::text[], ?::int[]) as l(id, node, epoch)
+       on r."id" = l.id and r."owner_node" = l.node and r."lease_epoch" = l.epoch
+     where r."lease_until" > now()`,
+    [
+      pgArray(leases.map((l) => l.runId)),
+      pgArray(leases.map((l) => l.lease.nodeID)),
+      pgArray(leases.map((l) => l.lease.epoch)),
+    ],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * Hands a lease back (a clean shutdown, after the actor ended): the run is free for any runs node to
+ * claim at once, instead of after the lease would have expired. The epoch stays: the next claim raises it.
+ */
+export async function releaseLease(orm: MikroORM, runId: string, lease: RunLease): Promise<boolean> {
+  const rows = await orm.em.getConnection().execute<{ id: string }[]>(
+    `update "runs" set "owner_node" = null, "lease_until" = null, "runners_active" = 0
+     where "id" = ? and "owner_node" = ? and "lease_epoch" = ? returning "id"`,
+    [runId, ...fence(lease)],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * The store of one activation of a TrainingRun actor. Every write is conditional on the activation's
+ * lease (node, epoch, not expired) and renews it; a write that finds the lease gone changes nothing and
+ * reports the run as gone (null/false), and the actor ends. Writes never move `version` unless they
+ * change the status, so that a user's stop, resume or delete races only with real status changes.
  */
 export class PgRunStore implements RunStore {
   constructor(
     private readonly orm: MikroORM,
-    private readonly nodeID: string,
+    private readonly lease: RunLease,
     private readonly leaseTtlMs: number,
   ) {}
 
-  private owns(run: { ownerNode?: string | null }): boolean {
-    return run.ownerNode === this.nodeID;
-  }
-
-  private renew(run: Run): void {
-    run.leaseUntil = new Date(Date.now() + this.leaseTtlMs);
-  }
-
   async status(runId: string): Promise<RunStatus | null> {
-    const run = await this.orm.em.fork().findOne(Run, { id: runId }, { fields: ["status", "ownerNode"] });
-    return run && this.owns(run) ? run.status : null;
+    const rows = await this.orm.em
+      .getConnection()
+      .execute<{ status: RunStatus }[]>(`select "status" from "runs" where "id" = ? and ${FENCE}`, [
+        runId,
+        ...fence(this.lease),
+      ]);
+    return rows[0]?.status ?? null;
   }
 
   async transition(
@@ -89,59 +197,112 @@ export class PgRunStore implements RunStore {
     to: RunStatus,
     extra: { failureReason?: string | null } = {},
   ): Promise<boolean> {
-    const result = await updateRun(this.orm, runId, (run) => {
-      if (!this.owns(run) || run.status !== from) return false;
-      run.status = to;
-      this.renew(run);
-      if (to === "running") run.startedAt ??= new Date();
-      if (to === "completed" || to === "stopped" || to === "failed") run.finishedAt = new Date();
-      if (extra.failureReason !== undefined) run.failureReason = extra.failureReason;
-      return true;
-    });
-    return result?.written ?? false;
+    const terminal = to === "completed" || to === "stopped" || to === "failed";
+    const rows = await this.orm.em.getConnection().execute<{ id: string }[]>(
+      `update "runs" set "status" = ?, "version" = "version" + 1, "updated_at" = now(),
+         "lease_until" = ${until},
+         "started_at" = case when ? then coalesce("started_at", now()) else "started_at" end,
+         "finished_at" = case when ? then now() else "finished_at" end,
+         "failure_reason" = case when ? then ? else "failure_reason" end,
+         "runners_active" = case when ? then 0 else "runners_active" end
+       where "id" = ? and "status" = ? and ${FENCE}
+       returning "id"`,
+      [
+        to,
+        this.leaseTtlMs,
+        to === "running",
+        terminal,
+        extra.failureReason !== undefined,
+        extra.failureReason ?? null,
+        terminal,
+        runId,
+        from,
+        ...fence(this.lease),
+      ],
+    );
+    return rows.length > 0;
   }
 
-  async recordIteration(runId: string, point: MetricRecord): Promise<RunStatus | null> {
-    const em = this.orm.em.fork();
-    await em.upsert(
-      MetricPoint,
-      {
-        run: runId,
-        iteration: point.iteration,
-        globalStep: point.globalStep,
-        wallTime: new Date(),
-        metrics: point.metrics,
-      },
-      { onConflictFields: ["run", "iteration"], onConflictExcludeFields: ["id"] },
-    );
-    const result = await updateRun(this.orm, runId, (run) => {
-      if (!this.owns(run)) return false;
-      run.iteration = point.iteration;
-      run.globalStep = point.globalStep;
-      this.renew(run);
-      return true;
-    });
-    return result && this.owns(result.run) ? result.run.status : null;
+  /**
+   * The iteration's point and the run's counters in one transaction. The run's row is updated (and so
+   * locked) first under the fence: a takeover, which must update that row too, waits for this
+   * transaction or makes it write nothing; never both.
+   */
+  async recordIteration(
+    runId: string,
+    point: MetricRecord,
+    runnersActive: number,
+  ): Promise<RunStatus | null> {
+    try {
+      return await this.orm.em.fork().transactional(async (em) => {
+        const rows = await em.execute<{ status: RunStatus }[]>(
+          `update "runs" set "iteration" = ?, "global_step" = ?, "runners_active" = ?, "updated_at" = now(),
+             "lease_until" = ${until}
+           where "id" = ? and ${FENCE} returning "status"`,
+          [point.iteration, point.globalStep, runnersActive, this.leaseTtlMs, runId, ...fence(this.lease)],
+        );
+        if (!rows[0]) throw new Fenced();
+        await em.execute(
+          `insert into "metric_points" ("id", "run_id", "iteration", "global_step", "wall_time", "metrics")
+           values (gen_random_uuid(), ?, ?, ?, now(), ?::jsonb)
+           on conflict ("run_id", "iteration") do update set "global_step" = excluded."global_step",
+             "wall_time" = excluded."wall_time", "metrics" = excluded."metrics"`,
+          [runId, point.iteration, point.globalStep, JSON.stringify(point.metrics)],
+        );
+        return rows[0].status;
+      });
+    } catch (err) {
+      if (err instanceof Fenced) return null;
+      throw err;
+    }
   }
 
-  async saveCheckpoint(runId: string, c: StoredCheckpoint & { globalStep: number }): Promise<void> {
-    await this.orm.em.fork().upsert(
-      Checkpoint,
-      {
-        run: runId,
-        iteration: c.iteration,
-        globalStep: c.globalStep,
-        bytes: Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength),
-        runnerStates: c.runnerStates,
-        createdAt: new Date(),
-      },
-      { onConflictFields: ["run", "iteration"], onConflictExcludeFields: ["id"] },
-    );
+  async saveCheckpoint(runId: string, c: StoredCheckpoint & { globalStep: number }): Promise<boolean> {
+    try {
+      await this.orm.em.fork().transactional(async (em: EntityManager) => {
+        await this.lockRun(em, runId);
+        await em.upsert(
+          Checkpoint,
+          {
+            run: runId,
+            iteration: c.iteration,
+            globalStep: c.globalStep,
+            bytes: Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength),
+            runnerStates: c.runnerStates,
+            createdAt: new Date(),
+          },
+          { onConflictFields: ["run", "iteration"], onConflictExcludeFields: ["id"] },
+        );
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof Fenced) return false;
+      throw err;
+    }
+  }
+
+  async setRunnersActive(runId: string, runnersActive: number): Promise<boolean> {
+    const rows = await this.orm.em
+      .getConnection()
+      .execute<{ id: string }[]>(
+        `update "runs" set "runners_active" = ?, "lease_until" = ${until} where "id" = ? and ${FENCE} returning "id"`,
+        [runnersActive, this.leaseTtlMs, runId, ...fence(this.lease)],
+      );
+    return rows.length > 0;
   }
 
   async latestCheckpoint(runId: string): Promise<StoredCheckpoint | null> {
     const c = await latestCheckpoint(this.orm, runId);
     return c && { iteration: c.iteration, bytes: c.bytes, runnerStates: c.runnerStates };
+  }
+
+  /** Locks the run's row under the fence (renewing the lease), or rolls the transaction back. */
+  private async lockRun(em: EntityManager, runId: string): Promise<void> {
+    const rows = await em.execute<{ id: string }[]>(
+      `update "runs" set "lease_until" = ${until} where "id" = ? and ${FENCE} returning "id"`,
+      [this.leaseTtlMs, runId, ...fence(this.lease)],
+    );
+    if (!rows[0]) throw new Fenced();
   }
 }
 

@@ -28,6 +28,9 @@ export class LoginLimiter {
 
   static async open(databaseUrl: string, settings: LimitSettings): Promise<LoginLimiter> {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+    // An idle connection dropped by the server (a PostgreSQL restart) is reported as an 'error' event;
+    // unheard, it would be an uncaught exception that ends the process. The pool discards the client.
+    pool.on("error", () => undefined);
     try {
       await createTable(pool);
     } catch (err) {

@@ -1,0 +1,359 @@
+import { parseArgs } from "node:util";
+import { presetFor, presetsFor } from "../../rl/ppo/hyperparameters.ts";
+import { RemoteClient, reportError } from "./client.ts";
+import { bar, compact, followLive } from "./watch.ts";
+
+/**
+ * `proxima runs create|list|show|watch|stop|resume`: training runs on a Proxima server, through its
+ * public API (the session of `proxima login`).
+ */
+const USAGE = `usage:
+  proxima runs create --env <id> [--preset cleanrl|zoo] [--total-steps N] [--seed N] [--runners N]
+                      [--envs-per-runner N] [--gpu] [--set name=value]... [--watch] [--json]
+  proxima runs list [--status S] [--limit N] [--json]
+  proxima runs show <id> [--json]
+  proxima runs watch <id>
+  proxima runs stop <id>
+  proxima runs resume <id>
+`;
+
+interface Run {
+  id: string;
+  env: string;
+  preset: string | null;
+  status: string;
+  seed: number;
+  totalSteps: number;
+  iteration: number;
+  globalStep: number;
+  resources: { runners: number; envsPerRunner: number; gpu: boolean };
+  failureReason: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  config: Record<string, unknown>;
+}
+
+interface MetricPoint {
+  iteration: number;
+  globalStep: number;
+  metrics: Record<string, number | null>;
+}
+
+const TERMINAL = new Set(["completed", "stopped", "failed"]);
+
+class UsageError extends Error {}
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  try {
+    switch (sub) {
+      case "create":
+        return await create(rest);
+      case "list":
+        return await list(rest);
+      case "show":
+        return await show(rest);
+      case "watch":
+        return await watch(rest);
+      case "stop":
+      case "resume":
+        return await transition(sub, rest);
+      case "--help":
+      case "-h":
+        process.stdout.write(USAGE);
+        return 0;
+      default:
+        process.stderr.write(`${sub ? `unknown runs command "${sub}"\n` : ""}${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`proxima runs: ${(err as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    return reportError(`runs ${sub}`, err);
+  }
+}
+
+function oneId(args: string[]): string {
+  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError("expected one run id");
+  return positionals[0]!;
+}
+
+/** `name=value`: the value as JSON when it parses (numbers, booleans, null, arrays), else a string. */
+function parseSetting(setting: string): [string, unknown] {
+  const eq = setting.indexOf("=");
+  if (eq <= 0) throw new UsageError(`--set takes name=value, got "${setting}"`);
+  const name = setting.slice(0, eq).trim();
+  const raw = setting.slice(eq + 1).trim();
+  try {
+    return [name, JSON.parse(raw)];
+  } catch {
+    return [name, raw];
+  }
+}
+
+function integer(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw.trim())) throw new UsageError(`${flag} must be a whole number, got "${raw}"`);
+  return Number(raw);
+}
+
+async function create(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      env: { type: "string" },
+      preset: { type: "string" },
+      "total-steps": { type: "string" },
+      seed: { type: "string" },
+      runners: { type: "string" },
+      "envs-per-runner": { type: "string" },
+      gpu: { type: "boolean" },
+      set: { type: "string", multiple: true },
+      watch: { type: "boolean" },
+      json: { type: "boolean" },
+    },
+  });
+  if (!values.env) throw new UsageError("--env is required");
+  let totalSteps = integer("--total-steps", values["total-steps"]);
+  if (totalSteps === undefined) {
+    // The preset's own length, as `proxima train` does; the server validates everything else.
+    const preset = (values.preset ?? "cleanrl") as "cleanrl" | "zoo";
+    if (!presetsFor(values.env).includes(preset)) {
+      throw new UsageError(`--total-steps is required (no ${preset} preset known here for ${values.env})`);
+    }
+    totalSteps = presetFor(values.env, preset).totalTimesteps;
+  }
+  const resources: Record<string, unknown> = {};
+  const runners = integer("--runners", values.runners);
+  const envsPerRunner = integer("--envs-per-runner", values["envs-per-runner"]);
+  if (runners !== undefined) resources["runners"] = runners;
+  if (envsPerRunner !== undefined) resources["envsPerRunner"] = envsPerRunner;
+  if (values.gpu) resources["gpu"] = true;
+  const body: Record<string, unknown> = {
+    env: values.env,
+    totalSteps,
+    hyperparameters: Object.fromEntries((values.set ?? []).map(parseSetting)),
+  };
+  if (values.preset) body["preset"] = values.preset;
+  const seed = integer("--seed", values.seed);
+  if (seed !== undefined) body["seed"] = seed;
+  if (Object.keys(resources).length > 0) body["resources"] = resources;
+
+  const client = await RemoteClient.fromStore();
+  const created = await client.post<Run>("/api/v1/runs", body);
+  if (values.json) process.stdout.write(`${JSON.stringify(created)}\n`);
+  else process.stdout.write(`${created.id}\n`);
+  if (!values.json)
+    process.stderr.write(`Run ${created.id} ${created.status}: ${client.server}/runs/${created.id}\n`);
+  return values.watch ? follow(client, created.id) : 0;
+}
+
+function pad(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+async function list(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: { status: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" } },
+  });
+  const query = new URLSearchParams({ limit: String(integer("--limit", values.limit) ?? 50) });
+  if (values.status) query.set("status", values.status);
+  const client = await RemoteClient.fromStore();
+  const page = await client.get<{ items: Run[] }>(`/api/v1/runs?${query}`);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(page.items)}\n`);
+    return 0;
+  }
+  if (page.items.length === 0) {
+    process.stderr.write("No runs.\n");
+    return 0;
+  }
+  const rows = [
+    ["ID", "STATUS", "ENV", "PROGRESS", "STEPS", "CREATED"],
+    ...page.items.map((r) => [
+      r.id,
+      r.status,
+      r.env,
+      `${Math.floor((100 * r.globalStep) / Math.max(1, r.totalSteps))}%`,
+      `${r.globalStep}/${r.totalSteps}`,
+      r.createdAt,
+    ]),
+  ];
+  process.stdout.write(`${pad(rows)}\n`);
+  return 0;
+}
+
+async function lastPoint(client: RemoteClient, run: Run): Promise<MetricPoint | undefined> {
+  if (run.iteration === 0) return undefined;
+  const page = await client.get<{ points: MetricPoint[] }>(
+    `/api/v1/runs/${run.id}/metrics?fromIteration=${run.iteration}`,
+  );
+  return page.points.at(-1);
+}
+
+async function show(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: { json: { type: "boolean" } },
+  });
+  if (positionals.length !== 1) throw new UsageError("expected one run id");
+  const client = await RemoteClient.fromStore();
+  const r = await client.get<Run>(`/api/v1/runs/${encodeURIComponent(positionals[0]!)}`);
+  const point = await lastPoint(client, r);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ ...r, latest: point ?? null })}\n`);
+    return 0;
+  }
+  const rows = [
+    ["id", r.id],
+    ["status", r.status],
+    ["env", r.env],
+    ["preset", r.preset ?? "-"],
+    ["seed", String(r.seed)],
+    ["progress", `${r.globalStep}/${r.totalSteps} steps, iteration ${r.iteration}`],
+    [
+      "resources",
+      `${r.resources.runners} runner(s) × ${r.resources.envsPerRunner} envs${r.resources.gpu ? ", GPU" : ""}`,
+    ],
+    ["created", r.createdAt],
+    ["started", r.startedAt ?? "-"],
+    ["finished", r.finishedAt ?? "-"],
+  ];
+  if (r.failureReason) rows.push(["failure", r.failureReason]);
+  for (const [k, v] of Object.entries(point?.metrics ?? {})) {
+    if (!k.startsWith("time/")) rows.push([k, compact(v)]);
+  }
+  process.stdout.write(`${pad(rows)}\n`);
+  return 0;
+}
+
+async function transition(what: "stop" | "resume", args: string[]): Promise<number> {
+  const id = oneId(args);
+  const client = await RemoteClient.fromStore();
+  const r = await client.post<Run>(`/api/v1/runs/${encodeURIComponent(id)}/${what}`);
+  process.stdout.write(`${r.id} ${r.status}\n`);
+  return 0;
+}
+
+async function watch(args: string[]): Promise<number> {
+  const id = oneId(args);
+  const client = await RemoteClient.fromStore();
+  return follow(client, id);
+}
+
+/**
+ * Streams a run's metrics until it ends: on a terminal one line rewritten in place with a progress
+ * bar; otherwise (a pipe, a log) one line per iteration. Exit code 0 when it completed or was
+ * stopped, 1 when it failed.
+ */
+async function follow(client: RemoteClient, id: string): Promise<number> {
+  let r = await client.get<Run>(`/api/v1/runs/${encodeURIComponent(id)}`);
+  const tty = process.stdout.isTTY === true;
+  process.stderr.write(`Watching ${r.env} run ${r.id} (${r.status}); Ctrl-C to stop watching.\n`);
+  let last = 0;
+  let live = false;
+
+  const line = (p: MetricPoint): string => {
+    const m = p.metrics;
+    const fraction = p.globalStep / Math.max(1, r.totalSteps);
+    return [
+      `iter ${p.iteration}`,
+      `${bar(fraction)} ${Math.floor(fraction * 100)}%`,
+      `step ${p.globalStep}/${r.totalSteps}`,
+      `return ${compact(m["charts/episodic_return"])}`,
+      `SPS ${compact(m["charts/SPS"])}`,
+      `kl ${compact(m["losses/approx_kl"])}`,
+      `entropy ${compact(m["losses/entropy"])}`,
+    ].join("  ");
+  };
+  const print = (p: MetricPoint) => {
+    if (p.iteration <= last) return;
+    last = p.iteration;
+    if (tty) {
+      process.stdout.write(`\r\x1b[K${line(p)}`);
+      live = true;
+    } else process.stdout.write(`${line(p)}\n`);
+  };
+  const printFrom = async (fromIteration: number) => {
+    const page = await client.get<{ points: MetricPoint[] }>(
+      `/api/v1/runs/${id}/metrics?fromIteration=${fromIteration}`,
+    );
+    for (const p of page.points) print(p);
+  };
+  const say = (text: string) => {
+    if (tty && live) process.stdout.write("\n");
+    live = false;
+    process.stdout.write(`${text}\n`);
+  };
+
+  if (TERMINAL.has(r.status)) {
+    const point = await lastPoint(client, r);
+    if (point) print(point);
+    say(`status: ${r.status}${r.failureReason ? ` (${r.failureReason})` : ""}`);
+    return r.status === "failed" ? 1 : 0;
+  }
+
+  await followLive(client, {
+    topic: { runId: id },
+    async onSubscribed(reconnected) {
+      // The points produced while disconnected, then the live ones.
+      if (reconnected) await printFrom(last + 1);
+    },
+    onDisconnect() {
+      say("connection lost; reconnecting…");
+    },
+    // Every 5 s: the run as stored. Iterations (or the end) that no live frame brought are fetched.
+    tick: {
+      everyMs: 5000,
+      async run(done) {
+        const stored = await client.get<Run>(`/api/v1/runs/${encodeURIComponent(id)}`);
+        if (stored.iteration > last) await printFrom(last + 1);
+        if (TERMINAL.has(stored.status)) {
+          r = stored;
+          done();
+        }
+      },
+    },
+    async onFrame(frame, done) {
+      if (frame.type === "metrics") {
+        const point = frame as unknown as MetricPoint;
+        // A hole before this point (broadcasts this API node missed): the history fills it first.
+        if (point.iteration > last + 1) await printFrom(last + 1);
+        print(point);
+      } else if (frame.type === "status" || frame.type === "subscribed") {
+        const status = String(frame["status"]);
+        const changed = status !== r.status;
+        r = { ...r, status };
+        if (TERMINAL.has(status)) done();
+        else if (changed) say(`status: ${status}`);
+      }
+    },
+  });
+  if (process.exitCode === 130) {
+    say("stopped watching (the run goes on)");
+    return 130;
+  }
+  if (TERMINAL.has(r.status)) {
+    await printFrom(last + 1);
+    r = await client.get<Run>(`/api/v1/runs/${encodeURIComponent(id)}`);
+    say(`status: ${r.status}${r.failureReason ? ` (${r.failureReason})` : ""}`);
+  }
+  return r.status === "failed" ? 1 : 0;
+}

@@ -1,0 +1,91 @@
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { RemoteClient, reportError } from "./client.ts";
+
+/**
+ * `proxima submit EXERCISE FILE.js`: submits code for an exercise, waits for its grade and prints
+ * the result of every test. Exit code 0 when the submission passed, 1 otherwise.
+ */
+const USAGE = `usage: proxima submit <exercise> <file.js> [--json]
+`;
+
+interface Submission {
+  id: string;
+  exerciseId: string;
+  status: string;
+  score: number;
+  maxScore: number;
+  tests: { name: string; hidden: boolean; passed: boolean; message: string; timeMs: number }[];
+  console: string;
+  consoleTruncated: boolean;
+  error: string | null;
+  runtimeMs: number | null;
+}
+
+const GRADED = new Set(["passed", "failed", "error"]);
+/** Grading takes from milliseconds (a function) to minutes (a training exercise). */
+const POLL_MS = 300;
+
+export async function run(argv: string[]): Promise<number> {
+  let values: { json?: boolean; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 2) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const [exercise, file] = positionals as [string, string];
+  let code: string;
+  try {
+    code = await readFile(file, "utf8");
+  } catch (err) {
+    process.stderr.write(`proxima submit: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}\n`);
+    return 1;
+  }
+  try {
+    const client = await RemoteClient.fromStore();
+    let submission = await client.post<Submission>(
+      `/api/v1/exercises/${encodeURIComponent(exercise)}/submissions`,
+      { code },
+    );
+    if (!values.json) process.stderr.write(`Submitted ${submission.id}; grading…\n`);
+    while (!GRADED.has(submission.status)) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      submission = await client.get<Submission>(`/api/v1/submissions/${submission.id}`);
+    }
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(submission)}\n`);
+    } else {
+      for (const t of submission.tests) {
+        const mark = t.passed ? "✓" : "✗";
+        const detail = t.passed ? "" : `: ${t.message}`;
+        process.stdout.write(
+          `${mark} ${t.name}${t.hidden ? " (hidden)" : ""}${detail} (${t.timeMs.toFixed(0)} ms)\n`,
+        );
+      }
+      if (submission.error) process.stdout.write(`error: ${submission.error}\n`);
+      if (submission.console) {
+        process.stdout.write(`console output${submission.consoleTruncated ? " (truncated)" : ""}:\n`);
+        process.stdout.write(`${submission.console.replace(/\n?$/, "\n")}`);
+      }
+      process.stdout.write(`${submission.status}: ${submission.score}/${submission.maxScore}\n`);
+    }
+    return submission.status === "passed" ? 0 : 1;
+  } catch (err) {
+    return reportError("submit", err);
+  }
+}

@@ -1,0 +1,95 @@
+import type { SandboxJob, SandboxLimits, SandboxResult } from "../sandbox/index.ts";
+
+/**
+ * The exercise catalogue's shapes. An exercise is code, versioned: a change to its tests, points or
+ * threshold is a new `version`, and every submission records the version it was graded against.
+ */
+
+/** What grading needs of the sandbox: the pool's `run` (a `SandboxPool` fits). */
+export interface Sandbox {
+  run<T>(job: SandboxJob<T>): Promise<SandboxResult<T>>;
+}
+
+/** A test the learner sees: its arguments and, where there is one, the expected value. */
+export interface VisibleTest {
+  name: string;
+  description: string;
+  args: unknown[];
+  expected?: unknown;
+}
+
+/** One test's outcome, as stored with the submission and shown to the learner. */
+export interface TestOutcome {
+  name: string;
+  /** Hidden tests report only their name, whether they passed and a message without their data. */
+  hidden: boolean;
+  passed: boolean;
+  message: string;
+  timeMs: number;
+}
+
+/** What grading a submission produced. */
+export interface GradeReport {
+  /** `error`: the code could not be graded at all (syntax, top-level throw, memory, deadline, crash). */
+  status: "passed" | "failed" | "error";
+  /** Points earned, 0..points. */
+  score: number;
+  maxScore: number;
+  tests: TestOutcome[];
+  console: string;
+  consoleTruncated: boolean;
+  /** Wall time of the sandbox jobs (and of the training run, for training exercises). */
+  runtimeMs: number;
+  cpuTimeMs: number;
+  /** The largest isolate memory seen over the jobs. */
+  memoryBytes: number;
+  /** Why the submission could not be graded (status `error`). */
+  error: string | null;
+}
+
+export type ExerciseKind = "function" | "training";
+
+export interface Exercise {
+  id: string;
+  version: number;
+  kind: ExerciseKind;
+  title: string;
+  /** One line for the catalogue. */
+  summary: string;
+  /** Markdown. */
+  statement: string;
+  starterCode: string;
+  /** The function the submission must declare, as a TypeScript-like signature. */
+  signature: string;
+  /** Its name. */
+  entry: string;
+  points: number;
+  /** Fraction of the points needed to pass (0..1]. */
+  passingScore: number;
+  visibleTests: VisibleTest[];
+  /** Sandbox limits of each grading job (the pool's defaults for the rest). */
+  limits: Partial<SandboxLimits>;
+  grade(code: string, sandbox: Sandbox): Promise<GradeReport>;
+}
+
+/** What leaves the server about an exercise: everything but the hidden tests and the grader. */
+export interface PublicExercise {
+  id: string;
+  version: number;
+  kind: ExerciseKind;
+  title: string;
+  summary: string;
+  statement: string;
+  starterCode: string;
+  signature: string;
+  entry: string;
+  points: number;
+  passingScore: number;
+  visibleTests: VisibleTest[];
+  limits: { cpuTimeMs?: number; wallTimeMs?: number; memoryMb?: number };
+}
+
+export type ExerciseSummary = Pick<
+  PublicExercise,
+  "id" | "version" | "kind" | "title" | "summary" | "points" | "passingScore"
+>;

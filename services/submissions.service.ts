@@ -1,0 +1,253 @@
+import { availableParallelism } from "node:os";
+import { type Context, Errors, type ServiceBroker, type ServiceSchema } from "moleculer";
+import { ROLES, type Role } from "../db/entities/User.ts";
+import { EXERCISES, exerciseSummary, getExercise, publicExercise } from "../exercises/index.ts";
+import { ForbiddenError, NotFoundError, PayloadTooLargeError } from "../lib/errors.ts";
+import type { ServiceDeps } from "./deps.ts";
+import { errorReport, type GradedSubmission, Grader } from "./submissions/grader.ts";
+import {
+  type PublicSubmission,
+  SUBMISSION_GRADED_EVENT,
+  type SubmissionGradedEvent,
+} from "./submissions/schemas.ts";
+import {
+  adoptQueued,
+  type Caller,
+  createSubmission,
+  finishSubmission,
+  listSubmissions,
+  progressOf,
+  progressPage,
+  toPublicSubmission,
+  unfinishedSubmissions,
+  visibleSubmission,
+} from "./submissions/store.ts";
+
+/**
+ * Exercises and graded code submissions. This service owns the node's sandbox pool, so it is hosted
+ * by controller processes, never by API-only ones (the API reaches it over the broker). A submission
+ * is written `queued` (quotas checked in the same transaction), graded asynchronously, and its grade
+ * and the learner's progress are committed together; then `submissions.graded` is broadcast and every
+ * API node tells the learner's WebSockets.
+ *
+ * Restarts: a submission still `queued` is graded again by the next start (or adopted by another node
+ * once its node is gone); one left `running` is marked `error`: it may be the very code that brought
+ * its process down, and grading it again could do so forever.
+ */
+const CALLER = { userId: "uuid", role: { type: "enum", values: [...ROLES] } } as const;
+type CallerParams = { userId: string; role: Role };
+const caller = (p: CallerParams): Caller => ({ userId: p.userId, role: p.role });
+
+const INTERRUPTED =
+  "grading was interrupted: the process grading this submission stopped or crashed; submit again";
+
+export default function submissionsService(deps: ServiceDeps): ServiceSchema {
+  const { config, db } = deps;
+  const orm = db.orm;
+  const logger = deps.logger.child({ svc: "submissions" });
+  let broker: ServiceBroker | undefined;
+  let grader: Grader | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const notify = (b: ServiceBroker, { submission, report }: GradedSubmission) => {
+    const payload: SubmissionGradedEvent = {
+      submissionId: submission.id,
+      userId: submission.user.id,
+      exerciseId: submission.exerciseId,
+      exerciseVersion: submission.exerciseVersion,
+      status: report.status,
+      score: report.score,
+      maxScore: report.maxScore,
+    };
+    void b.broadcast(SUBMISSION_GRADED_EVENT, payload);
+  };
+
+  const alive = (b: ServiceBroker, nodeID: string): boolean =>
+    nodeID === b.nodeID || b.registry.nodes.get(nodeID)?.available === true;
+
+  /**
+   * The unfinished submissions this node is not grading: its own (after a restart its memory is empty;
+   * later, one whose grading could not be written, e.g. while the database was away), those of no
+   * node, and those of nodes that are gone. Other nodes' rows are left alone at start, since other
+   * nodes may not have been discovered yet.
+   */
+  const recover = async (b: ServiceBroker, g: Grader, atStart: boolean) => {
+    for (const row of await unfinishedSubmissions(orm)) {
+      if (g.holds(row.id)) continue;
+      const owner = row.ownerNode ?? null;
+      const ours = owner === b.nodeID;
+      if (owner !== null && !ours && (atStart || alive(b, owner))) continue;
+      if (row.status === "running") {
+        const maxScore = getExercise(row.exerciseId)?.points ?? 0;
+        const graded = await finishSubmission(orm, row.id, ["running"], errorReport(maxScore, INTERRUPTED));
+        if (graded) {
+          logger.warn({ submissionId: row.id, owner }, "submission interrupted while graded: marked error");
+          notify(b, { submission: graded, report: errorReport(maxScore, INTERRUPTED) });
+        }
+      } else if (ours || (await adoptQueued(orm, row.id, owner, b.nodeID))) {
+        g.enqueue(row.id, row.exerciseId);
+      }
+    }
+  };
+
+  return {
+    name: "submissions",
+
+    settings: {},
+
+    dependencies: [],
+
+    actions: {
+      exercises: {
+        visibility: "public",
+        params: {},
+        handler() {
+          return EXERCISES.map(exerciseSummary);
+        },
+      },
+
+      exercise: {
+        visibility: "public",
+        params: { exerciseId: "string" },
+        handler(ctx: Context<{ exerciseId: string }>) {
+          const exercise = getExercise(ctx.params.exerciseId);
+          if (!exercise) throw new NotFoundError("exercise");
+          return publicExercise(exercise);
+        },
+      },
+
+      create: {
+        visibility: "public",
+        params: { ...CALLER, exerciseId: "string", code: { type: "string", min: 1 } },
+        async handler(
+          ctx: Context<CallerParams & { exerciseId: string; code: string }>,
+        ): Promise<PublicSubmission> {
+          const { exerciseId, code, userId } = ctx.params;
+          const exercise = getExercise(exerciseId);
+          if (!exercise) throw new NotFoundError("exercise");
+          const bytes = Buffer.byteLength(code, "utf8");
+          if (bytes > config.SUBMISSION_MAX_CODE_BYTES) {
+            throw new PayloadTooLargeError(
+              `the code takes ${bytes} bytes; at most ${config.SUBMISSION_MAX_CODE_BYTES} are accepted`,
+              { limit: config.SUBMISSION_MAX_CODE_BYTES },
+            );
+          }
+          if (!grader)
+            throw new Errors.ServiceNotAvailableError({
+              action: "submissions.create",
+              nodeID: ctx.broker.nodeID,
+            });
+          const submission = await createSubmission(
+            orm,
+            {
+              userId,
+              exerciseId,
+              exerciseVersion: exercise.version,
+              maxScore: exercise.points,
+              code,
+              ownerNode: ctx.broker.nodeID,
+              typicalSeconds: exercise.kind === "training" ? 10 : 2,
+            },
+            { perMinute: config.SUBMISSIONS_PER_MINUTE, concurrent: config.SUBMISSIONS_CONCURRENT_PER_USER },
+          );
+          grader.enqueue(submission.id, exerciseId);
+          return toPublicSubmission(submission, true);
+        },
+      },
+
+      get: {
+        visibility: "public",
+        params: { ...CALLER, submissionId: "uuid" },
+        async handler(ctx: Context<CallerParams & { submissionId: string }>): Promise<PublicSubmission> {
+          const s = await visibleSubmission(orm.em.fork(), ctx.params.submissionId, caller(ctx.params));
+          return toPublicSubmission(s, true);
+        },
+      },
+
+      list: {
+        visibility: "public",
+        params: {
+          ...CALLER,
+          exerciseId: "string",
+          limit: { type: "number", integer: true, min: 1, max: 100, optional: true },
+          cursor: { type: "string", optional: true },
+          forUser: { type: "uuid", optional: true },
+        },
+        handler(
+          ctx: Context<
+            CallerParams & { exerciseId: string; limit?: number; cursor?: string; forUser?: string }
+          >,
+        ) {
+          const { exerciseId, limit, cursor, forUser } = ctx.params;
+          if (!getExercise(exerciseId)) throw new NotFoundError("exercise");
+          return listSubmissions(orm.em.fork(), caller(ctx.params), {
+            exerciseId,
+            limit: limit ?? 20,
+            cursor,
+            userId: forUser,
+          });
+        },
+      },
+
+      myProgress: {
+        visibility: "public",
+        params: CALLER,
+        async handler(ctx: Context<CallerParams>) {
+          const [progress] = await progressOf(orm.em.fork(), [{ id: ctx.params.userId }]);
+          return progress;
+        },
+      },
+
+      progress: {
+        visibility: "public",
+        params: {
+          ...CALLER,
+          limit: { type: "number", integer: true, min: 1, max: 100, optional: true },
+          cursor: { type: "string", optional: true },
+        },
+        async handler(ctx: Context<CallerParams & { limit?: number; cursor?: string }>) {
+          if (ctx.params.role !== "admin")
+            throw new ForbiddenError("only admins see every learner's progress");
+          return progressPage(orm.em.fork(), { limit: ctx.params.limit ?? 20, cursor: ctx.params.cursor });
+        },
+      },
+
+      /** Pool and queue figures of this node (tests, benchmarks, operators). */
+      stats: {
+        visibility: "public",
+        params: {},
+        handler() {
+          return { ...(grader?.stats() ?? { queued: 0, active: 0 }), pool: grader?.pool.stats() ?? null };
+        },
+      },
+    },
+
+    events: {},
+
+    methods: {},
+
+    async started() {
+      broker = this.broker as ServiceBroker;
+      const b = broker;
+      const g = new Grader({
+        orm,
+        nodeID: () => b.nodeID,
+        logger,
+        pool: { size: config.SUBMISSIONS_POOL_SIZE ?? Math.max(1, availableParallelism() - 1) },
+        onGraded: (graded) => notify(b, graded),
+      });
+      grader = g;
+      await recover(b, g, true);
+      timer = setInterval(() => {
+        recover(b, g, false).catch((err: unknown) => logger.warn({ err }, "submission recovery failed"));
+      }, config.SUBMISSIONS_RECOVERY_INTERVAL_MS);
+      timer.unref();
+    },
+
+    async stopped() {
+      clearInterval(timer);
+      await grader?.stop();
+      grader = undefined;
+    },
+  };
+}

@@ -1,0 +1,157 @@
+import type { MikroORM } from "@mikro-orm/postgresql";
+import type { Submission } from "../../db/entities/Submission.ts";
+import { type Exercise, type GradeReport, getExercise } from "../../exercises/index.ts";
+import type { Logger } from "../../lib/logger.ts";
+import {
+  SandboxClosedError,
+  SandboxPool,
+  type SandboxPoolOptions,
+  SandboxUnavailableError,
+} from "../../sandbox/index.ts";
+import { claimSubmission, finishSubmission, requeueSubmission } from "./store.ts";
+
+/**
+ * The grading loop of one submissions node. It owns the node's SandboxPool (child processes that run
+ * the isolates; the node itself never runs submitted code) and two FIFO queues of submission ids:
+ * function exercises, graded up to `pool.size + 1` at a time (one waiting in the pool keeps every
+ * child busy), and training exercises, one at a time (their PPO loop runs on this node's event loop,
+ * one iteration between two sandbox jobs, so they must not pile up). The database is the queue's
+ * source of truth: an id here is only a hint, `claimSubmission` decides who grades.
+ */
+export interface GradedSubmission {
+  submission: Submission;
+  report: GradeReport;
+}
+
+export interface GraderOptions {
+  orm: MikroORM;
+  nodeID: () => string;
+  logger: Logger;
+  pool: SandboxPoolOptions;
+  /** Called after the grade and the progress are committed. */
+  onGraded(graded: GradedSubmission): void;
+}
+
+interface Lane {
+  queue: string[];
+  active: number;
+  limit: number;
+}
+
+export class Grader {
+  readonly pool: SandboxPool;
+  private readonly lanes: Record<Exercise["kind"], Lane>;
+  private readonly queued = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopping = false;
+
+  constructor(private readonly options: GraderOptions) {
+    this.pool = new SandboxPool(options.pool);
+    this.lanes = {
+      function: { queue: [], active: 0, limit: this.pool.size + 1 },
+      training: { queue: [], active: 0, limit: 1 },
+    };
+  }
+
+  /** Queues a submission this node owns (idempotent). */
+  enqueue(id: string, exerciseId: string): void {
+    if (this.stopping || this.queued.has(id)) return;
+    this.queued.add(id);
+    const kind = getExercise(exerciseId)?.kind ?? "function";
+    this.lanes[kind].queue.push(id);
+    this.pump();
+  }
+
+  /** Whether this node is grading or holding the submission. */
+  holds(id: string): boolean {
+    return this.queued.has(id);
+  }
+
+  stats(): { queued: number; active: number } {
+    const lanes = Object.values(this.lanes);
+    return {
+      queued: lanes.reduce((s, l) => s + l.queue.length, 0),
+      active: lanes.reduce((s, l) => s + l.active, 0),
+    };
+  }
+
+  /**
+   * Stops taking work and closes the pool: the jobs running in it finish, and a grading that needs
+   * another job (a training run) gets `SandboxClosedError` and puts its submission back in the queue.
+   * The submissions left queued are graded by the next start, or by another node.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const lane of Object.values(this.lanes)) lane.queue.length = 0;
+    const closing = this.pool.close();
+    await Promise.allSettled([...this.inFlight]);
+    await closing;
+  }
+
+  private pump(): void {
+    for (const lane of Object.values(this.lanes)) {
+      while (!this.stopping && lane.active < lane.limit && lane.queue.length > 0) {
+        const id = lane.queue.shift()!;
+        lane.active++;
+        const task = this.gradeOne(id)
+          .catch((err: unknown) => this.options.logger.error({ err, submissionId: id }, "grading failed"))
+          .finally(() => {
+            lane.active--;
+            this.queued.delete(id);
+            this.inFlight.delete(task);
+            this.pump();
+          });
+        this.inFlight.add(task);
+      }
+    }
+  }
+
+  private async gradeOne(id: string): Promise<void> {
+    const { orm, logger } = this.options;
+    const submission = await claimSubmission(orm, id, this.options.nodeID());
+    if (!submission) return;
+    const exercise = getExercise(submission.exerciseId);
+    let report: GradeReport;
+    if (!exercise || exercise.version !== submission.exerciseVersion) {
+      report = errorReport(
+        submission.maxScore,
+        `version ${submission.exerciseVersion} of exercise ${submission.exerciseId} is no longer served; submit again`,
+      );
+    } else {
+      try {
+        report = await exercise.grade(submission.code, this.pool);
+      } catch (err) {
+        if (err instanceof SandboxClosedError) {
+          // This node is stopping: the submission goes back to the queue for the next start.
+          await requeueSubmission(orm, id);
+          return;
+        }
+        if (!(err instanceof SandboxUnavailableError))
+          logger.error({ err, submissionId: id }, "grader defect");
+        report = errorReport(
+          exercise.points,
+          err instanceof SandboxUnavailableError
+            ? "the sandbox is unavailable on this node; submit again later"
+            : "the grader failed on this submission; it has been logged",
+        );
+      }
+    }
+    const graded = await finishSubmission(orm, id, ["running"], report);
+    if (graded) this.options.onGraded({ submission: graded, report });
+  }
+}
+
+export function errorReport(maxScore: number, error: string): GradeReport {
+  return {
+    status: "error",
+    score: 0,
+    maxScore,
+    tests: [],
+    console: "",
+    consoleTruncated: false,
+    runtimeMs: 0,
+    cpuTimeMs: 0,
+    memoryBytes: 0,
+    error,
+  };
+}

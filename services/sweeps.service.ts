@@ -1,0 +1,342 @@
+import { randomUUID } from "node:crypto";
+import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
+import { SweepActor, type SweepDescriptor, type SweepEvents } from "../actors/sweep.ts";
+import { SWEEP_STATUSES, Sweep, type SweepStatus } from "../db/entities/Sweep.ts";
+import { SweepTrial } from "../db/entities/SweepTrial.ts";
+import { ROLES, type Role } from "../db/entities/User.ts";
+import { ConflictError } from "../lib/errors.ts";
+import type { ServiceDeps } from "./deps.ts";
+import { RUN_STATUS_EVENT, type RunStatusEvent } from "./runs/schemas.ts";
+import { BrokerTrialLauncher } from "./sweeps/launcher.ts";
+import {
+  checkDefinition,
+  resultsCsv,
+  sweepWithTrials,
+  toPublicSweep,
+  trialUpdate,
+  visibleSweep,
+} from "./sweeps/records.ts";
+import {
+  type PublicSweep,
+  SWEEP_STATUS_EVENT,
+  SWEEP_TRIAL_EVENT,
+  type SweepStatusEvent,
+  type SweepTrialEvent,
+  type SweepWithTrials,
+} from "./sweeps/schemas.ts";
+import {
+  claimOrphanSweeps,
+  claimSweep,
+  PgSweepStore,
+  releaseSweepLease,
+  type SweepLease,
+} from "./sweeps/store.ts";
+
+/**
+ * Hyperparameter sweeps. A sweep is a virtual actor like a run (services/runs.service.ts): the node
+ * holding its lease hosts its SweepActor; the node that creates or resumes a sweep takes the lease,
+ * and when a host dies another sweeps node claims the expired lease and re-activates the actor from
+ * the database. Requests write the database first (a stop request is a write), then hint the host.
+ */
+const CALLER = { userId: "uuid", role: { type: "enum", values: [...ROLES] } } as const;
+const SWEEP_CALLER = { sweepId: "uuid", ...CALLER } as const;
+
+type CallerParams = { userId: string; role: Role };
+type SweepParams = CallerParams & { sweepId: string };
+
+/** How many orphaned sweeps one scan claims. */
+const CLAIM_BATCH = 8;
+
+interface Hosted {
+  actor: SweepActor;
+  lease: SweepLease;
+}
+
+export default function sweepsService(deps: ServiceDeps): ServiceSchema {
+  const { config, db } = deps;
+  const logger = deps.logger.child({ svc: "sweeps" });
+  const orm = db.orm;
+  const fork = () => orm.em.fork();
+  const hosted = new Map<string, Hosted>();
+  const ttl = config.RUN_LEASE_TTL_MS;
+  // A sweep looks at its trials at least three times per lease period (each look renews the lease).
+  const pollMs = Math.min(config.SWEEP_POLL_MS, ttl / 3);
+  let timer: NodeJS.Timeout | undefined;
+  let stopping = false;
+
+  const events = (b: ServiceBroker): SweepEvents => ({
+    trial: (sweep, trial) => {
+      const payload: SweepTrialEvent = {
+        sweepId: sweep.id,
+        ownerId: sweep.ownerId,
+        trial: trialUpdate(trial),
+      };
+      void b.broadcast(SWEEP_TRIAL_EVENT, payload);
+    },
+    status: (sweep, status) => statusEvent(b, { id: sweep.id, ownerId: sweep.ownerId }, status),
+  });
+
+  const statusEvent = (b: ServiceBroker, sweep: { id: string; ownerId: string }, status: SweepStatus) => {
+    const payload: SweepStatusEvent = { sweepId: sweep.id, ownerId: sweep.ownerId, status };
+    void b.broadcast(SWEEP_STATUS_EVENT, payload);
+  };
+
+  const activate = (b: ServiceBroker, sweep: Sweep, lease: SweepLease) => {
+    if (stopping) return;
+    const current = hosted.get(sweep.id);
+    if (current?.actor.active && current.lease.epoch === lease.epoch) return;
+    const descriptor: SweepDescriptor = {
+      id: sweep.id,
+      ownerId: sweep.owner.id,
+      definition: sweep.definition,
+    };
+    const actor = new SweepActor(
+      descriptor,
+      new PgSweepStore(orm, sweep.id, lease, ttl),
+      new BrokerTrialLauncher(b, orm),
+      events(b),
+      { pollMs, log: logger, newRunId: randomUUID },
+    );
+    hosted.set(sweep.id, { actor, lease });
+    void actor.ended.then(() => {
+      if (hosted.get(sweep.id)?.actor === actor) hosted.delete(sweep.id);
+    });
+    // An older activation of this node (a lease lost and taken back) ends first: its writes are fenced.
+    if (current?.actor.active) void current.actor.deactivate().then(() => actor.activate());
+    else actor.activate();
+  };
+
+  const hint = async (b: ServiceBroker, sweep: Sweep) => {
+    if (!sweep.ownerNode) return;
+    if (sweep.ownerNode === b.nodeID) hosted.get(sweep.id)?.actor.wake();
+    else
+      await b.call("sweeps.wake", { sweepId: sweep.id }, { nodeID: sweep.ownerNode }).catch(() => undefined);
+  };
+
+  /** Claims the sweeps whose host died (or handed them back) and activates them here. */
+  const maintain = async (b: ServiceBroker) => {
+    if (stopping) return;
+    const claimed = await claimOrphanSweeps(orm, b.nodeID, ttl, CLAIM_BATCH);
+    for (const { id, epoch } of claimed) {
+      const sweep = await fork().findOne(Sweep, { id });
+      if (!sweep) continue;
+      logger.info({ sweepId: id, epoch }, "took over a sweep");
+      activate(b, sweep, { nodeID: b.nodeID, epoch });
+    }
+  };
+
+  return {
+    name: "sweeps",
+
+    settings: {},
+
+    dependencies: [],
+
+    actions: {
+      create: {
+        visibility: "public",
+        params: { ...CALLER, definition: "object" },
+        async handler(ctx: Context<CallerParams & { definition: unknown }>): Promise<SweepWithTrials> {
+          const { userId, role } = ctx.params;
+          const { def, trials } = checkDefinition(ctx.params.definition, { userId, role });
+          const em = fork();
+          const { sweep, lease } = await em.transactional(async (tx) => {
+            const created = tx.create(Sweep, {
+              owner: userId,
+              name: def.name,
+              envId: def.env,
+              method: def.method,
+              definition: def,
+              status: "running",
+            });
+            await tx.flush();
+            for (const t of trials) {
+              await tx.execute(
+                `insert into "sweep_trials" ("id", "sweep_id", "index", "params", "seed", "total_steps", "run_id",
+                   "status", "rungs", "member", "generation", "created_at", "updated_at", "steps", "iteration")
+                 values (?, ?, ?, ?::jsonb, ?, ?, ?, 'pending', '[]'::jsonb, ?, ?, now(), now(), 0, 0)`,
+                [
+                  randomUUID(),
+                  created.id,
+                  t.index,
+                  JSON.stringify(t.params),
+                  t.seed,
+                  t.totalSteps,
+                  randomUUID(),
+                  t.member ?? null,
+                  t.generation ?? null,
+                ],
+              );
+            }
+            const claimed = await claimSweep(tx, created.id, ctx.broker.nodeID, ttl);
+            return { sweep: created, lease: claimed! };
+          });
+          statusEvent(ctx.broker, { id: sweep.id, ownerId: userId }, "running");
+          activate(ctx.broker, sweep, lease);
+          return sweepWithTrials(fork(), sweep);
+        },
+      },
+
+      list: {
+        visibility: "public",
+        params: {
+          ...CALLER,
+          status: { type: "enum", values: [...SWEEP_STATUSES], optional: true },
+          limit: { type: "number", integer: true, min: 1, max: 100, optional: true },
+        },
+        async handler(ctx: Context<CallerParams & { status?: SweepStatus; limit?: number }>) {
+          const { userId, role, status, limit } = ctx.params;
+          const em = fork();
+          const sweeps = await em.find(
+            Sweep,
+            { ...(role === "admin" ? {} : { owner: userId }), ...(status ? { status } : {}) },
+            { orderBy: { createdAt: "desc", id: "desc" }, limit: limit ?? 50 },
+          );
+          const trials = await em.find(SweepTrial, { sweep: { $in: sweeps.map((s) => s.id) } });
+          const items: PublicSweep[] = sweeps.map((s) =>
+            toPublicSweep(
+              s,
+              trials.filter((t) => t.sweep.id === s.id),
+            ),
+          );
+          return { items };
+        },
+      },
+
+      get: {
+        visibility: "public",
+        params: SWEEP_CALLER,
+        async handler(ctx: Context<SweepParams>): Promise<SweepWithTrials> {
+          const em = fork();
+          return sweepWithTrials(em, await visibleSweep(em, ctx.params.sweepId, ctx.params));
+        },
+      },
+
+      /** For the WebSocket hub: whether the user may watch the sweep, and where it stands. */
+      visible: {
+        visibility: "public",
+        params: SWEEP_CALLER,
+        async handler(ctx: Context<SweepParams>) {
+          const em = fork();
+          const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
+          const full = await sweepWithTrials(em, sweep);
+          return { ownerId: sweep.owner.id, status: sweep.status, trials: full.trials };
+        },
+      },
+
+      results: {
+        visibility: "public",
+        params: SWEEP_CALLER,
+        async handler(ctx: Context<SweepParams>): Promise<{ name: string; csv: string }> {
+          const em = fork();
+          const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
+          const full = await sweepWithTrials(em, sweep);
+          return { name: sweep.name, csv: resultsCsv(sweep, full.trials) };
+        },
+      },
+
+      /** A running sweep is asked to stop: its actor stops every trial's run, then marks it stopped. */
+      stop: {
+        visibility: "public",
+        params: SWEEP_CALLER,
+        async handler(ctx: Context<SweepParams>): Promise<PublicSweep> {
+          const em = fork();
+          const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
+          const rows = await em.execute<{ id: string }[]>(
+            `update "sweeps" set "status" = 'stopping', "updated_at" = now() where "id" = ? and "status" = 'running' returning "id"`,
+            [sweep.id],
+          );
+          if (rows.length === 0 && sweep.status !== "stopping") {
+            throw new ConflictError(`the sweep is already ${sweep.status}`, { status: sweep.status });
+          }
+          statusEvent(ctx.broker, { id: sweep.id, ownerId: sweep.owner.id }, "stopping");
+          await hint(ctx.broker, sweep);
+          const { trials: _trials, ...summary } = await sweepWithTrials(
+            fork(),
+            (await fork().findOne(Sweep, { id: sweep.id }))!,
+          );
+          return summary;
+        },
+      },
+
+      /** A stopped sweep runs again on this node: its stopped trials resume, its pending ones start. */
+      resume: {
+        visibility: "public",
+        params: SWEEP_CALLER,
+        async handler(ctx: Context<SweepParams>): Promise<PublicSweep> {
+          const em = fork();
+          const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
+          const lease = await em.transactional(async (tx) => {
+            const rows = await tx.execute<{ id: string }[]>(
+              `update "sweeps" set "status" = 'running', "finished_at" = null, "failure_reason" = null,
+                 "best_trial_id" = null, "best_metric" = null, "updated_at" = now()
+               where "id" = ? and "status" in ('stopped', 'failed') returning "id"`,
+              [sweep.id],
+            );
+            if (rows.length === 0) return null;
+            await tx.execute(
+              `update "sweep_trials" set "status" = 'pending', "finished_at" = null, "updated_at" = now()
+               where "sweep_id" = ? and "status" = 'stopped'`,
+              [sweep.id],
+            );
+            return claimSweep(tx, sweep.id, ctx.broker.nodeID, ttl);
+          });
+          if (!lease)
+            throw new ConflictError(`a ${sweep.status} sweep cannot be resumed`, { status: sweep.status });
+          const fresh = (await fork().findOne(Sweep, { id: sweep.id }))!;
+          statusEvent(ctx.broker, { id: sweep.id, ownerId: sweep.owner.id }, "running");
+          activate(ctx.broker, fresh, lease);
+          const { trials: _trials, ...summary } = await sweepWithTrials(fork(), fresh);
+          return summary;
+        },
+      },
+
+      /** On the hosting node: the sweep's row changed (a stop request), its actor looks now. */
+      wake: {
+        visibility: "public",
+        params: { sweepId: "uuid" },
+        handler(ctx: Context<{ sweepId: string }>) {
+          hosted.get(ctx.params.sweepId)?.actor.wake();
+          return { hosted: hosted.has(ctx.params.sweepId) };
+        },
+      },
+    },
+
+    events: {
+      /** A trial's run changed status (ended, most usefully): its sweep looks now, not at its next poll. */
+      [RUN_STATUS_EVENT]: {
+        params: { runId: "string", status: "string" },
+        handler(ctx: Context<RunStatusEvent>) {
+          for (const { actor } of hosted.values()) if (actor.watches(ctx.params.runId)) actor.wake();
+        },
+      },
+    },
+
+    methods: {},
+
+    async started() {
+      const b = this.broker as ServiceBroker;
+      await maintain(b);
+      timer = setInterval(
+        () => {
+          maintain(b).catch((err: unknown) => logger.warn({ err }, "sweep lease maintenance failed"));
+        },
+        Math.min(config.RUN_SCHEDULE_INTERVAL_MS, ttl / 3),
+      );
+      timer.unref();
+    },
+
+    /** Drain: every actor ends after its current look and hands its lease back for another node to claim. */
+    async stopped() {
+      stopping = true;
+      clearInterval(timer);
+      await Promise.all(
+        [...hosted].map(async ([sweepId, h]) => {
+          await h.actor.deactivate();
+          await releaseSweepLease(orm, sweepId, h.lease).catch(() => undefined);
+        }),
+      );
+      hosted.clear();
+    },
+  };
+}

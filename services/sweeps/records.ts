@@ -1,0 +1,231 @@
+import type { EntityManager } from "@mikro-orm/postgresql";
+import type { TrialRow } from "../../actors/sweep.ts";
+import { Sweep } from "../../db/entities/Sweep.ts";
+import { SweepTrial, TRIAL_STATUSES, type TrialStatus } from "../../db/entities/SweepTrial.ts";
+import type { Role } from "../../db/entities/User.ts";
+import { ForbiddenError, NotFoundError, ValidationFailedError } from "../../lib/errors.ts";
+import { isEnvId } from "../../rl/envs/registry.ts";
+import { better } from "../../sweeps/asha.ts";
+import { parseSweepDefinition, type SweepDefinition, SweepDefinitionError } from "../../sweeps/definition.ts";
+import { expandTrials, type TrialSpec, trialHyperparameters } from "../../sweeps/trials.ts";
+import { QUOTAS } from "../runs/quotas.ts";
+import { type Caller, resolveRun } from "../runs/records.ts";
+import type { CreateRunInput } from "../runs/schemas.ts";
+import type { PublicSweep, PublicTrial, SweepWithTrials, TrialUpdate } from "./schemas.ts";
+
+export const SWEEP_ROLES: readonly Role[] = ["researcher", "admin"];
+
+/**
+ * A definition checked as far as it can be before anything is written: its own schema, then every
+ * trial's run as the runs service would resolve it, then the owner's role limits. Problems name the
+ * definition's key (422); what the role may never do is a 403 with a reason.
+ */
+export function checkDefinition(raw: unknown, caller: Caller): { def: SweepDefinition; trials: TrialSpec[] } {
+  if (!SWEEP_ROLES.includes(caller.role)) {
+    throw new ForbiddenError("sweeps are for researchers and admins; a learner launches runs one at a time", {
+      reason: "role",
+    });
+  }
+  let def: SweepDefinition;
+  let trials: TrialSpec[];
+  try {
+    def = parseSweepDefinition(raw);
+    if (!isEnvId(def.env))
+      throw new SweepDefinitionError([{ field: "env", message: `unknown environment ${def.env}` }]);
+    trials = expandTrials(def);
+  } catch (err) {
+    if (err instanceof SweepDefinitionError)
+      throw new ValidationFailedError("the sweep is invalid", err.issues);
+    throw err;
+  }
+  for (const t of trials) {
+    try {
+      resolveRun(runInput(def, t));
+    } catch (err) {
+      if (err instanceof ValidationFailedError) {
+        const errors = (err.data as { errors: { field: string; message: string }[] }).errors;
+        throw new ValidationFailedError(
+          `the sweep is invalid (trial ${t.index})`,
+          errors.map((e) => ({
+            field:
+              e.field.startsWith("hyperparameters.") && e.field.slice(16) in def.searchSpace
+                ? `searchSpace.${e.field.slice(16)}`
+                : e.field,
+            message: e.message,
+          })),
+        );
+      }
+      throw err;
+    }
+  }
+  const q = QUOTAS[caller.role];
+  const runners = def.resources?.runners ?? 1;
+  if (def.resources?.gpu && !q.gpu)
+    throw new ForbiddenError("GPU runs are for researchers and admins", { reason: "gpu" });
+  if (runners > q.runnersPerRun)
+    throw new ForbiddenError(`a ${caller.role} may use at most ${q.runnersPerRun} runners per run`, {
+      reason: "runnersPerRun",
+      limit: q.runnersPerRun,
+    });
+  if (def.totalSteps > q.totalSteps)
+    throw new ForbiddenError(`a ${caller.role} may train for at most ${q.totalSteps} steps`, {
+      reason: "totalSteps",
+      limit: q.totalSteps,
+    });
+  return { def, trials };
+}
+
+/** The `runs.create` input of one trial (its run's id and the caller are added by the launcher). */
+export function runInput(
+  def: SweepDefinition,
+  t: Pick<TrialSpec, "params" | "seed" | "totalSteps">,
+): CreateRunInput {
+  return {
+    env: def.env,
+    preset: def.preset,
+    hyperparameters: trialHyperparameters(def, t.params),
+    seed: t.seed,
+    totalSteps: t.totalSteps,
+    ...(def.resources ? { resources: def.resources } : {}),
+  };
+}
+
+/** The sweep if the caller may see it (its owner, or an admin); others' are 404s, as missing ones. */
+export async function visibleSweep(em: EntityManager, sweepId: string, caller: Caller): Promise<Sweep> {
+  const sweep = await em.findOne(Sweep, { id: sweepId });
+  if (!sweep || (caller.role !== "admin" && sweep.owner.id !== caller.userId))
+    throw new NotFoundError("sweep");
+  return sweep;
+}
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+export function toPublicTrial(t: SweepTrial): PublicTrial {
+  return {
+    id: t.id,
+    index: t.index,
+    status: t.status,
+    params: t.params,
+    seed: t.seed,
+    runId: t.runId,
+    totalSteps: t.totalSteps,
+    steps: t.steps,
+    iteration: t.iteration,
+    lastMetric: t.lastMetric ?? null,
+    finalMetric: t.finalMetric ?? null,
+    rungs: t.rungs,
+    pruned:
+      t.status === "pruned" && t.prunedRung != null
+        ? { rung: t.prunedRung, value: t.prunedValue ?? null, cutoff: t.prunedCutoff ?? null }
+        : null,
+    member: t.member ?? null,
+    generation: t.generation ?? null,
+    lineage: t.lineage ?? null,
+    failureReason: t.failureReason ?? null,
+    startedAt: iso(t.startedAt),
+    finishedAt: iso(t.finishedAt),
+  };
+}
+
+export function trialUpdate(t: TrialRow): TrialUpdate {
+  return {
+    id: t.id,
+    index: t.index,
+    status: t.status,
+    runId: t.runId,
+    steps: t.steps,
+    iteration: t.iteration,
+    lastMetric: t.lastMetric,
+    finalMetric: t.finalMetric,
+    rungs: t.rungs,
+  };
+}
+
+/** The best trial: the sweep's recorded one when it has ended, else the best final metric so far. */
+function bestOf(sweep: Sweep, trials: readonly SweepTrial[]): PublicSweep["best"] {
+  const def = sweep.definition;
+  let best: SweepTrial | undefined;
+  if (sweep.bestTrialId) best = trials.find((t) => t.id === sweep.bestTrialId);
+  else {
+    for (const t of trials) {
+      if (t.status !== "completed" || t.finalMetric == null) continue;
+      if (!best || better(t.finalMetric, best.finalMetric ?? null, def.mode)) best = t;
+    }
+  }
+  return best
+    ? {
+        trialId: best.id,
+        index: best.index,
+        runId: best.runId,
+        metric: best.finalMetric ?? null,
+        params: best.params,
+      }
+    : null;
+}
+
+export function toPublicSweep(sweep: Sweep, trials: readonly SweepTrial[]): PublicSweep {
+  const trialCounts = Object.fromEntries(TRIAL_STATUSES.map((s) => [s, 0])) as Record<TrialStatus, number>;
+  for (const t of trials) trialCounts[t.status as TrialStatus] += 1;
+  return {
+    id: sweep.id,
+    ownerId: sweep.owner.id,
+    name: sweep.name,
+    env: sweep.envId,
+    method: sweep.definition.method,
+    status: sweep.status,
+    definition: sweep.definition as unknown as Record<string, unknown>,
+    best: bestOf(sweep, trials),
+    trialCounts,
+    failureReason: sweep.failureReason ?? null,
+    createdAt: sweep.createdAt.toISOString(),
+    updatedAt: sweep.updatedAt.toISOString(),
+    finishedAt: iso(sweep.finishedAt),
+  };
+}
+
+export async function sweepWithTrials(em: EntityManager, sweep: Sweep): Promise<SweepWithTrials> {
+  const trials = await em.find(SweepTrial, { sweep: sweep.id }, { orderBy: { index: "asc" } });
+  return { ...toPublicSweep(sweep, trials), trials: trials.map(toPublicTrial) };
+}
+
+/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
+function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/**
+ * The results table: one row per trial with its parameters (one column each), status, the metric at
+ * each ASHA rung, its final metric and steps; PBT adds member, generation and parent.
+ */
+export function resultsCsv(sweep: Sweep, trials: readonly PublicTrial[]): string {
+  const def = sweep.definition;
+  const keys = Object.keys(def.searchSpace);
+  const rungs = [...new Set(trials.flatMap((t) => t.rungs.map((r) => r.rung)))].sort((a, b) => a - b);
+  const pbt = def.method === "pbt";
+  const header = [
+    "trial",
+    ...keys,
+    "seed",
+    "status",
+    ...rungs.map((r) => `rung_${r}`),
+    "pruned_at",
+    "final_metric",
+    "steps",
+    "run_id",
+    ...(pbt ? ["member", "generation", "parent_trial", "exploited"] : []),
+  ];
+  const rows = trials.map((t) => [
+    t.index,
+    ...keys.map((k) => t.params[k]),
+    t.seed,
+    t.status,
+    ...rungs.map((r) => t.rungs.find((x) => x.rung === r)?.value ?? ""),
+    t.pruned?.rung ?? "",
+    t.finalMetric ?? "",
+    t.steps,
+    t.runId,
+    ...(pbt ? [t.member, t.generation, t.lineage?.parentTrialId ?? "", t.lineage?.exploited ?? ""] : []),
+  ]);
+  return `${[header, ...rows].map((r) => r.map(csvField).join(",")).join("\r\n")}\r\n`;
+}

@@ -1,0 +1,114 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { TestFn } from "ava";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { buildWeb } from "../../web/build.ts";
+
+/**
+ * Browser tests: headless Chromium (Debian's package) driven by playwright-core, against a real
+ * platform. Every page records its console errors, uncaught exceptions and CSP violations; a test
+ * calls `assertClean` to fail on any of them. Network responses with an error status that a test
+ * provokes on purpose (a 422 from a bad form) are listed apart, so that the test can say which it
+ * expected.
+ */
+export const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
+export const ARTIFACTS = path.resolve("test-artifacts", "web");
+
+/** Why the browser tests cannot run here, or null when they can. On CI a missing browser is a failure. */
+export function browserUnavailable(): string | null {
+  if (existsSync(CHROMIUM)) return null;
+  if (process.env["CI"]) return null;
+  return `${CHROMIUM} is missing (apt-get install chromium); set CI=1 to make this a failure`;
+}
+
+export interface Watched {
+  page: Page;
+  context: BrowserContext;
+  /** Console errors, page errors and CSP violations, in order. */
+  errors: string[];
+  /** "STATUS METHOD path" of every response with status ≥ 400. */
+  failedResponses: string[];
+}
+
+/** One browser per test file (tests in it run serially), built dashboard guaranteed. */
+export function useBrowser(test: TestFn): () => Browser {
+  let browser: Browser | undefined;
+  test.before(async () => {
+    await buildWeb();
+    await mkdir(ARTIFACTS, { recursive: true });
+    // As root (CI containers), Chromium refuses to start with its sandbox.
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
+  });
+  test.after.always(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error("the browser did not start (did test.before fail?)");
+    return browser;
+  };
+}
+
+export async function openPage(
+  browser: Browser,
+  opts: { width?: number; height?: number; isMobile?: boolean } = {},
+): Promise<Watched> {
+  const context = await browser.newContext({
+    viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 },
+    isMobile: opts.isMobile ?? false,
+    hasTouch: opts.isMobile ?? false,
+    acceptDownloads: true,
+  });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  const failedResponses: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() !== "error") return;
+    const text = message.text();
+    // Chromium logs every error response as "Failed to load resource"; those are checked apart.
+    if (/^Failed to load resource: the server responded with a status of \d+/.test(text)) return;
+    errors.push(`console: ${text}`);
+  });
+  page.on("pageerror", (err) => errors.push(`pageerror: ${err.message}`));
+  page.on("response", (response) => {
+    if (response.status() >= 400) {
+      const url = new URL(response.url());
+      failedResponses.push(`${response.status()} ${response.request().method()} ${url.pathname}`);
+    }
+  });
+  // A string, not a function: this runs in the page, and the test code is typed without the DOM.
+  await page.addInitScript(`document.addEventListener("securitypolicyviolation", (e) => {
+    console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI);
+  });`);
+  return { page, context, errors, failedResponses };
+}
+
+/** Polls an attribute of the first element matching `selector` until `done` holds. */
+export async function waitForAttribute(
+  page: Page,
+  selector: string,
+  attribute: string,
+  done: (value: string | null) => boolean,
+  timeoutMs = 60_000,
+): Promise<string | null> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await page.locator(selector).first().getAttribute(attribute, { timeout: timeoutMs });
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${selector} [${attribute}] is still ${value}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** Logs in through the form (the session cookie is set as for a person). */
+export async function loginThroughForm(page: Page, base: string, email: string, password: string) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(`${base}/runs`);
+}

@@ -1,0 +1,77 @@
+import anyTest from "ava";
+import { TEST_ADMIN, useTestPlatform } from "../helpers/platform.ts";
+import { createSweep, SWEEP_SERVICES, tinySweep, waitForSweep } from "../sweeps/helpers.ts";
+import { browserUnavailable, loginThroughForm, openPage, screenshot, useBrowser } from "./helpers.ts";
+
+/** Sweeps in the browser: the list, the trials table sorted by metric, the metric against each parameter. */
+const skip = browserUnavailable();
+if (skip) anyTest.skip(`browser tests: ${skip}`, () => {});
+else suite();
+
+function suite() {
+  const api = useTestPlatform(anyTest, { ...SWEEP_SERVICES, SERVICES: `${SWEEP_SERVICES.SERVICES},tickets` });
+  const browser = useBrowser(anyTest);
+
+  anyTest.serial(
+    "a researcher sees a sweep's trials live, sorts them by metric and sees one chart per parameter",
+    async (t) => {
+      const me = await api().register();
+      const admin = await api().login(TEST_ADMIN.email, TEST_ADMIN.password);
+      await api().request("PATCH", `/api/v1/users/${me.user.id}`, {
+        token: admin.accessToken,
+        body: { role: "researcher" },
+      });
+      const token = (await api().login(me.email, me.password)).accessToken;
+      const sweep = await createSweep(api(), token, tinySweep(40));
+
+      const w = await openPage(browser());
+      const { page } = w;
+      await loginThroughForm(page, api().url, me.email, me.password);
+      await page.getByRole("link", { name: "Sweeps" }).click();
+      await page.locator(`tr[data-sweep-id="${sweep.id}"]`).waitFor();
+      await page.getByRole("link", { name: "tiny grid" }).click();
+      await page.getByRole("heading", { name: "tiny grid" }).waitFor();
+      t.is(await page.locator("table.trials tbody tr").count(), 4);
+      await page.locator('.page-head [data-status="running"]').waitFor();
+      const stepsAtFirst = await page.locator("table.trials tbody").textContent();
+
+      // The page follows the sweep by itself until it completes.
+      await waitForSweep(api(), token, sweep.id, ["completed"]);
+      await page.locator('.page-head [data-status="completed"]').waitFor({ timeout: 30_000 });
+      await page.locator("[data-best-trial]").waitFor();
+      t.not(
+        await page.locator("table.trials tbody").textContent(),
+        stepsAtFirst,
+        "the table moved by itself",
+      );
+
+      // Sorted by final metric, best first (the default); a click on the header reverses it.
+      const finals = async () =>
+        (await page.locator("table.trials tbody tr td:last-child").allTextContents()).map(Number);
+      const descending = await finals();
+      t.deepEqual(
+        descending,
+        [...descending].sort((a, b) => b - a),
+      );
+      await page.getByRole("button", { name: /final charts\/episodic_return/ }).click();
+      const ascending = await finals();
+      t.deepEqual(
+        ascending,
+        [...ascending].sort((a, b) => a - b),
+      );
+      t.is(await page.locator("th[aria-sort=ascending]").count(), 1);
+      // By trial number: ascending on the first click, descending on the second.
+      const indices = async () =>
+        (await page.locator("table.trials tbody tr td:first-child").allTextContents()).map(Number);
+      await page.getByRole("button", { name: "#", exact: true }).click();
+      t.deepEqual(await indices(), [0, 1, 2, 3]);
+      await page.getByRole("button", { name: /^#/ }).click();
+      t.deepEqual(await indices(), [3, 2, 1, 0]);
+
+      t.is(await page.locator('figure[data-chart^="charts-episodic-return-vs-"]').count(), 2);
+      await screenshot(page, "sweep");
+      t.deepEqual(w.errors, []);
+      await w.context.close();
+    },
+  );
+}

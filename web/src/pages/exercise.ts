@@ -1,0 +1,238 @@
+import { javascript } from "@codemirror/lang-javascript";
+import { basicSetup, EditorView } from "codemirror";
+import DOMPurify from "dompurify";
+import { marked } from "marked";
+import { api, errorBox, live } from "../app.ts";
+import { h, statusBadge } from "../dom.ts";
+import type { Cleanup, Page } from "../router.ts";
+
+/**
+ * One exercise: the statement (Markdown → HTML → DOMPurify, inserted as a DOM fragment, style
+ * attributes dropped since the CSP refuses inline styles), the visible tests, a CodeMirror editor
+ * with the starter code (the draft is kept in localStorage per exercise version), and the grade with
+ * one line per test. The grade arrives by the WebSocket's `submission` push; polling covers a socket
+ * that is down at the time.
+ */
+interface Exercise {
+  id: string;
+  version: number;
+  title: string;
+  summary: string;
+  statement: string;
+  starterCode: string;
+  signature: string;
+  points: number;
+  visibleTests: { name: string; description: string; args: unknown[]; expected?: unknown }[];
+  limits: { cpuTimeMs?: number; wallTimeMs?: number; memoryMb?: number };
+}
+
+interface Submission {
+  id: string;
+  status: string;
+  score: number;
+  maxScore: number;
+  tests: { name: string; hidden: boolean; passed: boolean; message: string; timeMs: number }[];
+  console: string;
+  consoleTruncated: boolean;
+  error: string | null;
+  runtimeMs: number | null;
+}
+
+const GRADED = new Set(["passed", "failed", "error"]);
+const POLL_MS = 1000;
+
+function markdown(source: string): DocumentFragment {
+  const html = marked.parse(source, { async: false, gfm: true });
+  const fragment = DOMPurify.sanitize(html, {
+    RETURN_DOM_FRAGMENT: true,
+    FORBID_ATTR: ["style"],
+    FORBID_TAGS: ["style", "form", "input"],
+  });
+  // The page's h1 is the exercise's title: the statement's headings go one level down.
+  for (const heading of [...fragment.querySelectorAll("h1, h2, h3, h4, h5")].reverse()) {
+    const lower = document.createElement(`h${Number(heading.tagName[1]) + 1}`);
+    lower.append(...heading.childNodes);
+    heading.replaceWith(lower);
+  }
+  return fragment;
+}
+
+function resultView(s: Submission): HTMLElement {
+  const passed = s.tests.filter((t) => t.passed).length;
+  return h(
+    "section",
+    { class: "card", "aria-label": "Result", "data-submission": s.id, "data-status": s.status },
+    h(
+      "h2",
+      null,
+      "Result ",
+      statusBadge(s.status),
+      GRADED.has(s.status)
+        ? ` ${s.score} / ${s.maxScore} points, ${passed} of ${s.tests.length} tests passed`
+        : "",
+    ),
+    GRADED.has(s.status) ? null : h("p", { class: "muted", role: "status" }, "Grading…"),
+    s.error ? h("p", { class: "error" }, s.error) : null,
+    h(
+      "ul",
+      { class: "results" },
+      s.tests.map((t) =>
+        h(
+          "li",
+          { "data-test": t.name, "data-passed": String(t.passed) },
+          h("span", { "aria-hidden": "true" }, t.passed ? "✓ " : "✗ "),
+          h("span", { class: "visually-hidden" }, t.passed ? "passed: " : "failed: "),
+          h("strong", null, t.name),
+          t.hidden ? h("span", { class: "muted" }, " (hidden)") : null,
+          t.passed ? null : h("div", { class: "error" }, t.message),
+          h("span", { class: "muted" }, ` ${t.timeMs.toFixed(0)} ms`),
+        ),
+      ),
+    ),
+    s.console
+      ? h(
+          "details",
+          null,
+          h("summary", null, `Console output${s.consoleTruncated ? " (truncated)" : ""}`),
+          h("pre", null, s.console),
+        )
+      : null,
+  );
+}
+
+export const exercisePage: Page = (main, { id }) => {
+  const status = h("div");
+  main.append(status);
+  let editor: EditorView | undefined;
+  let disposed = false;
+  const cleanups: Cleanup[] = [];
+
+  api
+    .get<Exercise>(`/api/v1/exercises/${encodeURIComponent(id!)}`)
+    .then((exercise) => {
+      if (disposed) return;
+      const draftKey = `proxima:draft:${exercise.id}:v${exercise.version}`;
+      const statement = h("article", { class: "statement" }, markdown(exercise.statement));
+      const holder = h("div", { class: "editor" });
+      // CodeMirror injects its styles through style-mod, which uses a constructable stylesheet only in
+      // a shadow root (in a document it adds a <style> element, which style-src 'self' refuses): the
+      // editor lives in one, so that the CSP needs neither 'unsafe-inline' nor a nonce.
+      const shadow = holder.attachShadow({ mode: "open" });
+      const editorParent = document.createElement("div");
+      shadow.append(editorParent);
+      const submit = h("button", { type: "button", class: "primary" }, "Submit");
+      const reset = h("button", { type: "button" }, "Reset to starter code");
+      const resultSlot = h("div", { "aria-live": "polite" });
+      const submitStatus = h("div", { class: "form-status" });
+      main.append(
+        h(
+          "div",
+          { class: "page-head" },
+          h("h1", null, exercise.title),
+          h("span", null, `${exercise.points} points`),
+        ),
+        h(
+          "div",
+          { class: "columns" },
+          h(
+            "section",
+            null,
+            statement,
+            h("h2", null, "Visible tests"),
+            h(
+              "ul",
+              null,
+              exercise.visibleTests.map((t) =>
+                h("li", null, h("strong", null, t.name), `: ${t.description}`),
+              ),
+            ),
+          ),
+          h(
+            "section",
+            null,
+            h("p", null, h("code", null, exercise.signature)),
+            holder,
+            h("div", { class: "actions" }, submit, reset),
+            submitStatus,
+            resultSlot,
+          ),
+        ),
+      );
+      editor = new EditorView({
+        doc: localStorage.getItem(draftKey) ?? exercise.starterCode,
+        extensions: [
+          basicSetup,
+          javascript(),
+          EditorView.contentAttributes.of({ "aria-label": "Code" }),
+          EditorView.theme({
+            "&": { minHeight: "12rem", fontSize: "14px" },
+            ".cm-scroller": { fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace" },
+          }),
+          EditorView.updateListener.of((update) => {
+            if (update.docChanged) localStorage.setItem(draftKey, update.state.doc.toString());
+          }),
+        ],
+        parent: editorParent,
+        root: shadow,
+      });
+      reset.addEventListener("click", () => {
+        editor?.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: exercise.starterCode } });
+        localStorage.removeItem(draftKey);
+      });
+
+      let current: string | null = null;
+      let poll: ReturnType<typeof setTimeout> | undefined;
+      const show = (s: Submission) => {
+        if (s.id !== current) return;
+        resultSlot.replaceChildren(resultView(s));
+        if (GRADED.has(s.status)) {
+          clearTimeout(poll);
+          submit.disabled = false;
+        }
+      };
+      const fetchResult = async (submissionId: string) => {
+        try {
+          show(await api.get<Submission>(`/api/v1/submissions/${submissionId}`));
+        } catch (err) {
+          submitStatus.replaceChildren(errorBox(err));
+        }
+      };
+      const schedulePoll = (submissionId: string) => {
+        poll = setTimeout(async () => {
+          await fetchResult(submissionId);
+          if (current === submissionId && submit.disabled && !disposed) schedulePoll(submissionId);
+        }, POLL_MS);
+      };
+      cleanups.push(
+        live.onAny((m) => {
+          if (m.type === "submission" && m["submissionId"] === current) void fetchResult(current!);
+        }),
+        () => clearTimeout(poll),
+      );
+      submit.addEventListener("click", async () => {
+        submitStatus.replaceChildren();
+        submit.disabled = true;
+        try {
+          const s = await api.post<Submission>(
+            `/api/v1/exercises/${encodeURIComponent(exercise.id)}/submissions`,
+            {
+              code: editor!.state.doc.toString(),
+            },
+          );
+          current = s.id;
+          show(s);
+          if (!GRADED.has(s.status)) schedulePoll(s.id);
+        } catch (err) {
+          submit.disabled = false;
+          submitStatus.replaceChildren(errorBox(err));
+        }
+      });
+    })
+    .catch((err) => main.replaceChildren(h("h1", null, "Exercise"), errorBox(err)));
+
+  return () => {
+    disposed = true;
+    for (const c of cleanups) c();
+    editor?.destroy();
+  };
+};

@@ -1,0 +1,239 @@
+import { api, errorBox, live } from "../app.ts";
+import { MetricChart, type MetricPoint, PointStore } from "../charts.ts";
+import { fmtDate, h, statusBadge } from "../dom.ts";
+import type { Page } from "../router.ts";
+import { ACTIVE, type Run } from "./runs.ts";
+
+/**
+ * One run: live charts, status history, stop/resume, checkpoint download. The history comes from
+ * GET /runs/:id/metrics; live points from the WebSocket. After every (re)subscription the page asks
+ * for the iterations after the last one it holds, so a dropped connection or an API restart loses
+ * no point: the store is keyed by iteration, so overlaps are harmless.
+ */
+const CHARTS: { title: string; series: { key: string; label: string }[] }[] = [
+  { title: "Episodic return", series: [{ key: "charts/episodic_return", label: "return" }] },
+  { title: "Steps per second", series: [{ key: "charts/SPS", label: "SPS" }] },
+  {
+    title: "Losses",
+    series: [
+      { key: "losses/policy_loss", label: "policy" },
+      { key: "losses/value_loss", label: "value" },
+    ],
+  },
+  { title: "Approx KL", series: [{ key: "losses/approx_kl", label: "approx_kl" }] },
+  { title: "Entropy", series: [{ key: "losses/entropy", label: "entropy" }] },
+  { title: "Explained variance", series: [{ key: "losses/explained_variance", label: "explained var." }] },
+];
+
+const TERMINAL = new Set(["stopped", "completed", "failed"]);
+const RECONCILE_MS = 5000;
+
+export const runPage: Page = (main, { id }) => {
+  const store = new PointStore();
+  const charts = CHARTS.map((c) => new MetricChart(c.title, c.series));
+  const statusSlot = h("span");
+  const progress = h("progress", { max: 1, value: 0, "aria-label": "progress" });
+  const progressText = h("span", { class: "muted" });
+  const stop = h("button", { type: "button", class: "danger", "data-action": "stop" }, "Stop");
+  const resume = h("button", { type: "button", "data-action": "resume" }, "Resume");
+  const download = h("button", { type: "button", "data-action": "checkpoint" }, "Download checkpoint");
+  const actionStatus = h("div", { class: "form-status" });
+  const history = h("ol", { class: "status-history", "aria-label": "Status changes" });
+  const details = h("dl", { class: "kv" });
+  const config = h("details", null, h("summary", null, "Hyperparameters"));
+  const heading = h("h1", null, "Run");
+  main.append(
+    h(
+      "div",
+      { class: "page-head" },
+      heading,
+      h("div", { class: "actions" }, statusSlot, stop, resume, download),
+    ),
+    h("div", { class: "progress-row" }, progress, progressText),
+    actionStatus,
+    h(
+      "section",
+      { class: "charts", "aria-label": "Metrics" },
+      charts.map((c) => c.element),
+    ),
+    h(
+      "div",
+      { class: "columns" },
+      h("section", null, h("h2", null, "Status"), history),
+      h("section", null, h("h2", null, "Details"), details, config),
+    ),
+  );
+
+  let run: Run | undefined;
+  let disposed = false;
+  let lastStatus: string | undefined;
+
+  const logStatus = (status: string, at: string | null) => {
+    history.append(h("li", null, statusBadge(status), " ", h("time", null, fmtDate(at))));
+    lastStatus = status;
+  };
+
+  /** The first load writes what the run's timestamps tell; later changes are logged as they come. */
+  const seedHistory = (r: Run) => {
+    logStatus("queued", r.createdAt);
+    if (r.startedAt) logStatus("running", r.startedAt);
+    if (TERMINAL.has(r.status)) logStatus(r.status, r.finishedAt);
+    else if (r.status !== lastStatus) logStatus(r.status, r.updatedAt);
+  };
+
+  const renderStatus = (status: string) => {
+    if (run) run.status = status;
+    statusSlot.replaceChildren(statusBadge(status));
+    stop.hidden = !ACTIVE.has(status);
+    stop.disabled = status === "stopping";
+    resume.hidden = !(status === "stopped" || status === "failed");
+    if (lastStatus !== undefined && status !== lastStatus) logStatus(status, new Date().toISOString());
+  };
+
+  const renderProgress = (globalStep: number) => {
+    if (!run) return;
+    run.globalStep = Math.max(run.globalStep, globalStep);
+    const fraction = run.totalSteps > 0 ? Math.min(1, run.globalStep / run.totalSteps) : 0;
+    progress.value = fraction;
+    progressText.textContent = ` ${run.globalStep.toLocaleString()} / ${run.totalSteps.toLocaleString()} steps (${Math.round(fraction * 100)}%)`;
+  };
+
+  const renderDetails = (r: Run) => {
+    heading.textContent = `${r.env} · ${r.id.slice(0, 8)}`;
+    const rows: [string, string][] = [
+      ["Run id", r.id],
+      ["Environment", r.env],
+      ["Preset", r.preset ?? "–"],
+      ["Seed", String(r.seed)],
+      [
+        "Runners",
+        `${r.resources.runners} × ${r.resources.envsPerRunner} envs${r.resources.gpu ? ", GPU" : ""}`,
+      ],
+      ["Created", fmtDate(r.createdAt)],
+      ["Started", fmtDate(r.startedAt)],
+      ["Finished", fmtDate(r.finishedAt)],
+    ];
+    if (r.failureReason) rows.push(["Failure", r.failureReason]);
+    details.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", null, k), h("dd", null, v)]));
+    config.replaceChildren(
+      h("summary", null, "Hyperparameters"),
+      h(
+        "table",
+        { class: "compact" },
+        h(
+          "tbody",
+          null,
+          Object.entries(r.config).map(([k, v]) =>
+            h("tr", null, h("th", { scope: "row" }, k), h("td", null, JSON.stringify(v))),
+          ),
+        ),
+      ),
+    );
+  };
+
+  const refreshRun = async () => {
+    run = await api.get<Run>(`/api/v1/runs/${id}`);
+    if (disposed) return;
+    if (lastStatus === undefined) seedHistory(run);
+    renderDetails(run);
+    renderStatus(run.status);
+    renderProgress(run.globalStep);
+    download.disabled = run.iteration === 0;
+  };
+
+  const fetchFrom = async (fromIteration: number) => {
+    const page = await api.get<{ points: MetricPoint[] }>(
+      `/api/v1/runs/${id}/metrics?fromIteration=${fromIteration}`,
+    );
+    if (disposed) return;
+    store.addAll(page.points);
+    const last = page.points.at(-1);
+    if (last) renderProgress(last.globalStep);
+  };
+
+  // Live frames are a broadcast: an API node that has just (re)started may miss some before the
+  // cluster knows it, the last ones included, which no later frame would reveal. While the run is
+  // active, its row is read now and then, and what the store lacks is fetched.
+  const reconcile = setInterval(() => {
+    if (!run || !ACTIVE.has(run.status)) return;
+    const last = store.lastIteration;
+    refreshRun()
+      .then(() => (run && run.iteration > last ? fetchFrom(last + 1) : undefined))
+      .catch(() => {});
+  }, RECONCILE_MS);
+
+  const offStore = store.onChange(() => {
+    const points = store.sorted();
+    for (const chart of charts) chart.update(points);
+    if (run && points.length > 0) download.disabled = false;
+  });
+
+  const act = async (what: "stop" | "resume") => {
+    actionStatus.replaceChildren();
+    stop.disabled = resume.disabled = true;
+    try {
+      run = await api.post<Run>(`/api/v1/runs/${id}/${what}`);
+      renderStatus(run.status);
+    } catch (err) {
+      actionStatus.replaceChildren(errorBox(err));
+    } finally {
+      resume.disabled = false;
+      stop.disabled = run?.status === "stopping";
+    }
+  };
+  stop.addEventListener("click", () => void act("stop"));
+  resume.addEventListener("click", () => void act("resume"));
+  download.addEventListener("click", async () => {
+    actionStatus.replaceChildren();
+    try {
+      await api.download(`/api/v1/runs/${id}/checkpoint`, `run-${id}.ckpt`);
+    } catch (err) {
+      actionStatus.replaceChildren(errorBox(err));
+    }
+  });
+
+  let unsubscribe: (() => void) | undefined;
+  refreshRun()
+    .then(() => {
+      if (disposed) return;
+      unsubscribe = live.subscribe(
+        { runId: id },
+        (m) => {
+          if (m.type === "metrics") {
+            const point = m as unknown as MetricPoint;
+            // A hole before this point (broadcasts this API node missed): fetch it from the history.
+            const last = store.lastIteration;
+            if (store.points.size > 0 && point.iteration > last + 1) void fetchFrom(last + 1).catch(() => {});
+            store.add({ iteration: point.iteration, globalStep: point.globalStep, metrics: point.metrics });
+            renderProgress(point.globalStep);
+          } else if (m.type === "status" || m.type === "subscribed") {
+            const status = String(m["status"]);
+            renderStatus(status);
+            if (m.type === "status" && TERMINAL.has(status)) {
+              void refreshRun().catch(() => {});
+              void fetchFrom(store.lastIteration + 1).catch(() => {});
+            }
+          } else if (m.type === "error") {
+            actionStatus.replaceChildren(errorBox(new Error(String(m["message"]))));
+          }
+        },
+        // Every (re)subscription: fetch what is not here yet. `from` is read now, before the frames
+        // that follow the subscription add newer points.
+        () => {
+          const from = store.lastIteration + 1;
+          void fetchFrom(store.points.size === 0 ? 0 : from).catch((err) =>
+            actionStatus.replaceChildren(errorBox(err)),
+          );
+        },
+      );
+    })
+    .catch((err) => main.replaceChildren(h("h1", null, "Run"), errorBox(err)));
+
+  return () => {
+    disposed = true;
+    clearInterval(reconcile);
+    unsubscribe?.();
+    offStore();
+    for (const chart of charts) chart.destroy();
+  };
+};

@@ -1,0 +1,432 @@
+import catalog, { type JsonSchemaProperty } from "proxima:catalog";
+import { ApiError, type User } from "../api.ts";
+import { api, clearFieldErrors, errorBox, field, live, navigate, showFieldErrors } from "../app.ts";
+import { fmtDate, fmtNumber, h, statusBadge } from "../dom.ts";
+import type { Page } from "../router.ts";
+
+/** The runs list and the new-run form. */
+export interface Run {
+  id: string;
+  ownerId: string;
+  env: string;
+  preset: string | null;
+  config: Record<string, unknown>;
+  seed: number;
+  totalSteps: number;
+  resources: { runners: number; envsPerRunner: number; gpu: boolean };
+  status: string;
+  iteration: number;
+  globalStep: number;
+  failureReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export const ACTIVE = new Set(["queued", "running", "stopping"]);
+const RUN_STATUSES = ["queued", "running", "stopping", "stopped", "completed", "failed"];
+
+interface MetricPage {
+  points: { iteration: number; metrics: Record<string, number | null> }[];
+}
+
+/** The newest non-null episodic return among a run's last few iterations. */
+async function latestReturn(run: Run): Promise<number | null> {
+  if (run.iteration === 0) return null;
+  const from = Math.max(0, run.iteration - 4);
+  const page = await api.get<MetricPage>(`/api/v1/runs/${run.id}/metrics?fromIteration=${from}`);
+  for (const p of [...page.points].reverse()) {
+    const value = p.metrics["charts/episodic_return"];
+    if (typeof value === "number") return value;
+  }
+  return null;
+}
+
+function progressOf(run: Run): HTMLElement {
+  const fraction = run.totalSteps > 0 ? Math.min(1, run.globalStep / run.totalSteps) : 0;
+  return h(
+    "span",
+    { class: "progress-cell" },
+    h("progress", { max: 1, value: fraction, "aria-label": `${Math.round(fraction * 100)}% of the steps` }),
+    h("span", { class: "muted" }, ` ${Math.round(fraction * 100)}%`),
+  );
+}
+
+export const runsPage: Page = (main, _params, query) => {
+  const status = query.get("status") ?? "";
+  const filter = h(
+    "select",
+    { "aria-label": "Filter by status" },
+    h("option", { value: "" }, "all statuses"),
+    RUN_STATUSES.map((s) => h("option", { value: s }, s)),
+  );
+  filter.value = status;
+  filter.addEventListener("change", () => navigate(filter.value ? `/runs?status=${filter.value}` : "/runs"));
+  const body = h("tbody");
+  const message = h("div");
+  const more = h("button", { type: "button", hidden: true }, "Load more");
+  main.append(
+    h(
+      "div",
+      { class: "page-head" },
+      h("h1", null, "Runs"),
+      h(
+        "div",
+        { class: "actions" },
+        filter,
+        h("a", { href: "/runs/new", class: "button primary" }, "New run"),
+      ),
+    ),
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { class: "runs" },
+        h(
+          "thead",
+          null,
+          h(
+            "tr",
+            null,
+            ["Run", "Status", "Env", "Progress", "Latest return", "Started by", "Created"].map((c) =>
+              h("th", { scope: "col" }, c),
+            ),
+          ),
+        ),
+        body,
+      ),
+    ),
+    message,
+    more,
+  );
+
+  const owners = new Map<string, string>();
+  const me = api.me!;
+  owners.set(me.id, "you");
+  const unsubscribers: (() => void)[] = [];
+  let cursor: string | null = null;
+  let disposed = false;
+
+  const row = (run: Run): HTMLTableRowElement => {
+    const returnCell = h("td", { class: "num" }, "–");
+    void latestReturn(run)
+      .then((value) => {
+        returnCell.textContent = fmtNumber(value);
+      })
+      .catch(() => {});
+    const tr = h(
+      "tr",
+      { "data-run-id": run.id },
+      h("td", null, h("a", { href: `/runs/${run.id}` }, run.id.slice(0, 8))),
+      h("td", { class: "status-cell" }, statusBadge(run.status)),
+      h("td", null, run.env),
+      h("td", { class: "progress-td" }, progressOf(run)),
+      returnCell,
+      h("td", null, owners.get(run.ownerId) ?? run.ownerId.slice(0, 8)),
+      h("td", null, fmtDate(run.createdAt)),
+    );
+    if (ACTIVE.has(run.status)) {
+      const current = { ...run };
+      unsubscribers.push(
+        live.subscribe({ runId: run.id }, (m) => {
+          if (m.type === "status" || m.type === "subscribed") {
+            current.status = String(m["status"]);
+            tr.querySelector(".status-cell")!.replaceChildren(statusBadge(current.status));
+          } else if (m.type === "metrics") {
+            current.globalStep = Number(m["globalStep"]);
+            tr.querySelector(".progress-td")!.replaceChildren(progressOf(current));
+            const value = (m["metrics"] as Record<string, number | null>)["charts/episodic_return"];
+            if (typeof value === "number") returnCell.textContent = fmtNumber(value);
+          }
+        }),
+      );
+    }
+    return tr;
+  };
+
+  const load = async () => {
+    more.disabled = true;
+    try {
+      const params = new URLSearchParams({ limit: "20" });
+      if (status) params.set("status", status);
+      if (cursor) params.set("cursor", cursor);
+      const page = await api.get<{ items: Run[]; nextCursor: string | null }>(`/api/v1/runs?${params}`);
+      if (disposed) return;
+      if (me.role === "admin" && owners.size === 1) {
+        const users = await api
+          .get<{ items: User[] }>("/api/v1/users?limit=100")
+          .catch(() => ({ items: [] }));
+        for (const u of users.items) if (u.id !== me.id) owners.set(u.id, u.email);
+      }
+      body.append(...page.items.map(row));
+      cursor = page.nextCursor;
+      more.hidden = cursor === null;
+      if (body.children.length === 0) {
+        message.replaceChildren(
+          h("p", { class: "empty" }, "No runs yet. ", h("a", { href: "/runs/new" }, "Launch one"), "."),
+        );
+      }
+    } catch (err) {
+      message.replaceChildren(errorBox(err));
+    } finally {
+      more.disabled = false;
+    }
+  };
+  more.addEventListener("click", () => void load());
+  void load();
+  return () => {
+    disposed = true;
+    for (const u of unsubscribers) u();
+  };
+};
+
+/** The hyperparameters shown up front; the others are under "More hyperparameters". */
+const MAIN_HYPERPARAMETERS = [
+  "learningRate",
+  "numEnvs",
+  "numSteps",
+  "numMinibatches",
+  "updateEpochs",
+  "gamma",
+  "gaeLambda",
+  "clipCoef",
+  "entCoef",
+  "vfCoef",
+];
+/** Set by fields of their own (total steps, seed) rather than as overrides. */
+const NOT_OVERRIDES = new Set(["totalTimesteps", "seed"]);
+
+type Kind = "number" | "integer" | "boolean" | "enum" | "list" | "nullable-number";
+
+function kindOf(schema: JsonSchemaProperty): Kind {
+  if (schema.enum) return "enum";
+  if (schema.anyOf) return "nullable-number";
+  if (schema.type === "boolean") return "boolean";
+  if (schema.type === "array") return "list";
+  if (schema.type === "integer") return "integer";
+  return "number";
+}
+
+interface HyperInput {
+  name: string;
+  kind: Kind;
+  input: HTMLInputElement | HTMLSelectElement;
+  read(): unknown;
+  write(value: unknown): void;
+}
+
+function hyperInput(name: string, schema: JsonSchemaProperty): HyperInput {
+  const kind = kindOf(schema);
+  if (kind === "boolean") {
+    const input = h("input", { type: "checkbox" });
+    return { name, kind, input, read: () => input.checked, write: (v) => (input.checked = v === true) };
+  }
+  if (kind === "enum") {
+    const input = h(
+      "select",
+      null,
+      (schema.enum ?? []).map((v) => h("option", { value: v }, v)),
+    );
+    return { name, kind, input, read: () => input.value, write: (v) => (input.value = String(v)) };
+  }
+  const input = h("input", {
+    type: kind === "list" ? "text" : "text",
+    inputmode: kind === "integer" ? "numeric" : kind === "list" ? "text" : "decimal",
+    autocomplete: "off",
+    spellcheck: "false",
+  });
+  return {
+    name,
+    kind,
+    input,
+    read() {
+      const raw = input.value.trim();
+      if (kind === "list")
+        return raw
+          .split(/[\s,]+/)
+          .filter(Boolean)
+          .map(Number);
+      if (kind === "nullable-number" && raw === "") return null;
+      // An unparsable value goes to the server as it is, so that its message names the field.
+      return raw !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    },
+    write(v) {
+      input.value = Array.isArray(v) ? v.join(", ") : v === null || v === undefined ? "" : String(v);
+    },
+  };
+}
+
+function rangeText(schema: JsonSchemaProperty): string {
+  const lo = schema.minimum ?? schema.exclusiveMinimum;
+  const parts: string[] = [];
+  if (lo !== undefined) parts.push(`${schema.exclusiveMinimum !== undefined ? ">" : "≥"} ${lo}`);
+  if (schema.maximum !== undefined) parts.push(`≤ ${schema.maximum}`);
+  return parts.length > 0 ? ` (${parts.join(", ")})` : "";
+}
+
+export const newRunPage: Page = (main) => {
+  const envSelect = h(
+    "select",
+    { required: true },
+    catalog.envs.map((e) => h("option", { value: e.id }, e.id)),
+  );
+  const presetSelect = h("select");
+  const totalSteps = h("input", { type: "text", inputmode: "numeric", autocomplete: "off" });
+  const seed = h("input", { type: "text", inputmode: "numeric", autocomplete: "off" });
+  const runners = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", value: "1" });
+  // Learners may not ask for a GPU (the API refuses it): the box is shown to the others only.
+  const gpu = h("input", { type: "checkbox" });
+  const mayUseGpu = api.me?.role !== "learner";
+  const props = catalog.hyperparameters.properties;
+  const inputs = Object.keys(props)
+    .filter((name) => !NOT_OVERRIDES.has(name))
+    .map((name) => hyperInput(name, props[name]!));
+  const hyperField = (hi: HyperInput) =>
+    field({
+      name: `hyperparameters.${hi.name}`,
+      label: hi.name,
+      input: hi.input,
+      description: `${props[hi.name]?.description ?? ""}${rangeText(props[hi.name] ?? {})}`,
+    });
+  const status = h("div", { class: "form-status" });
+  const submit = h("button", { type: "submit", class: "primary" }, "Launch");
+
+  let preset: Record<string, unknown> = {};
+  const fillFromPreset = () => {
+    const env = catalog.envs.find((e) => e.id === envSelect.value)!;
+    const names = Object.keys(env.presets);
+    const chosen = names.includes(presetSelect.value) ? presetSelect.value : names[0]!;
+    presetSelect.replaceChildren(...names.map((p) => h("option", { value: p }, p)));
+    presetSelect.value = chosen;
+    preset = env.presets[chosen] ?? {};
+    for (const hi of inputs) hi.write(preset[hi.name]);
+    totalSteps.value = String(preset["totalTimesteps"] ?? "");
+    seed.value = String(preset["seed"] ?? 1);
+  };
+  if (catalog.envs.some((e) => e.id === "CartPole-v1")) envSelect.value = "CartPole-v1";
+  envSelect.addEventListener("change", fillFromPreset);
+  presetSelect.addEventListener("change", fillFromPreset);
+
+  const form = h(
+    "form",
+    { class: "card", novalidate: true },
+    h("h1", null, "New run"),
+    h(
+      "fieldset",
+      null,
+      h("legend", null, "Experiment"),
+      h(
+        "div",
+        { class: "grid" },
+        field({ name: "env", label: "Environment", input: envSelect }),
+        field({
+          name: "preset",
+          label: "Preset",
+          input: presetSelect,
+          description: "CleanRL's defaults, or rl-baselines3-zoo's tuned values where it has some.",
+        }),
+        field({
+          name: "totalSteps",
+          label: "Total steps",
+          input: totalSteps,
+          description: "Environment steps to train for, summed over all environments.",
+        }),
+        field({ name: "seed", label: "Seed", input: seed, description: "Seed of every random choice." }),
+        field({
+          name: "resources.runners",
+          label: "Runners",
+          input: runners,
+          description: "Env runners (worker slots) the run uses; must divide numEnvs.",
+        }),
+        mayUseGpu
+          ? field({
+              name: "resources.gpu",
+              label: "GPU learner",
+              input: gpu,
+              description: "Run the PPO update on a GPU node of the pool.",
+            })
+          : null,
+      ),
+    ),
+    h(
+      "fieldset",
+      null,
+      h("legend", null, "Hyperparameters"),
+      h(
+        "div",
+        { class: "grid" },
+        inputs.filter((hi) => MAIN_HYPERPARAMETERS.includes(hi.name)).map(hyperField),
+      ),
+      h(
+        "details",
+        null,
+        h("summary", null, "More hyperparameters"),
+        h(
+          "div",
+          { class: "grid" },
+          inputs.filter((hi) => !MAIN_HYPERPARAMETERS.includes(hi.name)).map(hyperField),
+        ),
+      ),
+    ),
+    status,
+    h("div", { class: "actions" }, submit, h("a", { href: "/runs" }, "Cancel")),
+  );
+  fillFromPreset();
+
+  const asNumber = (raw: string): unknown => {
+    const trimmed = raw.trim();
+    return trimmed !== "" && Number.isFinite(Number(trimmed)) ? Number(trimmed) : trimmed;
+  };
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    status.replaceChildren();
+    const hyperparameters: Record<string, unknown> = {};
+    for (const hi of inputs) {
+      const value = hi.read();
+      if (JSON.stringify(value) !== JSON.stringify(preset[hi.name])) hyperparameters[hi.name] = value;
+    }
+    const body = {
+      env: envSelect.value,
+      preset: presetSelect.value,
+      totalSteps: asNumber(totalSteps.value),
+      seed: asNumber(seed.value),
+      hyperparameters,
+      resources: { runners: asNumber(runners.value), ...(gpu.checked ? { gpu: true } : {}) },
+    };
+    submit.disabled = true;
+    try {
+      const run = await api.post<Run>("/api/v1/runs", body);
+      navigate(`/runs/${run.id}`);
+    } catch (err) {
+      const unclaimed = err instanceof ApiError ? showFieldErrors(form, err.errors) : [];
+      if (!(err instanceof ApiError) || err.errors.length === 0 || unclaimed.length > 0) {
+        status.replaceChildren(errorBox(err));
+        if (unclaimed.length > 0) {
+          status.append(
+            h(
+              "ul",
+              { class: "error" },
+              unclaimed.map((p) => h("li", null, `${p.field}: ${p.message}`)),
+            ),
+          );
+        }
+      } else {
+        status.replaceChildren(
+          h(
+            "p",
+            { class: "error", role: "alert" },
+            "Some fields need a change: see the messages below them.",
+          ),
+        );
+      }
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  main.append(form);
+  return undefined;
+};
