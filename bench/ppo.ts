@@ -7,11 +7,11 @@
  * (env stepping, policy inference, values + GAE, update). --acrobot adds Acrobot-v1 (zoo, 500k steps,
  * goal ≥ −100). Results are printed and written into bench/README.md's `## PPO` section.
  */
-import { readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { type PresetName, resolveHyperparameters } from "../rl/ppo/hyperparameters.ts";
 import { PPOTrainer } from "../rl/ppo/trainer.ts";
+import { writeReadmeSection } from "./common.ts";
 
 interface RunResult {
   env: string;
@@ -121,26 +121,6 @@ function table(results: RunResult[]): string {
   return [head, sep, ...rows, ...medians].join("\n");
 }
 
-async function writeReadme(section: string): Promise<void> {
-  const path = new URL("./README.md", import.meta.url);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch {
-    text = "# Benchmarks\n\n";
-  }
-  const begin = "<!-- ppo-results:begin -->";
-  const end = "<!-- ppo-results:end -->";
-  const block = `${begin}\n${section}\n${end}`;
-  const i = text.indexOf(begin);
-  const j = text.indexOf(end);
-  text =
-    i >= 0 && j > i
-      ? text.slice(0, i) + block + text.slice(j + end.length)
-      : `${text.trimEnd()}\n\n${block}\n`;
-  await writeFile(path, text);
-}
-
 const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i + 1);
 const presets = values.presets.split(",") as PresetName[];
 const results: RunResult[] = [];
@@ -171,4 +151,4 @@ const section = [
   table(results),
 ].join("\n");
 process.stdout.write(`${section}\n`);
-if (!values["no-readme"]) await writeReadme(section);
+if (!values["no-readme"]) await writeReadmeSection("ppo-results", "PPO (bench:ppo)", section);

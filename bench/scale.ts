@@ -34,7 +34,6 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { ServiceBroker } from "moleculer";
@@ -46,6 +45,7 @@ import { createBrokerOptions } from "../moleculer.config.ts";
 import { costlyEnvId } from "../rl/envs/costly.ts";
 import { resolveHyperparameters } from "../rl/ppo/hyperparameters.ts";
 import { BrokerRunnerPool, workerNodeIds } from "../services/runs/runner-pool.ts";
+import { writeReadmeSection } from "./common.ts";
 import {
   type BenchDatabase,
   createBenchDatabase,
@@ -284,21 +284,6 @@ function table(rows: readonly Row[]): string {
   return lines.join("\n");
 }
 
-async function writeReadme(section: string): Promise<void> {
-  const file = new URL("./README.md", import.meta.url);
-  const text = await readFile(file, "utf8");
-  const begin = "<!-- scale-results:begin -->";
-  const end = "<!-- scale-results:end -->";
-  const block = `${begin}\n${section}\n${end}`;
-  const i = text.indexOf(begin);
-  const j = text.indexOf(end);
-  const next =
-    i >= 0 && j > i
-      ? text.slice(0, i) + block + text.slice(j + end.length)
-      : `${text.trimEnd()}\n\n## Scaling (bench:scale)\n\n${block}\n`;
-  await writeFile(file, next);
-}
-
 async function main(): Promise<void> {
   const namespace = randomNamespace();
   const config = loadConfig({
@@ -394,7 +379,7 @@ async function main(): Promise<void> {
       "",
       `steps/s per round: ${rows.map((r) => `${r.env} × ${r.workers}: ${r.spsRounds.map((x) => fmt(x)).join(", ")}`).join("; ")}.`,
     ].join("\n");
-    if (!values["no-readme"]) await writeReadme(section);
+    if (!values["no-readme"]) await writeReadmeSection("scale-results", "Scaling (bench:scale)", section);
   } finally {
     await cleanup();
   }

@@ -11,13 +11,12 @@
  * pod runs. This process hosts the API, users, runs (so the learners) and sweeps services.
  */
 import { randomBytes } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config.ts";
 import { type Platform, startPlatform } from "../platform.ts";
 import type { SweepWithTrials } from "../services/sweeps/schemas.ts";
-import { freePort } from "./common.ts";
+import { freePort, writeReadmeSection } from "./common.ts";
 import { createBenchDatabase, NATS_URL, randomNamespace, spawnWorker, stopChild } from "./scale-cluster.ts";
 
 const { values } = parseArgs({
@@ -102,21 +101,6 @@ function table(rows: Outcome[]): string {
   return lines.join("\n");
 }
 
-async function updateReadme(section: string): Promise<void> {
-  const file = new URL("./README.md", import.meta.url);
-  const text = await readFile(file, "utf8");
-  const begin = "<!-- sweep-results:begin -->";
-  const end = "<!-- sweep-results:end -->";
-  const block = `${begin}\n${section}\n${end}`;
-  const i = text.indexOf(begin);
-  const j = text.indexOf(end);
-  const next =
-    i >= 0 && j > i
-      ? text.slice(0, i) + block + text.slice(j + end.length)
-      : `${text.trimEnd()}\n\n## Sweeps (bench:sweep)\n\n${block}\n`;
-  await writeFile(file, next);
-}
-
 async function main(): Promise<void> {
   const namespace = randomNamespace();
   const database = await createBenchDatabase();
@@ -180,7 +164,7 @@ async function main(): Promise<void> {
       `Steps spent with ASHA: ${(100 * ratio).toFixed(1)}% of the full sweep (goal ≤ 50%: ${ratio <= 0.5 ? "met" : "not met"}); best final return ${asha.best?.toFixed(1)} with ASHA against ${full.best?.toFixed(1)} without (same best result: ${asha.best !== null && full.best !== null && asha.best >= Math.min(475, full.best) ? "yes" : "no"}).`,
     ].join("\n");
     console.log(`\n${section}\n`);
-    if (!values["no-readme"]) await updateReadme(section);
+    if (!values["no-readme"]) await writeReadmeSection("sweep-results", "Sweeps (bench:sweep)", section);
   } finally {
     await cleanup();
   }

@@ -4,6 +4,7 @@ import { openDatabase } from "../db/index.ts";
 import { ConflictError, ValidationFailedError } from "../lib/errors.ts";
 import { createUser } from "../services/users/accounts.ts";
 import { EmailSchema, NameSchema, RoleSchema } from "../services/users/schemas.ts";
+import { promptSecret } from "./prompt.ts";
 
 /**
  * `proxima users create --email E [--role learner|researcher|admin] [--name N]`: creates an account
@@ -94,42 +95,6 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** The first line of stdin, or a no-echo prompt on a terminal; undefined when nothing was given. */
-export async function readPassword(input: NodeJS.ReadStream = process.stdin): Promise<string | undefined> {
-  const line = input.isTTY ? await promptWithoutEcho(input) : await firstLine(input);
-  return line === undefined || line.length === 0 ? undefined : line;
-}
-
-async function firstLine(input: NodeJS.ReadableStream): Promise<string | undefined> {
-  let text = "";
-  for await (const chunk of input) {
-    text += chunk.toString();
-    if (text.includes("\n")) break;
-  }
-  if (text.length === 0) return undefined;
-  return text.split(/\r?\n/)[0];
-}
-
-function promptWithoutEcho(input: NodeJS.ReadStream): Promise<string | undefined> {
-  process.stderr.write("Password: ");
-  return new Promise((resolve) => {
-    let typed = "";
-    const finish = (value: string | undefined) => {
-      input.setRawMode(false);
-      input.pause();
-      input.off("data", onData);
-      process.stderr.write("\n");
-      resolve(value);
-    };
-    const onData = (data: Buffer) => {
-      for (const char of data.toString("utf8")) {
-        if (char === "\r" || char === "\n") return finish(typed);
-        if (char === "\u0003" || char === "\u0004") return finish(undefined); // Ctrl-C, Ctrl-D
-        if (char === "\u007f" || char === "\b") typed = [...typed].slice(0, -1).join("");
-        else typed += char;
-      }
-    };
-    input.setRawMode(true);
-    input.resume();
-    input.on("data", onData);
-  });
+export function readPassword(input: NodeJS.ReadStream = process.stdin): Promise<string | undefined> {
+  return promptSecret("Password", input);
 }

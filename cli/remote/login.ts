@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
+import { readLine, readSecret } from "../prompt.ts";
 import { login, normaliseServer, RemoteClient, reportError } from "./client.ts";
 import { credentialsPath, deleteCredentials, NotLoggedInError, saveCredentials } from "./credentials.ts";
-import { readLine, readSecret } from "./prompt.ts";
 
 /**
  * `proxima login --server URL [--email E]`: logs in to a Proxima API and stores the session (see

@@ -3,9 +3,15 @@
  * without echo on a terminal. Never from argv, which `ps` and shell history show.
  */
 export async function readSecret(label: string, input: NodeJS.ReadStream = process.stdin): Promise<string> {
-  const line = input.isTTY ? await promptWithoutEcho(label, input) : await firstLine(input);
+  const line = await promptSecret(label, input);
   if (!line) throw new Error(`no ${label.toLowerCase()} given (pipe it on stdin, or type it at the prompt)`);
   return line;
+}
+
+/** The first line of stdin, or a no-echo prompt on a terminal; undefined when nothing was given. */
+export async function promptSecret(label: string, input: NodeJS.ReadStream): Promise<string | undefined> {
+  const line = input.isTTY ? await promptWithoutEcho(label, input) : await firstLine(input);
+  return line === undefined || line.length === 0 ? undefined : line;
 }
 
 export async function readLine(label: string, input: NodeJS.ReadStream = process.stdin): Promise<string> {
