@@ -104,6 +104,9 @@ async function inspect(broker: ServiceBroker, opts: ClusterCheckOptions): Promis
         backend: meta.backend ?? "unknown",
       };
     })
+    // Other observers (a second check, `npm run cluster`'s own, a helm test pod) host no services:
+    // they are not members of the cluster.
+    .filter((n) => n.services.length > 0)
     .sort((a, b) => a.nodeID.localeCompare(b.nodeID));
   const missing: string[] = [];
   for (const role of ["api", "controller", "worker"] as const) {

@@ -121,7 +121,17 @@ test("a runs process cut off from NATS but alive loses its lease and stops its a
   );
   t.is(isolated.process.exitCode, null, "the isolated process is still alive");
   await relay.restore();
-  const done = await waitForStatus(c.api, admin, run.id, ["completed", "failed"], 120_000);
+  // While the partition heals, a read balanced to the rejoining node can time out (504) once; the
+  // run's continuation, not the API's availability during the heal, is what this test checks.
+  const done = await waitFor(
+    () =>
+      getRun(c.api, admin, run.id).catch((err: Error) =>
+        /: 504 /.test(err.message) ? null : Promise.reject(err),
+      ),
+    (r) => r !== null && ["completed", "failed"].includes(r.status),
+    "the run to end after the partition healed",
+    120_000,
+  ).then((r) => r!);
   const points = await assertSoundCompletion(t, c.api, admin, done, ITERATIONS);
   t.deepEqual(deterministicPart(points), expected, "the same metrics as the undisturbed run");
   const after = await leaseOf(c.api, run.id);
