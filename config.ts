@@ -85,6 +85,13 @@ const ConfigSchema = z.object({
   SUBMISSIONS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   /** Submissions of one user queued or being graded at once (429 beyond). */
   SUBMISSIONS_CONCURRENT_PER_USER: z.coerce.number().int().min(1).default(2),
+  /** Memory of the isolate that runs an environment defined by code, per env runner (MiB). */
+  CODE_ENV_MEMORY_MB: z.coerce.number().int().min(8).max(4096).default(64),
+  /**
+   * CPU time one crossing into an environment defined by code may take (a vector step of all its
+   * sub-envs, a reset); beyond it the env has failed and so has its run.
+   */
+  CODE_ENV_CALL_CPU_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   /** How often a submissions node looks for unfinished submissions of nodes that are gone. */
   SUBMISSIONS_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
   /** Runner failures (death, timeout, drain) one iteration may absorb before the run is failed. */

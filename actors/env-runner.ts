@@ -1,3 +1,4 @@
+import type { AsyncVectorEnv, VectorEnv } from "../rl/envs/vector.ts";
 import { copyRollout, createRunnerCollector, type EnvRunnerSpec } from "../rl/ppo/distributed.ts";
 import type { Rollout, RolloutCollector, RolloutCollectorState } from "../rl/ppo/rollout.ts";
 
@@ -16,7 +17,9 @@ export interface RunnerSample {
 /**
  * The EnvRunner actor (RLlib's EnvRunner), hosted by a worker node: a vector env and the policy it was
  * last sent. It holds no critic and no optimizer; its env and RNG state persist across iterations,
- * as in a single-process PPO loop, and can be restored from a checkpoint.
+ * as in a single-process PPO loop, and can be restored from a checkpoint. Its env is the registered
+ * one of the run's env id, or one given by the host (an environment defined by code, stepped in a
+ * sandbox process), which `close` ends.
  */
 export class EnvRunner {
   private busy = false;
@@ -26,23 +29,33 @@ export class EnvRunner {
     private readonly collector: RolloutCollector,
   ) {}
 
-  static async create(spec: EnvRunnerSpec, state?: RolloutCollectorState): Promise<EnvRunner> {
-    const runner = new EnvRunner(spec, await createRunnerCollector(spec));
-    if (state) runner.collector.setState(state);
+  static async create(
+    spec: EnvRunnerSpec,
+    state?: RolloutCollectorState,
+    env?: VectorEnv | AsyncVectorEnv,
+  ): Promise<EnvRunner> {
+    const runner = new EnvRunner(spec, await createRunnerCollector(spec, { env }));
+    if (state) await runner.collector.restore(state);
     return runner;
   }
 
   /** Steps numSteps × numEnvs transitions with the given weights; the arrays returned are the caller's. */
-  sample(weights: PolicyMessage): RunnerSample {
+  async sample(weights: PolicyMessage): Promise<RunnerSample> {
     // One sample at a time: a second concurrent request would interleave env steps and break determinism.
     if (this.busy) throw new Error("this env runner is already sampling");
     this.busy = true;
     try {
       this.collector.setPolicy(weights.policy, weights.version);
-      const rollout = copyRollout(this.collector.collect());
+      const rollout = copyRollout(await this.collector.collectAsync());
       return { rollout, state: this.collector.getState() };
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Ends the env's process, if it has one (an in-process env needs nothing). */
+  async close(): Promise<void> {
+    const env = this.collector.env;
+    if ("close" in env) await env.close();
   }
 }

@@ -1,3 +1,5 @@
+import type { EnvSpaces } from "../rl/core/types.ts";
+import { builtinSpaces } from "../rl/envs/registry.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../rl/ppo/checkpoint.ts";
 import { mergeCollectorStates, mergeRollouts } from "../rl/ppo/distributed.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
@@ -7,16 +9,24 @@ import type { PolicyMessage } from "./env-runner.ts";
 
 /**
  * The Learner beside a TrainingRun actor (RLlib's Learner): values, GAE and the PPO update of rl/'s
- * PPOTrainer on the runners' rollouts merged into one batch, plus the weights to broadcast and the
- * checkpoint bytes. The trainer's own collector is never stepped here; it only carries the merged
- * collector state so that a checkpoint blob stays a complete single-process checkpoint.
+ * PPOTrainer, as a learner only (no env here: the env may be defined by code that runs only in the
+ * workers' sandboxes), on the runners' rollouts merged into one batch, plus the weights to broadcast
+ * and the checkpoint bytes, into which the runners' merged collector state goes so that a checkpoint
+ * blob stays a complete single-process checkpoint.
  */
 export class RunLearner {
   private constructor(private readonly trainer: PPOTrainer) {}
 
-  static async create(envId: string, config: Hyperparameters, checkpoint?: Uint8Array): Promise<RunLearner> {
-    if (checkpoint) return new RunLearner(await PPOTrainer.fromState(decodeCheckpoint(checkpoint)));
-    return new RunLearner(await PPOTrainer.create({ envId, config }));
+  /** `spaces` default to those of the built-in env `envId`. */
+  static async create(
+    envId: string,
+    config: Hyperparameters,
+    checkpoint?: Uint8Array,
+    spaces: EnvSpaces = builtinSpaces(envId),
+  ): Promise<RunLearner> {
+    if (checkpoint)
+      return new RunLearner(await PPOTrainer.fromState(decodeCheckpoint(checkpoint), { spaces }));
+    return new RunLearner(await PPOTrainer.create({ envId, config, spaces }));
   }
 
   get iteration(): number {
@@ -39,7 +49,7 @@ export class RunLearner {
   weights(): PolicyMessage {
     const size = this.trainer.layout.policySize;
     return {
-      version: this.trainer.collector.policyVersion,
+      version: this.trainer.weightsVersion,
       policy: this.trainer.learner.params.slice(0, size),
     };
   }
@@ -51,10 +61,7 @@ export class RunLearner {
 
   /** The single-blob checkpoint (rl's `encodeCheckpoint`) with the runners' merged collector state. */
   checkpoint(runnerStates: readonly RolloutCollectorState[]): Uint8Array {
-    const state = this.trainer.getState();
-    const merged = mergeCollectorStates(runnerStates);
-    state.rng.collector = { ...merged, policyVersion: this.trainer.collector.policyVersion };
-    return encodeCheckpoint(state);
+    return encodeCheckpoint(this.trainer.getState(mergeCollectorStates(runnerStates)));
   }
 
   dispose(): void {

@@ -1,4 +1,7 @@
 import type { RunResources, RunStatus } from "../db/entities/Run.ts";
+import type { EnvSpaces } from "../rl/core/types.ts";
+import { type CodeEnvDefinition, codeEnvSpaces, isCodeEnvId } from "../rl/envs/code-env.ts";
+import { builtinSpaces } from "../rl/envs/registry.ts";
 import type { EnvRunnerSpec } from "../rl/ppo/distributed.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
 import type { RolloutCollectorState } from "../rl/ppo/rollout.ts";
@@ -53,6 +56,8 @@ export interface RunStore {
   /** Records how many runner slots serve the run now; false when the lease is gone. */
   setRunnersActive(runId: string, runnersActive: number): Promise<boolean>;
   latestCheckpoint(runId: string): Promise<StoredCheckpoint | null>;
+  /** The script and spec of an environment defined by code (`custom:<id>`); null when it is gone. */
+  codeEnv(envId: string): Promise<CodeEnvDefinition | null>;
 }
 
 export interface RunnerHandle {
@@ -105,6 +110,21 @@ export class RunnerFailuresError extends Error {
   override name = "RunnerFailuresError";
 }
 
+/**
+ * The run's environment failed (an environment defined by code threw, hung, ran out of memory or
+ * returned malformed data): no other runner would do better, so the run fails with the env's message.
+ */
+export class EnvFailureError extends Error {
+  override name = "EnvFailureError";
+}
+
+/** A runner's error that is its env's fault (the workers' ENV_FAILED), not the runner's or its node's. */
+function envFailureOf(reason: unknown): EnvFailureError | null {
+  if (reason instanceof Error && (reason as { type?: unknown }).type === "ENV_FAILED")
+    return new EnvFailureError(reason.message, { cause: reason });
+  return null;
+}
+
 type Message =
   | { type: "tick" }
   | { type: "wake" }
@@ -149,6 +169,8 @@ export class TrainingRun {
   /** An iteration learned but not yet recorded (the database did not answer): recorded before the next. */
   private unrecorded: MetricRecord | null = null;
   private lastCheckpoint = -1;
+  /** The run's environment when it is defined by code (loaded at activation). */
+  private codeEnv: CodeEnvDefinition | undefined;
   private retryTimer: NodeJS.Timeout | null = null;
   private fenced = false;
   private finished = false;
@@ -264,8 +286,9 @@ export class TrainingRun {
       if (handles === null) return this.retryLater();
       this.shards = handles.map((handle, index) => ({ index, handle, state: undefined }));
     }
+    const spaces = await this.environment();
     const checkpoint = await this.db(() => this.store.latestCheckpoint(this.run.id));
-    const learner = await RunLearner.create(this.run.envId, this.run.config, checkpoint?.bytes);
+    const learner = await RunLearner.create(this.run.envId, this.run.config, checkpoint?.bytes, spaces);
     const states = checkpoint?.runnerStates.length === runners ? checkpoint.runnerStates : undefined;
     for (const shard of this.shards) shard.state = states?.[shard.index];
     // A runner that fails to initialise is dropped here and replaced before the first sample.
@@ -280,6 +303,16 @@ export class TrainingRun {
       }
     }
     this.mailbox.post({ type: "tick" });
+  }
+
+  /** The spaces the run's networks are built for; an environment defined by code is loaded first. */
+  private async environment(): Promise<EnvSpaces> {
+    const { envId } = this.run;
+    if (!isCodeEnvId(envId)) return builtinSpaces(envId);
+    const codeEnv = await this.db(() => this.store.codeEnv(envId));
+    if (!codeEnv) throw new EnvFailureError(`the environment ${envId} no longer exists`);
+    this.codeEnv = codeEnv;
+    return codeEnvSpaces(codeEnv.spec);
   }
 
   private async iterate(): Promise<void> {
@@ -336,6 +369,10 @@ export class TrainingRun {
       }
       if (!(await this.ensureRunners())) return null;
       const settled = await Promise.allSettled(todo.map((s) => this.pool.sample(s.handle!, weights)));
+      for (const r of settled) {
+        const envFailure = r.status === "rejected" && envFailureOf(r.reason);
+        if (envFailure) throw envFailure;
+      }
       const lost: Shard[] = [];
       settled.forEach((r, i) => {
         const shard = todo[i]!;
@@ -402,11 +439,24 @@ export class TrainingRun {
       shards.map((s) =>
         this.pool.init(
           s.handle!,
-          { envId: this.run.envId, config: this.run.config, numEnvs: envsPerRunner, index: s.index },
+          {
+            envId: this.run.envId,
+            config: this.run.config,
+            numEnvs: envsPerRunner,
+            index: s.index,
+            ...(this.codeEnv ? { codeEnv: this.codeEnv } : {}),
+          },
           s.state,
         ),
       ),
     );
+    for (const r of settled) {
+      const envFailure = r.status === "rejected" && envFailureOf(r.reason);
+      if (envFailure) {
+        // The runners that did start are released by finish(), as the run fails.
+        throw envFailure;
+      }
+    }
     const failed = shards.filter((_, i) => settled[i]!.status === "rejected");
     for (const [i, r] of settled.entries()) {
       if (r.status === "rejected")

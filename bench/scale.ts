@@ -1,5 +1,5 @@
 /**
- * `npm run bench:scale [-- --cost-us 100] [-- --workers 1,2,4] [-- --envs-per-runner 8] [-- --steps 128]
+ * `npm run bench:scale [-- --cost-us 100] [-- --workers 1,2,4] [-- --envs CartPole-v1,…] [-- --envs-per-runner 8] [-- --steps 128]
  *  [-- --rounds 3] [-- --iterations 5] [-- --warmup 2] [-- --no-readme]`
  *
  * Rollout throughput of synchronous distributed PPO with 1, 2 and 4 worker processes over NATS, for
@@ -59,6 +59,7 @@ const { values } = parseArgs({
   options: {
     "cost-us": { type: "string", default: "100" },
     workers: { type: "string", default: "1,2,4" },
+    envs: { type: "string" },
     "envs-per-runner": { type: "string", default: "8" },
     steps: { type: "string", default: "128" },
     rounds: { type: "string", default: "5" },
@@ -77,7 +78,7 @@ const ITERATIONS = Number(values.iterations);
 const WARMUP = Number(values.warmup);
 const MAX_WORKERS = Math.max(...WORKER_COUNTS);
 const CORES = os.availableParallelism();
-const ENVS = ["CartPole-v1", costlyEnvId(COST_US)];
+const ENVS = values.envs?.split(",") ?? ["CartPole-v1", costlyEnvId(COST_US)];
 
 interface IterationSample {
   steps: number;

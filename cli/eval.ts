@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { makeVectorEnv } from "../rl/envs/vector.ts";
 import { readCheckpoint } from "../rl/ppo/checkpoint.ts";
-import { evaluatePolicy, networkSpecOf } from "../rl/ppo/trainer.ts";
+import { evaluatePolicy, networkSpecOf, spacesOf } from "../rl/ppo/trainer.ts";
 import { parseIntFlag } from "./flags.ts";
 
 export async function run(argv: string[]): Promise<number> {
@@ -26,7 +26,7 @@ export async function run(argv: string[]): Promise<number> {
   const state = await readCheckpoint(values.checkpoint);
   const seed =
     values.seed === undefined ? state.config.seed + 1_000_000 : parseIntFlag("--seed", values.seed, 0);
-  const spec = networkSpecOf(makeVectorEnv(state.envId, 1), state.config);
+  const spec = networkSpecOf(spacesOf(makeVectorEnv(state.envId, 1)), state.config);
   const { wasmGemm } = await import("../rl/nn/gemm-wasm.ts");
   const result = evaluatePolicy(state.envId, spec, state.params, episodes, seed, wasmGemm() ?? undefined);
   const summary = {

@@ -1,6 +1,7 @@
 import advantageNormalization from "./advantage-normalization.ts";
 import clippedSurrogateLoss from "./clipped-surrogate-loss.ts";
 import clippedValueLoss from "./clipped-value-loss.ts";
+import customEnvironment from "./custom-environment.ts";
 import discountedReturns from "./discounted-returns.ts";
 import gae from "./gae.ts";
 import mountainCarShaping from "./mountain-car-shaping.ts";
@@ -18,6 +19,7 @@ export const EXERCISES: readonly Exercise[] = [
   clippedSurrogateLoss,
   clippedValueLoss,
   mountainCarShaping,
+  customEnvironment,
 ];
 
 const BY_ID = new Map(EXERCISES.map((e) => [e.id, e]));

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { VectorEnv } from "../rl/envs/vector.ts";
 import { presetFor } from "../rl/ppo/hyperparameters.ts";
 import type { Rollout } from "../rl/ppo/rollout.ts";
 import { PPOTrainer } from "../rl/ppo/trainer.ts";
@@ -124,6 +125,7 @@ async function trainWithShaping(
   try {
     // Keep each step's final observations: the rollout keeps only those of truncated episodes.
     const env = trainer.collector.env;
+    if (!(env instanceof VectorEnv)) throw new TypeError(`${SHAPING_ENV} steps in this process`);
     const step = env.step.bind(env);
     const finals: Float32Array[] = [];
     const hasFinal: Uint8Array[] = [];

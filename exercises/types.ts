@@ -1,3 +1,4 @@
+import type { CodeEnvSpec } from "../rl/envs/code-env.ts";
 import type { SandboxJob, SandboxLimits, SandboxResult } from "../sandbox/index.ts";
 
 /**
@@ -45,9 +46,12 @@ export interface GradeReport {
   memoryBytes: number;
   /** Why the submission could not be graded (status `error`). */
   error: string | null;
+  /** An environment exercise that passed: what the env declared (it is then `custom:<submission id>`). */
+  envSpec?: CodeEnvSpec | null;
 }
 
-export type ExerciseKind = "function" | "training";
+/** `environment`: the submission is an environment, graded by checks of its API, then trainable on. */
+export type ExerciseKind = "function" | "training" | "environment";
 
 export interface Exercise {
   id: string;

@@ -66,3 +66,13 @@ export class PayloadTooLargeError extends ProximaError {
     super(message, 413, "PAYLOAD_TOO_LARGE", data);
   }
 }
+
+/**
+ * An environment defined by code failed while a run stepped it (it threw, ran out of time or memory,
+ * returned malformed data). The run fails with this message; the worker that hosted it is fine.
+ */
+export class EnvFailedError extends ProximaError {
+  constructor(message: string, data?: Record<string, unknown>) {
+    super(message, 422, "ENV_FAILED", data);
+  }
+}

@@ -1,7 +1,22 @@
 /**
  * The code sandbox: submitted JavaScript runs in fresh isolated-vm isolates inside a pool of child
- * processes. See sandbox/README.md for what the submitted code must look like and what it can use.
+ * processes, and submitted environments in long-lived env sessions (one process and one isolate
+ * each). See sandbox/README.md for what the submitted code must look like and what it can use.
  */
+
+export {
+  type CustomEnvSpec,
+  DEFAULT_ENV_SESSION_LIMITS,
+  type EnvBatchStep,
+  type EnvInstanceState,
+  EnvSession,
+  EnvSessionError,
+  type EnvSessionErrorKind,
+  type EnvSessionLimits,
+  type EnvSessionOptions,
+  type JsonBox,
+  type JsonDiscrete,
+} from "./env-session.ts";
 export {
   SandboxBusyError,
   SandboxClosedError,

@@ -1,5 +1,6 @@
 import type ivmModule from "isolated-vm";
 import type { Context, Isolate, Reference, Script } from "isolated-vm";
+import { ConsoleCollector, submissionFrames } from "./output.ts";
 import { exportsSource, PRELUDE_FILENAME, preludeSource, SUBMISSION_FILENAME } from "./prelude.ts";
 import { failure, type WireCallResult, type WireJob, type WireResult } from "./protocol.ts";
 import type { SandboxFailure, SandboxLimits } from "./types.ts";
@@ -267,38 +268,6 @@ class IsolateRun {
   }
 }
 
-/** Output gathered from the isolate, capped again here since the in-isolate cap can be tampered with. */
-class ConsoleCollector {
-  private text = "";
-  private bytes = 0;
-  private truncated = false;
-
-  constructor(private readonly cap: number) {}
-
-  append(chunk: string, truncatedInside: boolean): void {
-    if (!this.truncated && chunk.length > 0) {
-      const size = Buffer.byteLength(chunk);
-      if (this.bytes + size <= this.cap) {
-        this.text += chunk;
-        this.bytes += size;
-      } else {
-        const kept = Buffer.from(chunk)
-          .subarray(0, this.cap - this.bytes)
-          .toString();
-        this.text += kept.endsWith("\uFFFD") ? kept.slice(0, -1) : kept;
-        this.bytes = this.cap;
-        this.truncated = true;
-      }
-    }
-    if (truncatedInside) this.truncated = true;
-  }
-
-  result(): { text: string; truncated: boolean } {
-    const marker = this.truncated ? `\n[console output truncated at ${this.cap} bytes]\n` : "";
-    return { text: this.text + marker, truncated: this.truncated };
-  }
-}
-
 function parseHarnessFailure(body: string): SandboxFailure {
   try {
     const parsed = JSON.parse(body.slice(0, 16_384)) as {
@@ -316,16 +285,6 @@ function parseHarnessFailure(body: string): SandboxFailure {
   } catch {
     return failure("runtime", "the call failed and its error could not be read");
   }
-}
-
-/** Keeps the stack frames that point into the submitted code; the rest is sandbox plumbing. */
-function submissionFrames(stack: string | undefined): string | undefined {
-  if (!stack) return undefined;
-  const frames = stack
-    .split("\n")
-    .filter((line) => line.includes(SUBMISSION_FILENAME) && line.trimStart().startsWith("at "))
-    .map((line) => line.trim());
-  return frames.length > 0 ? frames.slice(0, 20).join("\n") : undefined;
 }
 
 function settlesWithin(operation: Promise<unknown> | undefined, ms: number): Promise<boolean> {

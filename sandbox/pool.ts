@@ -1,8 +1,8 @@
-import { type ChildProcess, fork } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
 import type { ZodType } from "zod";
 import { SandboxBusyError, SandboxClosedError, SandboxUnavailableError } from "./errors.ts";
+import { forkSandboxChild } from "./fork.ts";
 import { DEFAULT_LIMITS, type JobCaps, prepareJob } from "./job.ts";
 import { type ChildMessage, failure, type ParentMessage, type WireJob, type WireResult } from "./protocol.ts";
 import { decodeResult, lostResult } from "./result.ts";
@@ -37,13 +37,6 @@ export interface SandboxPoolStats {
   pids: number[];
 }
 
-/** A forked `.ts` child needs tsx's loader; a compiled `.js` one does not. */
-const CHILD_URL = new URL(import.meta.url.endsWith(".ts") ? "./child.ts" : "./child.js", import.meta.url);
-const CHILD_EXEC_ARGV = [
-  ...(import.meta.url.endsWith(".ts") ? ["--import", import.meta.resolve("tsx")] : []),
-  // isolated-vm crashes on Node ≥ 20 when the process starts from the built-in startup snapshot.
-  "--no-node-snapshot",
-];
 const STARTUP_FAILURES_BEFORE_GIVING_UP = 3;
 const STOP_GRACE_MS = 2000;
 
@@ -166,16 +159,7 @@ export class SandboxPool {
   }
 
   private spawn(): void {
-    const child = fork(fileURLToPath(CHILD_URL), [], {
-      execArgv: CHILD_EXEC_ARGV,
-      // Nothing of the parent's environment (database URLs, secrets) is handed to the child.
-      env: {
-        NODE_ENV: process.env.NODE_ENV ?? "production",
-        ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
-      },
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-      serialization: "json",
-    });
+    const child = forkSandboxChild("child", "json");
     let onExit: () => void = () => {};
     const slot: Slot = {
       child,

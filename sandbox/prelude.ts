@@ -1,8 +1,10 @@
 /**
- * The JavaScript that runs first in every fresh isolate, before the submitted code. It makes the
- * isolate deterministic (seeded `Math.random`, frozen `Date`), captures `console` into a capped
- * buffer that lives inside the isolate, and returns a small harness object to the host only (as an
- * isolated-vm Reference held by the child process): nothing of the host is ever placed inside.
+ * The JavaScript that runs first in every fresh isolate, before the submitted code. Its base part
+ * makes the isolate deterministic (seeded `Math.random`, frozen `Date`), deletes the globals that
+ * could block the isolate's thread, and captures `console` into a capped buffer that lives inside the
+ * isolate; then it hands those tools to a harness (the job harness here, the env-session harness in
+ * `env-prelude.ts`), whose object goes back to the host only (as an isolated-vm Reference held by the
+ * child process): nothing of the host is ever placed inside.
  *
  * It is plain JavaScript in a string, not a TypeScript function passed through `toString()`, so
  * that no transpiler helper can slip into code that runs where those helpers do not exist.
@@ -13,10 +15,14 @@
 export const PRELUDE_FILENAME = "sandbox-prelude.js";
 export const SUBMISSION_FILENAME = "submission.js";
 
-export interface PreludeConfig {
+/** What the base part of every prelude reads from its config. */
+export interface BasePreludeConfig {
   seed: number;
   now: number;
   maxConsoleBytes: number;
+}
+
+export interface PreludeConfig extends BasePreludeConfig {
   maxResultBytes: number;
 }
 
@@ -28,16 +34,20 @@ export interface Harness {
   drainConsole(): { text: string; truncated: boolean };
 }
 
-const PRELUDE = String.raw`function (config) {
+/**
+ * The base part: `function (config, makeHarness)`. It calls `makeHarness(config, base)` last, with
+ * `base` = `{ describeError, jsonReplacer, drainConsole, pendingConsole }`, and returns its result. A
+ * harness is a function expression in the same style; it runs before the submission too, so the
+ * built-ins it captures are the real ones.
+ */
+const BASE = String.raw`function (config, makeHarness) {
   "use strict";
   const G = globalThis;
-  const ObjectCreate = Object.create;
   const defineProperty = Object.defineProperty;
   const freeze = Object.freeze;
   const ReflectApply = Reflect.apply;
   const ReflectConstruct = Reflect.construct;
   const stringify = JSON.stringify;
-  const parse = JSON.parse;
   const isView = ArrayBuffer.isView;
   const arrayFrom = Array.from;
   const DataViewCtor = DataView;
@@ -153,21 +163,56 @@ const PRELUDE = String.raw`function (config) {
   };
   defineProperty(G, "console", { value: consoleObject, writable: true, enumerable: false, configurable: true });
 
-  function describeThrown(kind, error) {
-    let message = "a value that cannot be printed was thrown";
+  // What was thrown, read once under the CPU limit (getters and Proxy traps of a thrown object run
+  // here): "Name: message" for objects, the printed value for anything else.
+  function describeError(error) {
+    let text = "a value that cannot be printed was thrown";
     let stack;
+    let primitive = false;
     try {
       if (typeof error === "object" && error !== null) {
         const name = error.name;
-        const text = error.message;
+        const message = error.message;
         const trace = error.stack;
-        message = (typeof name === "string" ? name : "Error") + ": " + (typeof text === "string" ? text : StringCtor(error));
+        text = (typeof name === "string" ? name : "Error") + ": " + (typeof message === "string" ? message : StringCtor(error));
         if (typeof trace === "string") stack = ReflectApply(sliceString, trace, [0, 4000]);
       } else {
-        message = "Uncaught " + StringCtor(error);
+        primitive = true;
+        text = StringCtor(error);
       }
     } catch (ignored) {}
-    return "E" + stringify({ kind, message: ReflectApply(sliceString, message, [0, 2000]), stack });
+    return freeze({ text: ReflectApply(sliceString, text, [0, 2000]), stack, primitive });
+  }
+
+  return makeHarness(config, freeze({
+    describeError,
+    jsonReplacer,
+    drainConsole() {
+      const text = pending;
+      pending = "";
+      return { text, truncated };
+    },
+    pendingConsole() { return pending.length; },
+  }));
+}`;
+
+/**
+ * The job harness: named top-level functions called one by one, results copied out as JSON. A
+ * String.raw, as the base part, so that an escape written here reaches the isolate as written.
+ */
+const JOB_HARNESS = String.raw`function (config, base) {
+  "use strict";
+  const ObjectCreate = Object.create;
+  const freeze = Object.freeze;
+  const ReflectApply = Reflect.apply;
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const describeError = base.describeError;
+  const jsonReplacer = base.jsonReplacer;
+
+  function describeThrown(kind, error) {
+    const { text, stack, primitive } = describeError(error);
+    return "E" + stringify({ kind, message: primitive ? "Uncaught " + text : text, stack });
   }
 
   let exportsMap = ObjectCreate(null);
@@ -198,17 +243,21 @@ const PRELUDE = String.raw`function (config) {
   return freeze({
     setExports(map) { exportsMap = map; },
     invoke,
-    drainConsole() {
-      const text = pending;
-      pending = "";
-      return { text, truncated };
-    },
+    drainConsole: base.drainConsole,
   });
 }`;
 
+/**
+ * Source of a prelude script made of the base part and `harnessSource` (a function expression
+ * `function (config, base) { … }`); its completion value is what the harness returns.
+ */
+export function composePrelude(config: BasePreludeConfig, harnessSource: string): string {
+  return `(${BASE})(${JSON.stringify(config)}, ${harnessSource})`;
+}
+
 /** Source of the prelude script; its completion value is the harness. */
 export function preludeSource(config: PreludeConfig): string {
-  return `(${PRELUDE})(${JSON.stringify(config)})`;
+  return composePrelude(config, JOB_HARNESS);
 }
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;

@@ -9,7 +9,8 @@ import type { SandboxCallResult, SandboxFailure, SandboxResult } from "./types.t
  */
 const DROPPED_KEYS = new Set(["__proto__", "constructor"]);
 
-function dropDangerousKeys(key: string, value: unknown): unknown {
+/** `JSON.parse` reviver that drops those keys. */
+export function dropDangerousKeys(key: string, value: unknown): unknown {
   return DROPPED_KEYS.has(key) ? undefined : value;
 }
 

@@ -3,7 +3,9 @@ import { type RunDescriptor, type RunEvents, TrainingRun } from "../actors/train
 import { RUN_STATUSES, Run, type RunStatus } from "../db/entities/Run.ts";
 import { ROLES, type Role } from "../db/entities/User.ts";
 import { ConflictError, NotFoundError } from "../lib/errors.ts";
+import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import type { ServiceDeps } from "./deps.ts";
+import { usableCodeEnv } from "./runs/code-envs.ts";
 import {
   claimKey,
   deleteExpiredKeys,
@@ -247,8 +249,9 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
     input: CreateRunInput & { id?: string },
     keyId?: string,
   ): Promise<Run> => {
-    const resolved = resolveRun(input);
     const em = fork();
+    const codeEnv = isCodeEnvId(input.env) ? await usableCodeEnv(em, input.env, { userId, role }) : undefined;
+    const resolved = resolveRun(input, codeEnv?.spec);
     await checkQuota(em, { userId, role }, resolved);
     const source =
       input.initFrom && (await sourceCheckpoint(em, input.initFrom, { userId, role }, input.env, resolved));

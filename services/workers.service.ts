@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { Context, ServiceSchema } from "moleculer";
 import { EnvRunner, type RunnerSample } from "../actors/env-runner.ts";
-import { BadRequestError, ConflictError, NotFoundError } from "../lib/errors.ts";
+import { BadRequestError, ConflictError, EnvFailedError, NotFoundError } from "../lib/errors.ts";
 import { workerSlotsOf } from "../moleculer.config.ts";
 import type { EnvRunnerSpec } from "../rl/ppo/distributed.ts";
 import type { RolloutCollectorState } from "../rl/ppo/rollout.ts";
+import { CodeVectorEnv } from "../sandbox/code-vector-env.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { workerStatuses } from "./runs/runner-pool.ts";
 import { pgArray } from "./runs/store.ts";
@@ -71,11 +72,40 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
       const run = live.get(s.runId);
       const wanted =
         run && ["queued", "running", "stopping"].includes(run.status) && run.owner_node === s.ownerNode;
-      if (!wanted && held.get(id) === s && held.delete(id)) released++;
+      if (!wanted && free(id, s)) released++;
     }
     if (released > 0) {
       logger.warn({ released }, "released env runners whose run moved on or ended");
       broadcast(freeSlots());
+    }
+  };
+
+  /** Frees a slot; a runner's sandbox process (environments defined by code) ends with it. */
+  const free = (id: string, slot: Slot): boolean => {
+    if (held.get(id) !== slot) return false;
+    held.delete(id);
+    slot.runner
+      ?.close()
+      .catch((err: unknown) => logger.warn({ err, runnerId: id }, "closing a runner failed"));
+    return true;
+  };
+
+  /**
+   * Builds a runner. An environment defined by code gets its own sandbox process (its isolate lives
+   * as long as the runner); anything its code does wrong is the run's failure (ENV_FAILED), with the
+   * env's own message, never this node's.
+   */
+  const createRunner = async (spec: EnvRunnerSpec, state?: RolloutCollectorState): Promise<EnvRunner> => {
+    if (!spec.codeEnv) return EnvRunner.create(spec, state);
+    let env: CodeVectorEnv | undefined;
+    try {
+      env = await CodeVectorEnv.open(spec.envId, spec.codeEnv, spec.numEnvs, {
+        limits: { memoryMb: config.CODE_ENV_MEMORY_MB, callCpuMs: config.CODE_ENV_CALL_CPU_MS },
+      });
+      return await EnvRunner.create(spec, state, env);
+    } catch (err) {
+      await env?.close().catch(() => undefined);
+      throw envFailure(spec.envId, err);
     }
   };
 
@@ -97,7 +127,7 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
       .getConnection()
       .execute<{ owner_node: string | null }[]>(`select "owner_node" from "runs" where "id" = ?`, [runId]);
     if (rows[0]?.owner_node !== ownerNode) return;
-    for (const [id] of stale) held.delete(id);
+    for (const [id, s] of stale) free(id, s);
     logger.warn({ runId, released: stale.length }, "released the env runners of a run's previous host");
   };
 
@@ -194,8 +224,14 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
         async handler(
           ctx: Context<{ runnerId: string; spec: EnvRunnerSpec; state?: RolloutCollectorState }>,
         ) {
-          const slot = slotOf(ctx.params.runnerId);
-          slot.runner = await EnvRunner.create(ctx.params.spec, ctx.params.state);
+          const { runnerId, spec, state } = ctx.params;
+          const slot = slotOf(runnerId);
+          const runner = await createRunner(spec, state);
+          const previous = slot.runner;
+          slot.runner = runner;
+          // Released while it was being built: nobody will sample it.
+          if (held.get(runnerId) !== slot) await runner.close();
+          await previous?.close();
           return { ok: true };
         },
       },
@@ -204,13 +240,20 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
       sample: {
         visibility: "public",
         params: { runnerId: "uuid", version: { type: "number", integer: true }, policy: "any" },
-        handler(ctx: Context<{ runnerId: string; version: number; policy: unknown }>): RunnerSample {
+        async handler(
+          ctx: Context<{ runnerId: string; version: number; policy: unknown }>,
+        ): Promise<RunnerSample> {
           const { runnerId, version, policy } = ctx.params;
           if (!(policy instanceof Float32Array)) throw new BadRequestError("policy must be a Float32Array");
           const runner = slotOf(runnerId).runner;
           if (!runner)
             throw new ConflictError("the env runner was reserved but not initialised", { runnerId });
-          return runner.sample({ version, policy });
+          if (!runner.spec.codeEnv) return runner.sample({ version, policy });
+          try {
+            return await runner.sample({ version, policy });
+          } catch (err) {
+            throw envFailure(runner.spec.envId, err);
+          }
         },
       },
 
@@ -222,7 +265,10 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
           const { runId, runnerIds } = ctx.params;
           const ids = runnerIds ?? [...held].filter(([, s]) => s.runId === runId).map(([id]) => id);
           let released = 0;
-          for (const id of ids) if (held.get(id)?.runId === runId && held.delete(id)) released++;
+          for (const id of ids) {
+            const slot = held.get(id);
+            if (slot?.runId === runId && free(id, slot)) released++;
+          }
           if (released > 0)
             ctx.broadcast(WORKERS_FREED_EVENT, { nodeID: ctx.broker.nodeID, free: freeSlots() });
           return { released };
@@ -236,7 +282,7 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
         handler(ctx: Context<{ node: { id: string } }>) {
           const gone = ctx.params.node.id;
           let released = 0;
-          for (const [id, s] of held) if (s.ownerNode === gone && held.delete(id)) released++;
+          for (const [id, s] of held) if (s.ownerNode === gone && free(id, s)) released++;
           if (released > 0) {
             logger.warn({ node: gone, released }, "released the env runners of a disconnected runs node");
             ctx.broadcast(WORKERS_FREED_EVENT, { nodeID: ctx.broker.nodeID, free: freeSlots() });
@@ -268,7 +314,15 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
       draining = true;
       clearInterval(sweepTimer);
       if (held.size > 0) logger.info({ runners: held.size }, "draining: releasing env runners");
-      held.clear();
+      for (const [id, s] of [...held]) free(id, s);
     },
   };
+}
+
+/** What an environment defined by code did wrong, as the run's failure: the env's own message. */
+function envFailure(envId: string, err: unknown): EnvFailedError {
+  if (err instanceof EnvFailedError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const kind = err instanceof Error && "kind" in err && typeof err.kind === "string" ? err.kind : "runtime";
+  return new EnvFailedError(`the environment ${envId} failed: ${message}`, { envId, kind });
 }

@@ -20,6 +20,8 @@ interface Submission {
   consoleTruncated: boolean;
   error: string | null;
   runtimeMs: number | null;
+  /** A passed environment submission's env id (`custom:<id>`). */
+  envId?: string | null;
 }
 
 const GRADED = new Set(["passed", "failed", "error"]);
@@ -83,6 +85,7 @@ export async function run(argv: string[]): Promise<number> {
         process.stdout.write(`${submission.console.replace(/\n?$/, "\n")}`);
       }
       process.stdout.write(`${submission.status}: ${submission.score}/${submission.maxScore}\n`);
+      if (submission.envId) process.stdout.write(`env id: ${submission.envId} (train on it with --env)\n`);
     }
     return submission.status === "passed" ? 0 : 1;
   } catch (err) {

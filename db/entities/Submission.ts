@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { defineEntity, type InferEntity, p } from "@mikro-orm/postgresql";
 import type { TestOutcome } from "../../exercises/types.ts";
+import type { CodeEnvSpec } from "../../rl/envs/code-env.ts";
 import { User } from "./User.ts";
 
 /** `queued` → `running` → `passed | failed | error`; the last three are final. */
@@ -39,6 +40,8 @@ export const Submission = defineEntity({
     cpuTimeMs: p.float().nullable(),
     memoryBytes: p.bigint("number").nullable(),
     ownerNode: p.text().nullable(),
+    /** A passed environment submission: the spaces and time limit its code declared (env `custom:<id>`). */
+    envSpec: p.json<CodeEnvSpec>().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     startedAt: p.datetime().nullable(),
     finishedAt: p.datetime().nullable(),

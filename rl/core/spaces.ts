@@ -5,7 +5,7 @@
  */
 
 import type { Rng } from "./rng.ts";
-import type { BoxSpace, DiscreteSpace, Space } from "./types.ts";
+import type { BoxSpace, DiscreteSpace, JsonSpace, Space } from "./types.ts";
 
 export function discrete(n: number): DiscreteSpace {
   if (!Number.isInteger(n) || n <= 0)
@@ -123,4 +123,19 @@ export function describeSpace(space: Space): string {
   const fmt = (a: Float32Array) => `[${Array.from(a, (v) => String(v)).join(", ")}]`;
   const shape = space.shape.length === 1 ? `(${space.shape[0]},)` : `(${space.shape.join(", ")})`;
   return `Box(${fmt(space.low)}, ${fmt(space.high)}, ${shape})`;
+}
+
+/** A space from its JSON form (null bounds are infinite); throws RangeError when it is not a valid space. */
+export function spaceFromJson(json: JsonSpace): Space {
+  if (json.kind === "discrete") return discrete(json.n);
+  const bound = (values: (number | null)[], infinite: number) =>
+    values.map((v) => (v === null ? infinite : v));
+  return box(bound(json.low, -Infinity), bound(json.high, Infinity), json.shape);
+}
+
+/** The JSON form of a space: infinite Box bounds become null. */
+export function spaceToJson(space: Space): JsonSpace {
+  if (space.kind === "discrete") return { kind: "discrete", n: space.n };
+  const bound = (values: Float32Array) => Array.from(values, (v) => (Number.isFinite(v) ? v : null));
+  return { kind: "box", shape: [...space.shape], low: bound(space.low), high: bound(space.high) };
 }

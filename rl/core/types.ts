@@ -21,6 +21,20 @@ export interface BoxSpace {
 
 export type Space = DiscreteSpace | BoxSpace;
 
+/**
+ * A space as JSON, for what is stored or sent (an environment defined by code declares its spaces
+ * this way): Box bounds as numbers, null where a bound is infinite (JSON has no Infinity).
+ */
+export type JsonSpace =
+  | { kind: "discrete"; n: number }
+  | { kind: "box"; shape: number[]; low: (number | null)[]; high: (number | null)[] };
+
+/** What a policy network is built for: the spaces of one sub-environment. */
+export interface EnvSpaces {
+  readonly observationSpace: BoxSpace;
+  readonly actionSpace: Space;
+}
+
 /** An action: an integer index for Discrete spaces, a vector for Box spaces. */
 export type Action = number | Float32Array | readonly number[];
 

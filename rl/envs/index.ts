@@ -1,12 +1,24 @@
 /** The public API of `rl/envs`: environments, the registry, the vector env, spaces and errors. */
 
-export { actionDim, box, contains, describeSpace, discrete, flatDim, sample } from "../core/spaces.ts";
+export {
+  actionDim,
+  box,
+  contains,
+  describeSpace,
+  discrete,
+  flatDim,
+  sample,
+  spaceFromJson,
+  spaceToJson,
+} from "../core/spaces.ts";
 export type {
   Action,
   BoxSpace,
   DiscreteSpace,
   Env,
+  EnvSpaces,
   Info,
+  JsonSpace,
   ResetOptions,
   ResetResult,
   Space,
@@ -14,12 +26,22 @@ export type {
 } from "../core/types.ts";
 export { AcrobotEnv } from "./acrobot.ts";
 export { CartPoleEnv } from "./cartpole.ts";
+export {
+  CODE_ENV_PREFIX,
+  type CodeEnvDefinition,
+  type CodeEnvSpec,
+  codeEnvId,
+  codeEnvSpaces,
+  codeEnvSubmissionId,
+  isCodeEnvId,
+} from "./code-env.ts";
 export { ClassicControlEnv, type EnvSnapshot, type EpisodePhase } from "./env-base.ts";
 export { EnvError, type EnvErrorCode } from "./errors.ts";
 export { MountainCarEnv } from "./mountain-car.ts";
 export { MountainCarContinuousEnv } from "./mountain-car-continuous.ts";
 export { PendulumEnv } from "./pendulum.ts";
 export {
+  builtinSpaces,
   type EnvId,
   type EnvInfo,
   envIds,
@@ -29,9 +51,13 @@ export {
   makeEnv,
 } from "./registry.ts";
 export {
+  type AsyncVectorEnv,
+  type CodeEnvSnapshot,
   type EpisodeStats,
   makeVectorEnv,
+  type SubEnvSnapshot,
   VectorEnv,
+  type VectorEnvSpaces,
   type VectorEnvState,
   type VectorStepResult,
 } from "./vector.ts";

@@ -4,9 +4,10 @@
  */
 
 import { describeSpace } from "../core/spaces.ts";
-import type { Space } from "../core/types.ts";
+import type { EnvSpaces, Space } from "../core/types.ts";
 import { AcrobotEnv } from "./acrobot.ts";
 import { CartPoleEnv } from "./cartpole.ts";
+import { isCodeEnvId } from "./code-env.ts";
 import { CostlyCartPoleEnv, parseCostlyEnvId } from "./costly.ts";
 import type { ClassicControlEnv, EnvSpec } from "./env-base.ts";
 import { EnvError } from "./errors.ts";
@@ -68,6 +69,12 @@ export function envIds(): EnvId[] {
 export function makeEnv(id: string, options: MakeEnvOptions = {}): ClassicControlEnv {
   const costly = parseCostlyEnvId(id);
   if (!costly && !isEnvId(id)) {
+    if (isCodeEnvId(id)) {
+      throw new EnvError(
+        "UNKNOWN_ENV",
+        `${id} is an environment defined by code: it runs in the platform's sandbox, not in rl/ itself`,
+      );
+    }
     throw new EnvError(
       "UNKNOWN_ENV",
       `unknown environment id ${JSON.stringify(id)}; known ids: ${envIds().join(", ")}`,
@@ -85,6 +92,12 @@ export function makeEnv(id: string, options: MakeEnvOptions = {}): ClassicContro
     );
   }
   return reg.create({ id, maxEpisodeSteps, rewardThreshold: reg.rewardThreshold });
+}
+
+/** The spaces of a registered env (or a benchmark variant). */
+export function builtinSpaces(id: string): EnvSpaces {
+  const env = makeEnv(id);
+  return { observationSpace: env.observationSpace, actionSpace: env.actionSpace };
 }
 
 export function listEnvs(): EnvInfo[] {

@@ -46,18 +46,89 @@ export interface VectorStepResult {
   episodes: EpisodeStats[];
 }
 
+/**
+ * The state of one sub-env of an environment defined by code (it runs in a sandbox): what the env's
+ * own `getState()` returned (null when it has none), its step count in the episode, and what seeds a
+ * fresh episode when it cannot be restored exactly.
+ */
+export interface CodeEnvSnapshot {
+  id: string;
+  kind: "code";
+  elapsedSteps: number;
+  /** The env's own state (JSON), or null for an env without getState/setState. */
+  custom: unknown;
+  /** The seed of the env's first reset, and how many episodes it has begun since. */
+  firstSeed: number;
+  episodes: number;
+  /** The observation the next step acts on (code envs have no way to recompute it from a state). */
+  observation: number[];
+}
+
+export type SubEnvSnapshot = EnvSnapshot | CodeEnvSnapshot;
+
 /** Everything needed to resume the vector env exactly (JSON-safe). */
 export interface VectorEnvState {
   version: 1;
   id: string;
   numEnvs: number;
   started: boolean;
-  envs: EnvSnapshot[];
+  envs: SubEnvSnapshot[];
   episodeReturns: number[];
   episodeLengths: number[];
 }
 
-export class VectorEnv {
+/** What a policy network and a rollout collector need to know of a vector env, wherever it steps. */
+export interface VectorEnvSpaces {
+  readonly id: string;
+  readonly numEnvs: number;
+  readonly singleObservationSpace: BoxSpace;
+  readonly singleActionSpace: Space;
+  readonly observationDim: number;
+  readonly actionDim: number;
+}
+
+/**
+ * A vector env whose sub-envs step in another process (an environment defined by code, in the
+ * sandbox): VectorEnv's contract (SAME_STEP autoreset, episode statistics, reused result arrays),
+ * each call a promise. State is read by `captureState` (a crossing, done once per rollout) and
+ * answered by `getState` from that capture, so that a rollout's state costs no extra round trip.
+ */
+export interface AsyncVectorEnv extends VectorEnvSpaces {
+  readonly observations: Float32Array;
+  reset(options?: { seed?: number }): Promise<Float32Array>;
+  step(actions: Int32Array | Float32Array): Promise<VectorStepResult>;
+  captureState(): Promise<void>;
+  /** The state at the last `captureState` (or reset/setState). */
+  getState(): VectorEnvState;
+  setState(state: VectorEnvState): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A vector step's actions: N indices as an Int32Array (Discrete), N × actDim values as a Float32Array (Box). */
+export function checkVectorActions(env: VectorEnvSpaces, actions: Int32Array | Float32Array): void {
+  const discrete = env.singleActionSpace.kind === "discrete";
+  const expected = env.numEnvs * env.actionDim;
+  if (discrete ? !(actions instanceof Int32Array) : !(actions instanceof Float32Array)) {
+    throw new EnvError(
+      "INVALID_ACTION",
+      `actions for ${describeSpace(env.singleActionSpace)} must be ${discrete ? "an Int32Array" : "a Float32Array"}`,
+      env.id,
+    );
+  }
+  if (actions.length !== expected) {
+    throw new EnvError(
+      "INVALID_ACTION",
+      `actions must have ${expected} values (${env.numEnvs} envs × ${env.actionDim}), got ${actions.length}`,
+      env.id,
+    );
+  }
+}
+
+function isClassicSnapshot(s: SubEnvSnapshot): s is EnvSnapshot {
+  return !("kind" in s && s.kind === "code");
+}
+
+export class VectorEnv implements VectorEnvSpaces {
   readonly numEnvs: number;
   readonly id: string;
   readonly singleObservationSpace: BoxSpace;
@@ -135,7 +206,7 @@ export class VectorEnv {
    */
   step(actions: Int32Array | Float32Array): VectorStepResult {
     if (!this.started) throw new EnvError("RESET_NEEDED", "call reset() before step()", this.id);
-    this.checkActions(actions);
+    checkVectorActions(this, actions);
     const r = this.result;
     const n = this.numEnvs;
     const dim = this.observationDim;
@@ -172,25 +243,6 @@ export class VectorEnv {
     return r;
   }
 
-  private checkActions(actions: Int32Array | Float32Array): void {
-    const discrete = this.singleActionSpace.kind === "discrete";
-    const expected = this.numEnvs * this.actionDim;
-    if (discrete ? !(actions instanceof Int32Array) : !(actions instanceof Float32Array)) {
-      throw new EnvError(
-        "INVALID_ACTION",
-        `actions for ${describeSpace(this.singleActionSpace)} must be ${discrete ? "an Int32Array" : "a Float32Array"}`,
-        this.id,
-      );
-    }
-    if (actions.length !== expected) {
-      throw new EnvError(
-        "INVALID_ACTION",
-        `actions must have ${expected} values (${this.numEnvs} envs × ${this.actionDim}), got ${actions.length}`,
-        this.id,
-      );
-    }
-  }
-
   getState(): VectorEnvState {
     return {
       version: 1,
@@ -220,7 +272,12 @@ export class VectorEnv {
     if (state.episodeReturns.length !== this.numEnvs || state.episodeLengths.length !== this.numEnvs) {
       throw new EnvError("INVALID_STATE", "episode statistics must have one entry per env", this.id);
     }
-    for (let i = 0; i < this.numEnvs; i++) this.envs[i].restore(state.envs[i]);
+    for (let i = 0; i < this.numEnvs; i++) {
+      const snap = state.envs[i];
+      if (!isClassicSnapshot(snap))
+        throw new EnvError("INVALID_STATE", "the state is of an environment defined by code", this.id);
+      this.envs[i].restore(snap);
+    }
     this.episodeReturns.set(state.episodeReturns);
     this.episodeLengths.set(state.episodeLengths);
     this.started = state.started;

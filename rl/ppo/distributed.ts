@@ -6,14 +6,15 @@
  * Learner expects, as if a single vector env had stepped all of them.
  */
 import { deriveSeed, Rng } from "../core/rng.ts";
-import { makeVectorEnv, type VectorEnvState } from "../envs/vector.ts";
+import type { CodeEnvDefinition } from "../envs/code-env.ts";
+import { type AsyncVectorEnv, makeVectorEnv, type VectorEnv, type VectorEnvState } from "../envs/vector.ts";
 import { parameterLayout } from "../nn/actor-critic.ts";
 import { Arena } from "../nn/arena.ts";
 import { type Gemm, jsGemm } from "../nn/gemm.ts";
 import { MlpKernel } from "../nn/mlp.ts";
 import type { Hyperparameters } from "./hyperparameters.ts";
 import { type Rollout, RolloutCollector, type RolloutCollectorState } from "./rollout.ts";
-import { networkSpecOf } from "./trainer.ts";
+import { networkSpecOf, spacesOf } from "./trainer.ts";
 
 /** What an env runner needs to know about its run. */
 export interface EnvRunnerSpec {
@@ -23,6 +24,8 @@ export interface EnvRunnerSpec {
   numEnvs: number;
   /** 0-based index of the runner within the run. */
   index: number;
+  /** For an env defined by code (`custom:<id>`): its script and declared spec. */
+  codeEnv?: CodeEnvDefinition;
 }
 
 /**
@@ -44,11 +47,17 @@ async function defaultGemm(): Promise<Gemm> {
   return wasmGemm() ?? jsGemm;
 }
 
-/** A RolloutCollector of its own (no learner, no critic), reset to the runner's seeds. */
-export async function createRunnerCollector(spec: EnvRunnerSpec, gemm?: Gemm): Promise<RolloutCollector> {
-  const kernelGemm = gemm ?? (await defaultGemm());
-  const env = makeVectorEnv(spec.envId, spec.numEnvs);
-  const net = networkSpecOf(env, spec.config as Hyperparameters);
+/**
+ * A RolloutCollector of its own (no learner, no critic), reset to the runner's seeds. Its env is the
+ * registered `envId`'s, or `env` when given (one that steps elsewhere, such as a sandbox).
+ */
+export async function createRunnerCollector(
+  spec: EnvRunnerSpec,
+  options: { gemm?: Gemm; env?: VectorEnv | AsyncVectorEnv } = {},
+): Promise<RolloutCollector> {
+  const kernelGemm = options.gemm ?? (await defaultGemm());
+  const env = options.env ?? makeVectorEnv(spec.envId, spec.numEnvs);
+  const net = networkSpecOf(spacesOf(env), spec.config as Hyperparameters);
   const layout = parameterLayout(net);
   const { envSeed, actionSeed } = runnerSeeds(spec.config.seed, spec.index, spec.numEnvs);
   const rng = new Rng(actionSeed);
@@ -56,7 +65,7 @@ export async function createRunnerCollector(spec: EnvRunnerSpec, gemm?: Gemm): P
     const actor = new MlpKernel(layout.actor, net.activation, spec.numEnvs, alloc, kernelGemm);
     return new RolloutCollector(env, net.action, actor, layout.policySize, spec.config.numSteps, rng, alloc);
   });
-  value.reset(envSeed);
+  await value.start(envSeed);
   return value;
 }
 

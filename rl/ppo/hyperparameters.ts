@@ -264,9 +264,12 @@ const ZOO: Record<string, ZooEntry> = {
 
 const CONTINUOUS_ENVS = new Set(["MountainCarContinuous-v0", "Pendulum-v1"]);
 
-/** CleanRL's `total_timesteps` defaults: 500k for ppo.py, 1M for ppo_continuous_action.py. */
-function cleanrlPreset(envId: string): Hyperparameters {
-  return CONTINUOUS_ENVS.has(envId)
+/**
+ * CleanRL's `total_timesteps` defaults: 500k for ppo.py, 1M for ppo_continuous_action.py. Which
+ * script applies follows the action space (given for envs outside the registry, e.g. defined by code).
+ */
+function cleanrlPreset(envId: string, continuous = CONTINUOUS_ENVS.has(envId)): Hyperparameters {
+  return continuous
     ? { ...CLEANRL_CONTINUOUS, totalTimesteps: 1_000_000 }
     : { ...CLEANRL_DISCRETE, totalTimesteps: 500_000 };
 }
@@ -305,9 +308,14 @@ function zooPreset(envId: string): Hyperparameters {
   };
 }
 
-/** The preset's configuration for an env, before overrides. */
-export function presetFor(envId: string, preset: PresetName): Hyperparameters {
-  if (preset === "cleanrl") return cleanrlPreset(envId);
+/**
+ * The preset's configuration for an env, before overrides. `actions` names the env's action space
+ * kind where the env id alone does not tell it (an env defined by code): Box actions get CleanRL's
+ * continuous-action defaults.
+ */
+export function presetFor(envId: string, preset: PresetName, actions?: "discrete" | "box"): Hyperparameters {
+  if (preset === "cleanrl")
+    return cleanrlPreset(envId, actions === undefined ? undefined : actions === "box");
   if (preset === "zoo") return zooPreset(envId);
   throw new HyperparameterError([
     { field: "preset", message: `unknown preset "${preset}" (${PRESETS.join(", ")})` },
@@ -347,6 +355,7 @@ export function resolveHyperparameters(
   envId: string,
   preset: PresetName = "cleanrl",
   overrides: Record<string, unknown> = {},
+  actions?: "discrete" | "box",
 ): Hyperparameters {
-  return validateHyperparameters({ ...presetFor(envId, preset), ...overrides });
+  return validateHyperparameters({ ...presetFor(envId, preset, actions), ...overrides });
 }

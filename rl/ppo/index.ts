@@ -50,6 +50,7 @@ export {
   type IterationMetrics,
   type PolicyWeights,
   PPOTrainer,
+  spacesOf,
   type TrainerOptions,
   type TrainerState,
   WALL_TIME_KEYS,

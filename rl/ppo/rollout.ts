@@ -5,7 +5,12 @@
  * serialized weights alone.
  */
 import type { Rng, RngState } from "../core/rng.ts";
-import type { VectorEnv, VectorEnvState } from "../envs/vector.ts";
+import {
+  type AsyncVectorEnv,
+  VectorEnv,
+  type VectorEnvState,
+  type VectorStepResult,
+} from "../envs/vector.ts";
 import type { ActionSpec } from "../nn/actor-critic.ts";
 import type { Allocator } from "../nn/arena.ts";
 import type { MlpKernel } from "../nn/mlp.ts";
@@ -127,7 +132,8 @@ export function greedyActions(
 }
 
 export class RolloutCollector {
-  readonly env: VectorEnv;
+  /** In-process (stepped synchronously) or in another process (an environment defined by code). */
+  readonly env: VectorEnv | AsyncVectorEnv;
   readonly numSteps: number;
   readonly rng: Rng;
   private readonly action: ActionSpec;
@@ -137,12 +143,14 @@ export class RolloutCollector {
   private readonly envActions: Int32Array | Float32Array;
   private readonly truncIdx: number[] = [];
   private readonly truncObs: number[] = [];
-  /** The policy weights [actor | logstd] the collector acts with. */
+  /** The policy weights [actor | logstd] the collector acts with, and views of its two parts. */
   readonly policy: Float32Array;
+  private readonly actorParams: Float32Array;
+  private readonly logstd: Float32Array | null;
   policyVersion = 0;
 
   constructor(
-    env: VectorEnv,
+    env: VectorEnv | AsyncVectorEnv,
     action: ActionSpec,
     actor: MlpKernel,
     policySize: number,
@@ -157,6 +165,8 @@ export class RolloutCollector {
     this.rng = rng;
     this.logstdOffset = actor.layout.size;
     this.policy = alloc.alloc(policySize);
+    this.actorParams = this.policy.subarray(0, this.logstdOffset);
+    this.logstd = action.kind === "box" ? this.policy.subarray(this.logstdOffset) : null;
     const N = env.numEnvs;
     const obsDim = env.observationDim;
     const actDim = action.kind === "discrete" ? 1 : action.dim;
@@ -191,55 +201,106 @@ export class RolloutCollector {
     this.policyVersion = version;
   }
 
+  /** Resets an in-process env (env i seeded seed + i). */
   reset(seed: number): void {
-    this.env.reset({ seed });
+    this.syncEnv().reset({ seed });
   }
 
-  /** Steps numSteps × numEnvs transitions. The returned arrays are reused by the next call. */
+  /** Resets the env wherever it steps. */
+  async start(seed: number): Promise<void> {
+    await this.env.reset({ seed });
+  }
+
+  /** Steps numSteps × numEnvs transitions of an in-process env. The returned arrays are reused by the next call. */
   collect(): Rollout {
+    const env = this.syncEnv();
+    let obs = this.begin();
+    for (let t = 0; t < this.numSteps; t++) {
+      const t1 = this.act(t, obs);
+      obs = this.record(t, env.step(this.envActions), t1);
+    }
+    return this.end(obs);
+  }
+
+  /**
+   * `collect` for an env in another process: one crossing per step for all its sub-envs, and one
+   * for the state at the end. An in-process env is stepped by `collect` itself, without promises.
+   */
+  async collectAsync(): Promise<Rollout> {
+    const env = this.env;
+    if (env instanceof VectorEnv) return this.collect();
+    let obs = this.begin();
+    for (let t = 0; t < this.numSteps; t++) {
+      const t1 = this.act(t, obs);
+      obs = this.record(t, await env.step(this.envActions), t1);
+    }
+    await env.captureState();
+    return this.end(obs);
+  }
+
+  private syncEnv(): VectorEnv {
+    if (!(this.env instanceof VectorEnv))
+      throw new TypeError("this env steps in another process: use collectAsync()");
+    return this.env;
+  }
+
+  private begin(): Float32Array {
     const r = this.rollout;
-    const N = r.numEnvs;
-    const { obsDim, actDim } = r;
-    const actorParams = this.policy.subarray(0, this.logstdOffset);
-    const logstd = this.action.kind === "box" ? this.policy.subarray(this.logstdOffset) : null;
     this.truncIdx.length = 0;
     this.truncObs.length = 0;
     r.episodes = [];
     r.envSeconds = 0;
     r.inferenceSeconds = 0;
     r.policyVersion = this.policyVersion;
-    let obs = this.env.observations;
-    for (let t = 0; t < this.numSteps; t++) {
-      const base = t * N;
-      r.obs.set(obs, base * obsDim);
-      const t0 = performance.now();
-      const out = this.actor.forward(actorParams, r.obs.subarray(base * obsDim, (base + N) * obsDim), N);
-      sampleActions(
-        this.action,
-        out,
-        logstd,
-        N,
-        this.rng,
-        this.envActions,
-        r.actions.subarray(base * actDim, (base + N) * actDim),
-        r.logprobs.subarray(base, base + N),
-      );
-      const t1 = performance.now();
-      const step = this.env.step(this.envActions);
-      r.rewards.set(step.rewards, base);
-      r.terminated.set(step.terminated, base);
-      r.truncated.set(step.truncated, base);
-      for (let i = 0; i < N; i++) {
-        if (step.truncated[i] && !step.terminated[i]) {
-          this.truncIdx.push(base + i);
-          for (let k = 0; k < obsDim; k++) this.truncObs.push(step.finalObservations[i * obsDim + k]);
-        }
+    return this.env.observations;
+  }
+
+  /** Records step t's observations and samples its actions into `envActions`; returns when it ended. */
+  private act(t: number, obs: Float32Array): number {
+    const r = this.rollout;
+    const N = r.numEnvs;
+    const { obsDim, actDim } = r;
+    const base = t * N;
+    r.obs.set(obs, base * obsDim);
+    const t0 = performance.now();
+    const out = this.actor.forward(this.actorParams, r.obs.subarray(base * obsDim, (base + N) * obsDim), N);
+    sampleActions(
+      this.action,
+      out,
+      this.logstd,
+      N,
+      this.rng,
+      this.envActions,
+      r.actions.subarray(base * actDim, (base + N) * actDim),
+      r.logprobs.subarray(base, base + N),
+    );
+    const t1 = performance.now();
+    r.inferenceSeconds += (t1 - t0) / 1000;
+    return t1;
+  }
+
+  /** Records what step t's env step returned; answers the observations the next step acts on. */
+  private record(t: number, step: VectorStepResult, stepStarted: number): Float32Array {
+    const r = this.rollout;
+    const N = r.numEnvs;
+    const { obsDim } = r;
+    const base = t * N;
+    r.rewards.set(step.rewards, base);
+    r.terminated.set(step.terminated, base);
+    r.truncated.set(step.truncated, base);
+    for (let i = 0; i < N; i++) {
+      if (step.truncated[i] && !step.terminated[i]) {
+        this.truncIdx.push(base + i);
+        for (let k = 0; k < obsDim; k++) this.truncObs.push(step.finalObservations[i * obsDim + k]);
       }
-      for (const e of step.episodes) r.episodes.push({ return: e.return, length: e.length });
-      obs = step.observations;
-      r.inferenceSeconds += (t1 - t0) / 1000;
-      r.envSeconds += (performance.now() - t1) / 1000;
     }
+    for (const e of step.episodes) r.episodes.push({ return: e.return, length: e.length });
+    r.envSeconds += (performance.now() - stepStarted) / 1000;
+    return step.observations;
+  }
+
+  private end(obs: Float32Array): Rollout {
+    const r = this.rollout;
     r.nextObs.set(obs);
     r.truncatedIndex = Int32Array.from(this.truncIdx);
     r.truncatedObs = Float32Array.from(this.truncObs);
@@ -250,9 +311,17 @@ export class RolloutCollector {
     return { rng: this.rng.getState(), env: this.env.getState(), policyVersion: this.policyVersion };
   }
 
+  /** Restores an in-process env's collector. */
   setState(state: RolloutCollectorState): void {
+    this.syncEnv().setState(state.env);
     this.rng.setState(state.rng);
-    this.env.setState(state.env);
+    this.policyVersion = state.policyVersion;
+  }
+
+  /** Restores the collector wherever its env steps. */
+  async restore(state: RolloutCollectorState): Promise<void> {
+    await this.env.setState(state.env);
+    this.rng.setState(state.rng);
     this.policyVersion = state.policyVersion;
   }
 }

@@ -4,7 +4,8 @@
  * evaluation and the state needed for exact checkpoints.
  */
 import { deriveSeed, Rng } from "../core/rng.ts";
-import { makeVectorEnv, type VectorEnv } from "../envs/vector.ts";
+import type { EnvSpaces } from "../core/types.ts";
+import { makeVectorEnv, type VectorEnvSpaces } from "../envs/vector.ts";
 import {
   type ActionSpec,
   type ActorCriticEngine,
@@ -29,6 +30,12 @@ export type GemmName = "js" | "wasm";
 export interface TrainerOptions {
   envId: string;
   config: Hyperparameters;
+  /**
+   * Given: a learner only (RLlib's Learner), for these spaces, with no env and no collector of its
+   * own; its rollouts come from env runners elsewhere (a distributed run's host). The env id is
+   * then only a label, so that environments defined by code need not exist in this process.
+   */
+  spaces?: EnvSpaces;
   /** tfjs backend (default: PROXIMA_BACKEND or "wasm"). */
   backend?: string;
   /** "fused" (default on wasm/cpu): hand-written kernel; "tfjs" (default on tensorflow/webgpu): tfjs autograd. */
@@ -93,17 +100,24 @@ export interface TrainerState {
   tensors: TensorSlice[];
 }
 
-export function actionSpecOf(env: VectorEnv): ActionSpec {
-  const s = env.singleActionSpace;
-  return s.kind === "discrete"
-    ? { kind: "discrete", n: s.n }
-    : { kind: "box", dim: env.actionDim, low: s.low, high: s.high };
+/** The spaces of a vector env's sub-envs. */
+export function spacesOf(
+  env: Pick<VectorEnvSpaces, "singleObservationSpace" | "singleActionSpace">,
+): EnvSpaces {
+  return { observationSpace: env.singleObservationSpace, actionSpace: env.singleActionSpace };
 }
 
-export function networkSpecOf(env: VectorEnv, config: Hyperparameters): NetworkSpec {
+export function actionSpecOf(spaces: EnvSpaces): ActionSpec {
+  const s = spaces.actionSpace;
+  return s.kind === "discrete"
+    ? { kind: "discrete", n: s.n }
+    : { kind: "box", dim: s.low.length, low: s.low, high: s.high };
+}
+
+export function networkSpecOf(spaces: EnvSpaces, config: Hyperparameters): NetworkSpec {
   return {
-    obsDim: env.observationDim,
-    action: actionSpecOf(env),
+    obsDim: spaces.observationSpace.low.length,
+    action: actionSpecOf(spaces),
     hiddenSizes: config.hiddenSizes,
     activation: config.activation,
   };
@@ -125,7 +139,6 @@ export class PPOTrainer {
   readonly engine: ActorCriticEngine;
   readonly layout: ParameterLayout;
   readonly spec: NetworkSpec;
-  readonly collector: RolloutCollector;
   readonly learner: Learner;
   readonly numIterations: number;
   private readonly gemm: Gemm;
@@ -135,6 +148,7 @@ export class PPOTrainer {
   /** Training wall time so far, carried across checkpoints (for SPS). */
   elapsedSeconds = 0;
   private policyVersion = 0;
+  private readonly ownCollector: RolloutCollector | null;
 
   private constructor(
     options: TrainerOptions,
@@ -148,8 +162,8 @@ export class PPOTrainer {
     this.config = config;
     this.backend = backend;
     this.gemm = gemm;
-    const env = makeVectorEnv(options.envId, config.numEnvs);
-    this.spec = networkSpecOf(env, config);
+    const env = options.spaces ? null : makeVectorEnv(options.envId, config.numEnvs);
+    this.spec = networkSpecOf(options.spaces ?? spacesOf(env!), config);
     this.layout = parameterLayout(this.spec);
     const batch = config.numEnvs * config.numSteps;
     const minibatch = batch / config.numMinibatches;
@@ -161,24 +175,25 @@ export class PPOTrainer {
       const fused = new FusedActorCritic(this.spec, Math.max(minibatch, Math.min(batch, 4096)), alloc, gemm);
       const engine = engineName === "fused" ? fused : (tfjsEngine as ActorCriticEngine);
       const learner = new Learner(config, engine, this.layout.size, obsDim, actDim, this.learnerRng, alloc);
-      const actor = new MlpKernel(this.layout.actor, config.activation, config.numEnvs, alloc, gemm);
-      const collector = new RolloutCollector(
-        env,
-        this.spec.action,
-        actor,
-        this.layout.policySize,
-        config.numSteps,
-        actionRng,
-        alloc,
-      );
+      const collector =
+        env &&
+        new RolloutCollector(
+          env,
+          this.spec.action,
+          new MlpKernel(this.layout.actor, config.activation, config.numEnvs, alloc, gemm),
+          this.layout.policySize,
+          config.numSteps,
+          actionRng,
+          alloc,
+        );
       return { engine, learner, collector };
     });
     this.engine = value.engine;
     this.learner = value.learner;
-    this.collector = value.collector;
+    this.ownCollector = value.collector;
     this.numIterations = Math.floor(config.totalTimesteps / batch);
     initParameters(this.layout, this.learner.params, new Rng(deriveSeed(config.seed, 0)));
-    this.collector.reset(config.seed);
+    this.ownCollector?.reset(config.seed);
     this.publishPolicy();
   }
 
@@ -191,8 +206,8 @@ export class PPOTrainer {
     if (engineName === "tfjs") {
       await initBackend(backend);
       const { TfjsActorCritic } = await import("../nn/tfjs-actor-critic.ts");
-      const env = makeVectorEnv(options.envId, 1);
-      tfjsEngine = new TfjsActorCritic(networkSpecOf(env, validateHyperparameters(options.config)));
+      const spaces = options.spaces ?? spacesOf(makeVectorEnv(options.envId, 1));
+      tfjsEngine = new TfjsActorCritic(networkSpecOf(spaces, validateHyperparameters(options.config)));
     }
     return new PPOTrainer(options, backend, engineName, gemm, tfjsEngine);
   }
@@ -211,10 +226,21 @@ export class PPOTrainer {
     return this.iteration >= this.numIterations;
   }
 
+  /** The env runner half; a learner-only trainer (`spaces` given) has none. */
+  get collector(): RolloutCollector {
+    if (!this.ownCollector) throw new Error("this trainer is a learner only: it has no env to collect from");
+    return this.ownCollector;
+  }
+
+  /** Version of the current policy weights (raised by every update). */
+  get weightsVersion(): number {
+    return this.policyVersion;
+  }
+
   /** Copies the learner's policy part of θ to the collector, as a new weights version. */
   private publishPolicy(): void {
     this.policyVersion++;
-    this.collector.setPolicy(this.learner.params.subarray(0, this.layout.policySize), this.policyVersion);
+    this.ownCollector?.setPolicy(this.learner.params.subarray(0, this.layout.policySize), this.policyVersion);
   }
 
   /** Learning rate and clip coefficient of iteration `it` (1-based), CleanRL's linear annealing. */
@@ -311,17 +337,25 @@ export class PPOTrainer {
     }
     this.learner.params.set(flat);
     this.policyVersion = w.version;
-    this.collector.setPolicy(flat, w.version);
+    this.ownCollector?.setPolicy(flat, w.version);
   }
 
-  getState(): TrainerState {
+  /**
+   * Everything a checkpoint holds. The collector part is this trainer's own collector's state, or, for
+   * a learner only, `collector`: the state of the env runners that collected for it.
+   */
+  getState(collector?: RolloutCollectorState): TrainerState {
     const opt = this.learner.optimizer;
+    const collectorState = collector ?? this.collector.getState();
     return {
       envId: this.envId,
       config: this.config,
       params: this.learner.params.slice(),
       adam: { step: opt.step, m: opt.m.slice(), v: opt.v.slice() },
-      rng: { collector: this.collector.getState(), learner: this.learnerRng.getState() },
+      rng: {
+        collector: { ...collectorState, policyVersion: this.policyVersion },
+        learner: this.learnerRng.getState(),
+      },
       counters: {
         globalStep: this.globalStep,
         iteration: this.iteration,
@@ -345,12 +379,13 @@ export class PPOTrainer {
     opt.m.set(state.adam.m);
     opt.v.set(state.adam.v);
     this.learnerRng.setState(state.rng.learner);
-    this.collector.setState(state.rng.collector);
+    // A learner only keeps no env state: the runners restore theirs from the checkpoint.
+    this.ownCollector?.setState(state.rng.collector);
     this.globalStep = state.counters.globalStep;
     this.iteration = state.counters.iteration;
     this.elapsedSeconds = state.counters.elapsedSeconds;
     this.policyVersion = state.rng.collector.policyVersion;
-    this.collector.setPolicy(this.learner.params.subarray(0, this.layout.policySize), this.policyVersion);
+    this.ownCollector?.setPolicy(this.learner.params.subarray(0, this.layout.policySize), this.policyVersion);
   }
 
   dispose(): void {

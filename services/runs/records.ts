@@ -11,6 +11,7 @@ import {
   RateLimitedError,
   ValidationFailedError,
 } from "../../lib/errors.ts";
+import type { CodeEnvSpec } from "../../rl/envs/code-env.ts";
 import { isEnvId } from "../../rl/envs/registry.ts";
 import {
   HyperparameterError,
@@ -64,10 +65,11 @@ export interface ResolvedRun {
 /**
  * The full configuration of a new run: the preset, the overrides, then the request's own fields
  * (totalSteps, seed, and numEnvs from the resources) on top, validated by rl's one schema. Every
- * problem names the request field it came from.
+ * problem names the request field it came from. `codeEnv`: the spec of the environment defined by
+ * code that `input.env` names (checked by the caller), whose action space picks CleanRL's defaults.
  */
-export function resolveRun(input: CreateRunInput): ResolvedRun {
-  if (!isEnvId(input.env)) {
+export function resolveRun(input: CreateRunInput, codeEnv?: CodeEnvSpec): ResolvedRun {
+  if (!codeEnv && !isEnvId(input.env)) {
     throw new ValidationFailedError("the run is invalid", [
       { field: "env", message: `unknown environment ${input.env}` },
     ]);
@@ -88,7 +90,12 @@ export function resolveRun(input: CreateRunInput): ResolvedRun {
   }
   let config: Hyperparameters;
   try {
-    config = resolveHyperparameters(input.env, (input.preset ?? "cleanrl") as PresetName, overrides);
+    config = resolveHyperparameters(
+      input.env,
+      (input.preset ?? "cleanrl") as PresetName,
+      overrides,
+      codeEnv?.actionSpace.kind,
+    );
   } catch (err) {
     if (!(err instanceof HyperparameterError)) throw err;
     problems.push(

@@ -3,6 +3,8 @@ import { ACTIVE_STATUSES } from "../../actors/run-state.ts";
 import type { MetricRecord, RunStore, StoredCheckpoint } from "../../actors/training-run.ts";
 import { Checkpoint } from "../../db/entities/Checkpoint.ts";
 import type { RunStatus } from "../../db/entities/Run.ts";
+import type { CodeEnvDefinition } from "../../rl/envs/code-env.ts";
+import { findCodeEnv } from "./code-envs.ts";
 
 /**
  * A run's lease as one activation holds it: the node and the fencing epoch it claimed. Leases are
@@ -289,6 +291,11 @@ export class PgRunStore implements RunStore {
         [runnersActive, this.leaseTtlMs, runId, ...fence(this.lease)],
       );
     return rows.length > 0;
+  }
+
+  async codeEnv(envId: string): Promise<CodeEnvDefinition | null> {
+    const env = await findCodeEnv(this.orm.em.fork(), envId);
+    return env && { code: env.code, spec: env.spec };
   }
 
   async latestCheckpoint(runId: string): Promise<StoredCheckpoint | null> {

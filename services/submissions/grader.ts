@@ -50,6 +50,8 @@ export class Grader {
     this.lanes = {
       function: { queue: [], active: 0, limit: this.pool.size + 1 },
       training: { queue: [], active: 0, limit: 1 },
+      // Each check starts a sandbox process of its own (beside the pool's): one at a time.
+      environment: { queue: [], active: 0, limit: 1 },
     };
   }
 

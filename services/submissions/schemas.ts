@@ -31,7 +31,7 @@ export const ExerciseSummarySchema = z
   .object({
     id: z.string(),
     version: z.number().int().describe("Changes whenever the grading does."),
-    kind: z.enum(["function", "training"]),
+    kind: z.enum(["function", "training", "environment"]),
     title: z.string(),
     summary: z.string(),
     points: z.number().int(),
@@ -51,6 +51,13 @@ export const PublicExerciseSchema = ExerciseSummarySchema.extend({
     memoryMb: z.number().optional(),
   }),
 }).meta({ title: "Exercise" });
+
+const JsonBoxSchema = z.object({
+  kind: z.literal("box"),
+  shape: z.array(z.number().int()),
+  low: z.array(z.number().nullable()).describe("null: unbounded below."),
+  high: z.array(z.number().nullable()).describe("null: unbounded above."),
+});
 
 export const TestOutcomeSchema = z.object({
   name: z.string(),
@@ -78,6 +85,19 @@ export const PublicSubmissionSchema = z
     runtimeMs: z.number().nullable(),
     cpuTimeMs: z.number().nullable(),
     memoryBytes: z.number().nullable(),
+    envId: z
+      .string()
+      .nullable()
+      .describe("A passed environment submission's env id (`custom:<id>`), usable in POST /runs; else null."),
+    envSpec: z
+      .object({
+        observationSpace: JsonBoxSchema,
+        actionSpace: z.union([z.object({ kind: z.literal("discrete"), n: z.number().int() }), JsonBoxSchema]),
+        maxEpisodeSteps: z.number().int(),
+        stateful: z.boolean().describe("The env has getState/setState: resumed runs continue its episodes."),
+      })
+      .nullable()
+      .describe("What a passed environment declared; null for other submissions."),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),

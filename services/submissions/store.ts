@@ -5,6 +5,7 @@ import { Submission, type SubmissionStatus } from "../../db/entities/Submission.
 import { User } from "../../db/entities/User.ts";
 import { EXERCISES, type GradeReport } from "../../exercises/index.ts";
 import { BadRequestError, NotFoundError, RateLimitedError } from "../../lib/errors.ts";
+import { codeEnvId } from "../../rl/envs/code-env.ts";
 import type { PublicSubmission, UserProgress } from "./schemas.ts";
 
 /** Database side of submissions: quotas, state transitions, the grade and progress transaction. */
@@ -43,6 +44,8 @@ export function toPublicSubmission(s: Submission, withCode = false): PublicSubmi
     runtimeMs: s.runtimeMs ?? null,
     cpuTimeMs: s.cpuTimeMs ?? null,
     memoryBytes: s.memoryBytes ?? null,
+    envId: s.envSpec ? codeEnvId(s.id) : null,
+    envSpec: s.envSpec ?? null,
     createdAt: s.createdAt.toISOString(),
     startedAt: iso(s.startedAt),
     finishedAt: iso(s.finishedAt),
@@ -143,7 +146,7 @@ export async function finishSubmission(
     const rows = await em.execute<{ user_id: string; exercise_id: string; created_at: Date }[]>(
       `update "submissions" set "status" = ?, "score" = ?, "max_score" = ?, "tests" = ?::jsonb, "console" = ?,
          "console_truncated" = ?, "error" = ?, "runtime_ms" = ?, "cpu_time_ms" = ?, "memory_bytes" = ?,
-         "finished_at" = now(), "started_at" = coalesce("started_at", now())
+         "env_spec" = ?::jsonb, "finished_at" = now(), "started_at" = coalesce("started_at", now())
        where "id" = ? and "status" in (?)
        returning "user_id", "exercise_id", "created_at"`,
       [
@@ -157,6 +160,7 @@ export async function finishSubmission(
         report.runtimeMs,
         report.cpuTimeMs,
         report.memoryBytes,
+        report.envSpec ? JSON.stringify(report.envSpec) : null,
         id,
         [...from],
       ],

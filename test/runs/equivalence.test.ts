@@ -50,7 +50,9 @@ test("two runners' rollouts merge into the time-major batch one vector env of al
     [0, 1].map((index) => EnvRunner.create({ envId: "CartPole-v1", config, numEnvs: 2, index })),
   );
   const size = 4 * 8 + 8 + 8 * 2 + 2;
-  const parts: Rollout[] = runners.map((r) => r.sample({ version: 1, policy: policy(size) }).rollout);
+  const parts: Rollout[] = await Promise.all(
+    runners.map(async (r) => (await r.sample({ version: 1, policy: policy(size) })).rollout),
+  );
   const merged = mergeRollouts(parts);
   t.is(merged.numEnvs, 4);
   for (let step = 0; step < 5; step++) {

@@ -22,7 +22,7 @@ function isProblem(
   t.is((res.body as Json)["status"], status);
 }
 
-test("the catalogue lists the six PPO exercises to signed-in users only", async (t) => {
+test("the catalogue lists the six PPO exercises and the custom environment to signed-in users only", async (t) => {
   const api = platform();
   isProblem(t, await api.request("GET", "/api/v1/exercises"), 401);
   const { tokens } = await api.learner();
@@ -37,6 +37,7 @@ test("the catalogue lists the six PPO exercises to signed-in users only", async 
       "clipped-surrogate-loss",
       "clipped-value-loss",
       "mountain-car-shaping",
+      "custom-environment",
     ],
   );
   for (const e of res.body) {
@@ -240,7 +241,7 @@ test("progress follows every grade: attempts, best score, passed, and runs with 
   const empty = await api.request<UserProgress>("GET", "/api/v1/me/progress", { token });
   t.is(empty.status, 200);
   t.like(empty.body, { exercisesAttempted: 0, exercisesPassed: 0, attempts: 0, lastActivity: null });
-  t.is(empty.body.exercisesTotal, 6);
+  t.is(empty.body.exercisesTotal, 7);
 
   await submitAndGrade(
     api,

@@ -6,7 +6,7 @@ import type { Page } from "../router.ts";
 interface ExerciseSummary {
   id: string;
   version: number;
-  kind: "function" | "training";
+  kind: "function" | "training" | "environment";
   title: string;
   summary: string;
   points: number;

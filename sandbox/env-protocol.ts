@@ -1,0 +1,52 @@
+import type { CustomEnvSpec, EnvSessionErrorKind, EnvSessionLimits } from "./env-types.ts";
+
+/**
+ * Messages between an `EnvSession` and its child (`env-child.ts`), over the fork IPC channel with
+ * `serialization: "advanced"` (the V8 serializer), so that typed arrays travel as their bytes. One
+ * request is in flight at a time; every request is answered once, by a reply with its `id` or by
+ * an `error`.
+ */
+export type EnvRequest =
+  | {
+      type: "open";
+      id: number;
+      code: string;
+      numEnvs: number;
+      limits: EnvSessionLimits;
+      seed: number;
+      now: number;
+    }
+  /** NaN where an env gets no seed (`undefined`). */
+  | { type: "reset"; id: number; seeds: Float64Array }
+  /** N × actDim values: integers for a discrete space, already clipped to the bounds for a box. */
+  | { type: "step"; id: number; actions: Float64Array }
+  | { type: "getStates"; id: number }
+  | { type: "setStates"; id: number; statesJson: string; elapsed: Int32Array };
+
+export interface EnvWireFailure {
+  kind: EnvSessionErrorKind;
+  message: string;
+}
+
+/** `console`: output captured during the request (absent when there was none). */
+export type EnvReply =
+  | { type: "ready" }
+  | { type: "opened"; id: number; spec: CustomEnvSpec; console?: string }
+  | { type: "reset"; id: number; observations: Float32Array<ArrayBuffer>; console?: string }
+  | {
+      type: "step";
+      id: number;
+      observations: Float32Array<ArrayBuffer>;
+      rewards: Float64Array<ArrayBuffer>;
+      terminated: Uint8Array<ArrayBuffer>;
+      truncated: Uint8Array<ArrayBuffer>;
+      finalObservations: Float32Array<ArrayBuffer>;
+      hasFinal: Uint8Array<ArrayBuffer>;
+      console?: string;
+    }
+  /** `states`: each env's `getState()` data, parsed in the child (keys `__proto__`/`constructor` dropped). */
+  | { type: "states"; id: number; states: unknown[]; elapsed: Int32Array<ArrayBuffer>; console?: string }
+  | { type: "statesSet"; id: number; console?: string }
+  | { type: "error"; id: number; error: EnvWireFailure; console?: string }
+  /** Sent before the child exits on an isolated-vm catastrophic error. */
+  | { type: "fatal"; message: string };

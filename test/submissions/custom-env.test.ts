@@ -1,0 +1,245 @@
+import test from "ava";
+import { getExercise } from "../../exercises/index.ts";
+import type { PublicRun } from "../../services/runs/schemas.ts";
+import { useTestPlatform } from "../helpers/platform.ts";
+import { deterministicPart, launch, metrics, tinyRun, waitFor, waitForStatus } from "../runs/helpers.ts";
+import { submitAndGrade } from "./helpers.ts";
+
+/**
+ * Environments defined by code, end to end in one process: a learner submits one to the
+ * custom-environment exercise, the checks grade it, and a passed submission's `custom:<id>` trains
+ * through the runs API, its sub-envs stepping in a sandbox process of the worker. An env that throws
+ * or hangs mid-run fails its run with its own message; the worker goes on serving other runs.
+ */
+const api = useTestPlatform(test, {
+  SERVICES: "api,users,submissions,runs,workers",
+  SUBMISSIONS_POOL_SIZE: "1",
+  RUN_SCHEDULE_INTERVAL_MS: "100",
+  CODE_ENV_CALL_CPU_MS: "200",
+  SUBMISSIONS_CONCURRENT_PER_USER: "10",
+  SUBMISSIONS_PER_MINUTE: "100",
+});
+
+const EXERCISE = "custom-environment";
+const STARTER = getExercise(EXERCISE)!.starterCode;
+
+/** The starter's corridor, with `extra` run in step() before anything else (a fault to inject). */
+const corridorWith = (extra: string) =>
+  STARTER.replace("    step(action) {\n", `    step(action) {\n      ${extra}\n`).replace(
+    "  let position = 0;",
+    "  let position = 0;\n  let lifetimeSteps = 0;",
+  );
+
+/** 4 envs × 32 steps per iteration, a learning rate that learns the corridor in a few thousand steps. */
+const corridorRun = (env: string, iterations: number, extra: Record<string, unknown> = {}) => ({
+  env,
+  seed: 3,
+  totalSteps: 128 * iterations,
+  hyperparameters: { numEnvs: 4, numSteps: 32, numMinibatches: 2, updateEpochs: 4, learningRate: 0.003 },
+  ...extra,
+});
+
+test.serial("the starter environment passes every check and becomes an env id", async (t) => {
+  const p = api();
+  const me = await p.learner();
+  const s = await submitAndGrade(p, me.tokens.accessToken, EXERCISE, STARTER);
+  t.is(s.status, "passed", JSON.stringify(s.tests));
+  t.is(s.score, 10);
+  t.deepEqual(
+    s.tests.map((x) => [x.name, x.passed]),
+    ["spaces", "reset", "determinism", "steps", "episodes", "state"].map((n) => [n, true]),
+  );
+  t.is(s.envId, `custom:${s.id}`);
+  t.deepEqual(s.envSpec, {
+    observationSpace: { kind: "box", shape: [1], low: [0], high: [1] },
+    actionSpace: { kind: "discrete", n: 2 },
+    maxEpisodeSteps: 100,
+    stateful: true,
+  });
+  const exercise = await p.request<{ kind: string; starterCode: string }>(
+    "GET",
+    `/api/v1/exercises/${EXERCISE}`,
+    {
+      token: me.tokens.accessToken,
+    },
+  );
+  t.is(exercise.body.kind, "environment");
+});
+
+test.serial(
+  "checks name what is wrong: shared Math.random, observations out of bounds, a throwing step, a syntax error",
+  async (t) => {
+    const p = api();
+    const { accessToken } = (await p.learner()).tokens;
+    const shared = await submitAndGrade(
+      p,
+      accessToken,
+      EXERCISE,
+      STARTER.replace("position = Math.floor(random() * 4);", "position = Math.floor(Math.random() * 4);"),
+    );
+    t.is(shared.status, "failed");
+    t.is(shared.envId, null);
+    const determinism = shared.tests.find((x) => x.name === "determinism")!;
+    t.false(determinism.passed);
+    t.regex(determinism.message, /different observations|diverged/);
+
+    const outside = await submitAndGrade(
+      p,
+      accessToken,
+      EXERCISE,
+      STARTER.replace("return { observation: [position / 10],", "return { observation: [position],"),
+    );
+    t.is(outside.status, "failed");
+    t.regex(outside.tests.find((x) => x.name === "steps")!.message, /outside the observation space/);
+
+    const throwing = await submitAndGrade(
+      p,
+      accessToken,
+      EXERCISE,
+      corridorWith('throw new RangeError("no way");'),
+    );
+    t.is(throwing.status, "failed");
+    t.regex(throwing.tests.find((x) => x.name === "steps")!.message, /RangeError: no way/);
+
+    const broken = await submitAndGrade(p, accessToken, EXERCISE, "function createEnv( {");
+    t.is(broken.status, "error");
+    t.regex(broken.error ?? "", /syntax|SyntaxError/i);
+  },
+);
+
+test.serial(
+  "PPO trains on a passed environment through the runs API, and the same seed gives the same curve",
+  async (t) => {
+    const p = api();
+    const me = await p.learner();
+    const token = me.tokens.accessToken;
+    const env = (await submitAndGrade(p, token, EXERCISE, STARTER)).envId!;
+    const runs: PublicRun[] = [];
+    for (let k = 0; k < 2; k++) {
+      const run = await launch(p, token, corridorRun(env, 40));
+      runs.push(await waitForStatus(p, token, run.id, ["completed", "failed"], 120_000));
+    }
+    for (const run of runs) t.is(run.status, "completed", run.failureReason ?? "");
+    t.is(runs[0]!.env, env);
+    const [a, b] = await Promise.all(runs.map((r) => metrics(p, token, r.id)));
+    t.is(a!.length, 40);
+    t.deepEqual(deterministicPart(a!), deterministicPart(b!));
+    // Early on, episodes wander (the finished ones average about −1); a trained policy walks straight
+    // to the goal in 7–10 steps (a return of 0.1–0.4).
+    const meanReturn = (points: typeof a) =>
+      points!.reduce((s, pt) => s + (pt.metrics["charts/episodic_return"] ?? 0), 0) / points!.length;
+    const early = meanReturn(a!.slice(0, 5));
+    const late = meanReturn(a!.slice(-5));
+    t.true(late > early + 1, `early ${early}, late ${late}`);
+    t.true(late > 0, `late ${late}`);
+    const checkpoint = await p.authedFetch(token, `/api/v1/runs/${runs[0]!.id}/checkpoint`);
+    t.is(checkpoint.status, 200);
+  },
+);
+
+test.serial(
+  "a stopped run on a stateful environment resumes from its checkpoint and completes",
+  async (t) => {
+    const p = api();
+    const token = (await p.learner()).tokens.accessToken;
+    const env = (await submitAndGrade(p, token, EXERCISE, STARTER)).envId!;
+    const run = await launch(p, token, corridorRun(env, 60));
+    await waitForStatus(p, token, run.id, ["running"]);
+    const stop = await p.request("POST", `/api/v1/runs/${run.id}/stop`, { token });
+    t.is(stop.status, 200);
+    const stopped = await waitForStatus(p, token, run.id, ["stopped", "completed"]);
+    if (stopped.status === "stopped") {
+      t.true(stopped.iteration < 60);
+      const resume = await p.request("POST", `/api/v1/runs/${run.id}/resume`, { token });
+      t.is(resume.status, 200);
+    }
+    const done = await waitForStatus(p, token, run.id, ["completed", "failed"], 120_000);
+    t.is(done.status, "completed", done.failureReason ?? "");
+    const points = await metrics(p, token, run.id);
+    t.deepEqual(
+      points.map((x) => x.iteration),
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
+  },
+);
+
+test.serial(
+  "an environment that throws or hangs mid-run fails its run with its message; the worker keeps serving",
+  async (t) => {
+    const p = api();
+    const token = (await p.learner()).tokens.accessToken;
+    // The checks step each env at most 300 times (3 episodes of ≤ 100 steps); the run goes further.
+    const throws = await submitAndGrade(
+      p,
+      token,
+      EXERCISE,
+      corridorWith('if (++lifetimeSteps > 400) throw new TypeError("the corridor collapsed");'),
+    );
+    const hangs = await submitAndGrade(
+      p,
+      token,
+      EXERCISE,
+      corridorWith("if (++lifetimeSteps > 400) for (;;) {}"),
+    );
+    t.is(throws.status, "passed", JSON.stringify(throws.tests));
+    t.is(hangs.status, "passed", JSON.stringify(hangs.tests));
+
+    const thrown = await launch(p, token, corridorRun(throws.envId!, 40));
+    const failed = await waitForStatus(p, token, thrown.id, ["failed", "completed"], 60_000);
+    t.is(failed.status, "failed");
+    t.regex(failed.failureReason ?? "", /custom:.*TypeError: the corridor collapsed/);
+    t.regex(failed.failureReason ?? "", /submission\.js:\d+/);
+
+    const hung = await launch(p, token, corridorRun(hangs.envId!, 40));
+    const timedOut = await waitForStatus(p, token, hung.id, ["failed", "completed"], 60_000);
+    t.is(timedOut.status, "failed");
+    t.regex(timedOut.failureReason ?? "", /custom:.*(CPU|time)/i);
+
+    const healthy = await launch(p, token, tinyRun(3));
+    t.is((await waitForStatus(p, token, healthy.id, ["completed", "failed"])).status, "completed");
+    // Every runner was released, its sandbox process with it.
+    await waitFor(
+      () => p.platform.broker.call<{ runners: unknown[] }[], Record<string, never>>("workers.list", {}),
+      (workers) => workers.every((w) => w.runners.length === 0),
+      "the runners' release",
+      10_000,
+    );
+    t.pass();
+  },
+);
+
+test.serial(
+  "runs may only use the caller's own passed environments, with a preset that exists for them",
+  async (t) => {
+    const p = api();
+    const owner = (await p.learner()).tokens.accessToken;
+    const other = (await p.learner()).tokens.accessToken;
+    const env = (await submitAndGrade(p, owner, EXERCISE, STARTER)).envId!;
+    const failedEnv = await submitAndGrade(
+      p,
+      owner,
+      EXERCISE,
+      STARTER.replace("position = Math.floor(random() * 4);", "position = Math.floor(Math.random() * 4);"),
+    );
+    const cases: [string, unknown][] = [
+      [other, corridorRun(env, 2)],
+      [owner, corridorRun(`custom:${failedEnv.id}`, 2)],
+      [owner, corridorRun("custom:not-a-submission", 2)],
+    ];
+    for (const [token, body] of cases) {
+      const res = await p.request<{ errors: { field: string; message: string }[] }>("POST", "/api/v1/runs", {
+        token,
+        body,
+      });
+      t.is(res.status, 422);
+      t.is(res.body.errors[0]?.field, "env");
+      t.regex(res.body.errors[0]?.message ?? "", /not one of your environment submissions/);
+    }
+    const zoo = await p.request<{ errors: { field: string }[] }>("POST", "/api/v1/runs", {
+      token: owner,
+      body: corridorRun(env, 2, { preset: "zoo" }),
+    });
+    t.is(zoo.status, 422);
+    t.is(zoo.body.errors[0]?.field, "preset");
+  },
+);
