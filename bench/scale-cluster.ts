@@ -52,7 +52,13 @@ export function randomNamespace(): string {
 }
 
 /** One worker process with one runner slot: a worker pod limited to one core's worth of work. */
-export function spawnWorker(opts: { namespace: string; nodeID: string; databaseUrl: string }): ChildProcess {
+export function spawnWorker(opts: {
+  namespace: string;
+  nodeID: string;
+  databaseUrl: string;
+  /** Settings of the worker's own (config.ts), over the defaults above. */
+  env?: Record<string, string>;
+}): ChildProcess {
   return spawn(process.execPath, ["--import", "tsx", "main.ts"], {
     cwd: ROOT,
     env: {
@@ -65,6 +71,7 @@ export function spawnWorker(opts: { namespace: string; nodeID: string; databaseU
       WORKER_SLOTS: "1",
       LOG_LEVEL: "warn",
       NODE_ENV: "production",
+      ...opts.env,
     },
     // Logs go to stdout at "warn": a worker that fails to start says why.
     stdio: ["ignore", "inherit", "inherit"],

@@ -324,6 +324,10 @@ async function main(): Promise<void> {
           namespace,
           nodeID: `${namespace}-w${children.length + 1}`,
           databaseUrl: database!.url,
+          // The runners here belong to no `runs` row (no runs service): the workers' sweep, which frees
+          // runners whose run is not active in the database every RUN_LEASE_TTL_MS, would take them away
+          // in the middle of a block (NOT_FOUND on the next sample).
+          env: { RUN_LEASE_TTL_MS: String(24 * 3600 * 1000) },
         }),
       );
     spawnNext();

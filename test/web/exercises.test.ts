@@ -10,8 +10,9 @@ else suite();
 
 function suite() {
   const api = useTestPlatform(anyTest, {
-    SERVICES: "api,users,tickets,submissions",
+    SERVICES: "api,users,tickets,submissions,runs,workers",
     SUBMISSIONS_POOL_SIZE: "1",
+    RUN_SCHEDULE_INTERVAL_MS: "100",
   });
   const browser = useBrowser(anyTest);
 
@@ -66,4 +67,51 @@ function suite() {
       await w.context.close();
     },
   );
+
+  anyTest.serial(
+    "an environment of one's own: the starter code passes its checks, and its env id leads to a run on it",
+    async (t) => {
+      const me = await api().register();
+      const w = await openPage(browser());
+      const { page } = w;
+      await loginThroughForm(page, api().url, me.email, me.password);
+      await page.goto(`${api().url}/exercises/custom-environment`);
+      await page.getByRole("heading", { name: "Bring your own environment", level: 1 }).waitFor();
+      await page.locator(".cm-content").waitFor();
+      await page.getByRole("button", { name: "Submit" }).click();
+      const result = page.locator('section[aria-label="Result"]');
+      await result.and(page.locator('[data-status="passed"]')).waitFor({ timeout: 60_000 });
+      const envId = await result.locator("[data-env-id]").getAttribute("data-env-id");
+      t.regex(envId ?? "", /^custom:[0-9a-f-]{36}$/);
+      await screenshot(page, "custom-env-passed");
+
+      await result.getByRole("link", { name: "train on it" }).click();
+      await page.waitForURL(/\/runs\/new\?env=/);
+      await page.locator(`select[name="env"] option[value="${envId}"]`).waitFor({ state: "attached" });
+      await waitForSelected(page, envId!);
+      await page.getByLabel("Total steps").fill(String(128 * 3));
+      await page.getByLabel("numEnvs").fill("4");
+      await page.getByLabel("numSteps").fill("32");
+      await page.getByLabel("numMinibatches").fill("2");
+      await page.getByRole("button", { name: "Launch" }).click();
+      await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+      const runId = page.url().split("/").at(-1)!;
+      const run = await api().request<{ env: string }>("GET", `/api/v1/runs/${runId}`, {
+        token: (await api().login(me.email, me.password)).accessToken,
+      });
+      t.is(run.body.env, envId ?? "");
+      t.deepEqual(w.errors, []);
+      await w.context.close();
+    },
+  );
+}
+
+/** Waits until the run form's environment select shows `value` (it is listed once the page fetched it). */
+async function waitForSelected(page: import("playwright-core").Page, value: string): Promise<void> {
+  const select = page.locator('select[name="env"]');
+  const deadline = Date.now() + 10_000;
+  while ((await select.inputValue()) !== value) {
+    if (Date.now() > deadline) throw new Error(`the env select never showed ${value}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -36,6 +36,8 @@ interface Submission {
   consoleTruncated: boolean;
   error: string | null;
   runtimeMs: number | null;
+  /** A passed environment submission's env id (`custom:<id>`). */
+  envId?: string | null;
 }
 
 const GRADED = new Set(["passed", "failed", "error"]);
@@ -73,6 +75,17 @@ function resultView(s: Submission): HTMLElement {
     ),
     GRADED.has(s.status) ? null : h("p", { class: "muted", role: "status" }, "Grading…"),
     s.error ? h("p", { class: "error" }, s.error) : null,
+    s.envId
+      ? h(
+          "p",
+          { "data-env-id": s.envId },
+          "Your environment is ",
+          h("code", null, s.envId),
+          ": ",
+          h("a", { href: `/runs/new?env=${encodeURIComponent(s.envId)}` }, "train on it"),
+          ".",
+        )
+      : null,
     h(
       "ul",
       { class: "results" },

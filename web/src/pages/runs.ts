@@ -1,4 +1,4 @@
-import catalog, { type JsonSchemaProperty } from "proxima:catalog";
+import catalog, { type CatalogEnv, type JsonSchemaProperty } from "proxima:catalog";
 import { ApiError, type User } from "../api.ts";
 import { api, clearFieldErrors, errorBox, field, live, navigate, showFieldErrors } from "../app.ts";
 import { fmtDate, fmtNumber, h, statusBadge } from "../dom.ts";
@@ -266,11 +266,41 @@ function rangeText(schema: JsonSchemaProperty): string {
   return parts.length > 0 ? ` (${parts.join(", ")})` : "";
 }
 
+/**
+ * The caller's environments defined by code (passed submissions of the custom-environment exercise),
+ * as run form entries: CleanRL's preset of a built-in env with the same kind of actions, which is what
+ * the API resolves for them.
+ */
+async function customEnvs(): Promise<CatalogEnv[]> {
+  const page = await api.get<{
+    items: {
+      envId: string | null;
+      envSpec: { actionSpace: { kind: string }; maxEpisodeSteps: number } | null;
+    }[];
+  }>("/api/v1/exercises/custom-environment/submissions?limit=100");
+  const like = (kind: string) =>
+    catalog.envs.find((e) => e.id === (kind === "box" ? "Pendulum-v1" : "CartPole-v1"));
+  return page.items.flatMap((s) => {
+    const template = s.envId && s.envSpec ? like(s.envSpec.actionSpace.kind) : undefined;
+    if (!s.envId || !s.envSpec || !template?.presets["cleanrl"]) return [];
+    return [
+      {
+        id: s.envId,
+        observationShape: [],
+        actionSpace: s.envSpec.actionSpace.kind,
+        maxEpisodeSteps: s.envSpec.maxEpisodeSteps,
+        presets: { cleanrl: template.presets["cleanrl"] },
+      },
+    ];
+  });
+}
+
 export const newRunPage: Page = (main) => {
+  const envs: CatalogEnv[] = [...catalog.envs];
   const envSelect = h(
     "select",
     { required: true },
-    catalog.envs.map((e) => h("option", { value: e.id }, e.id)),
+    envs.map((e) => h("option", { value: e.id }, e.id)),
   );
   const presetSelect = h("select");
   const totalSteps = h("input", { type: "text", inputmode: "numeric", autocomplete: "off" });
@@ -295,7 +325,7 @@ export const newRunPage: Page = (main) => {
 
   let preset: Record<string, unknown> = {};
   const fillFromPreset = () => {
-    const env = catalog.envs.find((e) => e.id === envSelect.value)!;
+    const env = envs.find((e) => e.id === envSelect.value)!;
     const names = Object.keys(env.presets);
     const chosen = names.includes(presetSelect.value) ? presetSelect.value : names[0]!;
     presetSelect.replaceChildren(...names.map((p) => h("option", { value: p }, p)));
@@ -307,6 +337,27 @@ export const newRunPage: Page = (main) => {
   };
   if (catalog.envs.some((e) => e.id === "CartPole-v1")) envSelect.value = "CartPole-v1";
   envSelect.addEventListener("change", fillFromPreset);
+  // `?env=custom:…` (from a passed environment submission) preselects that env once it is listed.
+  const wanted = new URLSearchParams(location.search).get("env");
+  customEnvs()
+    .then((mine) => {
+      if (mine.length === 0) return;
+      envs.push(...mine);
+      envSelect.append(
+        h(
+          "optgroup",
+          { label: "Your environments" },
+          mine.map((e) => h("option", { value: e.id }, e.id)),
+        ),
+      );
+      if (wanted && mine.some((e) => e.id === wanted)) {
+        envSelect.value = wanted;
+        fillFromPreset();
+      }
+    })
+    .catch(() => {
+      // Without its list the form still offers every built-in env.
+    });
   presetSelect.addEventListener("change", fillFromPreset);
 
   const form = h(
