@@ -102,10 +102,12 @@ test("mountain-car-shaping: energy-based shaping passes the training run, the pl
 
 test("mountain-car-shaping: a slow shaping function is stopped by its time budget, not trained on for minutes", async (t) => {
   const exercise = getExercise("mountain-car-shaping")!;
-  // Fast on the two examples, then ~0.5 s of CPU per 1,024-transition batch.
+  // Fast on the two examples, then seconds of CPU per 1,024-transition batch (3e9 loop turns), past the
+  // 1 s per-job CPU limit on any machine. A slower function (~0.2–0.5 s a batch) would hit the 10 s
+  // budget or finish training depending on how fast the machine is.
   const code = `let calls = 0;
 function shapeReward(obs, action, reward) {
-  if (++calls > 2) for (let i = 0; i < 3e5; i++) {}
+  if (++calls > 2) for (let i = 0; i < 3e6; i++) {}
   return reward;
 }`;
   const r = await exercise.grade(code, pool);

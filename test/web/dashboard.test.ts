@@ -22,7 +22,11 @@ const test = anyTest.serial;
 if (!skip) suite();
 
 function suite() {
-  const api = useTestPlatform(anyTest, { ...RUN_SERVICES, SERVICES: "api,users,runs,workers,tickets" });
+  const api = useTestPlatform(anyTest, {
+    ...RUN_SERVICES,
+    SERVICES: "api,users,runs,workers,tickets,submissions",
+    SUBMISSIONS_POOL_SIZE: "1",
+  });
   const browser = useBrowser(anyTest);
 
   function assertClean(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void }, w: Watched) {
