@@ -74,17 +74,17 @@ export class CodeVectorEnv implements AsyncVectorEnv {
 
   /**
    * Starts the env's sandbox and checks that the code still declares what was checked and stored
-   * (`definition.spec`): a policy network built for other spaces must not meet it.
+   * (`definition.spec`, when given): a policy network built for other spaces must not meet it.
    */
   static async open(
     id: string,
-    definition: CodeEnvDefinition,
+    definition: Pick<CodeEnvDefinition, "code"> & { spec?: CodeEnvSpec },
     numEnvs: number,
     options: CodeVectorEnvOptions = {},
   ): Promise<CodeVectorEnv> {
     const session = await EnvSession.open(definition.code, numEnvs, { limits: options.limits });
     const declared = canonicalJson(session.spec);
-    if (declared !== canonicalJson(definition.spec)) {
+    if (definition.spec && declared !== canonicalJson(definition.spec)) {
       await session.close();
       throw new EnvError(
         "INVALID_OPTION",

@@ -138,8 +138,8 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
         params: { ...CALLER, definition: "object" },
         async handler(ctx: Context<CallerParams & { definition: unknown }>): Promise<SweepWithTrials> {
           const { userId, role } = ctx.params;
-          const { def, trials } = checkDefinition(ctx.params.definition, { userId, role });
           const em = fork();
+          const { def, trials } = await checkDefinition(em, ctx.params.definition, { userId, role });
           const { sweep, lease } = await em.transactional(async (tx) => {
             const created = tx.create(Sweep, {
               owner: userId,

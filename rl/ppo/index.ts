@@ -46,6 +46,7 @@ export {
   type EngineName,
   type EvaluationResult,
   evaluatePolicy,
+  evaluatePolicyOn,
   type GemmName,
   type IterationMetrics,
   type PolicyWeights,

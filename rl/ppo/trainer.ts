@@ -5,7 +5,12 @@
  */
 import { deriveSeed, Rng } from "../core/rng.ts";
 import type { EnvSpaces } from "../core/types.ts";
-import { makeVectorEnv, type VectorEnvSpaces } from "../envs/vector.ts";
+import {
+  type AsyncVectorEnv,
+  makeVectorEnv,
+  type VectorEnvSpaces,
+  type VectorStepResult,
+} from "../envs/vector.ts";
 import {
   type ActionSpec,
   type ActorCriticEngine,
@@ -393,6 +398,78 @@ export class PPOTrainer {
   }
 }
 
+/**
+ * Deterministic-policy evaluation (argmax / clipped mean) of θ on a vector env of `numEnvs` fresh
+ * envs: the first episode of each. One step at a time: `act` gives the actions for the current
+ * observations, `record` takes the env's step and tells whether every env has finished once.
+ */
+class Evaluation {
+  readonly envActions: Int32Array | Float32Array;
+  private readonly p: Float32Array;
+  private readonly actor: MlpKernel;
+  private readonly returns: number[];
+  private readonly lengths: number[];
+  private remaining: number;
+
+  constructor(
+    private readonly spec: NetworkSpec,
+    params: Float32Array,
+    private readonly episodes: number,
+    gemm: Gemm,
+  ) {
+    if (!Number.isInteger(episodes) || episodes < 1)
+      throw new RangeError(`episodes must be a positive integer, got ${episodes}`);
+    const layout = parameterLayout(spec);
+    if (params.length !== layout.size)
+      throw new RangeError(
+        `θ has ${params.length} parameters; a network for this env's spaces has ${layout.size}: not the env it was trained on`,
+      );
+    const { value } = Arena.build((alloc) => {
+      const p = alloc.alloc(layout.actor.size);
+      return { p, actor: new MlpKernel(layout.actor, spec.activation, episodes, alloc, gemm) };
+    });
+    this.p = value.p;
+    this.actor = value.actor;
+    this.p.set(params.subarray(0, layout.actor.size));
+    this.envActions =
+      spec.action.kind === "discrete"
+        ? new Int32Array(episodes)
+        : new Float32Array(episodes * spec.action.dim);
+    this.returns = new Array<number>(episodes).fill(Number.NaN);
+    this.lengths = new Array<number>(episodes).fill(0);
+    this.remaining = episodes;
+  }
+
+  act(obs: Float32Array): Int32Array | Float32Array {
+    greedyActions(
+      this.spec.action,
+      this.actor.forward(this.p, obs, this.episodes),
+      this.episodes,
+      this.envActions,
+    );
+    return this.envActions;
+  }
+
+  /** True when every env has finished its first episode. */
+  record(step: VectorStepResult): boolean {
+    for (const e of step.episodes) {
+      if (Number.isNaN(this.returns[e.index])) {
+        this.returns[e.index] = e.return;
+        this.lengths[e.index] = e.length;
+        this.remaining--;
+      }
+    }
+    return this.remaining === 0;
+  }
+
+  result(): EvaluationResult {
+    const { returns, episodes } = this;
+    const mean = returns.reduce((a, b) => a + b, 0) / episodes;
+    const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / episodes);
+    return { returns: [...returns], lengths: [...this.lengths], mean, std };
+  }
+}
+
 /** Deterministic evaluation of θ's policy on `episodes` fresh envs (the first episode of each). */
 export function evaluatePolicy(
   envId: string,
@@ -402,35 +479,29 @@ export function evaluatePolicy(
   seed: number,
   gemm: Gemm = jsGemm,
 ): EvaluationResult {
-  if (!Number.isInteger(episodes) || episodes < 1)
-    throw new RangeError(`episodes must be a positive integer, got ${episodes}`);
-  const layout = parameterLayout(spec);
+  const evaluation = new Evaluation(spec, params, episodes, gemm);
   const env = makeVectorEnv(envId, episodes);
-  const { value } = Arena.build((alloc) => {
-    const p = alloc.alloc(layout.actor.size);
-    return { p, actor: new MlpKernel(layout.actor, spec.activation, episodes, alloc, gemm) };
-  });
-  value.p.set(params.subarray(0, layout.actor.size));
-  const envActions =
-    spec.action.kind === "discrete" ? new Int32Array(episodes) : new Float32Array(episodes * spec.action.dim);
-  const returns = new Array<number>(episodes).fill(Number.NaN);
-  const lengths = new Array<number>(episodes).fill(0);
-  let remaining = episodes;
   let obs = env.reset({ seed });
-  while (remaining > 0) {
-    const out = value.actor.forward(value.p, obs, episodes);
-    greedyActions(spec.action, out, episodes, envActions);
-    const step = env.step(envActions);
-    for (const e of step.episodes) {
-      if (Number.isNaN(returns[e.index])) {
-        returns[e.index] = e.return;
-        lengths[e.index] = e.length;
-        remaining--;
-      }
-    }
+  for (;;) {
+    const step = env.step(evaluation.act(obs));
+    if (evaluation.record(step)) return evaluation.result();
     obs = step.observations;
   }
-  const mean = returns.reduce((a, b) => a + b, 0) / episodes;
-  const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / episodes);
-  return { returns, lengths, mean, std };
+}
+
+/** `evaluatePolicy` on a vector env of `episodes` sub-envs that steps elsewhere (an env defined by code). */
+export async function evaluatePolicyOn(
+  env: AsyncVectorEnv,
+  spec: NetworkSpec,
+  params: Float32Array,
+  seed: number,
+  gemm: Gemm = jsGemm,
+): Promise<EvaluationResult> {
+  const evaluation = new Evaluation(spec, params, env.numEnvs, gemm);
+  let obs = await env.reset({ seed });
+  for (;;) {
+    const step = await env.step(evaluation.act(obs));
+    if (evaluation.record(step)) return evaluation.result();
+    obs = step.observations;
+  }
 }

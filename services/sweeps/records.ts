@@ -3,11 +3,13 @@ import type { TrialRow } from "../../actors/sweep.ts";
 import { Sweep } from "../../db/entities/Sweep.ts";
 import { SweepTrial, TRIAL_STATUSES, type TrialStatus } from "../../db/entities/SweepTrial.ts";
 import type { Role } from "../../db/entities/User.ts";
-import { ForbiddenError, NotFoundError, ValidationFailedError } from "../../lib/errors.ts";
+import { type FieldProblem, ForbiddenError, NotFoundError, ValidationFailedError } from "../../lib/errors.ts";
+import { type CodeEnvSpec, isCodeEnvId } from "../../rl/envs/code-env.ts";
 import { isEnvId } from "../../rl/envs/registry.ts";
 import { better } from "../../sweeps/asha.ts";
 import { parseSweepDefinition, type SweepDefinition, SweepDefinitionError } from "../../sweeps/definition.ts";
 import { expandTrials, type TrialSpec, trialHyperparameters } from "../../sweeps/trials.ts";
+import { usableCodeEnv } from "../runs/code-envs.ts";
 import { QUOTAS } from "../runs/quotas.ts";
 import { type Caller, resolveRun } from "../runs/records.ts";
 import type { CreateRunInput } from "../runs/schemas.ts";
@@ -16,11 +18,16 @@ import type { PublicSweep, PublicTrial, SweepWithTrials, TrialUpdate } from "./s
 export const SWEEP_ROLES: readonly Role[] = ["researcher", "admin"];
 
 /**
- * A definition checked as far as it can be before anything is written: its own schema, then every
- * trial's run as the runs service would resolve it, then the owner's role limits. Problems name the
+ * A definition checked as far as it can be before anything is written: its own schema, its env (a
+ * built-in one, or an environment defined by code that the caller may train on), then every trial's
+ * run as the runs service would resolve it, then the owner's role limits. Problems name the
  * definition's key (422); what the role may never do is a 403 with a reason.
  */
-export function checkDefinition(raw: unknown, caller: Caller): { def: SweepDefinition; trials: TrialSpec[] } {
+export async function checkDefinition(
+  em: EntityManager,
+  raw: unknown,
+  caller: Caller,
+): Promise<{ def: SweepDefinition; trials: TrialSpec[] }> {
   if (!SWEEP_ROLES.includes(caller.role)) {
     throw new ForbiddenError("sweeps are for researchers and admins; a learner launches runs one at a time", {
       reason: "role",
@@ -28,19 +35,23 @@ export function checkDefinition(raw: unknown, caller: Caller): { def: SweepDefin
   }
   let def: SweepDefinition;
   let trials: TrialSpec[];
+  let codeEnv: CodeEnvSpec | undefined;
   try {
     def = parseSweepDefinition(raw);
-    if (!isEnvId(def.env))
+    if (isCodeEnvId(def.env)) codeEnv = (await usableCodeEnv(em, def.env, caller)).spec;
+    else if (!isEnvId(def.env))
       throw new SweepDefinitionError([{ field: "env", message: `unknown environment ${def.env}` }]);
     trials = expandTrials(def);
   } catch (err) {
     if (err instanceof SweepDefinitionError)
       throw new ValidationFailedError("the sweep is invalid", err.issues);
+    if (err instanceof ValidationFailedError)
+      throw new ValidationFailedError("the sweep is invalid", (err.data as { errors: FieldProblem[] }).errors);
     throw err;
   }
   for (const t of trials) {
     try {
-      resolveRun(runInput(def, t));
+      resolveRun(runInput(def, t), codeEnv);
     } catch (err) {
       if (err instanceof ValidationFailedError) {
         const errors = (err.data as { errors: { field: string; message: string }[] }).errors;

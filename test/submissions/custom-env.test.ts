@@ -1,8 +1,22 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import test from "ava";
 import { getExercise } from "../../exercises/index.ts";
 import type { PublicRun } from "../../services/runs/schemas.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
-import { deterministicPart, launch, metrics, tinyRun, waitFor, waitForStatus } from "../runs/helpers.ts";
+import {
+  accountWithRole,
+  deterministicPart,
+  launch,
+  metrics,
+  tinyRun,
+  waitFor,
+  waitForStatus,
+} from "../runs/helpers.ts";
+import { createSweep, waitForSweep } from "../sweeps/helpers.ts";
 import { submitAndGrade } from "./helpers.ts";
 
 /**
@@ -12,7 +26,8 @@ import { submitAndGrade } from "./helpers.ts";
  * or hangs mid-run fails its run with its own message; the worker goes on serving other runs.
  */
 const api = useTestPlatform(test, {
-  SERVICES: "api,users,submissions,runs,workers",
+  SERVICES: "api,users,submissions,runs,workers,sweeps",
+  SWEEP_POLL_MS: "100",
   SUBMISSIONS_POOL_SIZE: "1",
   RUN_SCHEDULE_INTERVAL_MS: "100",
   CODE_ENV_CALL_CPU_MS: "200",
@@ -21,6 +36,15 @@ const api = useTestPlatform(test, {
 });
 
 const EXERCISE = "custom-environment";
+const BIN = fileURLToPath(new URL("../../bin/proxima.js", import.meta.url));
+
+function proxima(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 const STARTER = getExercise(EXERCISE)!.starterCode;
 
 /** The starter's corridor, with `extra` run in step() before anything else (a fault to inject). */
@@ -134,6 +158,34 @@ test.serial(
     t.true(late > 0, `late ${late}`);
     const checkpoint = await p.authedFetch(token, `/api/v1/runs/${runs[0]!.id}/checkpoint`);
     t.is(checkpoint.status, 200);
+
+    // `proxima eval` evaluates the downloaded checkpoint on the env's own code, in a local sandbox.
+    const dir = await mkdtemp(join(tmpdir(), "proxima-custom-eval-"));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, "corridor.ckpt");
+    await writeFile(file, new Uint8Array(await checkpoint.arrayBuffer()));
+    await writeFile(join(dir, "corridor.js"), STARTER);
+    await writeFile(
+      join(dir, "wide.js"),
+      STARTER.replace("low: [0], high: [1] }", "low: [0, 0], high: [1, 1] }"),
+    );
+    const withoutCode = await proxima(["eval", "--checkpoint", file]);
+    t.not(withoutCode.code, 0);
+    t.regex(withoutCode.stderr, /defined by code: pass its script with --env-code/);
+    const args = ["eval", "--checkpoint", file, "--episodes", "5", "--json", "--env-code"];
+    const evaluated = await proxima([...args, join(dir, "corridor.js")]);
+    t.is(evaluated.code, 0, evaluated.stderr);
+    const summary = JSON.parse(evaluated.stdout.trim().split("\n").at(-1)!) as {
+      env: string;
+      returnMean: number;
+    };
+    t.is(summary.env, env);
+    // The greedy policy walks straight to the goal: 7–10 steps, a return of 0.1–0.4.
+    t.true(summary.returnMean > 0, String(summary.returnMean));
+    // Code whose spaces do not fit the checkpoint's network is refused, not evaluated.
+    const wide = await proxima([...args, join(dir, "wide.js")]);
+    t.not(wide.code, 0);
+    t.regex(wide.stderr, /not the env it was trained on/);
   },
 );
 
@@ -241,5 +293,38 @@ test.serial(
     });
     t.is(zoo.status, 422);
     t.is(zoo.body.errors[0]?.field, "preset");
+  },
+);
+
+test.serial(
+  "a researcher sweeps hyperparameters on an environment of their own; others' envs are refused",
+  async (t) => {
+    const p = api();
+    const researcher = await accountWithRole(p, "researcher");
+    const env = (await submitAndGrade(p, researcher.token, EXERCISE, STARTER)).envId!;
+    const definition = {
+      name: "corridor lr",
+      env,
+      totalSteps: 128 * 5,
+      hyperparameters: { numEnvs: 4, numSteps: 32, numMinibatches: 2, updateEpochs: 2 },
+      searchSpace: { learningRate: { values: [3e-3, 1e-3] } },
+      maxTrials: 2,
+      maxConcurrent: 2,
+    };
+    const sweep = await createSweep(p, researcher.token, definition);
+    const done = await waitForSweep(p, researcher.token, sweep.id, ["completed", "failed", "stopped"]);
+    t.is(done.status, "completed");
+    t.deepEqual(
+      done.trials.map((x) => x.status),
+      ["completed", "completed"],
+    );
+
+    const other = await accountWithRole(p, "researcher");
+    const refused = await p.request<{ errors: { field: string }[] }>("POST", "/api/v1/sweeps", {
+      token: other.token,
+      body: definition,
+    });
+    t.is(refused.status, 422);
+    t.is(refused.body.errors[0]?.field, "env");
   },
 );
