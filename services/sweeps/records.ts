@@ -46,7 +46,10 @@ export async function checkDefinition(
     if (err instanceof SweepDefinitionError)
       throw new ValidationFailedError("the sweep is invalid", err.issues);
     if (err instanceof ValidationFailedError)
-      throw new ValidationFailedError("the sweep is invalid", (err.data as { errors: FieldProblem[] }).errors);
+      throw new ValidationFailedError(
+        "the sweep is invalid",
+        (err.data as { errors: FieldProblem[] }).errors,
+      );
     throw err;
   }
   for (const t of trials) {
