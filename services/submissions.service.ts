@@ -3,6 +3,7 @@ import { type Context, Errors, type ServiceBroker, type ServiceSchema } from "mo
 import { ROLES, type Role } from "../db/entities/User.ts";
 import { EXERCISES, exerciseSummary, getExercise, publicExercise } from "../exercises/index.ts";
 import { ForbiddenError, NotFoundError, PayloadTooLargeError } from "../lib/errors.ts";
+import { codeEnvId } from "../rl/envs/code-env.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { errorReport, type GradedSubmission, Grader } from "./submissions/grader.ts";
 import {
@@ -58,6 +59,7 @@ export default function submissionsService(deps: ServiceDeps): ServiceSchema {
       status: report.status,
       score: report.score,
       maxScore: report.maxScore,
+      envId: submission.envSpec ? codeEnvId(submission.id) : null,
     };
     void b.broadcast(SUBMISSION_GRADED_EVENT, payload);
   };

@@ -62,6 +62,8 @@ export type ServerMessage =
       status: "passed" | "failed" | "error";
       score: number;
       maxScore: number;
+      /** A passed environment submission's env id (`custom:<id>`); null otherwise. */
+      envId: string | null;
     };
 
 /**

@@ -14,6 +14,8 @@ export interface SubmissionGradedEvent {
   status: "passed" | "failed" | "error";
   score: number;
   maxScore: number;
+  /** A passed environment submission's env id (`custom:<id>`), usable in runs; null otherwise. */
+  envId: string | null;
 }
 
 export const SubmissionStatusSchema = z

@@ -385,6 +385,7 @@ test("the learner is told on the WebSocket when grading ends", async (t) => {
     status: "passed",
     score: 20,
     maxScore: 20,
+    envId: null,
   });
   await t.throwsAsync(otherSocket.next((m) => m["type"] === "submission", 500));
 });

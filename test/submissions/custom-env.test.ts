@@ -17,6 +17,7 @@ import {
   waitForStatus,
 } from "../runs/helpers.ts";
 import { createSweep, waitForSweep } from "../sweeps/helpers.ts";
+import { TestSocket } from "../ws/helpers.ts";
 import { submitAndGrade } from "./helpers.ts";
 
 /**
@@ -66,7 +67,11 @@ const corridorRun = (env: string, iterations: number, extra: Record<string, unkn
 test.serial("the starter environment passes every check and becomes an env id", async (t) => {
   const p = api();
   const me = await p.learner();
+  const socket = await TestSocket.withToken(p.url, me.tokens.accessToken);
+  t.teardown(() => socket.ws.close());
   const s = await submitAndGrade(p, me.tokens.accessToken, EXERCISE, STARTER);
+  const told = await socket.next((m) => m["type"] === "submission", 30_000);
+  t.like(told, { submissionId: s.id, status: "passed", envId: `custom:${s.id}` });
   t.is(s.status, "passed", JSON.stringify(s.tests));
   t.is(s.score, 10);
   t.deepEqual(
