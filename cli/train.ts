@@ -1,17 +1,28 @@
 /**
  * `proxima train --env ID [--preset zoo|cleanrl] [--seed N] [--total-steps N] [--backend NAME]
  *   [--engine fused|tfjs] [--checkpoint-dir DIR] [--checkpoint-every K] [--eval-episodes N]
- *   [--set key=value ...] [--json]`
+ *   [--set key=value ...] [--json]`, or `proxima train --env-code FILE.js [...]`
  *
  * Trains PPO locally, evaluates the deterministic policy on fresh episodes, writes a checkpoint.
  * Progress goes to stderr (a bar on a TTY, plain lines otherwise); with --json the last line of
- * stdout is one JSON object summarising the run.
+ * stdout is one JSON object summarising the run. With `--env-code`, the env is a learner's own
+ * (the custom-environment exercise's contract), stepped in a local sandbox process as the workers
+ * step it; its env id is `custom:local` unless `--env custom:<id>` names it.
  */
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { type CodeEnvSpec, isCodeEnvId } from "../rl/envs/code-env.ts";
 import { envIds, isEnvId } from "../rl/envs/registry.ts";
 import { saveCheckpoint } from "../rl/ppo/checkpoint.ts";
 import { PRESETS, type PresetName, presetsFor, resolveHyperparameters } from "../rl/ppo/hyperparameters.ts";
-import { type EngineName, type IterationMetrics, PPOTrainer } from "../rl/ppo/trainer.ts";
+import {
+  type EngineName,
+  type EvaluationResult,
+  evaluatePolicyOn,
+  type IterationMetrics,
+  PPOTrainer,
+} from "../rl/ppo/trainer.ts";
+import type { CodeVectorEnv } from "../sandbox/code-vector-env.ts";
 import { parseIntFlag } from "./flags.ts";
 
 export interface TrainSummary {
@@ -84,12 +95,28 @@ export async function run(argv: string[]): Promise<number> {
       "checkpoint-every": { type: "string", default: "50" },
       "eval-episodes": { type: "string", default: "10" },
       set: { type: "string", multiple: true, default: [] },
+      "env-code": { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
-  const envId = values.env;
-  if (!envId) throw new Error("--env is required (see `proxima envs`)");
-  if (!isEnvId(envId)) throw new Error(`unknown environment "${envId}" (known: ${envIds().join(", ")})`);
+  const codeFile = values["env-code"];
+  const envId = values.env ?? (codeFile ? "custom:local" : undefined);
+  if (!envId) throw new Error("--env is required (see `proxima envs`), or --env-code FILE.js");
+  if (codeFile && !isCodeEnvId(envId))
+    throw new Error(`with --env-code, --env must be custom:<name>, got "${envId}"`);
+  if (!codeFile && !isEnvId(envId))
+    throw new Error(`unknown environment "${envId}" (known: ${envIds().join(", ")})`);
+  const code = codeFile ? await readFile(codeFile, "utf8") : null;
+  const { CodeVectorEnv: CodeEnv } = code
+    ? await import("../sandbox/code-vector-env.ts")
+    : { CodeVectorEnv: null };
+  // What the code declares picks CleanRL's discrete or continuous defaults; zoo has no entry for it.
+  let spec: CodeEnvSpec | undefined;
+  if (code && CodeEnv) {
+    const probe = await CodeEnv.open(envId, { code }, 1);
+    spec = probe.spec;
+    await probe.close();
+  }
   // Default: the env's rl-zoo preset where one exists, else CleanRL's defaults.
   const preset = (values.preset ?? (presetsFor(envId).includes("zoo") ? "zoo" : "cleanrl")) as PresetName;
   if (!(PRESETS as readonly string[]).includes(preset)) {
@@ -105,13 +132,49 @@ export async function run(argv: string[]): Promise<number> {
   if (values["total-steps"] !== undefined) {
     overrides.totalTimesteps = parseIntFlag("--total-steps", values["total-steps"], 1);
   }
-  const config = resolveHyperparameters(envId, preset, overrides);
+  const config = resolveHyperparameters(envId, preset, overrides, spec?.actionSpace.kind);
 
+  const opened: CodeVectorEnv[] = [];
+  const codeEnv = async (numEnvs: number) => {
+    const env = await CodeEnv!.open(envId, { code: code!, spec }, numEnvs);
+    opened.push(env);
+    return env;
+  };
+  try {
+    return await trainAndReport(values, {
+      envId,
+      preset,
+      seed,
+      config,
+      checkpointEvery,
+      evalEpisodes,
+      codeEnv: code ? codeEnv : null,
+    });
+  } finally {
+    await Promise.all(opened.map((env) => env.close()));
+  }
+}
+
+async function trainAndReport(
+  values: { backend?: string; engine?: string; "checkpoint-dir"?: string; json?: boolean },
+  o: {
+    envId: string;
+    preset: PresetName;
+    seed: number;
+    config: ReturnType<typeof resolveHyperparameters>;
+    checkpointEvery: number;
+    evalEpisodes: number;
+    /** Opens the env defined by code with this many sub-envs (null: a registered env). */
+    codeEnv: ((numEnvs: number) => Promise<CodeVectorEnv>) | null;
+  },
+): Promise<number> {
+  const { envId, preset, seed, config, checkpointEvery, evalEpisodes } = o;
   const trainer = await PPOTrainer.create({
     envId,
     config,
     backend: values.backend,
     engine: values.engine as EngineName | undefined,
+    ...(o.codeEnv ? { env: await o.codeEnv(config.numEnvs) } : {}),
   });
   const checkpointDir = values["checkpoint-dir"] ?? null;
   const report = progress(trainer.numIterations);
@@ -124,7 +187,14 @@ export async function run(argv: string[]): Promise<number> {
   });
   const wallSeconds = (performance.now() - started) / 1000;
   if (checkpointDir) await saveCheckpoint(checkpointDir, trainer.getState());
-  const evaluation = trainer.evaluate(evalEpisodes);
+  const evaluation: EvaluationResult = o.codeEnv
+    ? await evaluatePolicyOn(
+        await o.codeEnv(evalEpisodes),
+        trainer.spec,
+        trainer.learner.params,
+        config.seed + 1_000_000,
+      )
+    : trainer.evaluate(evalEpisodes);
   trainer.dispose();
   const summary: TrainSummary = {
     env: envId,

@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
+import { getExercise } from "../exercises/index.ts";
 
 const bin = fileURLToPath(new URL("../bin/proxima.js", import.meta.url));
 
@@ -72,4 +73,47 @@ test("train --json prints a summary as its last stdout line, and eval reads the 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("train --env-code trains on a learner's own environment in a local sandbox, and eval --env-code gives the same evaluation", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "proxima-cli-code-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const code = join(dir, "corridor.js");
+  await writeFile(code, getExercise("custom-environment")!.starterCode);
+  const r = await proxima([
+    "train",
+    "--env-code",
+    code,
+    "--total-steps",
+    "5120",
+    ..."numEnvs=4 numSteps=32 learningRate=0.003".split(" ").flatMap((s) => ["--set", s]),
+    "--eval-episodes",
+    "5",
+    "--checkpoint-dir",
+    join(dir, "ckpt"),
+    "--json",
+  ]);
+  t.is(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  t.like(summary, { env: "custom:local", preset: "cleanrl", totalSteps: 5120, evalEpisodes: 5 });
+  // The greedy policy walks straight to the goal (7–10 steps: a return of 0.1–0.4).
+  t.true(summary.evalReturnMean > 0, String(summary.evalReturnMean));
+  const e = await proxima([
+    "eval",
+    "--checkpoint",
+    join(dir, "ckpt"),
+    "--episodes",
+    "5",
+    "--env-code",
+    code,
+    "--json",
+  ]);
+  t.is(e.code, 0, e.stderr);
+  t.is(JSON.parse(e.stdout.trim().split("\n").at(-1)!).returnMean, summary.evalReturnMean);
+
+  await writeFile(join(dir, "broken.js"), "function createEnv() { return {}; }");
+  const broken = await proxima(["train", "--env-code", join(dir, "broken.js")]);
+  t.not(broken.code, 0);
+  t.true(oneLine(broken.stderr), broken.stderr);
+  t.regex(broken.stderr, /createEnv\(\) returned an env without a reset\(\) method/);
 });

@@ -8,6 +8,7 @@ import type { EnvSpaces } from "../core/types.ts";
 import {
   type AsyncVectorEnv,
   makeVectorEnv,
+  VectorEnv,
   type VectorEnvSpaces,
   type VectorStepResult,
 } from "../envs/vector.ts";
@@ -41,6 +42,11 @@ export interface TrainerOptions {
    * then only a label, so that environments defined by code need not exist in this process.
    */
   spaces?: EnvSpaces;
+  /**
+   * The env to collect from, of `config.numEnvs` sub-envs, instead of the registered `envId`'s: one
+   * that steps elsewhere (an environment defined by code, in a sandbox). The caller closes it.
+   */
+  env?: VectorEnv | AsyncVectorEnv;
   /** tfjs backend (default: PROXIMA_BACKEND or "wasm"). */
   backend?: string;
   /** "fused" (default on wasm/cpu): hand-written kernel; "tfjs" (default on tensorflow/webgpu): tfjs autograd. */
@@ -167,7 +173,9 @@ export class PPOTrainer {
     this.config = config;
     this.backend = backend;
     this.gemm = gemm;
-    const env = options.spaces ? null : makeVectorEnv(options.envId, config.numEnvs);
+    const env = options.spaces ? null : (options.env ?? makeVectorEnv(options.envId, config.numEnvs));
+    if (env && env.numEnvs !== config.numEnvs)
+      throw new RangeError(`the env has ${env.numEnvs} sub-envs, the configuration ${config.numEnvs}`);
     this.spec = networkSpecOf(options.spaces ?? spacesOf(env!), config);
     this.layout = parameterLayout(this.spec);
     const batch = config.numEnvs * config.numSteps;
@@ -198,7 +206,8 @@ export class PPOTrainer {
     this.ownCollector = value.collector;
     this.numIterations = Math.floor(config.totalTimesteps / batch);
     initParameters(this.layout, this.learner.params, new Rng(deriveSeed(config.seed, 0)));
-    this.ownCollector?.reset(config.seed);
+    // An env that steps elsewhere is reset by create(), which may wait for it.
+    if (env instanceof VectorEnv) this.ownCollector?.reset(config.seed);
     this.publishPolicy();
   }
 
@@ -211,10 +220,13 @@ export class PPOTrainer {
     if (engineName === "tfjs") {
       await initBackend(backend);
       const { TfjsActorCritic } = await import("../nn/tfjs-actor-critic.ts");
-      const spaces = options.spaces ?? spacesOf(makeVectorEnv(options.envId, 1));
+      const spaces = options.spaces ?? spacesOf(options.env ?? makeVectorEnv(options.envId, 1));
       tfjsEngine = new TfjsActorCritic(networkSpecOf(spaces, validateHyperparameters(options.config)));
     }
-    return new PPOTrainer(options, backend, engineName, gemm, tfjsEngine);
+    const trainer = new PPOTrainer(options, backend, engineName, gemm, tfjsEngine);
+    if (trainer.ownCollector && !(trainer.ownCollector.env instanceof VectorEnv))
+      await trainer.ownCollector.start(trainer.config.seed);
+    return trainer;
   }
 
   /** A trainer continuing from a checkpoint's state (same env, config, RNG streams and counters). */
@@ -224,6 +236,8 @@ export class PPOTrainer {
   ): Promise<PPOTrainer> {
     const trainer = await PPOTrainer.create({ ...options, envId: state.envId, config: state.config });
     trainer.setState(state);
+    if (trainer.ownCollector && !(trainer.ownCollector.env instanceof VectorEnv))
+      await trainer.ownCollector.restore(state.rng.collector);
     return trainer;
   }
 
@@ -301,7 +315,7 @@ export class PPOTrainer {
   async iterate(): Promise<IterationMetrics> {
     if (this.done) throw new Error(`training is complete (${this.numIterations} iterations)`);
     const started = performance.now();
-    return this.learn(this.collect(), started);
+    return this.learn(await this.collector.collectAsync(), started);
   }
 
   /** Runs the remaining iterations, calling `onIteration` after each. */
@@ -384,8 +398,9 @@ export class PPOTrainer {
     opt.m.set(state.adam.m);
     opt.v.set(state.adam.v);
     this.learnerRng.setState(state.rng.learner);
-    // A learner only keeps no env state: the runners restore theirs from the checkpoint.
-    this.ownCollector?.setState(state.rng.collector);
+    // A learner only keeps no env state: the runners restore theirs from the checkpoint. An env that
+    // steps elsewhere is restored by fromState, which can wait for it.
+    if (this.ownCollector?.env instanceof VectorEnv) this.ownCollector.setState(state.rng.collector);
     this.globalStep = state.counters.globalStep;
     this.iteration = state.counters.iteration;
     this.elapsedSeconds = state.counters.elapsedSeconds;
