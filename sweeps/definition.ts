@@ -89,7 +89,13 @@ const PbtInput = z
 export const SweepDefinitionInput = z
   .strictObject({
     name: z.string().min(1).max(200).describe("A name for people."),
-    env: z.string().min(1).max(100).describe("Environment id, e.g. CartPole-v1."),
+    env: z
+      .string()
+      .min(1)
+      .max(100)
+      .describe(
+        "Environment id: a built-in one (e.g. CartPole-v1), or custom:<submission id> for one of your environment submissions that passed its checks.",
+      ),
     preset: z.enum(PRESETS).default("cleanrl").describe("Preset the hyperparameters apply to."),
     hyperparameters: z
       .record(z.string(), z.unknown())

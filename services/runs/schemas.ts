@@ -27,7 +27,13 @@ export const ResourcesInput = z
 
 export const CreateRunInput = z
   .strictObject({
-    env: z.string().min(1).max(100).describe("Environment id, e.g. CartPole-v1."),
+    env: z
+      .string()
+      .min(1)
+      .max(100)
+      .describe(
+        "Environment id: a built-in one (e.g. CartPole-v1), or custom:<submission id> for one of your environment submissions that passed its checks.",
+      ),
     preset: z
       .enum(PRESETS)
       .optional()
