@@ -37,7 +37,10 @@ test("an endless microtask chain is stopped", async (t) => {
     "function f() { return Promise.resolve().then(function again() { return Promise.resolve().then(again); }); }",
     { limits: TIGHT },
   );
-  t.is(result.status === "error" ? result.error?.kind : callFailure(t, result).kind, "timeout");
+  // Each link waits on the next, so the chain also holds every promise it made: it reaches the CPU
+  // limit or the memory limit first depending on when V8 collects (a CI run saw memory once).
+  const kind = result.status === "error" ? result.error?.kind : callFailure(t, result).kind;
+  t.true(kind === "timeout" || kind === "memory", String(kind));
   await assertStillServes(t, pool);
 });
 
