@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import test from "ava";
+import { getExercise } from "../../exercises/index.ts";
 import { SOLUTIONS } from "../exercises/solutions.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { cliFor } from "./helpers.ts";
@@ -44,6 +45,21 @@ test("submit prints every test's result: a wrong answer exits 1, a right one 0",
   t.regex(right.stdout, /\(hidden\)/);
   t.notRegex(right.stdout, /^✗/m);
   t.regex(right.stdout, /^passed: 10\/10$/m);
+  t.notRegex(right.stdout, /env id/);
+});
+
+test("submitting an environment that passes its checks prints the env id to train on", async (t) => {
+  const me = await api().register();
+  const cli = await cliFor(t);
+  await cli.run(["login", "--server", api().url, "--email", me.email], { stdin: `${me.password}\n` });
+  const r = await cli.run([
+    "submit",
+    "custom-environment",
+    await codeFile(t, getExercise("custom-environment")!.starterCode),
+  ]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^✓ determinism \(\d+ ms\)$/m);
+  t.regex(r.stdout, /^env id: custom:[0-9a-f-]{36} \(train on it with --env\)$/m);
 });
 
 test("submit to an unknown exercise prints the server's detail and exits non-zero", async (t) => {
