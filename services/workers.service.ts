@@ -319,10 +319,16 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
   };
 }
 
-/** What an environment defined by code did wrong, as the run's failure: the env's own message. */
-function envFailure(envId: string, err: unknown): EnvFailedError {
+/**
+ * What an environment defined by code did wrong, as the run's failure with the env's own message. A
+ * sandbox process that crashed or never started (`crash`) is this node's trouble as much as the env's:
+ * it stays a runner failure, so the run moves the runner elsewhere (and fails after its budget of
+ * runner failures if the env is what kills every process it runs in).
+ */
+function envFailure(envId: string, err: unknown): Error {
   if (err instanceof EnvFailedError) return err;
   const message = err instanceof Error ? err.message : String(err);
   const kind = err instanceof Error && "kind" in err && typeof err.kind === "string" ? err.kind : "runtime";
+  if (kind === "crash") return new Error(`the sandbox of ${envId} failed: ${message}`, { cause: err });
   return new EnvFailedError(`the environment ${envId} failed: ${message}`, { envId, kind });
 }

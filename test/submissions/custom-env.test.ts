@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,6 +10,7 @@ import { useTestPlatform } from "../helpers/platform.ts";
 import {
   accountWithRole,
   deterministicPart,
+  getRun,
   launch,
   metrics,
   tinyRun,
@@ -331,5 +332,49 @@ test.serial(
     });
     t.is(refused.status, 422);
     t.is(refused.body.errors[0]?.field, "env");
+  },
+);
+
+/** The env session processes this test process has started (one per runner of a custom-env run). */
+async function envSessionPids(): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8");
+      if (ppid === process.pid && cmdline.includes("env-child")) pids.push(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return pids;
+}
+
+test.serial(
+  "a sandbox process killed mid-run is a lost runner: it is replaced from its state and the run ends as if undisturbed",
+  async (t) => {
+    const p = api();
+    const token = (await p.learner()).tokens.accessToken;
+    const env = (await submitAndGrade(p, token, EXERCISE, STARTER)).envId!;
+    const body = corridorRun(env, 80, { seed: 21 });
+    const reference = await launch(p, token, body);
+    t.is((await waitForStatus(p, token, reference.id, ["completed", "failed"], 120_000)).status, "completed");
+    const expected = deterministicPart(await metrics(p, token, reference.id));
+
+    const run = await launch(p, token, body);
+    await waitFor(
+      () => getRun(p, token, run.id),
+      (r) => r.iteration >= 3 || r.status !== "running",
+      "three iterations",
+    );
+    const pids = await envSessionPids();
+    t.is(pids.length, 1, "one runner, one sandbox process");
+    process.kill(pids[0]!, "SIGKILL");
+    const done = await waitForStatus(p, token, run.id, ["completed", "failed"], 120_000);
+    t.is(done.status, "completed", done.failureReason ?? "");
+    t.deepEqual(deterministicPart(await metrics(p, token, run.id)), expected);
+    t.false((await envSessionPids()).includes(pids[0]!));
   },
 );
