@@ -118,11 +118,16 @@ export class EnvFailureError extends Error {
   override name = "EnvFailureError";
 }
 
-/** A runner's error that is its env's fault (the workers' ENV_FAILED), not the runner's or its node's. */
-function envFailureOf(reason: unknown): EnvFailureError | null {
-  if (reason instanceof Error && (reason as { type?: unknown }).type === "ENV_FAILED")
-    return new EnvFailureError(reason.message, { cause: reason });
-  return null;
+/**
+ * Throws when one of the runners' errors is its env's fault (the workers' ENV_FAILED), not the
+ * runner's or its node's: no other runner would do better.
+ */
+function throwEnvFailure(settled: readonly PromiseSettledResult<unknown>[]): void {
+  for (const r of settled) {
+    const reason: unknown = r.status === "rejected" ? r.reason : undefined;
+    if (reason instanceof Error && (reason as { type?: unknown }).type === "ENV_FAILED")
+      throw new EnvFailureError(reason.message, { cause: reason });
+  }
 }
 
 type Message =
@@ -369,10 +374,7 @@ export class TrainingRun {
       }
       if (!(await this.ensureRunners())) return null;
       const settled = await Promise.allSettled(todo.map((s) => this.pool.sample(s.handle!, weights)));
-      for (const r of settled) {
-        const envFailure = r.status === "rejected" && envFailureOf(r.reason);
-        if (envFailure) throw envFailure;
-      }
+      throwEnvFailure(settled);
       const lost: Shard[] = [];
       settled.forEach((r, i) => {
         const shard = todo[i]!;
@@ -450,13 +452,8 @@ export class TrainingRun {
         ),
       ),
     );
-    for (const r of settled) {
-      const envFailure = r.status === "rejected" && envFailureOf(r.reason);
-      if (envFailure) {
-        // The runners that did start are released by finish(), as the run fails.
-        throw envFailure;
-      }
-    }
+    // The runners that did start are released by finish(), as the run fails.
+    throwEnvFailure(settled);
     const failed = shards.filter((_, i) => settled[i]!.status === "rejected");
     for (const [i, r] of settled.entries()) {
       if (r.status === "rejected")

@@ -22,7 +22,7 @@ import {
   type IterationMetrics,
   PPOTrainer,
 } from "../rl/ppo/trainer.ts";
-import type { CodeVectorEnv } from "../sandbox/code-vector-env.ts";
+import { CodeVectorEnv } from "../sandbox/code-vector-env.ts";
 import { parseIntFlag } from "./flags.ts";
 
 export interface TrainSummary {
@@ -107,13 +107,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!codeFile && !isEnvId(envId))
     throw new Error(`unknown environment "${envId}" (known: ${envIds().join(", ")})`);
   const code = codeFile ? await readFile(codeFile, "utf8") : null;
-  const { CodeVectorEnv: CodeEnv } = code
-    ? await import("../sandbox/code-vector-env.ts")
-    : { CodeVectorEnv: null };
   // What the code declares picks CleanRL's discrete or continuous defaults; zoo has no entry for it.
   let spec: CodeEnvSpec | undefined;
-  if (code && CodeEnv) {
-    const probe = await CodeEnv.open(envId, { code }, 1);
+  if (code) {
+    const probe = await CodeVectorEnv.open(envId, { code }, 1);
     spec = probe.spec;
     await probe.close();
   }
@@ -136,7 +133,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const opened: CodeVectorEnv[] = [];
   const codeEnv = async (numEnvs: number) => {
-    const env = await CodeEnv!.open(envId, { code: code!, spec }, numEnvs);
+    const env = await CodeVectorEnv.open(envId, { code: code!, spec }, numEnvs);
     opened.push(env);
     return env;
   };

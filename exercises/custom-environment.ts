@@ -3,7 +3,7 @@ import { contains, sample } from "../rl/core/spaces.ts";
 import type { Space } from "../rl/core/types.ts";
 import { type CodeEnvSpec, codeEnvSpaces } from "../rl/envs/code-env.ts";
 import { EnvSession, type EnvSessionLimits } from "../sandbox/env-session.ts";
-import { GRADING_NOW } from "./grading.ts";
+import { GRADING_NOW, report, round } from "./grading.ts";
 import type { Exercise, GradeReport, TestOutcome } from "./types.ts";
 
 /**
@@ -140,7 +140,6 @@ async function grade(code: string): Promise<GradeReport> {
   const outcomes = new Map<TestName, TestOutcome>();
   let session: EnvSession | undefined;
   let consoleText = "";
-  let error: string | null = null;
   let spec: CodeEnvSpec | null = null;
   /** Runs a check; `spentMs`: the time of work done for it beforehand (the shared episodes). */
   const run = async (name: TestName, check: () => Promise<string>, spentMs = 0) => {
@@ -153,7 +152,7 @@ async function grade(code: string): Promise<GradeReport> {
     } catch (err) {
       message = err instanceof Error ? err.message : String(err);
     }
-    outcomes.set(name, { name, hidden: false, passed, message, timeMs: round(performance.now() - t0) });
+    outcomes.set(name, { name, hidden: false, passed, message, timeMs: round(performance.now() - t0, 3) });
     return passed;
   };
   try {
@@ -180,24 +179,14 @@ async function grade(code: string): Promise<GradeReport> {
         timeMs: 0,
       },
   );
-  const passedCount = tests.filter((t) => t.passed).length;
-  const points = customEnvironment.points;
-  if (!outcomes.get("spaces")?.passed)
-    error = outcomes.get("spaces")?.message ?? "the environment did not load";
-  const allPassed = passedCount === tests.length;
-  return {
-    status: error !== null ? "error" : allPassed ? "passed" : "failed",
-    score: Math.round(((points * passedCount) / tests.length) * 100) / 100,
-    maxScore: points,
-    tests,
+  // An env that does not load could not be graded at all; any other failed check is a failed grade.
+  const loaded = outcomes.get("spaces");
+  const graded = report(customEnvironment.points, customEnvironment.passingScore, tests, [], {
+    runtimeMs: performance.now() - started,
+    error: loaded?.passed ? null : (loaded?.message ?? "the environment did not load"),
     console: consoleText,
-    consoleTruncated: false,
-    runtimeMs: round(performance.now() - started),
-    cpuTimeMs: 0,
-    memoryBytes: 0,
-    error,
-    envSpec: allPassed ? spec : null,
-  };
+  });
+  return { ...graded, envSpec: graded.status === "passed" ? spec : null };
 }
 
 async function checks(
@@ -325,10 +314,6 @@ function writeAction(
 ): void {
   if (space.kind === "discrete") buffer[i] = a as number;
   else buffer.set(a as Float32Array, i * (a as Float32Array).length);
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }
 
 const customEnvironment: Exercise = {

@@ -154,7 +154,7 @@ function formatNumber(x: number): string {
   return Number.isFinite(x) ? x.toPrecision(3) : String(x);
 }
 
-function round(x: number, digits: number): number {
+export function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }

@@ -17,6 +17,7 @@ import {
   type AsyncVectorEnv,
   type CodeEnvSnapshot,
   checkVectorActions,
+  checkVectorState,
   type EpisodeStats,
   type VectorEnvState,
   type VectorStepResult,
@@ -169,15 +170,7 @@ export class CodeVectorEnv implements AsyncVectorEnv {
   }
 
   async setState(state: VectorEnvState): Promise<void> {
-    if (state?.version !== 1)
-      throw new EnvError("INVALID_STATE", "unsupported vector env state version", this.id);
-    if (state.id !== this.id || state.numEnvs !== this.numEnvs || state.envs.length !== this.numEnvs) {
-      throw new EnvError(
-        "INVALID_STATE",
-        `state is for ${state.numEnvs} × ${state.id}, this vector env is ${this.numEnvs} × ${this.id}`,
-        this.id,
-      );
-    }
+    checkVectorState(this, state);
     const snaps = state.envs.map((s, i) => {
       if (!("kind" in s) || s.kind !== "code" || s.observation.length !== this.observationDim)
         throw new EnvError("INVALID_STATE", `sub-env ${i}'s state is not of this environment`, this.id);
@@ -209,8 +202,8 @@ export class CodeVectorEnv implements AsyncVectorEnv {
       this.episodeLengths.fill(0);
     }
     this.started = true;
-    this.captured = this.hostSnapshot(null);
-    if (exact) this.captured = { ...this.captured, envs: snaps };
+    const host = this.hostSnapshot(null);
+    this.captured = exact ? { ...host, envs: snaps } : host;
   }
 
   /** Console output of the env's code since the last call (capped over the session). */

@@ -1,4 +1,4 @@
-import type { CustomEnvSpec, EnvSessionErrorKind, EnvSessionLimits } from "./env-types.ts";
+import type { CustomEnvSpec, EnvBatchStep, EnvSessionErrorKind, EnvSessionLimits } from "./env-types.ts";
 
 /**
  * Messages between an `EnvSession` and its child (`env-child.ts`), over the fork IPC channel with
@@ -33,17 +33,7 @@ export type EnvReply =
   | { type: "ready" }
   | { type: "opened"; id: number; spec: CustomEnvSpec; console?: string }
   | { type: "reset"; id: number; observations: Float32Array<ArrayBuffer>; console?: string }
-  | {
-      type: "step";
-      id: number;
-      observations: Float32Array<ArrayBuffer>;
-      rewards: Float64Array<ArrayBuffer>;
-      terminated: Uint8Array<ArrayBuffer>;
-      truncated: Uint8Array<ArrayBuffer>;
-      finalObservations: Float32Array<ArrayBuffer>;
-      hasFinal: Uint8Array<ArrayBuffer>;
-      console?: string;
-    }
+  | ({ type: "step"; id: number; console?: string } & EnvBatchStep)
   /** `states`: each env's `getState()` data, parsed in the child (keys `__proto__`/`constructor` dropped). */
   | { type: "states"; id: number; states: unknown[]; elapsed: Int32Array<ArrayBuffer>; console?: string }
   | { type: "statesSet"; id: number; console?: string }

@@ -8,6 +8,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { envIdSchema } from "../rl/envs/code-env.ts";
 import { hyperparametersSchema, PRESETS } from "../rl/ppo/hyperparameters.ts";
 import { DISTRIBUTION_KINDS, type Distribution, type SearchSpace } from "./space.ts";
 
@@ -89,13 +90,7 @@ const PbtInput = z
 export const SweepDefinitionInput = z
   .strictObject({
     name: z.string().min(1).max(200).describe("A name for people."),
-    env: z
-      .string()
-      .min(1)
-      .max(100)
-      .describe(
-        "Environment id: a built-in one (e.g. CartPole-v1), or custom:<submission id> for one of your environment submissions that passed its checks.",
-      ),
+    env: envIdSchema,
     preset: z.enum(PRESETS).default("cleanrl").describe("Preset the hyperparameters apply to."),
     hyperparameters: z
       .record(z.string(), z.unknown())

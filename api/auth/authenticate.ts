@@ -3,6 +3,7 @@ import type { Middleware } from "koa";
 import koaJwt from "koa-jwt";
 import type { Role } from "../../db/entities/User.ts";
 import { ForbiddenError, UnauthorizedError } from "../../lib/errors.ts";
+import { isUuid } from "../../lib/uuid.ts";
 import type { ApiState } from "../context.ts";
 import type { AuthStateCache } from "./auth-state-cache.ts";
 
@@ -18,8 +19,6 @@ export interface AuthenticateOptions {
   audience: string;
   authStates: AuthStateCache;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function invalidToken(detail = "the access token is invalid or expired"): UnauthorizedError {
   return new UnauthorizedError(detail, { bearerError: "invalid_token" });
@@ -54,7 +53,7 @@ export function authenticate(opts: AuthenticateOptions): Middleware<ApiState> {
     const claims = (ctx.state as unknown as { jwt?: Record<string, unknown> }).jwt;
     if (typeof claims?.["exp"] !== "number") throw invalidToken("the access token has no expiry");
     const sub = claims["sub"];
-    if (typeof sub !== "string" || !UUID.test(sub)) throw invalidToken();
+    if (!isUuid(sub)) throw invalidToken();
     const state = await opts.authStates.get(sub);
     if (!state.exists || state.disabled || state.role === null || state.account === null) {
       throw invalidToken("the account is disabled or no longer exists");

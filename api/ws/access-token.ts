@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { UnauthorizedError } from "../../lib/errors.ts";
+import { isUuid } from "../../lib/uuid.ts";
 
 /**
  * Verifies an access token presented on a WebSocket upgrade, where there is no Koa context for
@@ -23,7 +24,6 @@ export interface VerifiedAccessToken {
   expiresAt: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 export function invalidAccessToken(detail = "the access token is invalid or expired"): UnauthorizedError {
@@ -55,7 +55,7 @@ export function verifyAccessToken(token: string, check: AccessTokenCheck): Verif
   const nbf = claims["nbf"];
   if (nbf !== undefined && (typeof nbf !== "number" || nbf > nowSeconds)) throw invalidAccessToken();
   const sub = claims["sub"];
-  if (typeof sub !== "string" || !UUID.test(sub)) throw invalidAccessToken();
+  if (!isUuid(sub)) throw invalidAccessToken();
   return { sub, expiresAt: exp * 1000 };
 }
 

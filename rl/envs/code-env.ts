@@ -3,10 +3,20 @@
  * `custom:<submission id>`. rl/ never runs that code (the sandbox does, on the workers); it knows
  * the env's declared spaces and time limit, which are all a learner and a policy network need.
  */
+import { z } from "zod";
 import { spaceFromJson } from "../core/spaces.ts";
 import type { BoxSpace, EnvSpaces, JsonSpace } from "../core/types.ts";
 
 export const CODE_ENV_PREFIX = "custom:";
+
+/** An env id as requests name it (runs, sweeps): checked against the registry and the submissions later. */
+export const envIdSchema = z
+  .string()
+  .min(1)
+  .max(100)
+  .describe(
+    "Environment id: a built-in one (e.g. CartPole-v1), or custom:<submission id> for one of your environment submissions that passed its checks.",
+  );
 
 /** What an environment's `createEnv()` declared, as checked and stored. */
 export interface CodeEnvSpec {

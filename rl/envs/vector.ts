@@ -124,6 +124,19 @@ export function checkVectorActions(env: VectorEnvSpaces, actions: Int32Array | F
   }
 }
 
+/** A state from `getState()` of a vector env of this env's id and size (`setState`'s first check). */
+export function checkVectorState(env: VectorEnvSpaces, state: VectorEnvState): void {
+  if (state?.version !== 1)
+    throw new EnvError("INVALID_STATE", "unsupported vector env state version", env.id);
+  if (state.id !== env.id || state.numEnvs !== env.numEnvs || state.envs.length !== env.numEnvs) {
+    throw new EnvError(
+      "INVALID_STATE",
+      `state is for ${state.numEnvs} × ${state.id}, this vector env is ${env.numEnvs} × ${env.id}`,
+      env.id,
+    );
+  }
+}
+
 function isClassicSnapshot(s: SubEnvSnapshot): s is EnvSnapshot {
   return !("kind" in s && s.kind === "code");
 }
@@ -260,15 +273,7 @@ export class VectorEnv implements VectorEnvSpaces {
    * would have. `observations` are recomputed from the restored physical states.
    */
   setState(state: VectorEnvState): void {
-    if (state?.version !== 1)
-      throw new EnvError("INVALID_STATE", "unsupported vector env state version", this.id);
-    if (state.id !== this.id || state.numEnvs !== this.numEnvs || state.envs.length !== this.numEnvs) {
-      throw new EnvError(
-        "INVALID_STATE",
-        `state is for ${state.numEnvs} × ${state.id}, this vector env is ${this.numEnvs} × ${this.id}`,
-        this.id,
-      );
-    }
+    checkVectorState(this, state);
     if (state.episodeReturns.length !== this.numEnvs || state.episodeLengths.length !== this.numEnvs) {
       throw new EnvError("INVALID_STATE", "episode statistics must have one entry per env", this.id);
     }

@@ -2,6 +2,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import { Submission } from "../../db/entities/Submission.ts";
 import { CUSTOM_ENVIRONMENT_EXERCISE } from "../../exercises/custom-environment.ts";
 import { ValidationFailedError } from "../../lib/errors.ts";
+import { isUuid } from "../../lib/uuid.ts";
 import { type CodeEnvDefinition, codeEnvSubmissionId } from "../../rl/envs/code-env.ts";
 import type { Caller } from "./records.ts";
 
@@ -10,8 +11,6 @@ import type { Caller } from "./records.ts";
  * custom-environment exercise that passed its checks, whose code and declared spec are stored with it.
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export interface StoredCodeEnv extends CodeEnvDefinition {
   ownerId: string;
 }
@@ -19,7 +18,7 @@ export interface StoredCodeEnv extends CodeEnvDefinition {
 /** The passed environment submission `custom:<id>` names, or null. */
 export async function findCodeEnv(em: EntityManager, envId: string): Promise<StoredCodeEnv | null> {
   const id = codeEnvSubmissionId(envId);
-  if (id === null || !UUID.test(id)) return null;
+  if (!isUuid(id)) return null;
   const s = await em.findOne(Submission, {
     id,
     exerciseId: CUSTOM_ENVIRONMENT_EXERCISE,

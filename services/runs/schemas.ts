@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RUN_STATUSES } from "../../db/entities/Run.ts";
+import { envIdSchema } from "../../rl/envs/code-env.ts";
 import { PRESETS } from "../../rl/ppo/hyperparameters.ts";
 
 /** The shapes the runs API and service share: one definition for validation and OpenAPI. */
@@ -27,13 +28,7 @@ export const ResourcesInput = z
 
 export const CreateRunInput = z
   .strictObject({
-    env: z
-      .string()
-      .min(1)
-      .max(100)
-      .describe(
-        "Environment id: a built-in one (e.g. CartPole-v1), or custom:<submission id> for one of your environment submissions that passed its checks.",
-      ),
+    env: envIdSchema,
     preset: z
       .enum(PRESETS)
       .optional()
