@@ -70,6 +70,8 @@ const ConfigSchema = z.object({
   RUN_SCHEDULE_INTERVAL_MS: z.coerce.number().int().min(10).default(2_000),
   /** A run writes a checkpoint every this many iterations (and always at its end). */
   RUN_CHECKPOINT_EVERY: z.coerce.number().int().min(1).default(10),
+  /** Episodes of the deterministic evaluation a completed run records (0: none). */
+  RUN_EVAL_EPISODES: z.coerce.number().int().min(0).max(1000).default(10),
   /** How often a sweep looks at its trials' runs and curves (ASHA decides at most this late). */
   SWEEP_POLL_MS: z.coerce.number().int().min(10).default(500),
   /** Sandbox child processes of a submissions node; default one per core but one, at least 1. */

@@ -45,6 +45,11 @@ export class RunLearner {
     return this.trainer.done;
   }
 
+  /** Every parameter θ (the trainer's own array: read, never written). */
+  get params(): Float32Array {
+    return this.trainer.learner.params;
+  }
+
   /** The current policy (actor and log-std), a fresh copy for the wire. */
   weights(): PolicyMessage {
     const size = this.trainer.layout.policySize;

@@ -7,6 +7,7 @@ import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
 import type { RolloutCollectorState } from "../rl/ppo/rollout.ts";
 import type { IterationMetrics } from "../rl/ppo/trainer.ts";
 import type { PolicyMessage, RunnerSample } from "./env-runner.ts";
+import { defaultEvaluationSeed, evaluateTrainedPolicy, type RunEvaluation } from "./evaluation.ts";
 import { RunLearner } from "./learner.ts";
 import { Mailbox } from "./mailbox.ts";
 import { assertTransition, isTerminal } from "./run-state.ts";
@@ -47,7 +48,7 @@ export interface RunStore {
     runId: string,
     from: RunStatus,
     to: RunStatus,
-    extra?: { failureReason?: string | null },
+    extra?: { failureReason?: string | null; evaluation?: RunEvaluation },
   ): Promise<boolean>;
   /** Upserts the iteration's point, advances the counters; returns the stored status (null: gone). */
   recordIteration(runId: string, point: MetricRecord, runnersActive: number): Promise<RunStatus | null>;
@@ -93,6 +94,8 @@ export interface TrainingRunOptions {
   retryMs: number;
   /** Runner failures one iteration may absorb (each replaced) before the run fails. */
   runnerFailuresPerIteration?: number;
+  /** Episodes of the deterministic evaluation of the final policy a completed run records; 0: none. */
+  evaluationEpisodes?: number;
   log?: {
     info?(obj: object, msg: string): void;
     warn(obj: object, msg: string): void;
@@ -491,11 +494,35 @@ export class TrainingRun {
 
   private async complete(): Promise<void> {
     if (!(await this.checkpoint())) return this.finish();
-    const moved = await this.move("running", "completed");
+    const evaluation = await this.evaluate();
+    const extra = evaluation ? { evaluation } : {};
+    const moved = await this.move("running", "completed", extra);
     // A stop that raced the last iteration: the run is complete anyway, with its final checkpoint.
     if (!moved && (await this.db(() => this.store.status(this.run.id))) === "stopping")
-      await this.move("stopping", "stopped");
+      await this.move("stopping", "stopped", extra);
     return this.finish();
+  }
+
+  /**
+   * The deterministic evaluation of the final policy (actors/evaluation.ts), recorded with the run's
+   * end. It is a report, not part of training: an env that fails here leaves the run complete, without one.
+   */
+  private async evaluate(): Promise<RunEvaluation | null> {
+    const episodes = this.options.evaluationEpisodes ?? 0;
+    const learner = this.learner;
+    if (episodes === 0 || learner === null) return null;
+    const { envId, config } = this.run;
+    try {
+      const result = await evaluateTrainedPolicy(envId, config, learner.params, {
+        episodes,
+        seed: defaultEvaluationSeed(config),
+        ...(this.codeEnv ? { codeEnv: this.codeEnv } : {}),
+      });
+      return { ...result, iteration: learner.iteration, globalStep: learner.globalStep };
+    } catch (err) {
+      this.options.log?.warn({ err, runId: this.run.id }, "could not evaluate the run's final policy");
+      return null;
+    }
   }
 
   /** A stop: the last finished iteration is checkpointed, so that a resume continues from it. */
@@ -539,9 +566,13 @@ export class TrainingRun {
     return saved;
   }
 
-  private async move(from: RunStatus, to: RunStatus, failureReason?: string): Promise<boolean> {
+  private async move(
+    from: RunStatus,
+    to: RunStatus,
+    extra: { failureReason?: string; evaluation?: RunEvaluation } = {},
+  ): Promise<boolean> {
     assertTransition(from, to);
-    const moved = await this.db(() => this.store.transition(this.run.id, from, to, { failureReason }));
+    const moved = await this.db(() => this.store.transition(this.run.id, from, to, extra));
     if (moved) {
       this.status = to;
       this.events.statusChanged(this.run, to);
@@ -555,7 +586,8 @@ export class TrainingRun {
     try {
       if (!this.fenced) {
         const stored = await this.store.status(this.run.id);
-        if (stored !== null && !isTerminal(stored)) await this.move(stored, "failed", reason);
+        if (stored !== null && !isTerminal(stored))
+          await this.move(stored, "failed", { failureReason: reason });
       }
     } catch (writeErr) {
       this.options.log?.error({ err: writeErr, runId: this.run.id }, "could not record the run's failure");

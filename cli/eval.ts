@@ -7,16 +7,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { defaultEvaluationSeed, evaluateTrainedPolicy } from "../actors/evaluation.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
-import { makeVectorEnv } from "../rl/envs/vector.ts";
 import { readCheckpoint } from "../rl/ppo/checkpoint.ts";
-import {
-  type EvaluationResult,
-  evaluatePolicy,
-  evaluatePolicyOn,
-  networkSpecOf,
-  spacesOf,
-} from "../rl/ppo/trainer.ts";
 import { parseIntFlag } from "./flags.ts";
 
 export async function run(argv: string[]): Promise<number> {
@@ -36,43 +29,27 @@ export async function run(argv: string[]): Promise<number> {
   const episodes = parseIntFlag("--episodes", values.episodes, 1);
   const state = await readCheckpoint(values.checkpoint);
   const seed =
-    values.seed === undefined ? state.config.seed + 1_000_000 : parseIntFlag("--seed", values.seed, 0);
-  const { wasmGemm } = await import("../rl/nn/gemm-wasm.ts");
-  const gemm = wasmGemm() ?? undefined;
-  let result: EvaluationResult;
-  if (isCodeEnvId(state.envId)) {
-    if (!values["env-code"])
-      throw new Error(
-        `${state.envId} is an environment defined by code: pass its script with --env-code FILE.js`,
-      );
-    const code = await readFile(values["env-code"], "utf8");
-    const { CodeVectorEnv } = await import("../sandbox/code-vector-env.ts");
-    const env = await CodeVectorEnv.open(state.envId, { code }, episodes);
-    try {
-      const spec = networkSpecOf(spacesOf(env), state.config);
-      result = await evaluatePolicyOn(env, spec, state.params, seed, gemm);
-    } finally {
-      await env.close();
-    }
-  } else {
-    const spec = networkSpecOf(spacesOf(makeVectorEnv(state.envId, 1)), state.config);
-    result = evaluatePolicy(state.envId, spec, state.params, episodes, seed, gemm);
-  }
+    values.seed === undefined ? defaultEvaluationSeed(state.config) : parseIntFlag("--seed", values.seed, 0);
+  if (isCodeEnvId(state.envId) && !values["env-code"])
+    throw new Error(
+      `${state.envId} is an environment defined by code: pass its script with --env-code FILE.js`,
+    );
+  const codeEnv = values["env-code"] ? { code: await readFile(values["env-code"], "utf8") } : undefined;
+  const result = await evaluateTrainedPolicy(state.envId, state.config, state.params, {
+    episodes,
+    seed,
+    ...(codeEnv ? { codeEnv } : {}),
+  });
   const summary = {
     env: state.envId,
     checkpoint: values.checkpoint,
     globalStep: state.counters.globalStep,
-    episodes,
-    seed,
-    returnMean: result.mean,
-    returnStd: result.std,
-    lengthMean: result.lengths.reduce((a, b) => a + b, 0) / episodes,
-    returns: result.returns,
+    ...result,
   };
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     process.stdout.write(
-      `${state.envId} (checkpoint at step ${summary.globalStep}): ${result.mean.toFixed(1)} ± ${result.std.toFixed(1)} over ${episodes} episodes\n`,
+      `${state.envId} (checkpoint at step ${summary.globalStep}): ${result.returnMean.toFixed(1)} ± ${result.returnStd.toFixed(1)} over ${episodes} episodes\n`,
     );
   }
   return 0;

@@ -172,6 +172,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         checkpointEvery: config.RUN_CHECKPOINT_EVERY,
         retryMs: config.RUN_SCHEDULE_INTERVAL_MS,
         runnerFailuresPerIteration: config.RUN_RUNNER_FAILURES_PER_ITERATION,
+        evaluationEpisodes: config.RUN_EVAL_EPISODES,
         log: logger,
       },
     );

@@ -28,6 +28,7 @@ interface Run {
   globalStep: number;
   resources: { runners: number; envsPerRunner: number; gpu: boolean };
   failureReason: string | null;
+  evaluation: { episodes: number; returnMean: number; returnStd: number } | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -206,6 +207,17 @@ async function lastPoint(client: RemoteClient, run: Run): Promise<MetricPoint | 
   return page.points.at(-1);
 }
 
+function describeEvaluation(e: NonNullable<Run["evaluation"]>): string {
+  return `${e.returnMean.toFixed(1)} ± ${e.returnStd.toFixed(1)} over ${e.episodes} episodes (deterministic policy)`;
+}
+
+/** The last line of a watch: the run's end, with its failure or its evaluation. */
+function ending(r: Run): string {
+  if (r.failureReason) return `status: ${r.status} (${r.failureReason})`;
+  if (r.evaluation) return `status: ${r.status}, evaluation ${describeEvaluation(r.evaluation)}`;
+  return `status: ${r.status}`;
+}
+
 async function show(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -236,6 +248,7 @@ async function show(args: string[]): Promise<number> {
     ["started", r.startedAt ?? "-"],
     ["finished", r.finishedAt ?? "-"],
   ];
+  if (r.evaluation) rows.push(["evaluation", describeEvaluation(r.evaluation)]);
   if (r.failureReason) rows.push(["failure", r.failureReason]);
   for (const [k, v] of Object.entries(point?.metrics ?? {})) {
     if (!k.startsWith("time/")) rows.push([k, compact(v)]);
@@ -306,7 +319,7 @@ async function follow(client: RemoteClient, id: string): Promise<number> {
   if (TERMINAL.has(r.status)) {
     const point = await lastPoint(client, r);
     if (point) print(point);
-    say(`status: ${r.status}${r.failureReason ? ` (${r.failureReason})` : ""}`);
+    say(ending(r));
     return r.status === "failed" ? 1 : 0;
   }
 
@@ -353,7 +366,7 @@ async function follow(client: RemoteClient, id: string): Promise<number> {
   if (TERMINAL.has(r.status)) {
     await printFrom(last + 1);
     r = await client.get<Run>(`/api/v1/runs/${encodeURIComponent(id)}`);
-    say(`status: ${r.status}${r.failureReason ? ` (${r.failureReason})` : ""}`);
+    say(ending(r));
   }
   return r.status === "failed" ? 1 : 0;
 }

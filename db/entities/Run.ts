@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { defineEntity, type InferEntity, p } from "@mikro-orm/postgresql";
+import type { RunEvaluation } from "../../actors/evaluation.ts";
 import type { Hyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { User } from "./User.ts";
 
@@ -50,6 +51,8 @@ export const Run = defineEntity({
     leaseEpoch: p.integer().default(0),
     /** Env runner slots serving the run now: fewer than `resources.runners` when it runs degraded. */
     runnersActive: p.integer().default(0),
+    /** The deterministic evaluation of the final policy, written with the run's completion. */
+    evaluation: p.json<RunEvaluation>().nullable(),
     version: p.integer().version(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p

@@ -42,6 +42,7 @@ export function toPublicRun(run: Run): PublicRun {
     globalStep: run.globalStep,
     runnersActive: run.runnersActive,
     failureReason: run.failureReason ?? null,
+    evaluation: run.evaluation ?? null,
     createdAt: run.createdAt.toISOString(),
     updatedAt: run.updatedAt.toISOString(),
     startedAt: run.startedAt?.toISOString() ?? null,

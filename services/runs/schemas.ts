@@ -58,6 +58,22 @@ export const CreateRunInput = z
   .meta({ title: "CreateRun" });
 export type CreateRunInput = z.infer<typeof CreateRunInput>;
 
+export const RunEvaluationSchema = z
+  .object({
+    episodes: z.number().int(),
+    seed: z.number().int().describe("Seed of the evaluation envs: the run's seed + 1,000,000."),
+    returnMean: z.number(),
+    returnStd: z.number(),
+    lengthMean: z.number(),
+    returns: z.array(z.number()).describe("Each episode's return."),
+    iteration: z.number().int(),
+    globalStep: z.number().int(),
+  })
+  .describe(
+    "The deterministic evaluation (argmax / clipped mean) of the final policy on fresh episodes, recorded when the run completes (RUN_EVAL_EPISODES); `proxima eval` of the final checkpoint with the same seed prints the same. Null before that, or when it could not be made.",
+  )
+  .meta({ title: "RunEvaluation" });
+
 export const PublicRunSchema = z
   .object({
     id: z.uuid(),
@@ -78,6 +94,7 @@ export const PublicRunSchema = z
         "Worker slots serving the run now; fewer than resources.runners while it runs degraded (a runner was lost and no free slot replaced it: its envs share a slot the run holds).",
       ),
     failureReason: z.string().nullable(),
+    evaluation: RunEvaluationSchema.nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
     startedAt: z.string().nullable(),

@@ -1,4 +1,5 @@
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { RunEvaluation } from "../../actors/evaluation.ts";
 import { ACTIVE_STATUSES } from "../../actors/run-state.ts";
 import type { MetricRecord, RunStore, StoredCheckpoint } from "../../actors/training-run.ts";
 import { Checkpoint } from "../../db/entities/Checkpoint.ts";
@@ -197,7 +198,7 @@ export class PgRunStore implements RunStore {
     runId: string,
     from: RunStatus,
     to: RunStatus,
-    extra: { failureReason?: string | null } = {},
+    extra: { failureReason?: string | null; evaluation?: RunEvaluation } = {},
   ): Promise<boolean> {
     const terminal = to === "completed" || to === "stopped" || to === "failed";
     const rows = await this.orm.em.getConnection().execute<{ id: string }[]>(
@@ -206,7 +207,8 @@ export class PgRunStore implements RunStore {
          "started_at" = case when ? then coalesce("started_at", now()) else "started_at" end,
          "finished_at" = case when ? then now() else "finished_at" end,
          "failure_reason" = case when ? then ? else "failure_reason" end,
-         "runners_active" = case when ? then 0 else "runners_active" end
+         "runners_active" = case when ? then 0 else "runners_active" end,
+         "evaluation" = case when ? then ?::jsonb else "evaluation" end
        where "id" = ? and "status" = ? and ${FENCE}
        returning "id"`,
       [
@@ -217,6 +219,8 @@ export class PgRunStore implements RunStore {
         extra.failureReason !== undefined,
         extra.failureReason ?? null,
         terminal,
+        extra.evaluation !== undefined,
+        extra.evaluation === undefined ? null : JSON.stringify(extra.evaluation),
         runId,
         from,
         ...fence(this.lease),

@@ -137,6 +137,12 @@ export const EnvProgressSchema = z.object({
     .number()
     .nullable()
     .describe("Best mean episodic return (charts/episodic_return) of any iteration of these runs."),
+  bestEvaluationReturn: z
+    .number()
+    .nullable()
+    .describe(
+      "Best evaluation return (the deterministic final policy's mean return, see Run.evaluation) of these runs that completed.",
+    ),
 });
 
 export const UserProgressSchema = z

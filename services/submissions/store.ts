@@ -267,7 +267,8 @@ const TITLES = new Map(EXERCISES.map((e) => [e.id, e.title]));
 
 /**
  * Progress of some users: exercise rows as the grading transactions left them, and runs derived
- * from the runs and their metric points (launched per env, best iteration-mean episodic return).
+ * from the runs and their metric points (launched per env, best iteration-mean episodic return during
+ * training, best deterministic evaluation of a completed run's final policy).
  */
 export async function progressOf(
   em: EntityManager,
@@ -277,9 +278,17 @@ export async function progressOf(
   const ids = users.map((u) => u.id);
   const rows = await em.find(ExerciseProgress, { user: { $in: ids } }, { orderBy: { exerciseId: "asc" } });
   const runRows = await em.execute<
-    { owner_id: string; env_id: string; runs: string; best: number | null; last: Date | null }[]
+    {
+      owner_id: string;
+      env_id: string;
+      runs: string;
+      best: number | null;
+      best_eval: number | null;
+      last: Date | null;
+    }[]
   >(
     `select r."owner_id", r."env_id", count(*) as "runs", max(r."created_at") as "last",
+       max((r."evaluation"->>'returnMean')::float8) as "best_eval",
        (select max((m."metrics"->>'charts/episodic_return')::float8) from "metric_points" m
          join "runs" r2 on r2."id" = m."run_id"
          where r2."owner_id" = r."owner_id" and r2."env_id" = r."env_id"
@@ -321,6 +330,7 @@ export async function progressOf(
           env: r.env_id,
           runs: Number(r.runs),
           bestEpisodicReturn: r.best === null ? null : Number(r.best),
+          bestEvaluationReturn: r.best_eval === null ? null : Number(r.best_eval),
         })),
       },
     };

@@ -92,12 +92,24 @@ test("runs create, list and show a run; watch streams its iterations until it co
   t.is(iterations.at(-1), 10, "the last iteration is printed");
   for (let i = 1; i < iterations.length; i++) t.true(iterations[i]! > iterations[i - 1]!);
   t.regex(watched.stdout, /\[#+-*\] \d+%/, "a progress bar");
-  t.regex(watched.stdout, /status: completed\s*$/);
+  t.regex(
+    watched.stdout,
+    /status: completed, evaluation \d+\.\d ± \d+\.\d over 10 episodes \(deterministic policy\)\s*$/,
+    "the last line gives the final policy's evaluation",
+  );
 
   const shown = await cli.run(["runs", "show", id, "--json"]);
   t.is(shown.code, 0, shown.stderr);
-  const run = JSON.parse(shown.stdout) as { status: string; seed: number; latest: { iteration: number } };
+  const run = JSON.parse(shown.stdout) as {
+    status: string;
+    seed: number;
+    latest: { iteration: number };
+    evaluation: { episodes: number; seed: number; returnMean: number };
+  };
   t.like(run, { status: "completed", seed: 5, latest: { iteration: 10 } });
+  t.like(run.evaluation, { episodes: 10, seed: 1_000_005 });
+  const table = await cli.run(["runs", "show", id]);
+  t.regex(table.stdout, new RegExp(`^evaluation +${run.evaluation.returnMean.toFixed(1)} ± `, "m"));
 });
 
 test("on a terminal, watch rewrites one line in place with a progress bar", async (t) => {

@@ -18,7 +18,7 @@ import {
 
 const api = useTestPlatform(test, { ...RUN_SERVICES, WORKER_SLOTS: "8", RUN_CHECKPOINT_EVERY: "3" });
 
-test("a CartPole run launched through the API completes with one metric point per iteration and a final checkpoint", async (t) => {
+test("a CartPole run launched through the API completes with one metric point per iteration, a final checkpoint and the evaluation of its final policy", async (t) => {
   const me = await api().learner();
   const token = me.tokens.accessToken;
   const run = await launch(api(), token, tinyRun(5, { resources: { runners: 2 } }));
@@ -51,21 +51,35 @@ test("a CartPole run launched through the API completes with one metric point pe
   t.is(state.counters.globalStep, 640);
   t.is(state.rng.collector.env.numEnvs, 4);
 
-  // The downloaded file is what `proxima eval --checkpoint FILE` loads.
+  // The run recorded the deterministic evaluation of its final policy.
+  t.like(done.evaluation, { episodes: 10, seed: 7 + 1_000_000, iteration: 5, globalStep: 640 });
+  t.is(done.evaluation!.returns.length, 10);
+  t.true(done.evaluation!.returns.every((r) => r >= 1 && r <= 500));
+
+  // The downloaded file is what `proxima eval --checkpoint FILE` loads, and it evaluates the final
+  // policy to the figures the run recorded.
   const dir = await mkdtemp(path.join(tmpdir(), "proxima-ckpt-"));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = path.join(dir, "run.ckpt");
   await writeFile(file, bytes);
   const evaluated = spawnSync(
     process.execPath,
-    ["bin/proxima.js", "eval", "--checkpoint", file, "--episodes", "2", "--json"],
+    ["bin/proxima.js", "eval", "--checkpoint", file, "--episodes", "10", "--json"],
     { cwd: path.resolve(import.meta.dirname, "../.."), encoding: "utf8" },
   );
   t.is(evaluated.status, 0, evaluated.stderr);
-  const summary = JSON.parse(evaluated.stdout) as { env: string; globalStep: number; returns: number[] };
+  const summary = JSON.parse(evaluated.stdout) as {
+    env: string;
+    globalStep: number;
+    seed: number;
+    returns: number[];
+    returnMean: number;
+  };
   t.is(summary.env, "CartPole-v1");
   t.is(summary.globalStep, 640);
-  t.is(summary.returns.length, 2);
+  t.is(summary.seed, done.evaluation!.seed);
+  t.deepEqual(summary.returns, done.evaluation!.returns);
+  t.is(summary.returnMean, done.evaluation!.returnMean);
 });
 
 test("stopping a run mid-training stops it within an iteration, and a resume continues from its checkpoint to the same metrics as an uninterrupted run", async (t) => {
@@ -86,6 +100,7 @@ test("stopping a run mid-training stops it within an iteration, and a resume con
   const stopped = await waitForStatus(api(), token, run.id, ["stopped", "failed", "completed"]);
   t.is(stopped.status, "stopped");
   t.true(stopped.iteration < 40, `stopped at iteration ${stopped.iteration}`);
+  t.is(stopped.evaluation, null, "a stopped run has no final policy to evaluate");
   const ckpt = await api().authedFetch(token, `/api/v1/runs/${run.id}/checkpoint`);
   t.is(decodeCheckpoint(new Uint8Array(await ckpt.arrayBuffer())).counters.iteration, stopped.iteration);
 
@@ -98,6 +113,11 @@ test("stopping a run mid-training stops it within an iteration, and a resume con
   t.deepEqual(
     points.map((p) => p.iteration),
     Array.from({ length: 40 }, (_, i) => i + 1),
+  );
+  t.deepEqual(
+    done.evaluation,
+    (await getRun(api(), token, reference.id)).evaluation,
+    "the same final policy as the uninterrupted run, evaluated the same",
   );
   t.deepEqual(deterministicPart(points), deterministicPart(await metrics(api(), token, reference.id)));
 });

@@ -234,7 +234,7 @@ test("a submission is visible to its author and admins only; histories are per u
   );
 });
 
-test("progress follows every grade: attempts, best score, passed, and runs with their best return", async (t) => {
+test("progress follows every grade: attempts, best score, passed, and runs with their best training and evaluation returns", async (t) => {
   const api = platform();
   const learner = await api.learner();
   const token = learner.tokens.accessToken;
@@ -262,9 +262,20 @@ test("progress follows every grade: attempts, best score, passed, and runs with 
     "function normalizeAdvantages(a) { return a; }",
   );
 
-  // Runs are derived from the runs' own rows: two CartPole runs, one with metric points.
+  // Runs are derived from the runs' own rows: two CartPole runs, one with metric points, both
+  // completed with an evaluation of their final policy.
   const em = api.platform.db.orm.em.fork();
-  const runs = [0, 1].map(() =>
+  const evaluation = (returnMean: number) => ({
+    episodes: 2,
+    seed: 1_000_001,
+    returnMean,
+    returnStd: 0,
+    lengthMean: returnMean,
+    returns: [returnMean, returnMean],
+    iteration: 3,
+    globalStep: 1536,
+  });
+  const runs = [120, 450].map((evalReturn) =>
     em.create(Run, {
       owner: learner.user.id,
       envId: "CartPole-v1",
@@ -273,6 +284,8 @@ test("progress follows every grade: attempts, best score, passed, and runs with 
       seed: 1,
       totalSteps: 1000,
       resources: { runners: 1, envsPerRunner: 4, gpu: false },
+      status: "completed",
+      evaluation: evaluation(evalReturn),
     }),
   );
   await em.flush();
@@ -305,7 +318,7 @@ test("progress follows every grade: attempts, best score, passed, and runs with 
   t.truthy(res.body.exercises[0]!.firstPassedAt);
   t.deepEqual(res.body.runs, {
     launched: 2,
-    byEnv: [{ env: "CartPole-v1", runs: 2, bestEpisodicReturn: 181.25 }],
+    byEnv: [{ env: "CartPole-v1", runs: 2, bestEpisodicReturn: 181.25, bestEvaluationReturn: 450 }],
   });
   t.truthy(res.body.lastActivity);
 });

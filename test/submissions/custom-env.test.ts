@@ -184,10 +184,16 @@ test.serial(
     const summary = JSON.parse(evaluated.stdout.trim().split("\n").at(-1)!) as {
       env: string;
       returnMean: number;
+      returns: number[];
     };
     t.is(summary.env, env);
     // The greedy policy walks straight to the goal: 7–10 steps, a return of 0.1–0.4.
     t.true(summary.returnMean > 0, String(summary.returnMean));
+    // The run evaluated its final policy the same way, in a sandbox process of the runs node: the
+    // same seed gives the same episodes (the run's evaluation has 10; these are its first 5).
+    const evaluation = runs[0]!.evaluation!;
+    t.like(evaluation, { episodes: 10, iteration: 40 });
+    t.deepEqual(evaluation.returns.slice(0, 5), summary.returns);
     // Code whose spaces do not fit the checkpoint's network is refused, not evaluated.
     const wide = await proxima([...args, join(dir, "wide.js")]);
     t.not(wide.code, 0);
@@ -358,7 +364,7 @@ test.serial(
     const p = api();
     const token = (await p.learner()).tokens.accessToken;
     const env = (await submitAndGrade(p, token, EXERCISE, STARTER)).envId!;
-    const body = corridorRun(env, 80, { seed: 21 });
+    const body = corridorRun(env, 160, { seed: 21 });
     const reference = await launch(p, token, body);
     t.is((await waitForStatus(p, token, reference.id, ["completed", "failed"], 120_000)).status, "completed");
     const expected = deterministicPart(await metrics(p, token, reference.id));
@@ -366,10 +372,11 @@ test.serial(
     const run = await launch(p, token, body);
     await waitFor(
       () => getRun(p, token, run.id),
-      (r) => r.iteration >= 3 || r.status !== "running",
+      (r) => r.iteration >= 3 || r.status === "completed" || r.status === "failed",
       "three iterations",
     );
     const pids = await envSessionPids();
+    t.is((await getRun(p, token, run.id)).status, "running", "the run is still going when its process dies");
     t.is(pids.length, 1, "one runner, one sandbox process");
     process.kill(pids[0]!, "SIGKILL");
     const done = await waitForStatus(p, token, run.id, ["completed", "failed"], 120_000);

@@ -1,6 +1,6 @@
 import anyTest from "ava";
 import { TEST_ADMIN, TEST_PASSWORD, useTestPlatform } from "../helpers/platform.ts";
-import { launch, metrics, RUN_SERVICES, tinyRun, waitForStatus } from "../runs/helpers.ts";
+import { getRun, launch, metrics, RUN_SERVICES, tinyRun, waitForStatus } from "../runs/helpers.ts";
 import { DropProxy } from "./drop-proxy.ts";
 import {
   browserUnavailable,
@@ -173,13 +173,13 @@ function suite() {
     await l.context.close();
   });
 
-  test("the run page keeps every point across a dropped connection: it fetches what it missed", async (t) => {
+  test("the run page keeps every point across a dropped connection: it fetches what it missed, and shows the final evaluation", async (t) => {
     const me = await api().register();
     const proxy = new DropProxy(new URL(api().url));
     await proxy.start();
     t.teardown(() => proxy.close());
     const token = (await api().login(me.email, me.password)).accessToken;
-    const run = await launch(api(), token, tinyRun(150));
+    const run = await launch(api(), token, tinyRun(600));
 
     const w = await openPage(browser());
     const { page } = w;
@@ -199,7 +199,14 @@ function suite() {
     t.true(stored.length > seenBeforeDrop + 1, "iterations ran while the page was cut off");
     await waitForAttribute(page, RETURN_CHART, "data-iterations", (v) => Number(v) === stored.length);
     await page.locator('.page-head [data-status="completed"]').waitFor();
-    t.pass();
+    // The completed run's details give the evaluation of its final policy.
+    const { evaluation } = await getRun(api(), token, run.id);
+    t.truthy(evaluation);
+    await page
+      .locator("dl.kv dd", {
+        hasText: `${evaluation!.returnMean.toFixed(1)} ± ${evaluation!.returnStd.toFixed(1)} over 10 episodes`,
+      })
+      .waitFor();
     assertClean(t, w);
     await w.context.close();
   });

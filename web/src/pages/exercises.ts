@@ -36,7 +36,15 @@ export interface UserProgress {
   attempts: number;
   lastActivity: string | null;
   exercises: ExerciseProgress[];
-  runs: { launched: number; byEnv: { env: string; runs: number; bestEpisodicReturn: number | null }[] };
+  runs: {
+    launched: number;
+    byEnv: {
+      env: string;
+      runs: number;
+      bestEpisodicReturn: number | null;
+      bestEvaluationReturn: number | null;
+    }[];
+  };
 }
 
 function table(headers: string[], rows: HTMLTableRowElement[], cls = ""): HTMLElement {
@@ -147,7 +155,7 @@ function progressView(p: UserProgress): HTMLElement[] {
     p.runs.byEnv.length === 0
       ? h("p", { class: "empty" }, "No runs yet.")
       : table(
-          ["Environment", "Runs", "Best episodic return"],
+          ["Environment", "Runs", "Best training return", "Best evaluation return"],
           p.runs.byEnv.map((e) =>
             h(
               "tr",
@@ -155,6 +163,7 @@ function progressView(p: UserProgress): HTMLElement[] {
               h("td", null, e.env),
               h("td", { class: "num" }, String(e.runs)),
               h("td", { class: "num" }, fmtNumber(e.bestEpisodicReturn)),
+              h("td", { class: "num" }, fmtNumber(e.bestEvaluationReturn)),
             ),
           ),
         ),

@@ -2,6 +2,7 @@ import { api, errorBox, live } from "../app.ts";
 import { MetricChart, type MetricPoint, PointStore } from "../charts.ts";
 import { fmtDate, h, statusBadge } from "../dom.ts";
 import type { Page } from "../router.ts";
+import { advancesStatus } from "../run-status.ts";
 import { ACTIVE, type Run } from "./runs.ts";
 
 /**
@@ -67,6 +68,12 @@ export const runPage: Page = (main, { id }) => {
   let run: Run | undefined;
   let disposed = false;
   let lastStatus: string | undefined;
+  /** The status shown, and how many status frames have arrived: an HTTP answer asked for before the
+   * latest frame may be older than that frame, so its status is not used (see run-status.ts). */
+  let shown: string | undefined;
+  let statusFrames = 0;
+  /** The status of the run whose details are shown. */
+  let detailsOf: string | undefined;
 
   const logStatus = (status: string, at: string | null) => {
     history.append(h("li", null, statusBadge(status), " ", h("time", null, fmtDate(at))));
@@ -81,14 +88,21 @@ export const runPage: Page = (main, { id }) => {
     else if (r.status !== lastStatus) logStatus(r.status, r.updatedAt);
   };
 
-  const renderStatus = (status: string) => {
+  const renderStatus = (reported: string) => {
+    if (shown === undefined || advancesStatus(shown, reported)) {
+      if (lastStatus !== undefined && reported !== lastStatus) logStatus(reported, new Date().toISOString());
+      shown = reported;
+    }
+    const status = shown;
     if (run) run.status = status;
     statusSlot.replaceChildren(statusBadge(status));
     stop.hidden = !ACTIVE.has(status);
     stop.disabled = status === "stopping";
     resume.hidden = !(status === "stopped" || status === "failed");
-    if (lastStatus !== undefined && status !== lastStatus) logStatus(status, new Date().toISOString());
   };
+  /** The status of an HTTP answer, unless a status frame came in while it was on its way. */
+  const answered = (framesBefore: number, status: string) =>
+    framesBefore === statusFrames || shown === undefined ? status : shown;
 
   const renderProgress = (globalStep: number) => {
     if (!run) return;
@@ -113,6 +127,13 @@ export const runPage: Page = (main, { id }) => {
       ["Started", fmtDate(r.startedAt)],
       ["Finished", fmtDate(r.finishedAt)],
     ];
+    if (r.evaluation) {
+      const e = r.evaluation;
+      rows.push([
+        "Evaluation",
+        `${e.returnMean.toFixed(1)} ± ${e.returnStd.toFixed(1)} over ${e.episodes} episodes (deterministic policy, seed ${e.seed})`,
+      ]);
+    }
     if (r.failureReason) rows.push(["Failure", r.failureReason]);
     details.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", null, k), h("dd", null, v)]));
     config.replaceChildren(
@@ -132,11 +153,13 @@ export const runPage: Page = (main, { id }) => {
   };
 
   const refreshRun = async () => {
+    const framesBefore = statusFrames;
     run = await api.get<Run>(`/api/v1/runs/${id}`);
     if (disposed) return;
     if (lastStatus === undefined) seedHistory(run);
     renderDetails(run);
-    renderStatus(run.status);
+    detailsOf = run.status;
+    renderStatus(answered(framesBefore, run.status));
     renderProgress(run.globalStep);
     download.disabled = run.iteration === 0;
   };
@@ -172,8 +195,9 @@ export const runPage: Page = (main, { id }) => {
     actionStatus.replaceChildren();
     stop.disabled = resume.disabled = true;
     try {
+      const framesBefore = statusFrames;
       run = await api.post<Run>(`/api/v1/runs/${id}/${what}`);
-      renderStatus(run.status);
+      renderStatus(answered(framesBefore, run.status));
     } catch (err) {
       actionStatus.replaceChildren(errorBox(err));
     } finally {
@@ -208,8 +232,13 @@ export const runPage: Page = (main, { id }) => {
             renderProgress(point.globalStep);
           } else if (m.type === "status" || m.type === "subscribed") {
             const status = String(m["status"]);
+            statusFrames++;
             renderStatus(status);
-            if (m.type === "status" && TERMINAL.has(status)) {
+            // The run ended (maybe while the page was cut off: then the subscription says so): its
+            // details (finish time, evaluation, failure) and last points are read once more.
+            if (!TERMINAL.has(status)) detailsOf = undefined;
+            else if (detailsOf !== status) {
+              detailsOf = status;
               void refreshRun().catch(() => {});
               void fetchFrom(store.lastIteration + 1).catch(() => {});
             }

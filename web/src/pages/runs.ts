@@ -18,6 +18,14 @@ export interface Run {
   iteration: number;
   globalStep: number;
   failureReason: string | null;
+  /** The deterministic evaluation of the final policy, once the run completed. */
+  evaluation: {
+    episodes: number;
+    seed: number;
+    returnMean: number;
+    returnStd: number;
+    lengthMean: number;
+  } | null;
   createdAt: string;
   updatedAt: string;
   startedAt: string | null;

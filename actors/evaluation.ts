@@ -1,0 +1,78 @@
+import type { CodeEnvDefinition } from "../rl/envs/code-env.ts";
+import { isCodeEnvId } from "../rl/envs/code-env.ts";
+import { makeVectorEnv } from "../rl/envs/vector.ts";
+import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
+import {
+  type EvaluationResult,
+  evaluatePolicy,
+  evaluatePolicyOn,
+  networkSpecOf,
+  spacesOf,
+} from "../rl/ppo/trainer.ts";
+
+/**
+ * The deterministic evaluation of a trained policy: argmax of the logits or the clipped mean, the first
+ * episode of each of `episodes` fresh envs seeded from `seed` (rl/ppo/trainer.ts `evaluatePolicy`).
+ * Training returns come from the stochastic policy while it still changes; this is the figure a
+ * trained agent is judged by (the "evaluation return" of SB3's EvalCallback and CleanRL's eval scripts).
+ * A built-in env steps in this process; an env defined by code steps in a sandbox process of its own,
+ * as on the workers. A completed run records it, and `proxima eval` prints the same for a checkpoint.
+ */
+export interface PolicyEvaluation {
+  episodes: number;
+  seed: number;
+  returnMean: number;
+  returnStd: number;
+  lengthMean: number;
+  returns: number[];
+}
+
+/** What a completed run records: the evaluation of its final policy, and where in training that was. */
+export interface RunEvaluation extends PolicyEvaluation {
+  iteration: number;
+  globalStep: number;
+}
+
+/** The seed of the evaluation envs when none is given: apart from every seed the training used. */
+export function defaultEvaluationSeed(config: Pick<Hyperparameters, "seed">): number {
+  return config.seed + 1_000_000;
+}
+
+export interface EvaluateOptions {
+  episodes: number;
+  seed: number;
+  /** The script (and, when known, the spec it was checked with) of an env defined by code. */
+  codeEnv?: Pick<CodeEnvDefinition, "code"> & Partial<Pick<CodeEnvDefinition, "spec">>;
+}
+
+export async function evaluateTrainedPolicy(
+  envId: string,
+  config: Hyperparameters,
+  params: Float32Array,
+  { episodes, seed, codeEnv }: EvaluateOptions,
+): Promise<PolicyEvaluation> {
+  const { wasmGemm } = await import("../rl/nn/gemm-wasm.ts");
+  const gemm = wasmGemm() ?? undefined;
+  let result: EvaluationResult;
+  if (isCodeEnvId(envId)) {
+    if (!codeEnv) throw new Error(`${envId} is an environment defined by code: its script is needed`);
+    const { CodeVectorEnv } = await import("../sandbox/code-vector-env.ts");
+    const env = await CodeVectorEnv.open(envId, codeEnv, episodes);
+    try {
+      result = await evaluatePolicyOn(env, networkSpecOf(spacesOf(env), config), params, seed, gemm);
+    } finally {
+      await env.close();
+    }
+  } else {
+    const spec = networkSpecOf(spacesOf(makeVectorEnv(envId, 1)), config);
+    result = evaluatePolicy(envId, spec, params, episodes, seed, gemm);
+  }
+  return {
+    episodes,
+    seed,
+    returnMean: result.mean,
+    returnStd: result.std,
+    lengthMean: result.lengths.reduce((a, b) => a + b, 0) / episodes,
+    returns: result.returns,
+  };
+}
