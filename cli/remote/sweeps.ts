@@ -26,6 +26,7 @@ interface Trial {
   totalSteps: number;
   lastMetric: number | null;
   finalMetric: number | null;
+  evaluationReturn: number | null;
   pruned: { rung: number; value: number | null; cutoff: number | null } | null;
 }
 
@@ -172,7 +173,7 @@ async function list(args: string[]): Promise<number> {
 function trialsTable(s: Sweep): string {
   const params = Object.keys((s.definition["searchSpace"] as Record<string, unknown> | undefined) ?? {});
   const rows = [
-    ["#", "STATUS", ...params, "STEPS", "LAST", "FINAL"],
+    ["#", "STATUS", ...params, "STEPS", "LAST", "FINAL", "EVAL"],
     ...(s.trials ?? []).map((t) => [
       String(t.index),
       t.pruned ? `pruned@${t.pruned.rung}` : t.status,
@@ -180,6 +181,7 @@ function trialsTable(s: Sweep): string {
       `${t.steps}/${t.totalSteps}`,
       compact(t.lastMetric),
       compact(t.finalMetric),
+      compact(t.evaluationReturn),
     ]),
   ];
   return pad(rows);

@@ -1,5 +1,6 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { TrialRow } from "../../actors/sweep.ts";
+import { Run } from "../../db/entities/Run.ts";
 import { Sweep } from "../../db/entities/Sweep.ts";
 import { SweepTrial, TRIAL_STATUSES, type TrialStatus } from "../../db/entities/SweepTrial.ts";
 import type { Role } from "../../db/entities/User.ts";
@@ -114,7 +115,8 @@ export async function visibleSweep(em: EntityManager, sweepId: string, caller: C
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
-export function toPublicTrial(t: SweepTrial): PublicTrial {
+/** `evaluationReturn`: the evaluation of the trial's final policy, recorded by its completed run. */
+export function toPublicTrial(t: SweepTrial, evaluationReturn: number | null = null): PublicTrial {
   return {
     id: t.id,
     index: t.index,
@@ -127,6 +129,7 @@ export function toPublicTrial(t: SweepTrial): PublicTrial {
     iteration: t.iteration,
     lastMetric: t.lastMetric ?? null,
     finalMetric: t.finalMetric ?? null,
+    evaluationReturn,
     rungs: t.rungs,
     pruned:
       t.status === "pruned" && t.prunedRung != null
@@ -199,7 +202,16 @@ export function toPublicSweep(sweep: Sweep, trials: readonly SweepTrial[]): Publ
 
 export async function sweepWithTrials(em: EntityManager, sweep: Sweep): Promise<SweepWithTrials> {
   const trials = await em.find(SweepTrial, { sweep: sweep.id }, { orderBy: { index: "asc" } });
-  return { ...toPublicSweep(sweep, trials), trials: trials.map(toPublicTrial) };
+  const evaluated = await em.find(
+    Run,
+    { id: { $in: trials.map((t) => t.runId) }, evaluation: { $ne: null } },
+    { fields: ["id", "evaluation"] },
+  );
+  const returns = new Map(evaluated.map((r) => [r.id, r.evaluation?.returnMean ?? null]));
+  return {
+    ...toPublicSweep(sweep, trials),
+    trials: trials.map((t) => toPublicTrial(t, returns.get(t.runId) ?? null)),
+  };
 }
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
@@ -210,7 +222,8 @@ function csvField(v: unknown): string {
 
 /**
  * The results table: one row per trial with its parameters (one column each), status, the metric at
- * each ASHA rung, its final metric and steps; PBT adds member, generation and parent.
+ * each ASHA rung, its final metric, the evaluation of its final policy and steps; PBT adds member,
+ * generation and parent.
  */
 export function resultsCsv(sweep: Sweep, trials: readonly PublicTrial[]): string {
   const def = sweep.definition;
@@ -225,6 +238,7 @@ export function resultsCsv(sweep: Sweep, trials: readonly PublicTrial[]): string
     ...rungs.map((r) => `rung_${r}`),
     "pruned_at",
     "final_metric",
+    "eval_return_mean",
     "steps",
     "run_id",
     ...(pbt ? ["member", "generation", "parent_trial", "exploited"] : []),
@@ -237,6 +251,7 @@ export function resultsCsv(sweep: Sweep, trials: readonly PublicTrial[]): string
     ...rungs.map((r) => t.rungs.find((x) => x.rung === r)?.value ?? ""),
     t.pruned?.rung ?? "",
     t.finalMetric ?? "",
+    t.evaluationReturn ?? "",
     t.steps,
     t.runId,
     ...(pbt ? [t.member, t.generation, t.lineage?.parentTrialId ?? "", t.lineage?.exploited ?? ""] : []),

@@ -31,6 +31,12 @@ export const PublicTrialSchema = z
     iteration: z.number().int(),
     lastMetric: z.number().nullable(),
     finalMetric: z.number().nullable(),
+    evaluationReturn: z
+      .number()
+      .nullable()
+      .describe(
+        "The mean return of the deterministic evaluation of the trial's final policy (its run's `evaluation`), once the run completed.",
+      ),
     rungs: z.array(RungSchema).describe("The metric at each ASHA rung reached, and the decision there."),
     pruned: z
       .object({ rung: z.number().int(), value: z.number().nullable(), cutoff: z.number().nullable() })

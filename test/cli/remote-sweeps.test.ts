@@ -44,9 +44,10 @@ test("sweeps create -f sweep.yaml launches the sweep; watch follows it to the en
   t.regex(watched.stdout, /tiny grid \(CartPole-v1, grid\): completed; 4 completed; best #\d+ /);
   t.regex(
     watched.stdout,
-    /^#\s+STATUS\s+(learningRate\s+clipCoef|clipCoef\s+learningRate)\s+STEPS\s+LAST\s+FINAL$/m,
+    /^#\s+STATUS\s+(learningRate\s+clipCoef|clipCoef\s+learningRate)\s+STEPS\s+LAST\s+FINAL\s+EVAL$/m,
   );
   t.is([...watched.stdout.matchAll(/^\d+\s+completed\s+/gm)].length, 4);
+  t.is([...watched.stdout.matchAll(/^\d+\s+completed\s+.*\s\d+(\.\d+)?$/gm)].length, 4, "an evaluation each");
   // Live lines, one per trial change, as the trials progressed.
   t.regex(watched.stdout, /^trial #\d+ running \d+\/2560 steps/m);
   t.regex(watched.stdout, /^trial #\d+ completed 2560\/2560 steps/m);

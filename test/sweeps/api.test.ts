@@ -48,7 +48,7 @@ test("an invalid definition is a 422 that names the offending key", async (t) =>
   }
 });
 
-test("a grid sweep runs every trial once, never more than maxConcurrent at a time, and exports its results", async (t) => {
+test("a grid sweep runs every trial once, never more than maxConcurrent at a time, and exports its results with each final policy's evaluation", async (t) => {
   const me = await accountWithRole(api(), "researcher");
   const created = await createSweep(api(), me.token, tinySweep(4));
   t.is(created.trials.length, 4);
@@ -66,6 +66,9 @@ test("a grid sweep runs every trial once, never more than maxConcurrent at a tim
   t.true(done.trials.every((x) => x.status === "completed" && x.steps === 512 && x.finalMetric !== null));
   t.truthy(done.best);
   t.is(done.best!.metric, Math.max(...done.trials.map((x) => x.finalMetric!)));
+  // Each trial carries the evaluation of its final policy, as its run recorded it.
+  for (const trial of done.trials)
+    t.is(trial.evaluationReturn, (await getRun(api(), me.token, trial.runId)).evaluation!.returnMean);
 
   const runs = await runsOf(api().database.url, me.id);
   t.deepEqual(runs.map((r) => r.id).sort(), done.trials.map((x) => x.runId).sort(), "one run per trial");
@@ -76,9 +79,13 @@ test("a grid sweep runs every trial once, never more than maxConcurrent at a tim
   t.regex(csv.headers.get("content-type") ?? "", /text\/csv/);
   const lines = (await csv.text()).trim().split("\r\n");
   // Parameter columns follow the stored definition (PostgreSQL's jsonb orders keys by length, then bytes).
-  t.is(lines[0], "trial,clipCoef,learningRate,seed,status,pruned_at,final_metric,steps,run_id");
+  t.is(
+    lines[0],
+    "trial,clipCoef,learningRate,seed,status,pruned_at,final_metric,eval_return_mean,steps,run_id",
+  );
   t.is(lines.length, 5);
   t.true(lines[1]!.startsWith("0,0.1,0.001,1,completed,,"));
+  t.is(Number(lines[1]!.split(",")[7]), done.trials.find((x) => x.index === 0)!.evaluationReturn);
 
   const list = await api().request<{ items: { id: string; trialCounts: Record<string, number> }[] }>(
     "GET",

@@ -22,7 +22,7 @@ function suite() {
         body: { role: "researcher" },
       });
       const token = (await api().login(me.email, me.password)).accessToken;
-      const sweep = await createSweep(api(), token, tinySweep(40));
+      const sweep = await createSweep(api(), token, tinySweep(120));
 
       const w = await openPage(browser());
       const { page } = w;
@@ -33,6 +33,7 @@ function suite() {
       await page.getByRole("heading", { name: "tiny grid" }).waitFor();
       t.is(await page.locator("table.trials tbody tr").count(), 4);
       await page.locator('.page-head [data-status="running"]').waitFor();
+      await page.locator('table.trials tbody tr[data-status="running"]').first().waitFor();
       const stepsAtFirst = await page.locator("table.trials tbody").textContent();
 
       // The page follows the sweep by itself until it completes.
@@ -45,9 +46,17 @@ function suite() {
         "the table moved by itself",
       );
 
+      // The last column is the evaluation of each trial's final policy.
+      const evaluations = (await page.locator("table.trials tbody tr td:last-child").allTextContents()).map(
+        Number,
+      );
+      t.true(
+        evaluations.every((v) => v >= 1 && v <= 500),
+        JSON.stringify(evaluations),
+      );
       // Sorted by final metric, best first (the default); a click on the header reverses it.
       const finals = async () =>
-        (await page.locator("table.trials tbody tr td:last-child").allTextContents()).map(Number);
+        (await page.locator("table.trials tbody tr td:nth-last-child(2)").allTextContents()).map(Number);
       const descending = await finals();
       t.deepEqual(
         descending,

@@ -23,6 +23,7 @@ interface Trial {
   iteration: number;
   lastMetric: number | null;
   finalMetric: number | null;
+  evaluationReturn: number | null;
   rungs: { rung: number; value: number | null; continued: boolean }[];
   pruned: { rung: number; value: number | null; cutoff: number | null } | null;
   failureReason: string | null;
@@ -131,6 +132,7 @@ function sortValue(t: Trial, column: string): number | string {
   if (column === "steps") return t.steps;
   if (column === "last") return t.lastMetric ?? Number.NEGATIVE_INFINITY;
   if (column === "final") return t.finalMetric ?? Number.NEGATIVE_INFINITY;
+  if (column === "eval") return t.evaluationReturn ?? Number.NEGATIVE_INFINITY;
   const v = t.params[column];
   return typeof v === "number" || typeof v === "string" ? v : JSON.stringify(v);
 }
@@ -164,9 +166,13 @@ export const sweepPage: Page = (main, { id }) => {
     const params = Object.keys(
       (sweep.definition["searchSpace"] as Record<string, unknown> | undefined) ?? {},
     );
-    const columns = ["#", "status", ...params, "steps", "last", "final"];
+    const columns = ["#", "status", ...params, "steps", "last", "final", "eval"];
     const metric = String(sweep.definition["metric"] ?? "metric");
-    const label: Record<string, string> = { last: `latest ${metric}`, final: `final ${metric}` };
+    const label: Record<string, string> = {
+      last: `latest ${metric}`,
+      final: `final ${metric}`,
+      eval: "evaluation return",
+    };
     const trials = [...sweep.trials].sort((a, b) => {
       const x = sortValue(a, sort.column);
       const y = sortValue(b, sort.column);
@@ -233,6 +239,7 @@ export const sweepPage: Page = (main, { id }) => {
                 h("td", { class: "num" }, `${t.steps.toLocaleString()} / ${t.totalSteps.toLocaleString()}`),
                 h("td", { class: "num" }, fmtNumber(t.lastMetric)),
                 h("td", { class: "num" }, fmtNumber(t.finalMetric)),
+                h("td", { class: "num" }, fmtNumber(t.evaluationReturn)),
               ),
             ),
           ),
