@@ -85,7 +85,7 @@ test("a grid sweep runs every trial once, never more than maxConcurrent at a tim
   );
   t.is(lines.length, 5);
   t.true(lines[1]!.startsWith("0,0.1,0.001,1,completed,,"));
-  t.is(Number(lines[1]!.split(",")[7]), done.trials.find((x) => x.index === 0)!.evaluationReturn);
+  t.is(lines[1]!.split(",")[7], String(done.trials.find((x) => x.index === 0)!.evaluationReturn));
 
   const list = await api().request<{ items: { id: string; trialCounts: Record<string, number> }[] }>(
     "GET",
