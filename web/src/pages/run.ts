@@ -67,10 +67,10 @@ export const runPage: Page = (main, { id }) => {
 
   let run: Run | undefined;
   let disposed = false;
+  /** The status shown: the last one logged in the history (the first load seeds it). */
   let lastStatus: string | undefined;
-  /** The status shown, and how many status frames have arrived: an HTTP answer asked for before the
-   * latest frame may be older than that frame, so its status is not used (see run-status.ts). */
-  let shown: string | undefined;
+  /** Status frames so far: an HTTP answer asked for before the latest frame may be older than that
+   * frame, so its status is not used (see run-status.ts). */
   let statusFrames = 0;
   /** The status of the run whose details are shown. */
   let detailsOf: string | undefined;
@@ -89,11 +89,9 @@ export const runPage: Page = (main, { id }) => {
   };
 
   const renderStatus = (reported: string) => {
-    if (shown === undefined || advancesStatus(shown, reported)) {
-      if (lastStatus !== undefined && reported !== lastStatus) logStatus(reported, new Date().toISOString());
-      shown = reported;
-    }
-    const status = shown;
+    if (lastStatus !== undefined && advancesStatus(lastStatus, reported))
+      logStatus(reported, new Date().toISOString());
+    const status = lastStatus ?? reported;
     if (run) run.status = status;
     statusSlot.replaceChildren(statusBadge(status));
     stop.hidden = !ACTIVE.has(status);
@@ -102,7 +100,7 @@ export const runPage: Page = (main, { id }) => {
   };
   /** The status of an HTTP answer, unless a status frame came in while it was on its way. */
   const answered = (framesBefore: number, status: string) =>
-    framesBefore === statusFrames || shown === undefined ? status : shown;
+    framesBefore === statusFrames ? status : (lastStatus ?? status);
 
   const renderProgress = (globalStep: number) => {
     if (!run) return;
