@@ -39,6 +39,7 @@ export {
 } from "./hyperparameters.ts";
 export { explainedVariance, Learner, type UpdateStats } from "./learner.ts";
 export { type LossCoefficients, type LossStats, normalizeAdvantages, ppoLoss } from "./loss.ts";
+export type { NormalizationState, RunningMomentsState } from "./normalize.ts";
 export { Adam, clipGradNorm } from "./optim.ts";
 export { type EpisodeRecord, type Rollout, RolloutCollector, type RolloutCollectorState } from "./rollout.ts";
 export {

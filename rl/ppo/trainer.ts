@@ -28,6 +28,7 @@ import { MlpKernel } from "../nn/mlp.ts";
 import { type TensorSlice, tensorSlices } from "../nn/tensors.ts";
 import { type Hyperparameters, validateHyperparameters } from "./hyperparameters.ts";
 import { Learner } from "./learner.ts";
+import type { NormalizationState } from "./normalize.ts";
 import { greedyActions, type Rollout, RolloutCollector, type RolloutCollectorState } from "./rollout.ts";
 
 export type EngineName = "fused" | "tfjs";
@@ -109,6 +110,8 @@ export interface TrainerState {
   rng: { collector: RolloutCollectorState; learner: ReturnType<Rng["getState"]> };
   counters: { globalStep: number; iteration: number; elapsedSeconds: number };
   tensors: TensorSlice[];
+  /** Observation/reward normalisation statistics; absent in older checkpoints (no normalisation). */
+  normalization?: NormalizationState;
 }
 
 /** The spaces of a vector env's sub-envs. */
