@@ -1,7 +1,7 @@
 import type { EnvSpaces } from "../rl/core/types.ts";
 import { builtinSpaces } from "../rl/envs/registry.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../rl/ppo/checkpoint.ts";
-import { mergeCollectorStates, mergeRollouts } from "../rl/ppo/distributed.ts";
+import { mergeCollectorStates, mergeRollouts, runnerCollectorState } from "../rl/ppo/distributed.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
 import type { Rollout, RolloutCollectorState } from "../rl/ppo/rollout.ts";
 import { type IterationMetrics, PPOTrainer } from "../rl/ppo/trainer.ts";
@@ -15,7 +15,14 @@ import type { PolicyMessage } from "./env-runner.ts";
  * blob stays a complete single-process checkpoint.
  */
 export class RunLearner {
-  private constructor(private readonly trainer: PPOTrainer) {}
+  /**
+   * @param restored the collector state of the whole run (global env order) in the checkpoint it
+   *   was restored from: the runners' states are cut from it, whatever the split they were saved by.
+   */
+  private constructor(
+    private readonly trainer: PPOTrainer,
+    private readonly restored?: RolloutCollectorState,
+  ) {}
 
   /** `spaces` default to those of the built-in env `envId`. */
   static async create(
@@ -24,9 +31,19 @@ export class RunLearner {
     checkpoint?: Uint8Array,
     spaces: EnvSpaces = builtinSpaces(envId),
   ): Promise<RunLearner> {
-    if (checkpoint)
-      return new RunLearner(await PPOTrainer.fromState(decodeCheckpoint(checkpoint), { spaces }));
+    if (checkpoint) {
+      const state = decodeCheckpoint(checkpoint);
+      return new RunLearner(await PPOTrainer.fromState(state, { spaces }), state.rng.collector);
+    }
     return new RunLearner(await PPOTrainer.create({ envId, config, spaces }));
+  }
+
+  /**
+   * The restored state of the runner that steps the run's envs firstEnv … firstEnv+count−1; none
+   * when the run starts afresh (the runner then resets its envs from the seed).
+   */
+  runnerState(firstEnv: number, count: number): RolloutCollectorState | undefined {
+    return this.restored && runnerCollectorState(this.restored, firstEnv, count);
   }
 
   get iteration(): number {

@@ -297,8 +297,11 @@ export class TrainingRun {
     const spaces = await this.environment();
     const checkpoint = await this.db(() => this.store.latestCheckpoint(this.run.id));
     const learner = await RunLearner.create(this.run.envId, this.run.config, checkpoint?.bytes, spaces);
-    const states = checkpoint?.runnerStates.length === runners ? checkpoint.runnerStates : undefined;
-    for (const shard of this.shards) shard.state = states?.[shard.index];
+    // The runners' states are cut from the checkpoint's whole-run state (global env order), not taken
+    // from its per-runner list: a checkpoint restores exactly into any split of the same envs.
+    const { envsPerRunner } = this.run.resources;
+    for (const shard of this.shards)
+      shard.state = learner.runnerState(shard.index * envsPerRunner, envsPerRunner);
     // A runner that fails to initialise is dropped here and replaced before the first sample.
     await this.initRunners(this.shards.filter((s) => s.handle !== null));
     this.learner = learner;

@@ -1,11 +1,11 @@
 /**
  * The seams a distributed PPO run needs beyond the single-process trainer (RLlib's EnvRunner /
  * Learner split): a rollout collector built on its own from an env id and a configuration, that acts
- * with weights it is sent; the seeds of runner r so that runner 0 reproduces PPOTrainer's collector
- * exactly; and the merge of R runners' rollouts (E envs each) into the one rollout of R·E envs that the
- * Learner expects, as if a single vector env had stepped all of them.
+ * with weights it is sent; the seeds of runner r's envs, keyed by their global indices so that the
+ * run does not depend on how its envs are split over runners; the merge of R runners' rollouts (E envs
+ * each) into the one rollout of R·E envs that the Learner expects, as if a single vector env had
+ * stepped all of them; and the merge and split of their collector states.
  */
-import { deriveSeed, Rng } from "../core/rng.ts";
 import type { CodeEnvDefinition } from "../envs/code-env.ts";
 import { type AsyncVectorEnv, makeVectorEnv, type VectorEnv, type VectorEnvState } from "../envs/vector.ts";
 import { parameterLayout } from "../nn/actor-critic.ts";
@@ -13,7 +13,13 @@ import { Arena } from "../nn/arena.ts";
 import { type Gemm, jsGemm } from "../nn/gemm.ts";
 import { MlpKernel } from "../nn/mlp.ts";
 import type { Hyperparameters } from "./hyperparameters.ts";
-import { type Rollout, RolloutCollector, type RolloutCollectorState } from "./rollout.ts";
+import {
+  actionStreamStates,
+  actionStreams,
+  type Rollout,
+  RolloutCollector,
+  type RolloutCollectorState,
+} from "./rollout.ts";
 import { networkSpecOf, spacesOf } from "./trainer.ts";
 
 /** What an env runner needs to know about its run. */
@@ -22,24 +28,27 @@ export interface EnvRunnerSpec {
   config: Pick<Hyperparameters, "seed" | "numSteps" | "hiddenSizes" | "activation">;
   /** Envs of this runner (the run's numEnvs / runners). */
   numEnvs: number;
-  /** 0-based index of the runner within the run. */
+  /** 0-based index of the runner within the run: its envs are the run's envs index·numEnvs…. */
   index: number;
   /** For an env defined by code (`custom:<id>`): its script and declared spec. */
   codeEnv?: CodeEnvDefinition;
 }
 
 /**
- * Seeds of runner `index` with `numEnvs` envs: its envs are the global envs index·E … index·E+E−1 of
- * the run, seeded seed+index·E+i as Gymnasium seeds env i of one vector env with seed+i. Runner 0
- * samples actions from PPOTrainer's action stream (deriveSeed(seed, 1)), so a one-runner run is the
- * single-process trainer; runner r > 0 gets its own stream.
+ * Runner `index` of `numEnvs` envs steps the run's global envs firstEnv … firstEnv+numEnvs−1, with
+ * firstEnv = index·numEnvs. Everything random is keyed by the global index g, as in PPOTrainer's one
+ * vector env of all the run's envs: env g is seeded seed+g (Gymnasium's vector-env convention, so the
+ * runner resets its vector env with envSeed = seed+firstEnv) and samples its actions from its own
+ * stream (`actionStreamSeed(seed, g)`). A run's rollouts thus depend on its seed and its number of
+ * envs only: 1 × 8, 2 × 4 and 4 × 2 are the same run.
  */
 export function runnerSeeds(
   seed: number,
   index: number,
   numEnvs: number,
-): { envSeed: number; actionSeed: number } {
-  return { envSeed: seed + index * numEnvs, actionSeed: deriveSeed(seed, index === 0 ? 1 : 1000 + index) };
+): { envSeed: number; firstEnv: number } {
+  const firstEnv = index * numEnvs;
+  return { envSeed: seed + firstEnv, firstEnv };
 }
 
 async function defaultGemm(): Promise<Gemm> {
@@ -59,11 +68,11 @@ export async function createRunnerCollector(
   const env = options.env ?? makeVectorEnv(spec.envId, spec.numEnvs);
   const net = networkSpecOf(spacesOf(env), spec.config as Hyperparameters);
   const layout = parameterLayout(net);
-  const { envSeed, actionSeed } = runnerSeeds(spec.config.seed, spec.index, spec.numEnvs);
-  const rng = new Rng(actionSeed);
+  const { envSeed, firstEnv } = runnerSeeds(spec.config.seed, spec.index, spec.numEnvs);
+  const rngs = actionStreams(spec.config.seed, firstEnv, spec.numEnvs);
   const { value } = Arena.build((alloc) => {
     const actor = new MlpKernel(layout.actor, net.activation, spec.numEnvs, alloc, kernelGemm);
-    return new RolloutCollector(env, net.action, actor, layout.policySize, spec.config.numSteps, rng, alloc);
+    return new RolloutCollector(env, net.action, actor, layout.policySize, spec.config.numSteps, rngs, alloc);
   });
   await value.start(envSeed);
   return value;
@@ -158,9 +167,10 @@ export function mergeRollouts(parts: readonly Rollout[]): Rollout {
 }
 
 /**
- * The collector state of the merged run: runner 0's RNG and the vector env state of all R·E envs.
- * Stored in the checkpoint blob so that the blob alone is a loadable PPOTrainer checkpoint
- * (`proxima eval`, or `proxima train` continuing with one collector).
+ * The collector state of the merged run, in global env order: every runner's action streams and the
+ * vector env state of all R·E envs. Stored in the checkpoint blob so that the blob alone is a loadable
+ * PPOTrainer checkpoint (`proxima eval`, or `proxima train` continuing with one collector), and split
+ * again by `runnerCollectorState` for runners of any split.
  */
 export function mergeCollectorStates(states: readonly RolloutCollectorState[]): RolloutCollectorState {
   if (states.length === 0) throw new RolloutMergeError("no collector states to merge");
@@ -175,5 +185,35 @@ export function mergeCollectorStates(states: readonly RolloutCollectorState[]): 
     episodeReturns: envs.flatMap((e) => e.episodeReturns),
     episodeLengths: envs.flatMap((e) => e.episodeLengths),
   };
-  return { rng: states[0]!.rng, env, policyVersion: states[0]!.policyVersion };
+  return { rngs: states.flatMap((s) => actionStreamStates(s)), env, policyVersion: states[0]!.policyVersion };
+}
+
+/**
+ * The state of the runner that steps the global envs firstEnv … firstEnv+count−1, cut from a whole
+ * run's state (global env order): how a checkpoint written by R runners restores into R′ runners.
+ * A state from before per-env streams gets its streams (`actionStreamStates`) from the whole run's
+ * state first, so that they too depend on the global index only.
+ */
+export function runnerCollectorState(
+  state: RolloutCollectorState,
+  firstEnv: number,
+  count: number,
+): RolloutCollectorState {
+  const { env } = state;
+  if (!Number.isInteger(firstEnv) || !Number.isInteger(count) || firstEnv < 0 || count < 1)
+    throw new RangeError(`no runner has envs ${firstEnv} … ${firstEnv + count - 1}`);
+  if (firstEnv + count > env.numEnvs)
+    throw new RangeError(`envs ${firstEnv} … ${firstEnv + count - 1} of a run of ${env.numEnvs} envs`);
+  const end = firstEnv + count;
+  return {
+    rngs: actionStreamStates(state).slice(firstEnv, end),
+    env: {
+      ...env,
+      numEnvs: count,
+      envs: env.envs.slice(firstEnv, end),
+      episodeReturns: env.episodeReturns.slice(firstEnv, end),
+      episodeLengths: env.episodeLengths.slice(firstEnv, end),
+    },
+    policyVersion: state.policyVersion,
+  };
 }

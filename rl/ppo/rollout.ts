@@ -4,7 +4,7 @@
  * the critic: values are the learner's job, so that a runner in another process can work from
  * serialized weights alone.
  */
-import type { Rng, RngState } from "../core/rng.ts";
+import { deriveSeed, Rng, type RngState } from "../core/rng.ts";
 import {
   type AsyncVectorEnv,
   VectorEnv,
@@ -53,19 +53,67 @@ export interface Rollout {
   inferenceSeconds: number;
 }
 
+/**
+ * What a collector needs to continue exactly: one action stream per env (env order) and the envs.
+ * States written before per-env streams hold one stream `rng` for all envs instead of `rngs`; see
+ * `actionStreamStates` for how they continue.
+ */
 export interface RolloutCollectorState {
-  rng: RngState;
+  rngs: RngState[];
+  /** The single action stream of states written before per-env streams (read, never written). */
+  rng?: RngState;
   env: VectorEnvState;
   policyVersion: number;
 }
 
-/** Samples one action per row of policy outputs; writes env actions, stored actions and log-probs. */
+/**
+ * Action sampling draws from one stream per env, keyed by the env's GLOBAL index in the run (its
+ * place in the merged batch), never by which runner steps it: so a run's rollouts depend on its seed
+ * and its number of envs only, however the envs are split over runners (issue 14, item 8). The
+ * streams' common root is deriveSeed(seed, 1), the single action stream of earlier versions; env g's
+ * stream is seeded deriveSeed(root, g). Exploration noise drawn per env (gSDE's matrices) comes from
+ * the same stream.
+ */
+export const ACTION_STREAM = 1;
+
+export function actionStreamSeed(seed: number, globalEnv: number): number {
+  return deriveSeed(deriveSeed(seed, ACTION_STREAM), globalEnv);
+}
+
+/** The action streams of the `count` envs whose global indices start at `firstEnv`. */
+export function actionStreams(seed: number, firstEnv: number, count: number): Rng[] {
+  return Array.from({ length: count }, (_, i) => new Rng(actionStreamSeed(seed, firstEnv + i)));
+}
+
+/**
+ * The per-env stream states of a collector state of `state.env.numEnvs` envs. A state from before
+ * per-env streams (one stream `rng`) continues with env i's stream seeded deriveSeed(r, i), where r
+ * is the old stream's next output: deterministic, and since r changes every iteration, no iteration
+ * reuses another's draws. It does not continue the old single stream draw for draw. Applied to a
+ * whole run's merged state (global env order), the result does not depend on the split either.
+ */
+export function actionStreamStates(state: Pick<RolloutCollectorState, "rngs" | "rng" | "env">): RngState[] {
+  const n = state.env.numEnvs;
+  if (state.rngs !== undefined) {
+    if (state.rngs.length !== n)
+      throw new RangeError(`the state has ${state.rngs.length} action streams for ${n} envs`);
+    return state.rngs;
+  }
+  if (state.rng === undefined) throw new RangeError("the collector state has no action stream");
+  const root = Rng.fromState(state.rng).nextUint32();
+  return Array.from({ length: n }, (_, i) => new Rng(deriveSeed(root, i)).getState());
+}
+
+/**
+ * Samples one action per row of policy outputs, row i (env i) from `rngs[i]`; writes env actions,
+ * stored actions and log-probs.
+ */
 export function sampleActions(
   action: ActionSpec,
   out: Float32Array,
   logstd: Float32Array | null,
   rows: number,
-  rng: Rng,
+  rngs: readonly Rng[],
   envActions: Int32Array | Float32Array,
   actions: Float32Array,
   logprobs: Float32Array,
@@ -79,7 +127,7 @@ export function sampleActions(
       let sum = 0;
       for (let j = 0; j < n; j++) sum += Math.exp(out[o + j] - max);
       // Inverse-CDF sampling of Categorical(logits=out).
-      const u = rng.uniform() * sum;
+      const u = rngs[i]!.uniform() * sum;
       let a = n - 1;
       let acc = 0;
       for (let j = 0; j < n; j++) {
@@ -97,6 +145,7 @@ export function sampleActions(
   }
   const d = action.dim;
   for (let i = 0; i < rows; i++) {
+    const rng = rngs[i]!;
     let lp = 0;
     for (let k = 0; k < d; k++) {
       const std = Math.exp(logstd![k]);
@@ -135,7 +184,8 @@ export class RolloutCollector {
   /** In-process (stepped synchronously) or in another process (an environment defined by code). */
   readonly env: VectorEnv | AsyncVectorEnv;
   readonly numSteps: number;
-  readonly rng: Rng;
+  /** One action stream per env (env i samples from rngs[i]); see `actionStreams`. */
+  readonly rngs: readonly Rng[];
   private readonly action: ActionSpec;
   private readonly actor: MlpKernel;
   private readonly logstdOffset: number;
@@ -155,14 +205,16 @@ export class RolloutCollector {
     actor: MlpKernel,
     policySize: number,
     numSteps: number,
-    rng: Rng,
+    rngs: readonly Rng[],
     alloc: Allocator,
   ) {
+    if (rngs.length !== env.numEnvs)
+      throw new RangeError(`${rngs.length} action streams for ${env.numEnvs} envs: one per env`);
     this.env = env;
     this.action = action;
     this.actor = actor;
     this.numSteps = numSteps;
-    this.rng = rng;
+    this.rngs = rngs;
     this.logstdOffset = actor.layout.size;
     this.policy = alloc.alloc(policySize);
     this.actorParams = this.policy.subarray(0, this.logstdOffset);
@@ -269,7 +321,7 @@ export class RolloutCollector {
       out,
       this.logstd,
       N,
-      this.rng,
+      this.rngs,
       this.envActions,
       r.actions.subarray(base * actDim, (base + N) * actDim),
       r.logprobs.subarray(base, base + N),
@@ -308,20 +360,30 @@ export class RolloutCollector {
   }
 
   getState(): RolloutCollectorState {
-    return { rng: this.rng.getState(), env: this.env.getState(), policyVersion: this.policyVersion };
+    return {
+      rngs: this.rngs.map((r) => r.getState()),
+      env: this.env.getState(),
+      policyVersion: this.policyVersion,
+    };
   }
 
   /** Restores an in-process env's collector. */
   setState(state: RolloutCollectorState): void {
+    const rngs = actionStreamStates(state);
     this.syncEnv().setState(state.env);
-    this.rng.setState(state.rng);
+    this.setStreams(rngs);
     this.policyVersion = state.policyVersion;
   }
 
   /** Restores the collector wherever its env steps. */
   async restore(state: RolloutCollectorState): Promise<void> {
+    const rngs = actionStreamStates(state);
     await this.env.setState(state.env);
-    this.rng.setState(state.rng);
+    this.setStreams(rngs);
     this.policyVersion = state.policyVersion;
+  }
+
+  private setStreams(states: readonly RngState[]): void {
+    for (const [i, rng] of this.rngs.entries()) rng.setState(states[i]!);
   }
 }

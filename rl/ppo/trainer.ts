@@ -29,7 +29,13 @@ import { type TensorSlice, tensorSlices } from "../nn/tensors.ts";
 import { type Hyperparameters, validateHyperparameters } from "./hyperparameters.ts";
 import { Learner } from "./learner.ts";
 import type { NormalizationState } from "./normalize.ts";
-import { greedyActions, type Rollout, RolloutCollector, type RolloutCollectorState } from "./rollout.ts";
+import {
+  actionStreams,
+  greedyActions,
+  type Rollout,
+  RolloutCollector,
+  type RolloutCollectorState,
+} from "./rollout.ts";
 
 export type EngineName = "fused" | "tfjs";
 export type GemmName = "js" | "wasm";
@@ -186,7 +192,9 @@ export class PPOTrainer {
     const obsDim = this.spec.obsDim;
     const actDim = this.spec.action.kind === "discrete" ? 1 : this.spec.action.dim;
     this.learnerRng = new Rng(deriveSeed(config.seed, 2));
-    const actionRng = new Rng(deriveSeed(config.seed, 1));
+    // One action stream per env, keyed by its global index (here 0…numEnvs−1), as the runners of a
+    // distributed run key theirs: so the run does not depend on how its envs are split.
+    const actionRngs = actionStreams(config.seed, 0, config.numEnvs);
     const { value } = Arena.build((alloc) => {
       const fused = new FusedActorCritic(this.spec, Math.max(minibatch, Math.min(batch, 4096)), alloc, gemm);
       const engine = engineName === "fused" ? fused : (tfjsEngine as ActorCriticEngine);
@@ -199,7 +207,7 @@ export class PPOTrainer {
           new MlpKernel(this.layout.actor, config.activation, config.numEnvs, alloc, gemm),
           this.layout.policySize,
           config.numSteps,
-          actionRng,
+          actionRngs,
           alloc,
         );
       return { engine, learner, collector };
