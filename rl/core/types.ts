@@ -36,7 +36,7 @@ export interface EnvSpaces {
 }
 
 /** An action: an integer index for Discrete spaces, a vector for Box spaces. */
-export type Action = number | Float32Array | readonly number[];
+export type Action = number | Float32Array | Float64Array | readonly number[];
 
 export type Info = Record<string, unknown>;
 

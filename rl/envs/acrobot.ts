@@ -51,7 +51,7 @@ export class AcrobotEnv extends ClassicControlEnv {
 
   protected resetState(): void {
     // np_random.uniform(low=-0.1, high=0.1, size=(4,)).astype(np.float32)
-    for (let i = 0; i < 4; i++) this.s[i] = Math.fround(this.rng.uniformRange(-0.1, 0.1));
+    for (let i = 0; i < 4; i++) this.s[i] = Math.fround(this.rng.uniform(-0.1, 0.1));
   }
 
   protected transition(action: ArrayLike<number>, offset: number): number {
@@ -117,7 +117,7 @@ export class AcrobotEnv extends ClassicControlEnv {
     const ddtheta2 =
       (a + (d2 / d1) * phi1 - m2 * l1 * lc2 * (dtheta1 * dtheta1) * Math.sin(theta2) - phi2) /
       (m2 * (lc2 * lc2) + I2 - (d2 * d2) / d1);
-    const ddtheta1 = -(d1 * ddtheta2 + phi1) / d1;
+    const ddtheta1 = -(d2 * ddtheta2 + phi1) / d1;
     out[0] = dtheta1;
     out[1] = dtheta2;
     out[2] = ddtheta1;

@@ -49,7 +49,7 @@ export class CartPoleEnv extends ClassicControlEnv {
 
   protected resetState(): void {
     // np_random.uniform(low=-0.05, high=0.05, size=(4,))
-    for (let i = 0; i < 4; i++) this.s[i] = this.rng.uniformRange(-0.05, 0.05);
+    for (let i = 0; i < 4; i++) this.s[i] = this.rng.uniform(-0.05, 0.05);
   }
 
   protected transition(action: ArrayLike<number>, offset: number): number {

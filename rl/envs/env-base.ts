@@ -10,7 +10,8 @@
  * reaches `maxEpisodeSteps`, whether or not the same step also terminates.
  */
 
-import { Rng, type RngState } from "../core/rng.ts";
+import { MAX_NUMPY_SEED, NumpyGenerator, type Pcg64State } from "../core/numpy-random.ts";
+import type { RngState } from "../core/rng.ts";
 import { actionDim, describeSpace } from "../core/spaces.ts";
 import type {
   Action,
@@ -33,7 +34,12 @@ export interface EnvSnapshot {
   state: number[];
   elapsedSteps: number;
   phase: EpisodePhase;
-  rng: RngState;
+  /**
+   * Gymnasium's generator (PCG64). Snapshots written before the envs drew from it hold the old
+   * xoshiro state (`RngState`); restoring one continues with a PCG64 seeded from those words (see
+   * `restore`).
+   */
+  rng: Pcg64State | RngState;
   seeded: boolean;
   /** Env-specific extras (e.g. MountainCarContinuous's float32 state dtype). */
   extra: Record<string, unknown>;
@@ -52,8 +58,8 @@ export abstract class ClassicControlEnv implements Env {
   abstract readonly observationSpace: BoxSpace;
   abstract readonly actionSpace: Space;
 
-  /** The env's own generator, Gymnasium's `self.np_random`. */
-  protected readonly rng = new Rng(0);
+  /** The env's own generator, Gymnasium's `self.np_random`, draw for draw (rl/core/numpy-random.ts). */
+  protected readonly rng = new NumpyGenerator(0);
   /** Physical state, float64 as in Gymnasium (`self.state`). */
   protected readonly s: Float64Array;
   /** Set by `transition`: did this step reach a terminal state? */
@@ -159,14 +165,20 @@ export abstract class ClassicControlEnv implements Env {
   /** `reset` writing the observation into `out` at `offset` (the vector env's path). */
   resetInto(out: Float32Array, offset: number, seed?: number): void {
     if (seed !== undefined) {
-      if (!Number.isFinite(seed) || !Number.isInteger(seed)) {
-        throw new EnvError("INVALID_OPTION", `seed must be an integer, got ${seed}`, this.id);
+      // NumPy's SeedSequence refuses negative seeds; larger than 2^53 cannot be a JavaScript integer.
+      if (!Number.isSafeInteger(seed) || seed < 0) {
+        throw new EnvError(
+          "INVALID_OPTION",
+          `seed must be an integer in [0, ${MAX_NUMPY_SEED}], got ${seed}`,
+          this.id,
+        );
       }
       this.rng.seed(seed);
       this.seeded = true;
     } else if (!this.seeded) {
       // Gymnasium seeds np_random from OS entropy when the first reset has no seed.
-      this.rng.seed(crypto.getRandomValues(new Uint32Array(1))[0]);
+      const [hi, lo] = crypto.getRandomValues(new Uint32Array(2));
+      this.rng.seed((hi & 0x1fffff) * 0x100000000 + lo);
       this.seeded = true;
     }
     this.resetState();
@@ -326,7 +338,14 @@ export abstract class ClassicControlEnv implements Env {
       throw new EnvError("INVALID_STATE", `snapshot phase ${String(snap.phase)} is unknown`, this.id);
     }
     try {
-      this.rng.setState(snap.rng);
+      if ("s" in snap.rng) {
+        // A pre-PCG64 snapshot: no PCG64 state corresponds to it, so its later resets cannot be the
+        // ones the old generator would have drawn; continue deterministically from its words.
+        const [a, b, c, d] = snap.rng.s;
+        this.rng.seed((((b ^ d) >>> 0) & 0x1fffff) * 0x100000000 + ((a ^ c) >>> 0));
+      } else {
+        this.rng.setState(snap.rng);
+      }
     } catch (err) {
       throw new EnvError("INVALID_STATE", `snapshot rng: ${(err as Error).message}`, this.id);
     }

@@ -11,7 +11,7 @@
  * arithmetic mixes np.float32 and Python floats; under NumPy 2 (NEP 50) that rounds intermediate
  * values to float32 and compares against float32-rounded constants (`np.float32(0.45) >= 0.45` is
  * True). `numpy-scalars.ts` reproduces those rules so trajectories match Gymnasium on NumPy 2 bit for
- * bit (up to the last bit of `cos`; test/rl/fixtures/gymnasium_transitions.py holds the reference). Our `state` is a Float64Array holding
+ * bit (test/rl/envs-reference.test.ts checks them against transitions recorded from Gymnasium). Our `state` is a Float64Array holding
  * the float32 values; writing `state` makes it a float64 state again, as assigning
  * `env.unwrapped.state = np.array([p, v])` does in Gymnasium.
  */
@@ -41,7 +41,7 @@ export class MountainCarContinuousEnv extends ClassicControlEnv {
   }
 
   protected resetState(): void {
-    this.s[0] = this.rng.uniformRange(-0.6, -0.4);
+    this.s[0] = this.rng.uniform(-0.6, -0.4);
     this.s[1] = 0;
     this.stateKind = F64;
   }

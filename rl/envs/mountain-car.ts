@@ -29,7 +29,7 @@ export class MountainCarEnv extends ClassicControlEnv {
 
   protected resetState(): void {
     // np.array([np_random.uniform(low=-0.6, high=-0.4), 0])
-    this.s[0] = this.rng.uniformRange(-0.6, -0.4);
+    this.s[0] = this.rng.uniform(-0.6, -0.4);
     this.s[1] = 0;
   }
 

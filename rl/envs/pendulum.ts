@@ -33,8 +33,8 @@ export class PendulumEnv extends ClassicControlEnv {
 
   protected resetState(): void {
     // np_random.uniform(low=[-pi, -1], high=[pi, 1])
-    this.s[0] = this.rng.uniformRange(-Math.PI, Math.PI);
-    this.s[1] = this.rng.uniformRange(-1.0, 1.0);
+    this.s[0] = this.rng.uniform(-Math.PI, Math.PI);
+    this.s[1] = this.rng.uniform(-1.0, 1.0);
   }
 
   protected transition(action: ArrayLike<number>, offset: number, kind: Kind): number {

@@ -2,8 +2,7 @@ import test from "ava";
 import { Rng } from "../../rl/core/rng.ts";
 
 // First outputs of the reference xoshiro128** 1.1 (https://prng.di.unimi.it/xoshiro128starstar.c) from
-// the state words [1, 2, 3, 4], computed by the Python transcription of the C code in
-// test/rl/fixtures/gymnasium_transitions.py (`xoshiro128ss`).
+// the state words [1, 2, 3, 4], as the reference C code prints them.
 const REFERENCE_1234 = [11520, 0, 5927040, 70819200, 2031721883, 1637235492, 1287239034, 3734860849];
 
 test("xoshiro128** from state [1, 2, 3, 4] gives the reference outputs", (t) => {
