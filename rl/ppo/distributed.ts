@@ -101,8 +101,9 @@ export class RolloutMergeError extends Error {
 
 /**
  * Interleaves R rollouts (runner order) into one: row t·N + (offset of runner r) + i holds runner r's
- * row t·E_r + i, with N = Σ E_r. Truncated steps are re-indexed the same way; episodes are listed in
- * runner order. Timings are the slowest runner's (they ran in parallel).
+ * row t·E_r + i, with N = Σ E_r. Truncated steps and finished episodes are re-indexed the same way,
+ * episodes listed by that index: all in global env order, as one vector env of all N envs gives them.
+ * Timings are the slowest runner's (they ran in parallel).
  */
 export function mergeRollouts(parts: readonly Rollout[]): Rollout {
   if (parts.length === 0) throw new RolloutMergeError("no rollouts to merge");
@@ -136,12 +137,13 @@ export function mergeRollouts(parts: readonly Rollout[]): Rollout {
     nextObs: new Float32Array(N * obsDim),
     truncatedIndex: new Int32Array(parts.reduce((s, p) => s + p.truncatedIndex.length, 0)),
     truncatedObs: new Float32Array(parts.reduce((s, p) => s + p.truncatedObs.length, 0)),
-    episodes: parts.flatMap((p) => p.episodes.map((e) => ({ ...e }))),
+    episodes: [],
     envSeconds: Math.max(...parts.map((p) => p.envSeconds)),
     inferenceSeconds: Math.max(...parts.map((p) => p.inferenceSeconds)),
   };
+  /** Truncated steps as (merged index, runner, row in the runner's list), put in index order below. */
+  const truncated: { idx: number; part: Rollout; j: number }[] = [];
   let offset = 0;
-  let k = 0;
   for (const p of parts) {
     const E = p.numEnvs;
     for (let t = 0; t < numSteps; t++) {
@@ -155,14 +157,20 @@ export function mergeRollouts(parts: readonly Rollout[]): Rollout {
       out.truncated.set(p.truncated.subarray(src, src + E), dst);
     }
     out.nextObs.set(p.nextObs, offset * obsDim);
+    for (const e of p.episodes)
+      out.episodes.push({ ...e, at: Math.floor(e.at / E) * N + offset + (e.at % E) });
     for (let j = 0; j < p.truncatedIndex.length; j++) {
       const idx = p.truncatedIndex[j]!;
-      out.truncatedIndex[k] = Math.floor(idx / E) * N + offset + (idx % E);
-      out.truncatedObs.set(p.truncatedObs.subarray(j * obsDim, (j + 1) * obsDim), k * obsDim);
-      k++;
+      truncated.push({ idx: Math.floor(idx / E) * N + offset + (idx % E), part: p, j });
     }
     offset += E;
   }
+  truncated.sort((a, b) => a.idx - b.idx);
+  for (const [k, { idx, part, j }] of truncated.entries()) {
+    out.truncatedIndex[k] = idx;
+    out.truncatedObs.set(part.truncatedObs.subarray(j * obsDim, (j + 1) * obsDim), k * obsDim);
+  }
+  out.episodes.sort((a, b) => a.at - b.at);
   return out;
 }
 

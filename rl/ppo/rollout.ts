@@ -21,6 +21,11 @@ const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 export interface EpisodeRecord {
   return: number;
   length: number;
+  /**
+   * Flat index t·numEnvs + i of the step that ended it: merged rollouts list episodes in this order,
+   * as one vector env of all the envs would (metrics average them; the order fixes the rounding).
+   */
+  at: number;
 }
 
 /**
@@ -346,7 +351,8 @@ export class RolloutCollector {
         for (let k = 0; k < obsDim; k++) this.truncObs.push(step.finalObservations[i * obsDim + k]);
       }
     }
-    for (const e of step.episodes) r.episodes.push({ return: e.return, length: e.length });
+    for (const e of step.episodes)
+      r.episodes.push({ return: e.return, length: e.length, at: base + e.index });
     r.envSeconds += (performance.now() - stepStarted) / 1000;
     return step.observations;
   }
