@@ -1,0 +1,147 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import test from "ava";
+import { decodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
+import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
+import { PPOTrainer, type TrainerState, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
+import { workerNodeIds } from "../../services/runs/runner-pool.ts";
+import type { PublicRun } from "../../services/runs/schemas.ts";
+import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
+import { accountWithRole, deterministicPart, launch, metrics, waitFor, waitForStatus } from "./helpers.ts";
+
+/**
+ * Issue 14, item 8: scaling out never changes the result. One run, its 8 envs split 1 × 8, 2 × 4 and
+ * 4 × 2 over env runners in worker processes on a real NATS cluster, is the same run as `proxima
+ * train` (PPOTrainer) with 8 envs: metrics, final checkpoint and evaluation, bit for bit (wall-time
+ * keys aside).
+ */
+
+const NATS_URL = process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1:4222";
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+/** A worker process (SERVICES=workers) on the cluster of `namespace`. */
+function spawnWorker(api: TestPlatform, namespace: string, name: string, slots: number): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", "main.ts"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      SERVICES: "workers",
+      NATS_URL,
+      MOLECULER_NAMESPACE: namespace,
+      NODE_ID: `${namespace}-${name}`,
+      DATABASE_URL: api.database.url,
+      WORKER_SLOTS: String(slots),
+      LOG_LEVEL: "warn",
+      NODE_ENV: "test",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+/** 8 envs × 32 steps = 256 steps per iteration, 6 iterations: many CartPole episode ends. */
+const BODY = {
+  env: "CartPole-v1",
+  preset: "cleanrl",
+  seed: 9,
+  totalSteps: 256 * 6,
+  hyperparameters: { numEnvs: 8, numSteps: 32, numMinibatches: 2, updateEpochs: 2 },
+};
+
+/** A checkpoint's state without its wall time, as plain arrays for deepEqual. */
+function comparable(state: TrainerState): unknown {
+  return {
+    ...state,
+    params: Array.from(state.params),
+    adam: { step: state.adam.step, m: Array.from(state.adam.m), v: Array.from(state.adam.v) },
+    counters: { ...state.counters, elapsedSeconds: 0 },
+  };
+}
+
+async function checkpointOf(api: TestPlatform, token: string, id: string): Promise<TrainerState> {
+  const res = await api.authedFetch(token, `/api/v1/runs/${id}/checkpoint`);
+  if (res.status !== 200) throw new Error(`checkpoint of ${id}: ${res.status}`);
+  return decodeCheckpoint(new Uint8Array(await res.arrayBuffer()));
+}
+
+test("1 × 8, 2 × 4 and 4 × 2 env runners over NATS give proxima train's metrics, checkpoint and evaluation with 8 envs, bit for bit", async (t) => {
+  const namespace = `split-test-${randomBytes(4).toString("hex")}`;
+  const cluster = await startTestPlatform(t, {
+    SERVICES: "api,users,runs",
+    NATS_URL,
+    MOLECULER_NAMESPACE: namespace,
+    RUN_SCHEDULE_INTERVAL_MS: "100",
+  });
+  // Two worker processes of 4 slots: the three runs (7 runners) are served at once, all over NATS.
+  const workers = [spawnWorker(cluster, namespace, "w1", 4), spawnWorker(cluster, namespace, "w2", 4)];
+  t.teardown(() => Promise.all(workers.map(stopChild)).then(() => undefined));
+  await waitFor(
+    async () => workerNodeIds(cluster.platform.broker).length,
+    (n) => n === 2,
+    "two worker nodes",
+    60_000,
+  );
+  const me = await accountWithRole(cluster, "researcher");
+  const splits = [1, 2, 4];
+  const runs = await Promise.all(
+    splits.map((runners) => launch(cluster, me.token, { ...BODY, resources: { runners } })),
+  );
+  t.deepEqual(
+    runs.map((r) => r.resources),
+    splits.map((runners) => ({ runners, envsPerRunner: 8 / runners, gpu: false })),
+  );
+  const done: PublicRun[] = [];
+  for (const run of runs) {
+    const d = await waitForStatus(cluster, me.token, run.id, ["completed", "failed"], 180_000);
+    t.is(d.status, "completed", d.failureReason ?? "");
+    done.push(d);
+  }
+
+  // proxima train --set numEnvs=8 …: the same trainer, in this process.
+  const trainer = await PPOTrainer.create({
+    envId: BODY.env,
+    config: resolveHyperparameters(BODY.env, BODY.preset, {
+      ...BODY.hyperparameters,
+      totalTimesteps: BODY.totalSteps,
+      seed: BODY.seed,
+    }),
+  });
+  const local: { iteration: number; globalStep: number; metrics: Record<string, number | null> }[] = [];
+  await trainer.train((m) => {
+    const { iteration, global_step, ...rest } = m;
+    const values: Record<string, number | null> = {};
+    for (const [k, v] of Object.entries(rest)) {
+      if (!(WALL_TIME_KEYS as readonly string[]).includes(k))
+        values[k] = Number.isFinite(v) ? (v as number) : null;
+    }
+    local.push({ iteration, globalStep: global_step, metrics: values });
+  });
+  t.true(
+    local.some((p) => (p.metrics["charts/episodes"] ?? 0) > 0),
+    "the run spans episode ends",
+  );
+  const expectedState = comparable(trainer.getState());
+  const episodes = done[0]!.evaluation?.episodes ?? 10;
+  const expectedEvaluation = trainer.evaluate(episodes, BODY.seed + 1_000_000).returns;
+
+  for (const [i, run] of runs.entries()) {
+    const what = `${splits[i]} × ${8 / splits[i]!}`;
+    const points = await metrics(cluster, me.token, run.id);
+    t.is(points.length, 6, what);
+    t.deepEqual(deterministicPart(points), local, `${what}: metrics`);
+    t.deepEqual(
+      comparable(await checkpointOf(cluster, me.token, run.id)),
+      expectedState,
+      `${what}: checkpoint`,
+    );
+    t.deepEqual(done[i]!.evaluation?.returns, expectedEvaluation, `${what}: evaluation`);
+  }
+});
