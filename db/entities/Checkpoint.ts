@@ -5,9 +5,11 @@ import { Run } from "./Run.ts";
 
 /**
  * A run's state after `iteration`: `bytes` is rl's single-blob checkpoint (`encodeCheckpoint`), a
- * complete checkpoint on its own (`proxima eval` loads it); `runnerStates` adds each env runner's RNG
- * and env state, so that a resumed distributed run continues exactly. Unique on (run, iteration): a
- * replayed iteration overwrites its checkpoint.
+ * complete checkpoint on its own (`proxima eval` loads it). Its collector state is the whole run's, in
+ * global env order (every env's action stream and env state): a resumed distributed run cuts each
+ * runner's part from it, so that it continues exactly in any split of the same envs. `runnerStates`
+ * keeps each env runner's state as the runner returned it (the same data, split as it was then).
+ * Unique on (run, iteration): a replayed iteration overwrites its checkpoint.
  */
 export const Checkpoint = defineEntity({
   name: "Checkpoint",
