@@ -8,6 +8,10 @@ export type CommandModule = { run(argv: string[]): Promise<number> };
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   train: { summary: "train a PPO agent locally", load: () => import("./train.ts") },
   eval: { summary: "evaluate a checkpoint", load: () => import("./eval.ts") },
+  export: {
+    summary: "write a checkpoint's policy as ONNX (export --checkpoint F --format onnx --out F)",
+    load: () => import("./export.ts"),
+  },
   envs: { summary: "list the registered environments", load: () => import("./envs.ts") },
   users: { summary: "manage users (users create --email E --role R)", load: () => import("./users.ts") },
   migrate: { summary: "apply database migrations", load: () => import("./migrate.ts") },
