@@ -14,6 +14,7 @@ import {
   requestDigest,
 } from "./runs/idempotency.ts";
 import { seedCheckpoint, sourceCheckpoint } from "./runs/init-from.ts";
+import { exportRunPolicy } from "./runs/policy-export.ts";
 import {
   type Caller,
   checkQuota,
@@ -482,6 +483,24 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
             iteration: c.iteration,
             globalStep: c.globalStep,
             bytes: new Uint8Array(c.bytes),
+          };
+        },
+      },
+
+      /** The latest checkpoint's deterministic policy as an ONNX model (rl/export/onnx.ts). */
+      policyOnnx: {
+        visibility: "public",
+        params: RUN_CALLER,
+        async handler(ctx: Context<RunParams>) {
+          const em = fork();
+          const run = await visibleRun(em, ctx.params.runId, caller(ctx.params));
+          const c = await latestCheckpoint(orm, run.id);
+          if (!c) throw new NotFoundError("checkpoint");
+          return {
+            runId: run.id,
+            iteration: c.iteration,
+            globalStep: c.globalStep,
+            bytes: await exportRunPolicy(em, new Uint8Array(c.bytes)),
           };
         },
       },

@@ -12,7 +12,7 @@ import type { ApiContext, ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
 import { callService } from "./call.ts";
 
-/** Training runs: launch, watch, stop, resume, delete, metrics history, checkpoint download. */
+/** Training runs: launch, watch, stop, resume, delete, metrics history, checkpoint and policy (ONNX) download. */
 const RunIdParams = z.object({ id: z.uuid().describe("The run's id.") });
 
 const RunListQuery = z.object({
@@ -226,6 +226,39 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
       ctx.set("x-checkpoint-iteration", String(c.iteration));
       ctx.set("x-checkpoint-global-step", String(c.globalStep));
       ctx.body = Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength);
+    },
+  });
+
+  v1.add({
+    method: "get",
+    path: "/runs/:id/policy.onnx",
+    operationId: "getRunPolicyOnnx",
+    summary: "The deterministic policy of the run's latest checkpoint as an ONNX model.",
+    description:
+      "Input `obs`: float32 [batch, obsDim] raw observations (the run's observation normalisation, if any, is folded in). " +
+      "Output `action`: int64 [batch], the argmax, for a Discrete action space; float32 [batch, dim], the mean clipped to the bounds, for a Box. " +
+      "Opset 17; `proxima export --checkpoint FILE --format onnx` writes the same model from a downloaded checkpoint. " +
+      "404 while the run has no checkpoint; 409 when the checkpoint cannot be exported (its environment is gone), naming the environment.",
+    tags: ["runs"],
+    access: "authenticated",
+    params: RunIdParams,
+    notFound: "run",
+    responses: {
+      200: { description: "The ONNX model (an onnx.ModelProto).", contentType: "application/octet-stream" },
+      409: { description: "The checkpoint's policy cannot be exported; the problem names the environment." },
+    },
+    async handler(ctx, { params }) {
+      const p = await callService<{ iteration: number; globalStep: number; bytes: Uint8Array }>(
+        deps,
+        ctx,
+        "runs.policyOnnx",
+        { runId: params.id, ...who(ctx) },
+      );
+      ctx.set("content-type", "application/octet-stream");
+      ctx.set("content-disposition", `attachment; filename="run-${params.id}-iter-${p.iteration}.onnx"`);
+      ctx.set("x-checkpoint-iteration", String(p.iteration));
+      ctx.set("x-checkpoint-global-step", String(p.globalStep));
+      ctx.body = Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength);
     },
   });
 }

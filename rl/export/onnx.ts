@@ -292,3 +292,8 @@ export function exportPolicyOnnx(state: TrainerState, options: OnnxExportOptions
   });
   return { bytes, envId: state.envId, obsDim, action: action.kind, normalized };
 }
+
+/** The model's bytes alone: `exportPolicyOnnx(state, options).bytes`. */
+export function exportOnnx(state: TrainerState, options: OnnxExportOptions = {}): Uint8Array {
+  return exportPolicyOnnx(state, options).bytes;
+}
