@@ -1,11 +1,14 @@
 import type { AsyncVectorEnv, VectorEnv } from "../rl/envs/vector.ts";
 import { copyRollout, createRunnerCollector, type EnvRunnerSpec } from "../rl/ppo/distributed.ts";
+import type { NormalizationState } from "../rl/ppo/normalize.ts";
 import type { Rollout, RolloutCollector, RolloutCollectorState } from "../rl/ppo/rollout.ts";
 
 /** Policy weights as they travel to runners: the policy part of θ, flat, with its version. */
 export interface PolicyMessage {
   version: number;
   policy: Float32Array;
+  /** The learner's normalisation statistics, frozen for this rollout; absent when the run normalises nothing. */
+  normalization?: NormalizationState | null;
 }
 
 /** What a runner returns per iteration: its trajectories and its state after them (for checkpoints). */
@@ -46,6 +49,7 @@ export class EnvRunner {
     this.busy = true;
     try {
       this.collector.setPolicy(weights.policy, weights.version);
+      this.collector.setNormalization(weights.normalization);
       const rollout = copyRollout(await this.collector.collectAsync());
       return { rollout, state: this.collector.getState() };
     } finally {

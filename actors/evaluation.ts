@@ -2,6 +2,7 @@ import type { CodeEnvDefinition } from "../rl/envs/code-env.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import { makeVectorEnv } from "../rl/envs/vector.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
+import type { NormalizationState } from "../rl/ppo/normalize.ts";
 import {
   type EvaluationResult,
   evaluatePolicy,
@@ -41,6 +42,8 @@ export function defaultEvaluationSeed(config: Pick<Hyperparameters, "seed">): nu
 export interface EvaluateOptions {
   episodes: number;
   seed: number;
+  /** The training's normalisation statistics (frozen here); absent or null: the policy sees raw observations. */
+  normalization?: NormalizationState | null;
   /** The script (and, when known, the spec it was checked with) of an env defined by code. */
   codeEnv?: Pick<CodeEnvDefinition, "code"> & Partial<Pick<CodeEnvDefinition, "spec">>;
 }
@@ -49,7 +52,7 @@ export async function evaluateTrainedPolicy(
   envId: string,
   config: Hyperparameters,
   params: Float32Array,
-  { episodes, seed, codeEnv }: EvaluateOptions,
+  { episodes, seed, codeEnv, normalization = null }: EvaluateOptions,
 ): Promise<PolicyEvaluation> {
   const { wasmGemm } = await import("../rl/nn/gemm-wasm.ts");
   const gemm = wasmGemm() ?? undefined;
@@ -59,13 +62,14 @@ export async function evaluateTrainedPolicy(
     const { CodeVectorEnv } = await import("../sandbox/code-vector-env.ts");
     const env = await CodeVectorEnv.open(envId, codeEnv, episodes);
     try {
-      result = await evaluatePolicyOn(env, networkSpecOf(spacesOf(env), config), params, seed, gemm);
+      const spec = networkSpecOf(spacesOf(env), config);
+      result = await evaluatePolicyOn(env, spec, params, seed, gemm, normalization);
     } finally {
       await env.close();
     }
   } else {
     const spec = networkSpecOf(spacesOf(makeVectorEnv(envId, 1)), config);
-    result = evaluatePolicy(envId, spec, params, episodes, seed, gemm);
+    result = evaluatePolicy(envId, spec, params, episodes, seed, gemm, normalization);
   }
   return {
     episodes,

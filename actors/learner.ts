@@ -3,6 +3,7 @@ import { builtinSpaces } from "../rl/envs/registry.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../rl/ppo/checkpoint.ts";
 import { mergeCollectorStates, mergeRollouts, runnerCollectorState } from "../rl/ppo/distributed.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
+import type { NormalizationState } from "../rl/ppo/normalize.ts";
 import type { Rollout, RolloutCollectorState } from "../rl/ppo/rollout.ts";
 import { type IterationMetrics, PPOTrainer } from "../rl/ppo/trainer.ts";
 import type { PolicyMessage } from "./env-runner.ts";
@@ -62,6 +63,11 @@ export class RunLearner {
     return this.trainer.done;
   }
 
+  /** The normalisation statistics now (a copy); null when the run normalises nothing. */
+  normalizationState(): NormalizationState | null {
+    return this.trainer.normalizationState();
+  }
+
   /** Every parameter θ (the trainer's own array: read, never written). */
   get params(): Float32Array {
     return this.trainer.learner.params;
@@ -70,9 +76,11 @@ export class RunLearner {
   /** The current policy (actor and log-std), a fresh copy for the wire. */
   weights(): PolicyMessage {
     const size = this.trainer.layout.policySize;
+    const normalization = this.trainer.normalizationState();
     return {
       version: this.trainer.weightsVersion,
       policy: this.trainer.learner.params.slice(0, size),
+      ...(normalization ? { normalization } : {}),
     };
   }
 

@@ -519,6 +519,7 @@ export class TrainingRun {
       const result = await evaluateTrainedPolicy(envId, config, learner.params, {
         episodes,
         seed: defaultEvaluationSeed(config),
+        normalization: learner.normalizationState(),
         ...(this.codeEnv ? { codeEnv: this.codeEnv } : {}),
       });
       return { ...result, iteration: learner.iteration, globalStep: learner.globalStep };

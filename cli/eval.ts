@@ -38,6 +38,8 @@ export async function run(argv: string[]): Promise<number> {
   const result = await evaluateTrainedPolicy(state.envId, state.config, state.params, {
     episodes,
     seed,
+    // Frozen statistics of the training; an older checkpoint has none (raw observations, as before).
+    normalization: state.normalization ?? null,
     ...(codeEnv ? { codeEnv } : {}),
   });
   const summary = {

@@ -190,6 +190,8 @@ async function trainAndReport(
         trainer.spec,
         trainer.learner.params,
         config.seed + 1_000_000,
+        undefined,
+        trainer.normalizationState(),
       )
     : trainer.evaluate(evalEpisodes);
   trainer.dispose();

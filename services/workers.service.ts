@@ -4,6 +4,7 @@ import { EnvRunner, type RunnerSample } from "../actors/env-runner.ts";
 import { BadRequestError, ConflictError, EnvFailedError, NotFoundError } from "../lib/errors.ts";
 import { workerSlotsOf } from "../moleculer.config.ts";
 import type { EnvRunnerSpec } from "../rl/ppo/distributed.ts";
+import type { NormalizationState } from "../rl/ppo/normalize.ts";
 import type { RolloutCollectorState } from "../rl/ppo/rollout.ts";
 import { CodeVectorEnv } from "../sandbox/code-vector-env.ts";
 import type { ServiceDeps } from "./deps.ts";
@@ -239,18 +240,28 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
       /** One rollout with the weights sent (binary Float32Array); trajectories come back as typed arrays. */
       sample: {
         visibility: "public",
-        params: { runnerId: "uuid", version: { type: "number", integer: true }, policy: "any" },
+        params: {
+          runnerId: "uuid",
+          version: { type: "number", integer: true },
+          policy: "any",
+          normalization: { type: "any", optional: true },
+        },
         async handler(
-          ctx: Context<{ runnerId: string; version: number; policy: unknown }>,
+          ctx: Context<{
+            runnerId: string;
+            version: number;
+            policy: unknown;
+            normalization?: NormalizationState | null;
+          }>,
         ): Promise<RunnerSample> {
-          const { runnerId, version, policy } = ctx.params;
+          const { runnerId, version, policy, normalization } = ctx.params;
           if (!(policy instanceof Float32Array)) throw new BadRequestError("policy must be a Float32Array");
           const runner = slotOf(runnerId).runner;
           if (!runner)
             throw new ConflictError("the env runner was reserved but not initialised", { runnerId });
-          if (!runner.spec.codeEnv) return runner.sample({ version, policy });
+          if (!runner.spec.codeEnv) return runner.sample({ version, policy, normalization });
           try {
-            return await runner.sample({ version, policy });
+            return await runner.sample({ version, policy, normalization });
           } catch (err) {
             throw envFailure(runner.spec.envId, err);
           }

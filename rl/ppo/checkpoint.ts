@@ -9,6 +9,8 @@
  *     counters: { globalStep, iteration, elapsedSeconds },
  *     rng: { collector: { rng: RngState, env: VectorEnvState, policyVersion }, learner: RngState },
  *     adam: { step },
+ *     normalization?: { obs: { mean, var, count } | null, ret: { mean, var, count } | null,
+ *                       clipObs, clipReward, epsilon }   (rl/ppo/normalize.ts; absent: none)
  *     weights: { file: "weights.bin", byteLength, byteOrder: "little-endian" },
  *     tensors: [{ name, group: "params" | "adam_m" | "adam_v", shape, dtype: "float32", byteOffset, byteLength }]
  *   }
@@ -26,6 +28,7 @@ import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TensorSlice } from "../nn/tensors.ts";
 import { validateHyperparameters } from "./hyperparameters.ts";
+import type { NormalizationState } from "./normalize.ts";
 import type { TrainerState } from "./trainer.ts";
 
 export const CHECKPOINT_FORMAT = "proxima-ppo-checkpoint";
@@ -56,6 +59,8 @@ export interface CheckpointManifest {
   counters: TrainerState["counters"];
   rng: TrainerState["rng"];
   adam: { step: number };
+  /** Observation/reward normalisation statistics (float64 moments, exact in JSON); absent when none. */
+  normalization?: NormalizationState;
   weights: { file: string; byteLength: number; byteOrder: "little-endian" };
   tensors: ManifestTensor[];
 }
@@ -83,6 +88,7 @@ function buildManifest(state: TrainerState): CheckpointManifest {
     counters: state.counters,
     rng: state.rng,
     adam: { step: state.adam.step },
+    ...(state.normalization ? { normalization: state.normalization } : {}),
     weights: { file: "weights.bin", byteLength: 3 * n * 4, byteOrder: "little-endian" },
     tensors,
   };
@@ -139,7 +145,33 @@ function decodeState(manifest: unknown, weights: Uint8Array): TrainerState {
     rng: m.rng,
     counters: m.counters,
     tensors,
+    ...(m.normalization ? { normalization: checkNormalization(m.normalization) } : {}),
   };
+}
+
+/** The manifest's normalisation statistics, checked for shape (a checkpoint written by hand may lie). */
+function checkNormalization(n: NormalizationState): NormalizationState {
+  const moments = (m: unknown): boolean => {
+    if (m === null) return true;
+    const x = m as { mean?: unknown; var?: unknown; count?: unknown };
+    return (
+      Array.isArray(x.mean) &&
+      Array.isArray(x.var) &&
+      x.mean.length === x.var.length &&
+      typeof x.count === "number" &&
+      x.count > 0
+    );
+  };
+  if (
+    typeof n !== "object" ||
+    !moments(n.obs) ||
+    !moments(n.ret) ||
+    typeof n.clipObs !== "number" ||
+    typeof n.clipReward !== "number" ||
+    typeof n.epsilon !== "number"
+  )
+    throw new CheckpointError("checkpoint normalization statistics are malformed");
+  return n;
 }
 
 /** Writes manifest.json and weights.bin into `dir` (created if needed; files replaced atomically). */

@@ -13,6 +13,7 @@ import { Arena } from "../nn/arena.ts";
 import { type Gemm, jsGemm } from "../nn/gemm.ts";
 import { MlpKernel } from "../nn/mlp.ts";
 import type { Hyperparameters } from "./hyperparameters.ts";
+import { concatMoments, type NormalizationSettings, normalizationSettings } from "./normalize.ts";
 import {
   actionStreamStates,
   actionStreams,
@@ -22,10 +23,26 @@ import {
 } from "./rollout.ts";
 import { networkSpecOf, spacesOf } from "./trainer.ts";
 
+/** The settings a runner's normaliser needs (absent: the run does not normalise). */
+type RunnerNormalizationConfig = Partial<
+  Pick<
+    Hyperparameters,
+    "gamma" | "normalizeObs" | "normalizeReward" | "clipObs" | "clipReward" | "normalizeStyle"
+  >
+>;
+
+/** A runner's normalisation settings from the run's configuration; null when it normalises nothing. */
+export function runnerNormalization(config: RunnerNormalizationConfig): NormalizationSettings | null {
+  if (!config.normalizeObs && !config.normalizeReward) return null;
+  if (config.gamma === undefined) throw new RangeError("a run that normalises rewards needs its gamma");
+  return normalizationSettings({ ...config, gamma: config.gamma });
+}
+
 /** What an env runner needs to know about its run. */
 export interface EnvRunnerSpec {
   envId: string;
-  config: Pick<Hyperparameters, "seed" | "numSteps" | "hiddenSizes" | "activation">;
+  config: RunnerNormalizationConfig &
+    Pick<Hyperparameters, "seed" | "numSteps" | "hiddenSizes" | "activation">;
   /** Envs of this runner (the run's numEnvs / runners). */
   numEnvs: number;
   /** 0-based index of the runner within the run: its envs are the run's envs index·numEnvs…. */
@@ -74,6 +91,7 @@ export async function createRunnerCollector(
     const actor = new MlpKernel(layout.actor, net.activation, spec.numEnvs, alloc, kernelGemm);
     return new RolloutCollector(env, net.action, actor, layout.policySize, spec.config.numSteps, rngs, alloc);
   });
+  value.configureNormalization(runnerNormalization(spec.config));
   await value.start(envSeed);
   return value;
 }
@@ -171,6 +189,9 @@ export function mergeRollouts(parts: readonly Rollout[]): Rollout {
     out.truncatedObs.set(part.truncatedObs.subarray(j * obsDim, (j + 1) * obsDim), k * obsDim);
   }
   out.episodes.sort((a, b) => a.at - b.at);
+  // Per-env moments in global env order: the learner merges them env by env, whatever the split.
+  const normalization = concatMoments(parts.map((p) => p.normalization));
+  if (normalization) out.normalization = normalization;
   return out;
 }
 
@@ -193,7 +214,13 @@ export function mergeCollectorStates(states: readonly RolloutCollectorState[]): 
     episodeReturns: envs.flatMap((e) => e.episodeReturns),
     episodeLengths: envs.flatMap((e) => e.episodeLengths),
   };
-  return { rngs: states.flatMap((s) => actionStreamStates(s)), env, policyVersion: states[0]!.policyVersion };
+  const merged: RolloutCollectorState = {
+    rngs: states.flatMap((s) => actionStreamStates(s)),
+    env,
+    policyVersion: states[0]!.policyVersion,
+  };
+  if (states.every((s) => s.returns !== undefined)) merged.returns = states.flatMap((s) => s.returns!);
+  return merged;
 }
 
 /**
@@ -223,5 +250,6 @@ export function runnerCollectorState(
       episodeLengths: env.episodeLengths.slice(firstEnv, end),
     },
     policyVersion: state.policyVersion,
+    ...(state.returns ? { returns: state.returns.slice(firstEnv, end) } : {}),
   };
 }

@@ -7,6 +7,7 @@
  * (`batchSize = numEnvs * numSteps`, `minibatchSize = batchSize / numMinibatches`), as CleanRL does.
  */
 import { z } from "zod";
+import { NORMALIZE_STYLES } from "./normalize.ts";
 
 export const ACTIVATIONS = ["tanh", "relu"] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
@@ -84,6 +85,43 @@ export const hyperparametersSchema = z
       .max(8)
       .describe("Hidden layer widths of the actor and of the critic (separate networks)."),
     activation: z.enum(ACTIVATIONS).describe("Hidden-layer activation."),
+    // Observation/reward normalisation (SB3 VecNormalize, rl-zoo's `normalize: true`; rl/ppo/normalize.ts).
+    // `.default().optional()`: configs stored before these fields parse to today's behaviour (off).
+    normalizeObs: z
+      .boolean()
+      .default(false)
+      .optional()
+      .describe(
+        "Normalise observations by their running mean and variance, clip((obs − mean) / √(var + 1e-8), ±clipObs), as SB3's VecNormalize(norm_obs=True). Statistics are frozen within an iteration and updated once per iteration from everything the envs returned; saved in checkpoints and frozen for evaluation.",
+      ),
+    normalizeReward: z
+      .boolean()
+      .default(false)
+      .optional()
+      .describe(
+        "Scale rewards by the running standard deviation of the discounted return (returns = returns·γ + r), clip(r / √(var + 1e-8), ±clipReward), as SB3's VecNormalize(norm_reward=True, gamma=γ). Reported episode returns stay the raw env returns.",
+      ),
+    clipObs: z
+      .number()
+      .gt(0)
+      .max(1e6)
+      .default(10)
+      .optional()
+      .describe("Bound of the normalised observations (SB3 `clip_obs`, 10)."),
+    clipReward: z
+      .number()
+      .gt(0)
+      .max(1e6)
+      .default(10)
+      .optional()
+      .describe("Bound of the normalised rewards (SB3 `clip_reward`, 10)."),
+    normalizeStyle: z
+      .enum(NORMALIZE_STYLES)
+      .default("sb3")
+      .optional()
+      .describe(
+        "Whose bookkeeping normalisation follows: 'sb3' (VecNormalize: the discounted return restarts after any episode end; obs statistics never see terminal observations) or 'gymnasium' (Gymnasium 1.x NormalizeObservation/NormalizeReward as CleanRL's ppo_continuous_action stacks them: the return is cleared only by a termination, before the terminal reward is added; obs statistics also see terminal observations). Both share one set of statistics across envs (CleanRL keeps one per env: equal at numEnvs = 1).",
+      ),
   })
   .strict()
   .superRefine((h, ctx) => {

@@ -14,6 +14,12 @@ import {
 import type { ActionSpec } from "../nn/actor-critic.ts";
 import type { Allocator } from "../nn/arena.ts";
 import type { MlpKernel } from "../nn/mlp.ts";
+import {
+  type NormalizationMoments,
+  type NormalizationSettings,
+  type NormalizationState,
+  RolloutNormalizer,
+} from "./normalize.ts";
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
@@ -53,6 +59,12 @@ export interface Rollout {
   truncatedIndex: Int32Array;
   truncatedObs: Float32Array;
   episodes: EpisodeRecord[];
+  /**
+   * When the run normalises (rl/ppo/normalize.ts): `obs`, `nextObs`, `truncatedObs` and `rewards` are
+   * normalised with the statistics the collector was sent, and these are the raw moments (per env) of
+   * what the envs returned, for the learner to merge.
+   */
+  normalization?: NormalizationMoments;
   /** Seconds spent stepping the envs and running the policy. */
   envSeconds: number;
   inferenceSeconds: number;
@@ -69,6 +81,8 @@ export interface RolloutCollectorState {
   rng?: RngState;
   env: VectorEnvState;
   policyVersion: number;
+  /** Each env's discounted return for reward normalisation (env order); absent when it is off. */
+  returns?: number[];
 }
 
 /**
@@ -203,6 +217,8 @@ export class RolloutCollector {
   private readonly actorParams: Float32Array;
   private readonly logstd: Float32Array | null;
   policyVersion = 0;
+  /** Observation/reward normalisation with frozen statistics; null when the run normalises nothing. */
+  normalizer: RolloutNormalizer | null = null;
 
   constructor(
     env: VectorEnv | AsyncVectorEnv,
@@ -258,14 +274,35 @@ export class RolloutCollector {
     this.policyVersion = version;
   }
 
+  /** Normalises observations and rewards from now on (rl/ppo/normalize.ts); null: never. */
+  configureNormalization(settings: NormalizationSettings | null): void {
+    this.normalizer = settings && new RolloutNormalizer(this.env.numEnvs, this.env.observationDim, settings);
+  }
+
+  /** The statistics to normalise with (the learner's, sent with the weights), frozen until the next call. */
+  setNormalization(stats: NormalizationState | null | undefined): void {
+    if (!this.normalizer) return;
+    if (!stats) throw new Error("the run normalises but no normalisation statistics were sent");
+    this.normalizer.setStats(stats);
+  }
+
   /** Resets an in-process env (env i seeded seed + i). */
   reset(seed: number): void {
     this.syncEnv().reset({ seed });
+    this.afterReset();
   }
 
   /** Resets the env wherever it steps. */
   async start(seed: number): Promise<void> {
     await this.env.reset({ seed });
+    this.afterReset();
+  }
+
+  /** As SB3's VecNormalize.reset: returns restart, and the reset observations count in the next moments. */
+  private afterReset(): void {
+    if (!this.normalizer) return;
+    this.normalizer.returns.fill(0);
+    this.normalizer.pendingReset = true;
   }
 
   /** Steps numSteps × numEnvs transitions of an in-process env. The returned arrays are reused by the next call. */
@@ -309,6 +346,7 @@ export class RolloutCollector {
     r.envSeconds = 0;
     r.inferenceSeconds = 0;
     r.policyVersion = this.policyVersion;
+    this.normalizer?.begin(this.env.observations);
     return this.env.observations;
   }
 
@@ -318,7 +356,9 @@ export class RolloutCollector {
     const N = r.numEnvs;
     const { obsDim, actDim } = r;
     const base = t * N;
-    r.obs.set(obs, base * obsDim);
+    if (this.normalizer)
+      this.normalizer.normalizeObs(obs, N, r.obs.subarray(base * obsDim, (base + N) * obsDim));
+    else r.obs.set(obs, base * obsDim);
     const t0 = performance.now();
     const out = this.actor.forward(this.actorParams, r.obs.subarray(base * obsDim, (base + N) * obsDim), N);
     sampleActions(
@@ -342,7 +382,16 @@ export class RolloutCollector {
     const N = r.numEnvs;
     const { obsDim } = r;
     const base = t * N;
-    r.rewards.set(step.rewards, base);
+    if (this.normalizer)
+      this.normalizer.step(
+        step.observations,
+        step.rewards,
+        step.terminated,
+        step.truncated,
+        step.finalObservations,
+        r.rewards.subarray(base, base + N),
+      );
+    else r.rewards.set(step.rewards, base);
     r.terminated.set(step.terminated, base);
     r.truncated.set(step.truncated, base);
     for (let i = 0; i < N; i++) {
@@ -359,9 +408,16 @@ export class RolloutCollector {
 
   private end(obs: Float32Array): Rollout {
     const r = this.rollout;
-    r.nextObs.set(obs);
     r.truncatedIndex = Int32Array.from(this.truncIdx);
     r.truncatedObs = Float32Array.from(this.truncObs);
+    const norm = this.normalizer;
+    if (norm) {
+      // The bootstrap values see what the policy would: normalised with the same frozen statistics
+      // (SB3 normalises `terminal_observation` in step_wait).
+      norm.normalizeObs(obs, r.numEnvs, r.nextObs);
+      norm.normalizeObs(r.truncatedObs, this.truncIdx.length, r.truncatedObs);
+      r.normalization = norm.end();
+    } else r.nextObs.set(obs);
     return r;
   }
 
@@ -370,6 +426,7 @@ export class RolloutCollector {
       rngs: this.rngs.map((r) => r.getState()),
       env: this.env.getState(),
       policyVersion: this.policyVersion,
+      ...(this.normalizer ? { returns: Array.from(this.normalizer.returns) } : {}),
     };
   }
 
@@ -379,6 +436,7 @@ export class RolloutCollector {
     this.syncEnv().setState(state.env);
     this.setStreams(rngs);
     this.policyVersion = state.policyVersion;
+    this.restoreReturns(state);
   }
 
   /** Restores the collector wherever its env steps. */
@@ -387,6 +445,24 @@ export class RolloutCollector {
     await this.env.setState(state.env);
     this.setStreams(rngs);
     this.policyVersion = state.policyVersion;
+    this.restoreReturns(state);
+  }
+
+  /**
+   * A restored collector continues its envs' discounted returns; a state written without them (the
+   * run did not normalise rewards then) starts them at 0. Its reset observations were counted already.
+   */
+  private restoreReturns(state: RolloutCollectorState): void {
+    if (!this.normalizer) return;
+    this.normalizer.pendingReset = false;
+    this.normalizer.returns.fill(0);
+    if (state.returns) {
+      if (state.returns.length !== this.normalizer.returns.length)
+        throw new RangeError(
+          `the state has ${state.returns.length} returns for ${this.normalizer.returns.length} envs`,
+        );
+      this.normalizer.returns.set(state.returns);
+    }
   }
 
   private setStreams(states: readonly RngState[]): void {

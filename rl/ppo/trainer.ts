@@ -28,7 +28,12 @@ import { MlpKernel } from "../nn/mlp.ts";
 import { type TensorSlice, tensorSlices } from "../nn/tensors.ts";
 import { type Hyperparameters, validateHyperparameters } from "./hyperparameters.ts";
 import { Learner } from "./learner.ts";
-import type { NormalizationState } from "./normalize.ts";
+import {
+  type NormalizationState,
+  normalizationSettings,
+  normalizeObsInto,
+  RunningNormalization,
+} from "./normalize.ts";
 import {
   actionStreams,
   greedyActions,
@@ -169,6 +174,8 @@ export class PPOTrainer {
   elapsedSeconds = 0;
   private policyVersion = 0;
   private readonly ownCollector: RolloutCollector | null;
+  /** Observation/reward statistics (rl/ppo/normalize.ts); null when the run normalises nothing. */
+  readonly normalization: RunningNormalization | null;
 
   private constructor(
     options: TrainerOptions,
@@ -217,6 +224,9 @@ export class PPOTrainer {
     this.ownCollector = value.collector;
     this.numIterations = Math.floor(config.totalTimesteps / batch);
     initParameters(this.layout, this.learner.params, new Rng(deriveSeed(config.seed, 0)));
+    const normalization = normalizationSettings(config);
+    this.normalization = normalization && new RunningNormalization(obsDim, normalization);
+    this.ownCollector?.configureNormalization(normalization);
     // An env that steps elsewhere is reset by create(), which may wait for it.
     if (env instanceof VectorEnv) this.ownCollector?.reset(config.seed);
     this.publishPolicy();
@@ -271,6 +281,15 @@ export class PPOTrainer {
   private publishPolicy(): void {
     this.policyVersion++;
     this.ownCollector?.setPolicy(this.learner.params.subarray(0, this.layout.policySize), this.policyVersion);
+    this.ownCollector?.setNormalization(this.normalizationState());
+  }
+
+  /**
+   * The normalisation statistics the next rollout is normalised with (sent to env runners with the
+   * weights, and frozen for evaluation); null when the run normalises nothing.
+   */
+  normalizationState(): NormalizationState | null {
+    return this.normalization?.getState() ?? null;
   }
 
   /** Learning rate and clip coefficient of iteration `it` (1-based), CleanRL's linear annealing. */
@@ -292,6 +311,8 @@ export class PPOTrainer {
     const it = this.iteration + 1;
     const { learningRate, clipCoef } = this.schedule(it);
     const stats = this.learner.learn(rollout, learningRate, clipCoef);
+    // Once per iteration, after the update that used the frozen statistics (rl/ppo/normalize.ts).
+    this.normalization?.absorb(rollout.normalization);
     this.iteration = it;
     this.globalStep += rollout.numSteps * rollout.numEnvs;
     this.publishPolicy();
@@ -342,7 +363,15 @@ export class PPOTrainer {
    * seed, seed+1, ...: the first episode of each.
    */
   evaluate(episodes = 10, seed = this.config.seed + 1_000_000): EvaluationResult {
-    return evaluatePolicy(this.envId, this.spec, this.learner.params, episodes, seed, this.gemm);
+    return evaluatePolicy(
+      this.envId,
+      this.spec,
+      this.learner.params,
+      episodes,
+      seed,
+      this.gemm,
+      this.normalizationState(),
+    );
   }
 
   getPolicyWeights(): PolicyWeights {
@@ -392,6 +421,7 @@ export class PPOTrainer {
         elapsedSeconds: this.elapsedSeconds,
       },
       tensors: tensorSlices(this.layout),
+      ...(this.normalization ? { normalization: this.normalization.getState() } : {}),
     };
   }
 
@@ -415,8 +445,17 @@ export class PPOTrainer {
     this.globalStep = state.counters.globalStep;
     this.iteration = state.counters.iteration;
     this.elapsedSeconds = state.counters.elapsedSeconds;
+    // A checkpoint from before normalisation has no statistics: its config normalises nothing.
+    if (state.normalization) {
+      if (!this.normalization)
+        throw new Error(
+          "the checkpoint holds normalisation statistics but its configuration normalises nothing",
+        );
+      this.normalization.setState(state.normalization);
+    }
     this.policyVersion = state.rng.collector.policyVersion;
     this.ownCollector?.setPolicy(this.learner.params.subarray(0, this.layout.policySize), this.policyVersion);
+    this.ownCollector?.setNormalization(this.normalizationState());
   }
 
   dispose(): void {
@@ -436,12 +475,15 @@ class Evaluation {
   private readonly returns: number[];
   private readonly lengths: number[];
   private remaining: number;
+  /** Normalised observations, when the policy was trained on normalised ones. */
+  private readonly normObs: Float32Array | null;
 
   constructor(
     private readonly spec: NetworkSpec,
     params: Float32Array,
     private readonly episodes: number,
     gemm: Gemm,
+    private readonly normalization: NormalizationState | null = null,
   ) {
     if (!Number.isInteger(episodes) || episodes < 1)
       throw new RangeError(`episodes must be a positive integer, got ${episodes}`);
@@ -464,16 +506,24 @@ class Evaluation {
     this.returns = new Array<number>(episodes).fill(Number.NaN);
     this.lengths = new Array<number>(episodes).fill(0);
     this.remaining = episodes;
+    this.normObs = normalization?.obs ? new Float32Array(episodes * spec.obsDim) : null;
   }
 
   act(obs: Float32Array): Int32Array | Float32Array {
     greedyActions(
       this.spec.action,
-      this.actor.forward(this.p, obs, this.episodes),
+      this.actor.forward(this.p, this.policyObs(obs), this.episodes),
       this.episodes,
       this.envActions,
     );
     return this.envActions;
+  }
+
+  /** The observations as the policy saw them in training: normalised with frozen statistics (rewards stay raw). */
+  private policyObs(obs: Float32Array): Float32Array {
+    const s = this.normalization;
+    if (!s?.obs || !this.normObs) return obs;
+    return normalizeObsInto(obs, this.episodes, s.obs, s.epsilon, s.clipObs, this.normObs);
   }
 
   /** True when every env has finished its first episode. */
@@ -496,7 +546,10 @@ class Evaluation {
   }
 }
 
-/** Deterministic evaluation of θ's policy on `episodes` fresh envs (the first episode of each). */
+/**
+ * Deterministic evaluation of θ's policy on `episodes` fresh envs (the first episode of each); with
+ * `normalization`, the policy sees observations normalised by those statistics, frozen.
+ */
 export function evaluatePolicy(
   envId: string,
   spec: NetworkSpec,
@@ -504,8 +557,9 @@ export function evaluatePolicy(
   episodes: number,
   seed: number,
   gemm: Gemm = jsGemm,
+  normalization: NormalizationState | null = null,
 ): EvaluationResult {
-  const evaluation = new Evaluation(spec, params, episodes, gemm);
+  const evaluation = new Evaluation(spec, params, episodes, gemm, normalization);
   const env = makeVectorEnv(envId, episodes);
   let obs = env.reset({ seed });
   for (;;) {
@@ -522,8 +576,9 @@ export async function evaluatePolicyOn(
   params: Float32Array,
   seed: number,
   gemm: Gemm = jsGemm,
+  normalization: NormalizationState | null = null,
 ): Promise<EvaluationResult> {
-  const evaluation = new Evaluation(spec, params, env.numEnvs, gemm);
+  const evaluation = new Evaluation(spec, params, env.numEnvs, gemm, normalization);
   let obs = await env.reset({ seed });
   for (;;) {
     const step = await env.step(evaluation.act(obs));

@@ -118,7 +118,12 @@ export class BrokerRunnerPool implements RunnerPool {
   sample(handle: RunnerHandle, weights: PolicyMessage): Promise<RunnerSample> {
     return this.broker.call(
       "workers.sample",
-      { runnerId: handle.id, version: weights.version, policy: weights.policy },
+      {
+        runnerId: handle.id,
+        version: weights.version,
+        policy: weights.policy,
+        ...(weights.normalization ? { normalization: weights.normalization } : {}),
+      },
       { nodeID: handle.nodeID, retries: 0 },
     ) as Promise<RunnerSample>;
   }
