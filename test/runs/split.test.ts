@@ -50,7 +50,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 /** 8 envs × 32 steps = 256 steps per iteration, 6 iterations: many CartPole episode ends. */
 const BODY = {
   env: "CartPole-v1",
-  preset: "cleanrl",
+  preset: "cleanrl" as const,
   seed: 9,
   totalSteps: 256 * 6,
   hyperparameters: { numEnvs: 8, numSteps: 32, numMinibatches: 2, updateEpochs: 2 },
