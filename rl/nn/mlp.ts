@@ -57,6 +57,21 @@ export function initMlp(layout: MlpLayout, params: Float32Array, rng: Rng, headG
 }
 
 /**
+ * PyTorch's default `nn.Linear.reset_parameters` (SB3 with `ortho_init=False`): kaiming_uniform_
+ * with a = √5 on the weight, i.e. U(−1/√fan_in, 1/√fan_in), and the bias U(−1/√fan_in, 1/√fan_in).
+ * Drawn as torch does, the (out, in) weight row-major then the bias, and stored as [in, out].
+ */
+export function initMlpTorchDefault(layout: MlpLayout, params: Float32Array, rng: Rng): void {
+  for (const layer of layout.layers) {
+    const bound = 1 / Math.sqrt(layer.inDim);
+    for (let r = 0; r < layer.outDim; r++)
+      for (let c = 0; c < layer.inDim; c++)
+        params[layer.w + c * layer.outDim + r] = rng.uniformRange(-bound, bound);
+    for (let j = 0; j < layer.outDim; j++) params[layer.b + j] = rng.uniformRange(-bound, bound);
+  }
+}
+
+/**
  * Forward and backward of one MLP (hidden activation `activation`, linear output) on batches of up
  * to `maxBatch` rows. Activations of the last forward are kept for the backward pass.
  */
@@ -111,6 +126,14 @@ export class MlpKernel {
       h = this.acts[l];
     }
     return this.acts[last].subarray(0, M * layers[last].outDim);
+  }
+
+  /** The last forward's last hidden features [M, sizes[L−1]] (gSDE's latent); a view valid until the next forward. */
+  hidden(): Float32Array {
+    const layers = this.layout.layers;
+    if (this.batch < 0) throw new Error("MlpKernel.hidden before forward");
+    if (layers.length < 2) throw new Error("the network has no hidden layer");
+    return this.acts[layers.length - 2]!.subarray(0, this.batch * layers[layers.length - 2]!.outDim);
   }
 
   /**

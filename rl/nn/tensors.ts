@@ -31,7 +31,8 @@ export function tensorSlices(layout: ParameterLayout): TensorSlice[] {
   if (layout.policySize > layout.actor.size) {
     slices.push({
       name: "actor_logstd",
-      shape: [layout.policySize - layout.actor.size],
+      // [d] for the diagonal Gaussian, [latentDim, d] for gSDE's log-std matrix.
+      shape: layout.logstdShape,
       offset: layout.logstd,
       size: layout.policySize - layout.actor.size,
     });

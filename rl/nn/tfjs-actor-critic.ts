@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { LossCoefficients, LossStats } from "../ppo/loss.ts";
 import {
   type ActorCriticEngine,
+  GSDE_EPSILON,
   type Minibatch,
   type NetworkSpec,
   type ParameterLayout,
@@ -41,8 +42,10 @@ export class TfjsActorCritic implements ActorCriticEngine {
     this.criticVars = this.makeVars(this.layout.critic, this.layout.criticOffset, "critic");
     this.logstd = null;
     if (spec.action.kind === "box") {
-      const size = this.layout.outDim;
-      this.logstd = tf.variable(tf.zeros([1, size]), true, `logstd_${Math.random()}`);
+      // [1, d] for the diagonal Gaussian; gSDE's matrix [latentDim, d].
+      const shape = this.layout.sde ? this.layout.logstdShape : [1, this.layout.outDim];
+      const size = shape[0]! * shape[1]!;
+      this.logstd = tf.variable(tf.zeros(shape), true, `logstd_${Math.random()}`);
       this.slices.push({ variable: this.logstd, offset: this.layout.logstd, size });
     }
   }
@@ -70,12 +73,22 @@ export class TfjsActorCritic implements ActorCriticEngine {
   }
 
   private mlp(vars: { w: tf.Variable; b: tf.Variable }[], x: tf.Tensor2D): tf.Tensor2D {
+    return this.mlpWithLatent(vars, x).out;
+  }
+
+  /** The MLP's output and its last hidden features (gSDE's latent). */
+  private mlpWithLatent(
+    vars: { w: tf.Variable; b: tf.Variable }[],
+    x: tf.Tensor2D,
+  ): { out: tf.Tensor2D; latent: tf.Tensor2D } {
     let h = x;
+    let latent = x;
     vars.forEach(({ w, b }, l) => {
       const z = tf.add(tf.matMul(h, w), b) as tf.Tensor2D;
+      if (l === vars.length - 1) latent = h;
       h = l === vars.length - 1 ? z : this.spec.activation === "tanh" ? tf.tanh(z) : tf.relu(z);
     });
-    return h;
+    return { out: h, latent };
   }
 
   policyOut(params: Float32Array, obs: Float32Array, M: number): Float32Array {
@@ -107,6 +120,9 @@ export class TfjsActorCritic implements ActorCriticEngine {
       const adv = tf.tensor1d(mb.advantages.subarray(0, M));
       const returns = tf.tensor1d(mb.returns.subarray(0, M));
       const oldValues = tf.tensor1d(mb.values.subarray(0, M));
+      // gSDE's latent, detached (SB3 learn_features=False): computed outside the gradient tape, so
+      // the variance passes no gradient into the actor's features. tfjs has no stop_gradient op.
+      const latentSq = this.layout.sde ? tf.square(this.mlpWithLatent(this.actorVars, x).latent) : null;
       const lossFn = (): tf.Scalar => {
         const out = this.mlp(this.actorVars, x);
         let newlogprob: tf.Tensor1D;
@@ -116,6 +132,15 @@ export class TfjsActorCritic implements ActorCriticEngine {
           const onehot = tf.oneHot(tf.tensor1d(Array.from(mb.actions.subarray(0, M)), "int32"), outDim);
           newlogprob = tf.sum(tf.mul(logp, onehot), 1);
           entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 1));
+        } else if (this.layout.sde) {
+          // SB3 StateDependentNoiseDistribution.proba_distribution: variance = latent.detach()² ·
+          // exp(log_std)², Normal(mean, √(variance + ε)); log_prob and entropy summed over dims.
+          const a = tf.tensor2d(mb.actions.subarray(0, M * outDim), [M, outDim]);
+          const variance = tf.matMul(latentSq!, tf.exp(tf.mul(2, this.logstd!)));
+          const logStd = tf.mul(0.5, tf.log(tf.add(variance, GSDE_EPSILON)));
+          const z = tf.div(tf.sub(a, out), tf.exp(logStd));
+          newlogprob = tf.sum(tf.sub(tf.sub(tf.mul(-0.5, tf.square(z)), logStd), HALF_LOG_2PI), 1);
+          entropy = tf.sum(tf.add(logStd, 0.5 + HALF_LOG_2PI), 1);
         } else {
           const a = tf.tensor2d(mb.actions.subarray(0, M * outDim), [M, outDim]);
           const logstd = this.logstd!;

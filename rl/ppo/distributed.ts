@@ -12,6 +12,7 @@ import { parameterLayout } from "../nn/actor-critic.ts";
 import { Arena } from "../nn/arena.ts";
 import { type Gemm, jsGemm } from "../nn/gemm.ts";
 import { MlpKernel } from "../nn/mlp.ts";
+import { sdeOptions } from "./gsde.ts";
 import type { Hyperparameters } from "./hyperparameters.ts";
 import { concatMoments, type NormalizationSettings, normalizationSettings } from "./normalize.ts";
 import {
@@ -42,7 +43,8 @@ export function runnerNormalization(config: RunnerNormalizationConfig): Normaliz
 export interface EnvRunnerSpec {
   envId: string;
   config: RunnerNormalizationConfig &
-    Pick<Hyperparameters, "seed" | "numSteps" | "hiddenSizes" | "activation">;
+    Pick<Hyperparameters, "seed" | "numSteps" | "hiddenSizes" | "activation"> &
+    Partial<Pick<Hyperparameters, "useSde" | "sdeSampleFreq">>;
   /** Envs of this runner (the run's numEnvs / runners). */
   numEnvs: number;
   /** 0-based index of the runner within the run: its envs are the run's envs index·numEnvs…. */
@@ -89,7 +91,16 @@ export async function createRunnerCollector(
   const rngs = actionStreams(spec.config.seed, firstEnv, spec.numEnvs);
   const { value } = Arena.build((alloc) => {
     const actor = new MlpKernel(layout.actor, net.activation, spec.numEnvs, alloc, kernelGemm);
-    return new RolloutCollector(env, net.action, actor, layout.policySize, spec.config.numSteps, rngs, alloc);
+    return new RolloutCollector(
+      env,
+      net.action,
+      actor,
+      layout.policySize,
+      spec.config.numSteps,
+      rngs,
+      alloc,
+      sdeOptions(spec.config),
+    );
   });
   value.configureNormalization(runnerNormalization(spec.config));
   await value.start(envSeed);

@@ -7,6 +7,7 @@
  * (`batchSize = numEnvs * numSteps`, `minibatchSize = batchSize / numMinibatches`), as CleanRL does.
  */
 import { z } from "zod";
+import { builtinSpaces } from "../envs/registry.ts";
 import { NORMALIZE_STYLES } from "./normalize.ts";
 
 export const ACTIVATIONS = ["tanh", "relu"] as const;
@@ -85,6 +86,41 @@ export const hyperparametersSchema = z
       .max(8)
       .describe("Hidden layer widths of the actor and of the critic (separate networks)."),
     activation: z.enum(ACTIVATIONS).describe("Hidden-layer activation."),
+    // gSDE and init options (SB3 `ActorCriticPolicy` arguments, used by rl-zoo's continuous entries).
+    // `.default().optional()`: configs stored before these fields parse to today's behaviour.
+    useSde: z
+      .boolean()
+      .default(false)
+      .optional()
+      .describe(
+        "Generalized State-Dependent Exploration (Raffin, Kober & Stulp, CoRL 2021; SB3 `use_sde`): exploration noise ε(s) = latent(s)·E with E ~ N(0, exp(logStd)²) per env, a learned log-std matrix [last hidden, action dim]. Box actions only.",
+      ),
+    sdeSampleFreq: z
+      .number()
+      .int()
+      .min(-1)
+      .max(1_000_000)
+      .default(-1)
+      .optional()
+      .describe(
+        "With useSde: resample the exploration matrices every n env steps within a rollout (SB3 `sde_sample_freq`); -1 (or 0): only at the start of each rollout.",
+      ),
+    logStdInit: z
+      .number()
+      .min(-20)
+      .max(5)
+      .default(0)
+      .optional()
+      .describe(
+        "Initial value of every log-std parameter: the Gaussian's log-std vector, or gSDE's log-std matrix (SB3 `log_std_init`).",
+      ),
+    orthoInit: z
+      .boolean()
+      .default(true)
+      .optional()
+      .describe(
+        "Orthogonal init (gains √2 hidden, 0.01 policy head, 1 value head, zero biases); false: PyTorch's default nn.Linear init, U(±1/√fan_in) for weights and biases (SB3 `ortho_init`).",
+      ),
     // Observation/reward normalisation (SB3 VecNormalize, rl-zoo's `normalize: true`; rl/ppo/normalize.ts).
     // `.default().optional()`: configs stored before these fields parse to today's behaviour (off).
     normalizeObs: z
@@ -388,6 +424,31 @@ export function validateHyperparameters(value: unknown): Hyperparameters {
   throw new HyperparameterError(issues);
 }
 
+/**
+ * Settings that depend on the env's action space: gSDE exists for Box actions only (SB3's
+ * `make_proba_distribution` builds a StateDependentNoiseDistribution for Box spaces and refuses
+ * `use_sde` for the others).
+ */
+export function checkActionSpace(config: Hyperparameters, actions: "discrete" | "box"): void {
+  if (config.useSde && actions !== "box") {
+    throw new HyperparameterError([
+      {
+        field: "useSde",
+        message: "gSDE needs a Box (continuous) action space; this env's actions are discrete",
+      },
+    ]);
+  }
+}
+
+/** The action kind of a registered env, or undefined when the id is not a built-in env. */
+function builtinActionKind(envId: string): "discrete" | "box" | undefined {
+  try {
+    return builtinSpaces(envId).actionSpace.kind;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The preset for `envId`, with `overrides` applied on top, validated as a whole. */
 export function resolveHyperparameters(
   envId: string,
@@ -395,5 +456,8 @@ export function resolveHyperparameters(
   overrides: Record<string, unknown> = {},
   actions?: "discrete" | "box",
 ): Hyperparameters {
-  return validateHyperparameters({ ...presetFor(envId, preset, actions), ...overrides });
+  const config = validateHyperparameters({ ...presetFor(envId, preset, actions), ...overrides });
+  const kind = actions ?? builtinActionKind(envId);
+  if (kind) checkActionSpace(config, kind);
+  return config;
 }

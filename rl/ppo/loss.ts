@@ -13,6 +13,8 @@
  */
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+/** SB3 `StateDependentNoiseDistribution` epsilon (also GSDE_EPSILON in nn/actor-critic.ts). */
+const GSDE_EPSILON = 1e-6;
 
 export interface LossCoefficients {
   clipCoef: number;
@@ -28,6 +30,11 @@ export interface MinibatchOutputs {
   outDim: number;
   out: Float32Array;
   logstd: Float32Array | null;
+  /**
+   * gSDE instead of `logstd`: the per-row variance [M, d] = latent²·exp(logstd)² (see `gsdeVariance`);
+   * the Gaussian's std is √(variance + GSDE_EPSILON).
+   */
+  variance?: Float32Array | null;
   newvalue: Float32Array;
 }
 
@@ -54,8 +61,10 @@ export interface LossStats {
 export interface LossGradients {
   /** dL/d(out) [M, outDim]. */
   dOut: Float32Array;
-  /** dL/d(logstd) [d] (box only). */
+  /** dL/d(logstd) [d] (box only, without gSDE). */
   dLogstd: Float32Array | null;
+  /** gSDE: dL/d(variance) [M, d]. */
+  dVariance?: Float32Array | null;
   /** dL/d(newvalue) [M]. */
   dValue: Float32Array;
 }
@@ -120,8 +129,11 @@ export function ppoLoss(
   let clipped = 0;
   const probs = new Float64Array(o.kind === "discrete" ? outDim : 0);
   const logstd = o.logstd;
+  const variance = o.variance ?? null;
   let logstdSum = 0;
-  if (o.kind === "box") {
+  if (variance !== null) {
+    if (!g.dVariance) throw new Error("a gSDE policy needs dVariance");
+  } else if (o.kind === "box") {
     if (logstd === null || g.dLogstd === null) throw new Error("box policy needs logstd");
     for (let d = 0; d < outDim; d++) logstdSum += logstd[d];
     g.dLogstd.fill(0);
@@ -134,6 +146,18 @@ export function ppoLoss(
       const r = categoricalRow(o.out, row, outDim, t.actions[i], probs);
       newlogprob = r.logprob;
       entropy = r.entropy;
+    } else if (variance !== null) {
+      // gSDE: torch Normal(μ, σ) with σ² = variance + ε per row (SB3 proba_distribution); log_prob
+      // and entropy summed over action dims (sum_independent_dims), as for the diagonal Gaussian.
+      newlogprob = 0;
+      entropy = 0;
+      for (let d = 0; d < outDim; d++) {
+        const s2 = variance[row + d] + GSDE_EPSILON;
+        const diff = t.actions[row + d] - o.out[row + d];
+        const halfLogS2 = 0.5 * Math.log(s2);
+        newlogprob += (-0.5 * diff * diff) / s2 - halfLogS2 - HALF_LOG_2PI;
+        entropy += 0.5 + HALF_LOG_2PI + halfLogS2;
+      }
     } else {
       // Diagonal Gaussian: log N(a; μ, σ²) = Σ −(a−μ)²/(2σ²) − log σ − ½ log 2π; H = Σ ½ + ½ log 2π + log σ.
       newlogprob = 0;
@@ -168,6 +192,14 @@ export function ppoLoss(
         const dlp = (j === a ? 1 : 0) - p;
         const dH = p > 0 ? -p * (Math.log(p) + entropy) : 0;
         g.dOut[row + j] = dLogprob * dlp + dEntropy * dH;
+      }
+    } else if (variance !== null) {
+      for (let d = 0; d < outDim; d++) {
+        const inv = 1 / (variance[row + d] + GSDE_EPSILON);
+        const diff = t.actions[row + d] - o.out[row + d];
+        // ∂logπ/∂μ = (a−μ)/σ²;  ∂logπ/∂σ² = ½((a−μ)²/σ⁴ − 1/σ²);  ∂H/∂σ² = 1/(2σ²).
+        g.dOut[row + d] = dLogprob * diff * inv;
+        g.dVariance![row + d] = 0.5 * inv * (dLogprob * (diff * diff * inv - 1) + dEntropy);
       }
     } else {
       for (let d = 0; d < outDim; d++) {

@@ -15,6 +15,13 @@ import type { ActionSpec } from "../nn/actor-critic.ts";
 import type { Allocator } from "../nn/arena.ts";
 import type { MlpKernel } from "../nn/mlp.ts";
 import {
+  resamplesAt,
+  type SdeOptions,
+  sampleActionsSde,
+  sampleExplorationMatrices,
+  squaredStd,
+} from "./gsde.ts";
+import {
   type NormalizationMoments,
   type NormalizationSettings,
   type NormalizationState,
@@ -216,6 +223,13 @@ export class RolloutCollector {
   readonly policy: Float32Array;
   private readonly actorParams: Float32Array;
   private readonly logstd: Float32Array | null;
+  /** gSDE's runner-side state: env i's exploration matrix [H, d] and exp(logstd)² of this rollout. */
+  private readonly sde: {
+    options: SdeOptions;
+    H: number;
+    exploration: Float32Array;
+    stdSq: Float64Array;
+  } | null;
   policyVersion = 0;
   /** Observation/reward normalisation with frozen statistics; null when the run normalises nothing. */
   normalizer: RolloutNormalizer | null = null;
@@ -228,6 +242,7 @@ export class RolloutCollector {
     numSteps: number,
     rngs: readonly Rng[],
     alloc: Allocator,
+    sde: SdeOptions | null = null,
   ) {
     if (rngs.length !== env.numEnvs)
       throw new RangeError(`${rngs.length} action streams for ${env.numEnvs} envs: one per env`);
@@ -240,6 +255,19 @@ export class RolloutCollector {
     this.policy = alloc.alloc(policySize);
     this.actorParams = this.policy.subarray(0, this.logstdOffset);
     this.logstd = action.kind === "box" ? this.policy.subarray(this.logstdOffset) : null;
+    if (sde && action.kind !== "box") throw new RangeError("gSDE needs a Box action space");
+    const H = actor.layout.sizes[actor.layout.sizes.length - 2]!;
+    this.sde =
+      sde && action.kind === "box"
+        ? {
+            options: sde,
+            H,
+            exploration: new Float32Array(env.numEnvs * H * action.dim),
+            stdSq: new Float64Array(H * action.dim),
+          }
+        : null;
+    if (this.sde && policySize !== this.logstdOffset + this.sde.stdSq.length)
+      throw new RangeError(`gSDE policy weights need a log-std matrix [${H}, ${this.sde.stdSq.length / H}]`);
     const N = env.numEnvs;
     const obsDim = env.observationDim;
     const actDim = action.kind === "discrete" ? 1 : action.dim;
@@ -361,19 +389,49 @@ export class RolloutCollector {
     else r.obs.set(obs, base * obsDim);
     const t0 = performance.now();
     const out = this.actor.forward(this.actorParams, r.obs.subarray(base * obsDim, (base + N) * obsDim), N);
-    sampleActions(
-      this.action,
-      out,
-      this.logstd,
+    if (this.sde) this.actSde(t, out, base);
+    else
+      sampleActions(
+        this.action,
+        out,
+        this.logstd,
+        N,
+        this.rngs,
+        this.envActions,
+        r.actions.subarray(base * actDim, (base + N) * actDim),
+        r.logprobs.subarray(base, base + N),
+      );
+    const t1 = performance.now();
+    r.inferenceSeconds += (t1 - t0) / 1000;
+    return t1;
+  }
+
+  /**
+   * gSDE's step t: new exploration matrices at the rollout's start and every sdeSampleFreq steps
+   * (SB3 collect_rollouts' reset_noise), env i's drawn from env i's own action stream; then actions
+   * mean + latent·E_i from the actor's last hidden features.
+   */
+  private actSde(t: number, mean: Float32Array, base: number): void {
+    const sde = this.sde!;
+    const r = this.rollout;
+    const { actDim } = r;
+    const N = r.numEnvs;
+    if (resamplesAt(t, sde.options.sampleFreq)) {
+      squaredStd(this.logstd!, sde.stdSq);
+      sampleExplorationMatrices(this.logstd!, sde.H, actDim, this.rngs, sde.exploration);
+    }
+    sampleActionsSde(
+      this.action as Extract<ActionSpec, { kind: "box" }>,
+      mean,
+      this.actor.hidden(),
+      sde.stdSq,
+      sde.exploration,
+      sde.H,
       N,
-      this.rngs,
       this.envActions,
       r.actions.subarray(base * actDim, (base + N) * actDim),
       r.logprobs.subarray(base, base + N),
     );
-    const t1 = performance.now();
-    r.inferenceSeconds += (t1 - t0) / 1000;
-    return t1;
   }
 
   /** Records what step t's env step returned; answers the observations the next step acts on. */

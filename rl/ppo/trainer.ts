@@ -26,7 +26,8 @@ import { type BackendName, initBackend, parseBackendName } from "../nn/backend.t
 import { type Gemm, jsGemm } from "../nn/gemm.ts";
 import { MlpKernel } from "../nn/mlp.ts";
 import { type TensorSlice, tensorSlices } from "../nn/tensors.ts";
-import { type Hyperparameters, validateHyperparameters } from "./hyperparameters.ts";
+import { sdeOptions } from "./gsde.ts";
+import { checkActionSpace, type Hyperparameters, validateHyperparameters } from "./hyperparameters.ts";
 import { Learner } from "./learner.ts";
 import {
   type NormalizationState,
@@ -140,11 +141,13 @@ export function actionSpecOf(spaces: EnvSpaces): ActionSpec {
 }
 
 export function networkSpecOf(spaces: EnvSpaces, config: Hyperparameters): NetworkSpec {
+  checkActionSpace(config, spaces.actionSpace.kind);
   return {
     obsDim: spaces.observationSpace.low.length,
     action: actionSpecOf(spaces),
     hiddenSizes: config.hiddenSizes,
     activation: config.activation,
+    useSde: config.useSde ?? false,
   };
 }
 
@@ -216,6 +219,7 @@ export class PPOTrainer {
           config.numSteps,
           actionRngs,
           alloc,
+          sdeOptions(config),
         );
       return { engine, learner, collector };
     });
@@ -223,7 +227,10 @@ export class PPOTrainer {
     this.learner = value.learner;
     this.ownCollector = value.collector;
     this.numIterations = Math.floor(config.totalTimesteps / batch);
-    initParameters(this.layout, this.learner.params, new Rng(deriveSeed(config.seed, 0)));
+    initParameters(this.layout, this.learner.params, new Rng(deriveSeed(config.seed, 0)), {
+      orthoInit: config.orthoInit ?? true,
+      logStdInit: config.logStdInit ?? 0,
+    });
     const normalization = normalizationSettings(config);
     this.normalization = normalization && new RunningNormalization(obsDim, normalization);
     this.ownCollector?.configureNormalization(normalization);

@@ -20,7 +20,7 @@ export interface InitFrom {
 }
 
 /** What must not change for a checkpoint to fit: the network and the env states' layout. */
-const MUST_MATCH = ["numEnvs", "hiddenSizes", "activation"] as const;
+const MUST_MATCH = ["numEnvs", "hiddenSizes", "activation", "useSde"] as const;
 
 /** The source checkpoint, checked against the new run; 404 when the caller may not see the source. */
 export async function sourceCheckpoint(
