@@ -1,0 +1,125 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import test from "ava";
+import { decodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
+import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
+import { PPOTrainer, type TrainerState, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
+import { workerNodeIds } from "../../services/runs/runner-pool.ts";
+import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
+import { accountWithRole, deterministicPart, launch, metrics, waitFor, waitForStatus } from "./helpers.ts";
+
+/**
+ * Issue 14, item 4, over the wire: with observation and reward normalisation, a run of 2 env runners
+ * × 4 envs in a worker process over NATS (statistics sent with the weights, per-env moments returned
+ * through the CBOR serializer and merged by the learner) is PPOTrainer's run with 8 envs: metrics,
+ * checkpoint (statistics included) and evaluation (with frozen statistics), bit for bit.
+ */
+
+const NATS_URL = process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1:4222";
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+function spawnWorker(api: TestPlatform, namespace: string, slots: number): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", "main.ts"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      SERVICES: "workers",
+      NATS_URL,
+      MOLECULER_NAMESPACE: namespace,
+      NODE_ID: `${namespace}-w1`,
+      DATABASE_URL: api.database.url,
+      WORKER_SLOTS: String(slots),
+      LOG_LEVEL: "warn",
+      NODE_ENV: "test",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+/** Pendulum truncates at 200 steps: 4 iterations × 64 steps cross it (normalised final observations). */
+const BODY = {
+  env: "Pendulum-v1",
+  preset: "cleanrl" as const,
+  seed: 6,
+  totalSteps: 8 * 64 * 4,
+  hyperparameters: {
+    numEnvs: 8,
+    numSteps: 64,
+    numMinibatches: 4,
+    updateEpochs: 2,
+    normalizeObs: true,
+    normalizeReward: true,
+  },
+};
+
+function comparable(state: TrainerState): unknown {
+  return {
+    ...state,
+    params: Array.from(state.params),
+    adam: { step: state.adam.step, m: Array.from(state.adam.m), v: Array.from(state.adam.v) },
+    counters: { ...state.counters, elapsedSeconds: 0 },
+  };
+}
+
+test("a normalised run of 2 × 4 env runners over NATS equals PPOTrainer with 8 envs: metrics, statistics, evaluation", async (t) => {
+  const namespace = `norm-split-${randomBytes(4).toString("hex")}`;
+  const cluster = await startTestPlatform(t, {
+    SERVICES: "api,users,runs",
+    NATS_URL,
+    MOLECULER_NAMESPACE: namespace,
+    RUN_SCHEDULE_INTERVAL_MS: "100",
+  });
+  const worker = spawnWorker(cluster, namespace, 2);
+  t.teardown(() => stopChild(worker));
+  await waitFor(
+    async () => workerNodeIds(cluster.platform.broker).length,
+    (n) => n === 1,
+    "a worker node",
+    60_000,
+  );
+  const me = await accountWithRole(cluster, "researcher");
+  const run = await launch(cluster, me.token, { ...BODY, resources: { runners: 2 } });
+  const done = await waitForStatus(cluster, me.token, run.id, ["completed", "failed"], 180_000);
+  t.is(done.status, "completed", done.failureReason ?? "");
+
+  const trainer = await PPOTrainer.create({
+    envId: BODY.env,
+    config: resolveHyperparameters(BODY.env, BODY.preset, {
+      ...BODY.hyperparameters,
+      totalTimesteps: BODY.totalSteps,
+      seed: BODY.seed,
+    }),
+  });
+  const local: { iteration: number; globalStep: number; metrics: Record<string, number | null> }[] = [];
+  await trainer.train((m) => {
+    const { iteration, global_step, ...rest } = m;
+    const values: Record<string, number | null> = {};
+    for (const [k, v] of Object.entries(rest)) {
+      if (!(WALL_TIME_KEYS as readonly string[]).includes(k))
+        values[k] = Number.isFinite(v) ? (v as number) : null;
+    }
+    local.push({ iteration, globalStep: global_step, metrics: values });
+  });
+  t.deepEqual(deterministicPart(await metrics(cluster, me.token, run.id)), local, "metrics");
+
+  const res = await cluster.authedFetch(me.token, `/api/v1/runs/${run.id}/checkpoint`);
+  t.is(res.status, 200);
+  const state = decodeCheckpoint(new Uint8Array(await res.arrayBuffer()));
+  t.truthy(state.normalization?.obs && state.normalization.ret, "the checkpoint holds the statistics");
+  t.deepEqual(comparable(state), comparable(trainer.getState()), "checkpoint");
+  const episodes = done.evaluation?.episodes ?? 10;
+  t.deepEqual(
+    done.evaluation?.returns,
+    trainer.evaluate(episodes, BODY.seed + 1_000_000).returns,
+    "evaluation with frozen statistics",
+  );
+});
