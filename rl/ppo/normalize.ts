@@ -389,7 +389,7 @@ export class RolloutNormalizer {
 
   /** Starts an iteration's moments; `obs` are the observations the first step acts on. */
   begin(obs: ArrayLike<number>): void {
-    this.frozen;
+    if (!this.stats) throw new Error("no normalisation statistics were sent to this collector");
     this.moments = this.fresh();
     if (this.pendingReset && this.moments.obs)
       for (let i = 0; i < this.numEnvs; i++)
