@@ -39,33 +39,31 @@ export function resamplesAt(t: number, sampleFreq: number): boolean {
 
 /**
  * Draws env i's exploration matrix E_i [H, d] (row-major, as torch's rsample fills it) from rngs[i]:
- * E_i[j, k] = exp(logstd[j, k]) · z, z ~ N(0, 1). Written to out[i·H·d, (i+1)·H·d).
+ * E_i[j, k] = std[j, k] · z, z ~ N(0, 1), std = exp(logstd) (see `gsdeStd`). Written to
+ * out[i·H·d, (i+1)·H·d).
  */
-export function sampleExplorationMatrices(
-  logstd: Float32Array,
-  H: number,
-  d: number,
-  rngs: readonly Rng[],
-  out: Float32Array,
-): void {
-  const size = H * d;
+export function sampleExplorationMatrices(std: Float64Array, rngs: readonly Rng[], out: Float32Array): void {
+  const size = std.length;
   for (let i = 0; i < rngs.length; i++) {
     const rng = rngs[i]!;
     const o = i * size;
-    for (let e = 0; e < size; e++) out[o + e] = Math.exp(logstd[e]!) * rng.normal();
+    for (let e = 0; e < size; e++) out[o + e] = std[e]! * rng.normal();
   }
 }
 
-/** exp(logstd)² element-wise into `out` (SB3 get_std(log_std) ** 2). */
-export function squaredStd(logstd: Float32Array, out: Float64Array): void {
-  for (let e = 0; e < out.length; e++) out[e] = Math.exp(2 * logstd[e]!);
+/** std = exp(logstd) and stdSq = std² element-wise (SB3 get_std with use_expln=False, full_std). */
+export function gsdeStd(logstd: Float32Array, std: Float64Array, stdSq: Float64Array): void {
+  for (let e = 0; e < std.length; e++) {
+    std[e] = Math.exp(logstd[e]!);
+    stdSq[e] = std[e]! * std[e]!;
+  }
 }
 
 /**
  * gSDE actions for `rows` envs: row i's action is mean_i + latent_i · E_i (no random draw: the noise
  * is the exploration matrix's), stored unclipped in `actions`, clipped to the bounds in `envActions`
  * (SB3 clips before env.step), with its log-prob under Normal(mean, √(latent²·stdSq + ε)), where
- * stdSq = exp(logstd)² [H, d] (see `squaredStd`).
+ * stdSq = exp(logstd)² [H, d] (see `gsdeStd`).
  */
 export function sampleActionsSde(
   action: Extract<ActionSpec, { kind: "box" }>,

@@ -15,11 +15,11 @@ import type { ActionSpec } from "../nn/actor-critic.ts";
 import type { Allocator } from "../nn/arena.ts";
 import type { MlpKernel } from "../nn/mlp.ts";
 import {
+  gsdeStd,
   resamplesAt,
   type SdeOptions,
   sampleActionsSde,
   sampleExplorationMatrices,
-  squaredStd,
 } from "./gsde.ts";
 import {
   type NormalizationMoments,
@@ -228,6 +228,7 @@ export class RolloutCollector {
     options: SdeOptions;
     H: number;
     exploration: Float32Array;
+    std: Float64Array;
     stdSq: Float64Array;
   } | null;
   policyVersion = 0;
@@ -263,6 +264,7 @@ export class RolloutCollector {
             options: sde,
             H,
             exploration: new Float32Array(env.numEnvs * H * action.dim),
+            std: new Float64Array(H * action.dim),
             stdSq: new Float64Array(H * action.dim),
           }
         : null;
@@ -417,8 +419,8 @@ export class RolloutCollector {
     const { actDim } = r;
     const N = r.numEnvs;
     if (resamplesAt(t, sde.options.sampleFreq)) {
-      squaredStd(this.logstd!, sde.stdSq);
-      sampleExplorationMatrices(this.logstd!, sde.H, actDim, this.rngs, sde.exploration);
+      gsdeStd(this.logstd!, sde.std, sde.stdSq);
+      sampleExplorationMatrices(sde.std, this.rngs, sde.exploration);
     }
     sampleActionsSde(
       this.action as Extract<ActionSpec, { kind: "box" }>,

@@ -19,7 +19,7 @@ import { MlpKernel } from "../../rl/nn/mlp.ts";
 import { tensorSlices } from "../../rl/nn/tensors.ts";
 import { TfjsActorCritic } from "../../rl/nn/tfjs-actor-critic.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
-import { sampleActionsSde, squaredStd } from "../../rl/ppo/gsde.ts";
+import { gsdeStd, sampleActionsSde } from "../../rl/ppo/gsde.ts";
 import {
   HyperparameterError,
   resolveHyperparameters,
@@ -236,7 +236,7 @@ for (const c of fixture.cases) {
     const latent = actor.hidden();
     t.true(maxRelErr(latent, c.noise.latent).err < 1e-6);
     const stdSq = new Float64Array(H * d);
-    squaredStd(params.subarray(layout.logstd, layout.policySize), stdSq);
+    gsdeStd(params.subarray(layout.logstd, layout.policySize), new Float64Array(H * d), stdSq);
     const actions = new Float32Array(nEnvs * d);
     const envActions = new Float32Array(nEnvs * d);
     const logprobs = new Float32Array(nEnvs);
