@@ -14,7 +14,7 @@ import { accountWithRole, deterministicPart, launch, metrics, waitFor, waitForSt
  * Issue 14, item 8: scaling out never changes the result. One run, its 8 envs split 1 × 8, 2 × 4 and
  * 4 × 2 over env runners in worker processes on a real NATS cluster, is the same run as `proxima
  * train` (PPOTrainer) with 8 envs: metrics, final checkpoint and evaluation, bit for bit (wall-time
- * keys aside).
+ * keys aside); and a checkpoint of one split continues exactly in another.
  */
 
 const NATS_URL = process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1:4222";
@@ -79,6 +79,8 @@ test("1 × 8, 2 × 4 and 4 × 2 env runners over NATS give proxima train's metri
     NATS_URL,
     MOLECULER_NAMESPACE: namespace,
     RUN_SCHEDULE_INTERVAL_MS: "100",
+    // A checkpoint at iteration 3 for the runs that continue from it in another split (below).
+    RUN_CHECKPOINT_EVERY: "3",
   });
   // Two worker processes of 4 slots: the three runs (7 runners) are served at once, all over NATS.
   const workers = [spawnWorker(cluster, namespace, "w1", 4), spawnWorker(cluster, namespace, "w2", 4)];
@@ -143,5 +145,37 @@ test("1 × 8, 2 × 4 and 4 × 2 env runners over NATS give proxima train's metri
       `${what}: checkpoint`,
     );
     t.deepEqual(done[i]!.evaluation?.returns, expectedEvaluation, `${what}: evaluation`);
+  }
+
+  // A checkpoint of one split continues exactly in another (runs created from it with initFrom, as
+  // PBT's exploit step does): 2 × 4 → 4 × 2 and 4 × 2 → 1 × 8 from iteration 3.
+  const resplit = [
+    { from: runs[1]!, runners: 4 },
+    { from: runs[2]!, runners: 1 },
+  ];
+  const continued = await Promise.all(
+    resplit.map(({ from, runners }) =>
+      launch(cluster, me.token, {
+        ...BODY,
+        resources: { runners },
+        initFrom: { runId: from.id, iteration: 3 },
+      }),
+    ),
+  );
+  for (const [i, run] of continued.entries()) {
+    const what = `${resplit[i]!.from.resources.runners} runners → ${resplit[i]!.runners}`;
+    const d = await waitForStatus(cluster, me.token, run.id, ["completed", "failed"], 180_000);
+    t.is(d.status, "completed", d.failureReason ?? "");
+    t.deepEqual(
+      deterministicPart(await metrics(cluster, me.token, run.id)),
+      local.slice(3),
+      `${what}: metrics`,
+    );
+    t.deepEqual(
+      comparable(await checkpointOf(cluster, me.token, run.id)),
+      expectedState,
+      `${what}: checkpoint`,
+    );
+    t.deepEqual(d.evaluation?.returns, expectedEvaluation, `${what}: evaluation`);
   }
 });
