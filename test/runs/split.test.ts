@@ -2,8 +2,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import test from "ava";
+import { EnvRunner, type RunnerSample } from "../../actors/env-runner.ts";
+import { RunLearner } from "../../actors/learner.ts";
 import { decodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
-import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
+import { type Hyperparameters, resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { PPOTrainer, type TrainerState, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
 import { workerNodeIds } from "../../services/runs/runner-pool.ts";
 import type { PublicRun } from "../../services/runs/schemas.ts";
@@ -177,5 +179,94 @@ test("1 × 8, 2 × 4 and 4 × 2 env runners over NATS give proxima train's metri
       `${what}: checkpoint`,
     );
     t.deepEqual(d.evaluation?.returns, expectedEvaluation, `${what}: evaluation`);
+  }
+});
+
+/** Metrics without the wall-time keys. */
+function deterministic(m: object): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...m };
+  for (const k of WALL_TIME_KEYS) delete out[k];
+  return out;
+}
+
+/**
+ * The TrainingRun's loop without a transport: a RunLearner and `runners` EnvRunners (restored, when
+ * `from` is given, from a checkpoint blob as the TrainingRun restores its shards), `iterations` times.
+ */
+async function actorRun(
+  envId: string,
+  config: Hyperparameters,
+  runners: number,
+  iterations: number,
+  from?: Uint8Array,
+): Promise<{ metrics: Record<string, unknown>[]; checkpoint: Uint8Array }> {
+  const learner = await RunLearner.create(envId, config, from);
+  const E = config.numEnvs / runners;
+  const envRunners = await Promise.all(
+    Array.from({ length: runners }, (_, index) =>
+      EnvRunner.create({ envId, config, numEnvs: E, index }, learner.runnerState(index * E, E)),
+    ),
+  );
+  const out: Record<string, unknown>[] = [];
+  let samples: RunnerSample[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const weights = learner.weights();
+    samples = await Promise.all(envRunners.map((r) => r.sample(weights)));
+    out.push(
+      deterministic(
+        learner.learn(
+          samples.map((s) => s.rollout),
+          performance.now(),
+        ),
+      ),
+    );
+  }
+  return { metrics: out, checkpoint: learner.checkpoint(samples.map((s) => s.state)) };
+}
+
+test("with gSDE and observation/reward normalisation, RunLearner and 1 × 8, 2 × 4, 4 × 2 EnvRunners equal PPOTrainer with 8 envs, also across a change of split", async (t) => {
+  const envId = "Pendulum-v1";
+  const iterations = 7; // 7 × 32 steps: every env truncates once (200 steps)
+  const config = resolveHyperparameters(envId, "cleanrl", {
+    seed: 9,
+    numEnvs: 8,
+    numSteps: 32,
+    numMinibatches: 2,
+    updateEpochs: 2,
+    hiddenSizes: [16, 16],
+    totalTimesteps: 8 * 32 * iterations,
+    useSde: true,
+    sdeSampleFreq: 4,
+    normalizeObs: true,
+    normalizeReward: true,
+  });
+  const trainer = await PPOTrainer.create({ envId, config });
+  const expected: Record<string, unknown>[] = [];
+  await trainer.train((m) => {
+    expected.push(deterministic(m));
+  });
+  const expectedState = comparable(trainer.getState());
+  for (const runners of [1, 2, 4]) {
+    const run = await actorRun(envId, config, runners, iterations);
+    t.deepEqual(run.metrics, expected, `${runners} runners: metrics`);
+    t.deepEqual(
+      comparable(decodeCheckpoint(run.checkpoint)),
+      expectedState,
+      `${runners} runners: checkpoint`,
+    );
+  }
+  const half = 3;
+  for (const [before, after] of [
+    [2, 4],
+    [4, 1],
+  ] as const) {
+    const first = await actorRun(envId, config, before, half);
+    const rest = await actorRun(envId, config, after, iterations - half, first.checkpoint);
+    t.deepEqual([...first.metrics, ...rest.metrics], expected, `${before} → ${after} runners: metrics`);
+    t.deepEqual(
+      comparable(decodeCheckpoint(rest.checkpoint)),
+      expectedState,
+      `${before} → ${after}: checkpoint`,
+    );
   }
 });
