@@ -1,4 +1,6 @@
+import { readFile } from "node:fs/promises";
 import anyTest from "ava";
+import * as ort from "onnxruntime-node";
 import { TEST_ADMIN, TEST_PASSWORD, useTestPlatform } from "../helpers/platform.ts";
 import { getRun, launch, metrics, RUN_SERVICES, tinyRun, waitForStatus } from "../runs/helpers.ts";
 import { DropProxy } from "./drop-proxy.ts";
@@ -120,6 +122,36 @@ function suite() {
     t.regex(page.url(), /\/runs\/new$/);
     await screenshot(page, "new-run-errors");
     t.deepEqual(w.failedResponses, ["422 POST /api/v1/runs"]);
+    assertClean(t, w);
+    await w.context.close();
+  });
+
+  test("the run page downloads a completed run's checkpoint and its policy as ONNX, which onnxruntime runs", async (t) => {
+    const me = await api().learner();
+    const token = me.tokens.accessToken;
+    const run = await launch(api(), token, tinyRun(2));
+    await waitForStatus(api(), token, run.id, ["completed"]);
+    const w = await openPage(browser());
+    const { page } = w;
+    await loginThroughForm(page, api().url, me.email, me.password);
+    await page.goto(`${api().url}/runs/${run.id}`);
+    await page.locator('.page-head [data-status="completed"]').waitFor();
+
+    const downloadOf = async (button: string) => {
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: button }).click(),
+      ]);
+      return { name: download.suggestedFilename(), bytes: await readFile((await download.path())!) };
+    };
+    const checkpoint = await downloadOf("Download checkpoint");
+    t.is(checkpoint.name, `run-${run.id}-iter-2.ckpt`);
+    const policy = await downloadOf("Download policy (ONNX)");
+    t.is(policy.name, `run-${run.id}-iter-2.onnx`);
+    const session = await ort.InferenceSession.create(policy.bytes);
+    const { action } = await session.run({ obs: new ort.Tensor("float32", new Float32Array(8), [2, 4]) });
+    t.deepEqual(action!.dims, [2]);
+    t.deepEqual(w.failedResponses, []);
     assertClean(t, w);
     await w.context.close();
   });

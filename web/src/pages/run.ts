@@ -6,7 +6,7 @@ import { advancesStatus } from "../run-status.ts";
 import { ACTIVE, type Run } from "./runs.ts";
 
 /**
- * One run: live charts, status history, stop/resume, checkpoint download. The history comes from
+ * One run: live charts, status history, stop/resume, checkpoint and policy (ONNX) download. The history comes from
  * GET /runs/:id/metrics; live points from the WebSocket. After every (re)subscription the page asks
  * for the iterations after the last one it holds, so a dropped connection or an API restart loses
  * no point: the store is keyed by iteration, so overlaps are harmless.
@@ -38,6 +38,15 @@ export const runPage: Page = (main, { id }) => {
   const stop = h("button", { type: "button", class: "danger", "data-action": "stop" }, "Stop");
   const resume = h("button", { type: "button", "data-action": "resume" }, "Resume");
   const download = h("button", { type: "button", "data-action": "checkpoint" }, "Download checkpoint");
+  const downloadPolicy = h(
+    "button",
+    {
+      type: "button",
+      "data-action": "policy",
+      title: "The deterministic policy, for onnxruntime: raw observations in, actions out",
+    },
+    "Download policy (ONNX)",
+  );
   const actionStatus = h("div", { class: "form-status" });
   const history = h("ol", { class: "status-history", "aria-label": "Status changes" });
   const details = h("dl", { class: "kv" });
@@ -48,7 +57,7 @@ export const runPage: Page = (main, { id }) => {
       "div",
       { class: "page-head" },
       heading,
-      h("div", { class: "actions" }, statusSlot, stop, resume, download),
+      h("div", { class: "actions" }, statusSlot, stop, resume, download, downloadPolicy),
     ),
     h("div", { class: "progress-row" }, progress, progressText),
     actionStatus,
@@ -205,14 +214,22 @@ export const runPage: Page = (main, { id }) => {
   };
   stop.addEventListener("click", () => void act("stop"));
   resume.addEventListener("click", () => void act("resume"));
-  download.addEventListener("click", async () => {
+  const downloadFile = async (path: string, fallbackName: string) => {
     actionStatus.replaceChildren();
     try {
-      await api.download(`/api/v1/runs/${id}/checkpoint`, `run-${id}.ckpt`);
+      await api.download(path, fallbackName);
     } catch (err) {
       actionStatus.replaceChildren(errorBox(err));
     }
-  });
+  };
+  download.addEventListener(
+    "click",
+    () => void downloadFile(`/api/v1/runs/${id}/checkpoint`, `run-${id}.ckpt`),
+  );
+  downloadPolicy.addEventListener(
+    "click",
+    () => void downloadFile(`/api/v1/runs/${id}/policy.onnx`, `run-${id}.onnx`),
+  );
 
   let unsubscribe: (() => void) | undefined;
   refreshRun()
