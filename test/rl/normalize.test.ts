@@ -30,7 +30,7 @@ import {
   RunningNormalization,
   VecNormalize,
 } from "../../rl/ppo/normalize.ts";
-import type { Rollout, RolloutCollector } from "../../rl/ppo/rollout.ts";
+import type { Rollout, RolloutCollector, RolloutCollectorState } from "../../rl/ppo/rollout.ts";
 import {
   type IterationMetrics,
   PPOTrainer,
@@ -482,4 +482,44 @@ test("a whole-run state cut for runners keeps each env's discounted return in gl
     [0, 1, 2, 3].map((r) => whole.returns!.slice(r * 2, r * 2 + 2)),
   );
   t.deepEqual(mergeCollectorStates(parts).returns, whole.returns);
+});
+
+test("a takeover continues the normalised run: the run's learner from the checkpoint blob, runners of another split from its cut states", async (t) => {
+  const envId = "CartPole-v1";
+  const iterations = 4;
+  const config = configFor(envId, { numSteps: 16, totalTimesteps: NUM_ENVS * 16 * iterations });
+  const expected = await singleProcess(envId, config, iterations);
+  // The first activation: 2 runners × 4 envs, checkpointed after 2 iterations.
+  const first = await RunLearner.create(envId, config);
+  const firstRunners = await Promise.all(
+    [0, 1].map((index) => EnvRunner.create({ envId, config, numEnvs: 4, index })),
+  );
+  let states: RolloutCollectorState[] = [];
+  for (let i = 0; i < 2; i++) {
+    const samples = await Promise.all(firstRunners.map((r) => r.sample(first.weights())));
+    first.learn(
+      samples.map((s) => s.rollout),
+      performance.now(),
+    );
+    states = samples.map((s) => s.state);
+  }
+  const blob = first.checkpoint(states);
+  // The next activation (another node): 4 runners × 2 envs restored from the blob.
+  const next = await RunLearner.create(envId, config, blob);
+  t.deepEqual(next.normalizationState(), first.normalizationState());
+  const runners = await Promise.all(
+    [0, 1, 2, 3].map((index) =>
+      EnvRunner.create({ envId, config, numEnvs: 2, index }, next.runnerState(index * 2, 2)),
+    ),
+  );
+  for (let i = 2; i < iterations; i++) {
+    const samples = await Promise.all(runners.map((r) => r.sample(next.weights())));
+    const m = next.learn(
+      samples.map((s) => s.rollout),
+      performance.now(),
+    );
+    t.deepEqual(deterministic(m), expected.steps[i]!.metrics, `iteration ${i + 1}`);
+    states = samples.map((s) => s.state);
+  }
+  t.deepEqual(comparable(decodeCheckpoint(next.checkpoint(states))), comparable(expected.state));
 });
