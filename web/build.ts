@@ -13,7 +13,13 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { listEnvs } from "../rl/envs/registry.ts";
-import { hyperparametersJsonSchema, PRESETS, presetFor, presetsFor } from "../rl/ppo/hyperparameters.ts";
+import {
+  hyperparametersJsonSchema,
+  PRESETS,
+  presetFor,
+  presetsFor,
+  validateHyperparameters,
+} from "../rl/ppo/hyperparameters.ts";
 
 export const WEB_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const DIST_DIR = path.join(WEB_DIR, "dist");
@@ -35,7 +41,10 @@ function catalog() {
   return {
     envs: listEnvs().map((e) => ({
       ...e,
-      presets: Object.fromEntries(presetsFor(e.id).map((p) => [p, presetFor(e.id, p)])),
+      // Validated, so that fields a preset leaves to their defaults show those defaults.
+      presets: Object.fromEntries(
+        presetsFor(e.id).map((p) => [p, validateHyperparameters(presetFor(e.id, p))]),
+      ),
     })),
     presets: PRESETS,
     hyperparameters: hyperparametersJsonSchema(),
