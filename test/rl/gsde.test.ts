@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import test from "ava";
 import { Rng } from "../../rl/core/rng.ts";
+import { builtinSpaces } from "../../rl/envs/registry.ts";
 import { makeVectorEnv } from "../../rl/envs/vector.ts";
 import {
   FusedActorCritic,
@@ -19,6 +20,7 @@ import { MlpKernel } from "../../rl/nn/mlp.ts";
 import { tensorSlices } from "../../rl/nn/tensors.ts";
 import { TfjsActorCritic } from "../../rl/nn/tfjs-actor-critic.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
+import { copyRollout, createRunnerCollector, mergeRollouts } from "../../rl/ppo/distributed.ts";
 import { gsdeStd, sampleActionsSde } from "../../rl/ppo/gsde.ts";
 import {
   HyperparameterError,
@@ -488,4 +490,39 @@ test("PPO with gSDE learns Pendulum-v1 in 20k steps (zoo settings, sde_sample_fr
   t.log(`deterministic return ${before.toFixed(1)} → ${after.toFixed(1)}`);
   // Measured over seeds 1–4: −1218…−1365 before, −234…−461 after (without gSDE: −1052…−1202).
   t.true(after > before + 500 && after > -700, `${before} → ${after}`);
+});
+
+test("gSDE runs the same split over 2 runners × 2 envs as in one process with 4 envs, bit for bit", async (t) => {
+  const config = pendulumSde({
+    numEnvs: 4,
+    numSteps: 32,
+    numMinibatches: 2,
+    updateEpochs: 2,
+    hiddenSizes: [16, 16],
+    totalTimesteps: 4 * 32 * 3,
+  });
+  const single = await PPOTrainer.create({ envId: "Pendulum-v1", config });
+  const learner = await PPOTrainer.create({
+    envId: "Pendulum-v1",
+    config,
+    spaces: builtinSpaces("Pendulum-v1"),
+  });
+  // The runners get the run's whole configuration, as the TrainingRun sends it.
+  const runners = await Promise.all(
+    [0, 1].map((index) => createRunnerCollector({ envId: "Pendulum-v1", config, numEnvs: 2, index })),
+  );
+  for (let it = 0; it < 3; it++) {
+    const expected = copyRollout(single.collect());
+    const policy = learner.learner.params.slice(0, learner.layout.policySize);
+    const merged = mergeRollouts(
+      runners.map((r) => {
+        r.setPolicy(policy, learner.weightsVersion);
+        return copyRollout(r.collect());
+      }),
+    );
+    t.deepEqual(Array.from(merged.actions), Array.from(expected.actions), `iteration ${it + 1}: actions`);
+    t.deepEqual(Array.from(merged.logprobs), Array.from(expected.logprobs), `iteration ${it + 1}: log-probs`);
+    t.deepEqual(deterministic(learner.learn(merged)), deterministic(single.learn(expected)));
+  }
+  t.deepEqual(learner.learner.params, single.learner.params);
 });
