@@ -526,3 +526,23 @@ test("gSDE runs the same split over 2 runners × 2 envs as in one process with 4
   }
   t.deepEqual(learner.learner.params, single.learner.params);
 });
+
+test("a checkpoint written before gSDE (no useSde, sdeSampleFreq, logStdInit, orthoInit in its config) loads and evaluates as before", async (t) => {
+  const config = resolveHyperparameters("Pendulum-v1", "cleanrl", {
+    numSteps: 64,
+    numMinibatches: 2,
+    updateEpochs: 1,
+    totalTimesteps: 64 * 3,
+  });
+  const trainer = await PPOTrainer.create({ envId: "Pendulum-v1", config });
+  await trainer.iterate();
+  const state = trainer.getState();
+  const old = { ...state.config } as Record<string, unknown>;
+  for (const k of ["useSde", "sdeSampleFreq", "logStdInit", "orthoInit"]) delete old[k];
+  const loaded = decodeCheckpoint(encodeCheckpoint({ ...state, config: old as typeof state.config }));
+  t.deepEqual(loaded.tensors.find((s) => s.name === "actor_logstd")?.shape, [1]);
+  const resumed = await PPOTrainer.fromState(loaded);
+  t.is(resumed.layout.sde, false);
+  t.deepEqual(resumed.evaluate(3), trainer.evaluate(3));
+  t.deepEqual(deterministic(await resumed.iterate()), deterministic(await trainer.iterate()));
+});
