@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
+import * as tf from "@tensorflow/tfjs-core";
 import test from "ava";
 import { Rng } from "../../rl/core/rng.ts";
 import { builtinSpaces } from "../../rl/envs/registry.ts";
@@ -545,4 +546,18 @@ test("a checkpoint written before gSDE (no useSde, sdeSampleFreq, logStdInit, or
   t.is(resumed.layout.sde, false);
   t.deepEqual(resumed.evaluate(3), trainer.evaluate(3));
   t.deepEqual(deterministic(await resumed.iterate()), deterministic(await trainer.iterate()));
+});
+
+test("the tfjs engine trains a gSDE policy without leaking tensors", async (t) => {
+  const config = pendulumSde({ numSteps: 32, numMinibatches: 2, updateEpochs: 2, totalTimesteps: 128 * 5 });
+  const trainer = await PPOTrainer.create({ envId: "Pendulum-v1", config, backend: "wasm", engine: "tfjs" });
+  t.is(trainer.engine.name, "tfjs");
+  await trainer.iterate();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    const m = await trainer.iterate();
+    t.true(Number.isFinite(m["losses/policy_loss"]) && Number.isFinite(m["losses/entropy"]));
+  }
+  t.is(tf.memory().numTensors, before);
+  trainer.dispose();
 });
