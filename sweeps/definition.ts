@@ -24,7 +24,7 @@ export const SEARCHABLE = Object.keys(hyperparametersSchema.shape).filter(
  * What a PBT member may not change between segments: its checkpoint (the network, the env states
  * and the batch layout) would no longer fit.
  */
-export const PBT_FIXED = ["numEnvs", "numSteps", "hiddenSizes", "activation"] as const;
+export const PBT_FIXED = ["numEnvs", "numSteps", "hiddenSizes", "activation", "useSde"] as const;
 
 export class SweepDefinitionError extends Error {
   override name = "SweepDefinitionError";

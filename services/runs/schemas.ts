@@ -52,7 +52,7 @@ export const CreateRunInput = z
       })
       .optional()
       .describe(
-        "Start from another run's checkpoint (weights, optimizer and env states, step) with this run's hyperparameters; numEnvs, hiddenSizes and activation must match. Used by PBT sweeps.",
+        "Start from another run's checkpoint (weights, optimizer and env states, step) with this run's hyperparameters; numEnvs, hiddenSizes, activation and useSde must match. Used by PBT sweeps.",
       ),
   })
   .meta({ title: "CreateRun" });
