@@ -109,8 +109,9 @@ function actorLayers(state: TrainerState, obsDim: number, outDim: number): Actor
 /**
  * SB3's VecNormalize `_normalize_obs`: clip((obs − mean) / sqrt(var + epsilon), −clip_obs, clip_obs),
  * computed in float64 (its RunningMeanStd holds float64 moments) and cast to float32, as the platform
- * does in JavaScript numbers. The graph does the same in double, so that the normalised observation is
- * the same float32 value, bit for bit.
+ * does in JavaScript numbers (rl/ppo/normalize.ts `normalizeObsInto`, which evaluation uses). The graph
+ * does the same operations in double, sqrt(var + epsilon) taken here in JavaScript, so that the
+ * normalised observation is the same float32 value, bit for bit.
  */
 function normalizationNodes(
   norm: NormalizationState,

@@ -10,7 +10,7 @@ import { wasmGemm } from "../../rl/nn/gemm-wasm.ts";
 import { MlpKernel } from "../../rl/nn/mlp.ts";
 import type { Activation } from "../../rl/ppo/hyperparameters.ts";
 import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
-import type { NormalizationState } from "../../rl/ppo/normalize.ts";
+import { type NormalizationState, normalizeObsInto } from "../../rl/ppo/normalize.ts";
 import { greedyActions } from "../../rl/ppo/rollout.ts";
 import { evaluatePolicy, PPOTrainer, type TrainerState } from "../../rl/ppo/trainer.ts";
 
@@ -30,13 +30,18 @@ interface Trained {
   rows: number;
 }
 
-async function train(envId: string, activation: Activation): Promise<Trained> {
+async function train(
+  envId: string,
+  activation: Activation,
+  overrides: Record<string, unknown> = {},
+): Promise<Trained> {
   const config = resolveHyperparameters(envId, "cleanrl", {
     totalTimesteps: 4 * 128 * 4,
     numEnvs: 4,
     numSteps: 128,
     seed: 11,
     activation,
+    ...overrides,
   });
   const trainer = await PPOTrainer.create({ envId, config });
   for (let i = 0; i < 3; i++) await trainer.iterate();
@@ -56,17 +61,10 @@ function statsFor(obsDim: number): NormalizationState {
   return { obs: { mean, var: variance, count: 4096 }, ret: null, clipObs: 2, clipReward: 10, epsilon: 1e-8 };
 }
 
-/**
- * SB3's `_normalize_obs` (vec_normalize.py), computed in float64 and stored as float32.
- * TODO(normalize.ts): call the platform's normaliser here once rl/ppo/normalize.ts has it.
- */
+/** The observations as the platform's policy sees them under these statistics (normalize.ts). */
 function normalizeObs(norm: NormalizationState, obs: Float32Array, obsDim: number): Float32Array {
-  const { mean, var: variance } = norm.obs!;
-  return obs.map((o, i) => {
-    const k = i % obsDim;
-    const z = (o - mean[k]) / Math.sqrt(variance[k] + norm.epsilon);
-    return Math.min(Math.max(z, -norm.clipObs), norm.clipObs);
-  });
+  const rows = obs.length / obsDim;
+  return normalizeObsInto(obs, rows, norm.obs!, norm.epsilon, norm.clipObs, new Float32Array(obs.length));
 }
 
 /** The platform's deterministic actions for a batch of (already normalised) observations. */
@@ -190,6 +188,60 @@ test("an episode driven by the exported CartPole model has the returns of the pl
     obs = step.observations;
   }
   t.deepEqual(returns, platform.returns);
+});
+
+/** Returns of the first episode of each of `episodes` envs seeded seed + i, acting with the model. */
+async function onnxEpisodes(model: Uint8Array, envId: string, episodes: number, seed: number) {
+  const session = await ort.InferenceSession.create(model);
+  const env = makeVectorEnv(envId, episodes);
+  const obsDim = env.observationDim;
+  let obs = env.reset({ seed });
+  const returns = new Array<number>(episodes).fill(Number.NaN);
+  while (returns.some(Number.isNaN)) {
+    const { action } = await session.run({ obs: new ort.Tensor("float32", obs.slice(), [episodes, obsDim]) });
+    const actions =
+      action!.type === "int64"
+        ? Int32Array.from(action!.data as BigInt64Array, Number)
+        : (action!.data as Float32Array);
+    const step = env.step(actions);
+    for (const e of step.episodes) if (Number.isNaN(returns[e.index])) returns[e.index] = e.return;
+    obs = step.observations;
+  }
+  return returns;
+}
+
+test("a CartPole policy trained with observation normalisation, exported with its statistics, plays the platform's evaluation episodes return for return", async (t) => {
+  const trained = await train("CartPole-v1", "tanh", { normalizeObs: true, normalizeReward: true });
+  const { normalization } = trained.state;
+  t.truthy(normalization?.obs);
+  const exported = exportPolicyOnnx(trained.state);
+  t.true(exported.normalized);
+  const platform = trained.trainer.evaluate(8, 77);
+  t.deepEqual(await onnxEpisodes(exported.bytes, "CartPole-v1", 8, 77), platform.returns);
+  // The statistics matter: without them the model plays other episodes.
+  const raw = exportPolicyOnnx({ ...trained.state, normalization: undefined });
+  t.notDeepEqual(await onnxEpisodes(raw.bytes, "CartPole-v1", 8, 77), platform.returns);
+});
+
+test("a Pendulum policy trained with gSDE and normalisation exports its mean action: the platform's clipped means to within float32 rounding, and its evaluation's returns", async (t) => {
+  const trained = await train("Pendulum-v1", "tanh", {
+    useSde: true,
+    normalizeObs: true,
+    normalizeReward: true,
+  });
+  t.deepEqual(trained.state.tensors.find((s) => s.name === "actor_logstd")?.shape, [64, 1]);
+  const exported = exportPolicyOnnx(trained.state);
+  const obs = normalizeObs(trained.state.normalization!, trained.obs, 3);
+  const expected = platformActions(trained, obs) as Float32Array;
+  const got = (await onnxActions(exported.bytes, trained.obs, trained.rows, 3)).data as Float32Array;
+  t.true(
+    got.every((a, i) => Math.abs(a - expected[i]) <= 1e-6),
+    "clipped means",
+  );
+  const platform = trained.trainer.evaluate(4, 5);
+  const returns = await onnxEpisodes(exported.bytes, "Pendulum-v1", 4, 5);
+  for (const [i, r] of returns.entries())
+    t.true(Math.abs(r - platform.returns[i]) <= 1e-3, `episode ${i}: ${r} vs ${platform.returns[i]}`);
 });
 
 test("the log-std (a vector, or gSDE's matrix) and the critic play no part in the exported model", async (t) => {
