@@ -1,18 +1,45 @@
-/** `proxima envs [--json]`: the environment registry. */
+/**
+ * `proxima envs [--json] [--presets]`: the environment registry; with --presets, every setting each
+ * preset gives each env and the source it reproduces.
+ */
 import { parseArgs } from "node:util";
 import { listEnvs } from "../rl/envs/registry.ts";
-import { presetsFor } from "../rl/ppo/hyperparameters.ts";
+import { presetSource, presetsFor, resolveHyperparameters } from "../rl/ppo/hyperparameters.ts";
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     strict: true,
     allowPositionals: false,
-    options: { json: { type: "boolean", default: false } },
+    options: {
+      json: { type: "boolean", default: false },
+      presets: { type: "boolean", default: false },
+    },
   });
-  const envs = listEnvs().map((e) => ({ ...e, presets: presetsFor(e.id) }));
+  const envs = listEnvs().map((e) => ({
+    ...e,
+    presets: presetsFor(e.id),
+    presetSettings: Object.fromEntries(
+      presetsFor(e.id).map((p) => [
+        p,
+        { source: presetSource(e.id, p), settings: resolveHyperparameters(e.id, p) },
+      ]),
+    ),
+  }));
   if (values.json) {
     process.stdout.write(`${JSON.stringify(envs)}\n`);
+    return 0;
+  }
+  if (values.presets) {
+    for (const e of envs) {
+      for (const [preset, { source, settings }] of Object.entries(e.presetSettings)) {
+        process.stdout.write(`${e.id} · ${preset}: ${source}\n`);
+        const line = Object.entries(settings)
+          .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join("x") : String(v)}`)
+          .join(" ");
+        process.stdout.write(`  ${line}\n`);
+      }
+    }
     return 0;
   }
   const rows = [
@@ -34,5 +61,8 @@ export async function run(argv: string[]): Promise<number> {
         .join("  ")
         .trimEnd()}\n`,
     );
+  process.stdout.write(
+    "\nproxima envs --presets lists what each preset sets and the source it reproduces.\n",
+  );
   return 0;
 }

@@ -48,6 +48,19 @@ test("envs --json lists the registry with presets", async (t) => {
   t.deepEqual(cartpole?.presets, ["cleanrl", "zoo"]);
 });
 
+test("envs --presets lists every setting of each preset with the source it reproduces", async (t) => {
+  const r = await proxima(["envs", "--presets"]);
+  t.is(r.code, 0);
+  t.regex(r.stdout, /Acrobot-v1 · zoo: rl-baselines3-zoo hyperparams\/ppo\.yml, Acrobot-v1 entry/);
+  t.regex(r.stdout, /Pendulum-v1 · cleanrl: CleanRL ppo_continuous_action\.py/);
+  const mcc = r.stdout.split("\n").findIndex((l) => l.startsWith("MountainCarContinuous-v0 · zoo"));
+  t.true(mcc >= 0);
+  t.regex(
+    r.stdout.split("\n")[mcc + 1] ?? "",
+    /useSde=true .*logStdInit=-3\.29 orthoInit=false normalizeObs=true/,
+  );
+});
+
 test("train --json prints a summary as its last stdout line, and eval reads the checkpoint it wrote", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "proxima-cli-"));
   try {

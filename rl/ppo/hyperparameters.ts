@@ -232,6 +232,11 @@ const CLEANRL_DISCRETE: Omit<Hyperparameters, "totalTimesteps"> = {
   activation: "tanh",
 };
 
+/**
+ * `ppo_continuous_action.py`: its env stack is ClipAction, NormalizeObservation, TransformObservation
+ * (clip ±10), NormalizeReward(γ), TransformReward (clip ±10) — Gymnasium's wrappers, whose
+ * bookkeeping `normalizeStyle: "gymnasium"` follows (rl/ppo/normalize.ts).
+ */
 const CLEANRL_CONTINUOUS: Omit<Hyperparameters, "totalTimesteps"> = {
   ...CLEANRL_DISCRETE,
   numEnvs: 1,
@@ -240,6 +245,11 @@ const CLEANRL_CONTINUOUS: Omit<Hyperparameters, "totalTimesteps"> = {
   numMinibatches: 32,
   updateEpochs: 10,
   entCoef: 0.0,
+  normalizeObs: true,
+  normalizeReward: true,
+  clipObs: 10,
+  clipReward: 10,
+  normalizeStyle: "gymnasium",
 };
 
 /**
@@ -248,6 +258,11 @@ const CLEANRL_CONTINUOUS: Omit<Hyperparameters, "totalTimesteps"> = {
  * max_grad_norm 0.5, Adam eps 1e-5 (set by ActorCriticPolicy), advantages normalised.
  */
 const SB3_DEFAULTS = {
+  normalize: false,
+  useSde: false,
+  sdeSampleFreq: -1,
+  logStdInit: 0,
+  orthoInit: true,
   learningRate: 3e-4,
   annealLr: false,
   numSteps: 2048,
@@ -272,9 +287,18 @@ interface ZooEntry extends Partial<typeof SB3_DEFAULTS> {
  * rl-baselines3-zoo `hyperparams/ppo.yml`. SB3's `batch_size` (a minibatch size) becomes
  * numMinibatches = numEnvs·numSteps / batch_size (one minibatch when batch_size exceeds the rollout,
  * as SB3's buffer then yields the whole rollout). `lin_x` schedules are annealLr / annealClip.
- * Not implemented, so left out: `normalize: true` (VecNormalize) for Acrobot, MountainCar,
- * MountainCarContinuous and Pendulum, and gSDE (`use_sde`, `sde_sample_freq`, `log_std_init=-3.29`,
- * `ortho_init=False`) for MountainCarContinuous and Pendulum.
+ * `normalize: true` is VecNormalize(gamma=γ) (rl-zoo passes the algorithm's γ): normalizeObs and
+ * normalizeReward in SB3's style, clip 10. `use_sde`, `sde_sample_freq` and `policy_kwargs`'
+ * `log_std_init` / `ortho_init` map one to one (rl/ppo/gsde.ts).
+ *
+ * Two conversions keep the runs SB3's:
+ * - SB3's value loss is `F.mse_loss(returns, values)` (ppo.py), ours CleanRL's ½·mean((V − R)²): the
+ *   same gradient needs twice the coefficient, so vfCoef = 2·vf_coef (it matters beyond a rescale,
+ *   since the gradient norm is clipped over all parameters together).
+ * - SB3 keeps collecting rollouts while `num_timesteps < total_timesteps`, so it trains
+ *   ⌈n_timesteps / batch⌉ whole rollouts; totalTimesteps is rounded up to that many batches.
+ *
+ * Source: DLR-RM/rl-baselines3-zoo `hyperparams/ppo.yml` (entries copied 2026-12 from commit 00128b5).
  */
 const ZOO: Record<string, ZooEntry> = {
   "CartPole-v1": {
@@ -292,6 +316,7 @@ const ZOO: Record<string, ZooEntry> = {
     annealClip: true,
   },
   "Acrobot-v1": {
+    normalize: true,
     numEnvs: 16,
     totalTimesteps: 1e6,
     numSteps: 256,
@@ -301,6 +326,7 @@ const ZOO: Record<string, ZooEntry> = {
     entCoef: 0.0,
   },
   "MountainCar-v0": {
+    normalize: true,
     numEnvs: 16,
     totalTimesteps: 1e6,
     numSteps: 16,
@@ -322,6 +348,10 @@ const ZOO: Record<string, ZooEntry> = {
     gaeLambda: 0.9,
     maxGradNorm: 5,
     vfCoef: 0.19,
+    normalize: true,
+    useSde: true,
+    logStdInit: -3.29,
+    orthoInit: false,
   },
   "Pendulum-v1": {
     numEnvs: 4,
@@ -333,6 +363,8 @@ const ZOO: Record<string, ZooEntry> = {
     entCoef: 0.0,
     learningRate: 1e-3,
     clipCoef: 0.2,
+    useSde: true,
+    sdeSampleFreq: 4,
   },
 };
 
@@ -358,7 +390,7 @@ function zooPreset(envId: string): Hyperparameters {
   const e = { ...SB3_DEFAULTS, ...entry };
   const batch = e.numEnvs * e.numSteps;
   return {
-    totalTimesteps: e.totalTimesteps,
+    totalTimesteps: Math.ceil(e.totalTimesteps / batch) * batch,
     seed: 1,
     numEnvs: e.numEnvs,
     numSteps: e.numSteps,
@@ -373,12 +405,21 @@ function zooPreset(envId: string): Hyperparameters {
     annealClip: e.annealClip,
     clipVloss: false,
     entCoef: e.entCoef,
-    vfCoef: e.vfCoef,
+    vfCoef: 2 * e.vfCoef,
     maxGradNorm: e.maxGradNorm,
     targetKl: null,
     adamEps: 1e-5,
     hiddenSizes: [64, 64],
     activation: "tanh",
+    useSde: e.useSde,
+    sdeSampleFreq: e.sdeSampleFreq,
+    logStdInit: e.logStdInit,
+    orthoInit: e.orthoInit,
+    normalizeObs: e.normalize,
+    normalizeReward: e.normalize,
+    clipObs: 10,
+    clipReward: 10,
+    normalizeStyle: "sb3",
   };
 }
 
@@ -394,6 +435,17 @@ export function presetFor(envId: string, preset: PresetName, actions?: "discrete
   throw new HyperparameterError([
     { field: "preset", message: `unknown preset "${preset}" (${PRESETS.join(", ")})` },
   ]);
+}
+
+/** Where a preset's settings come from, for `proxima envs --presets` and docs/presets.md. */
+export function presetSource(envId: string, preset: PresetName, actions?: "discrete" | "box"): string {
+  if (preset === "zoo") {
+    return `rl-baselines3-zoo hyperparams/ppo.yml, ${envId} entry (commit 00128b5); vfCoef = 2 × vf_coef, totalTimesteps rounded up to whole rollouts, as SB3 trains them`;
+  }
+  const continuous = actions === undefined ? CONTINUOUS_ENVS.has(envId) : actions === "box";
+  return continuous
+    ? "CleanRL ppo_continuous_action.py defaults, with its ClipAction + NormalizeObservation/NormalizeReward (clip 10) wrappers"
+    : "CleanRL ppo.py defaults";
 }
 
 /** The presets that define settings for `envId` (zoo has no entry for some environments). */

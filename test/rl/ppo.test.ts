@@ -258,3 +258,40 @@ test("presets resolve to CleanRL's and rl-zoo's CartPole settings; the JSON Sche
   for (const [key, prop] of Object.entries(schema.properties)) t.truthy(prop.description, key);
   t.throws(() => resolveHyperparameters("CartPole-v0", "zoo"), { instanceOf: HyperparameterError });
 });
+
+test("zoo presets are rl-zoo's ppo.yml entries: VecNormalize, gSDE and policy_kwargs included, SB3's value loss and rollout count", (t) => {
+  // ppo.yml: Acrobot-v1 and MountainCar-v0 `normalize: true`; SB3 vf_coef 0.5 on mse = our 1.0 on ½·mse.
+  for (const env of ["Acrobot-v1", "MountainCar-v0"]) {
+    t.like(resolveHyperparameters(env, "zoo"), {
+      normalizeObs: true,
+      normalizeReward: true,
+      normalizeStyle: "sb3",
+      clipObs: 10,
+      clipReward: 10,
+      useSde: false,
+      vfCoef: 1,
+    });
+  }
+  // MountainCarContinuous-v0: normalize, use_sde, policy_kwargs dict(log_std_init=-3.29, ortho_init=False), vf_coef 0.19.
+  const mcc = resolveHyperparameters("MountainCarContinuous-v0", "zoo");
+  t.like(mcc, { normalizeObs: true, useSde: true, sdeSampleFreq: -1, logStdInit: -3.29, orthoInit: false });
+  t.is(mcc.vfCoef, 0.38);
+  // Pendulum-v1: use_sde, sde_sample_freq 4, no normalize; 1e5 steps = 25 rollouts of 4 × 1024 in SB3.
+  const pendulum = resolveHyperparameters("Pendulum-v1", "zoo");
+  t.like(pendulum, {
+    useSde: true,
+    sdeSampleFreq: 4,
+    normalizeObs: false,
+    normalizeReward: false,
+    orthoInit: true,
+  });
+  t.is(pendulum.totalTimesteps, 25 * 4096);
+  t.is(resolveHyperparameters("CartPole-v1", "zoo").normalizeObs, false);
+  // CleanRL's continuous script normalises through Gymnasium's wrappers; ppo.py does not.
+  t.like(resolveHyperparameters("Pendulum-v1", "cleanrl"), {
+    normalizeObs: true,
+    normalizeReward: true,
+    normalizeStyle: "gymnasium",
+  });
+  t.like(resolveHyperparameters("CartPole-v1", "cleanrl"), { normalizeObs: false, normalizeReward: false });
+});

@@ -39,6 +39,15 @@ test("validation errors name the request field, hyperparameters included", async
 
   const missing = await post({ env: "CartPole-v1" });
   t.deepEqual(fields(missing.body), ["totalSteps"]);
+
+  // rl-zoo's ppo.yml has no CartPole-v0 entry: the preset is refused by name, with the envs it covers.
+  const noPreset = await post(tinyRun(2, { env: "CartPole-v0", preset: "zoo" }));
+  t.is(noPreset.status, 422);
+  t.deepEqual(fields(noPreset.body), ["preset"]);
+  t.regex(
+    noPreset.body.errors?.[0]?.message ?? "",
+    /no zoo preset for CartPole-v0 .*CartPole-v1, Acrobot-v1/,
+  );
 });
 
 test("quotas by role: learners get 403 for GPU, too many runners or steps, and 429 past their concurrent runs", async (t) => {
