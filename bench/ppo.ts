@@ -81,13 +81,15 @@ const { values } = parseArgs({
 
 const PYTHON = ".venv-ref/bin/python";
 
+/** A run of the preset as it stands (zoo: SB3's rounding up to whole rollouts); `totalTimesteps` for cleanrl. */
 async function benchRun(
   env: string,
   preset: PresetName,
   seed: number,
-  totalTimesteps: number,
+  totalTimesteps?: number,
 ): Promise<RunResult> {
-  const config = resolveHyperparameters(env, preset, { seed, totalTimesteps });
+  const overrides = totalTimesteps === undefined ? { seed } : { seed, totalTimesteps };
+  const config = resolveHyperparameters(env, preset, overrides);
   const trainer = await PPOTrainer.create({ envId: env, config });
   const time = { env: 0, inference: 0, gae: 0, update: 0 };
   const started = performance.now();
@@ -226,7 +228,7 @@ const sb3: Sb3Result[] = [];
 for (const g of GOALS.filter((x) => envs.has(x.env))) {
   for (const seed of seeds) {
     // Side by side: the SB3 run of the same seed right after ours, on the same machine and load.
-    const r = await benchRun(g.env, g.preset, seed, g.steps);
+    const r = await benchRun(g.env, g.preset, seed);
     results.push(r);
     process.stderr.write(
       `${g.env} ${g.preset} seed ${seed}: ${f1(r.wallSeconds)} s, ${Math.round(r.sps)} steps/s, eval ${f1(r.evalMean)}` +
