@@ -17,7 +17,54 @@ const flag = z
   .default("false")
   .transform((v) => v === "true" || v === "1");
 
+/** A flag that is on unless set otherwise. */
+const flagOn = z
+  .enum(["true", "false", "1", "0"])
+  .default("true")
+  .transform((v) => v === "true" || v === "1");
+
+/** One limit of a role's quota (services/runs/quotas.ts reads them; the README's table lists them). */
+const limit = (d: number) => z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(d);
+
+/**
+ * Quotas by role, `QUOTA_<ROLE>_<LIMIT>`: what one user of the role may ask of the cluster. The
+ * compute limits are per run (parameters) or per PPO iteration (gradient steps, samples, FLOPs, the
+ * latter an estimate: services/runs/compute.ts); the concurrent ones count a user's active runs and
+ * sweeps (429 beyond). The defaults let learners run every preset and the README's examples, and
+ * refuse what froze a process in the issue 15 attack pass (hiddenSizes [4096, 4096]; 512 minibatches
+ * × 1000 epochs).
+ */
+const QuotaSettings = {
+  QUOTA_LEARNER_CONCURRENT_RUNS: limit(2),
+  QUOTA_LEARNER_RUNNERS_PER_RUN: limit(2),
+  QUOTA_LEARNER_TOTAL_STEPS: limit(1_000_000),
+  QUOTA_LEARNER_GPU: flag,
+  QUOTA_LEARNER_PARAMETERS: limit(1_000_000),
+  QUOTA_LEARNER_GRADIENT_STEPS: limit(5_000),
+  QUOTA_LEARNER_SAMPLES_PER_ITERATION: limit(65_536),
+  QUOTA_LEARNER_FLOPS_PER_ITERATION: limit(1e11),
+  QUOTA_RESEARCHER_CONCURRENT_RUNS: limit(16),
+  QUOTA_RESEARCHER_RUNNERS_PER_RUN: limit(32),
+  QUOTA_RESEARCHER_TOTAL_STEPS: limit(100_000_000),
+  QUOTA_RESEARCHER_GPU: flagOn,
+  QUOTA_RESEARCHER_PARAMETERS: limit(10_000_000),
+  QUOTA_RESEARCHER_GRADIENT_STEPS: limit(100_000),
+  QUOTA_RESEARCHER_SAMPLES_PER_ITERATION: limit(1_048_576),
+  QUOTA_RESEARCHER_FLOPS_PER_ITERATION: limit(1e13),
+  QUOTA_RESEARCHER_CONCURRENT_SWEEPS: limit(4),
+  QUOTA_ADMIN_CONCURRENT_RUNS: limit(64),
+  QUOTA_ADMIN_RUNNERS_PER_RUN: limit(256),
+  QUOTA_ADMIN_TOTAL_STEPS: limit(10_000_000_000),
+  QUOTA_ADMIN_GPU: flagOn,
+  QUOTA_ADMIN_PARAMETERS: limit(100_000_000),
+  QUOTA_ADMIN_GRADIENT_STEPS: limit(1_000_000),
+  QUOTA_ADMIN_SAMPLES_PER_ITERATION: limit(16_777_216),
+  QUOTA_ADMIN_FLOPS_PER_ITERATION: limit(1e15),
+  QUOTA_ADMIN_CONCURRENT_SWEEPS: limit(16),
+};
+
 const ConfigSchema = z.object({
+  ...QuotaSettings,
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default("127.0.0.1"),
@@ -51,6 +98,12 @@ const ConfigSchema = z.object({
   LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
   LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().min(1).default(100),
   LOGIN_FAILURE_WINDOW_S: z.coerce.number().int().min(1).default(900),
+  /** Open WebSockets one user may hold on one API process (429 naming this setting beyond). */
+  WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(20),
+  /** WebSocket upgrades one user may make per minute, per API process (a burst of as many, then evenly). */
+  WS_UPGRADES_PER_MIN_PER_USER: z.coerce.number().int().min(1).default(60),
+  /** Failed WebSocket authentications per client address per minute; beyond, its upgrades get 429. */
+  WS_FAILED_UPGRADES_PER_MIN_PER_IP: z.coerce.number().int().min(1).default(30),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   PROXIMA_BACKEND: z.enum(["wasm", "cpu", "tensorflow", "webgpu"]).default("wasm"),
   /** Moleculer namespace: brokers on one NATS server see only those of their namespace. */

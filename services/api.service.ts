@@ -109,12 +109,20 @@ export default function apiService(deps: ServiceDeps): ServiceSchema {
       };
       const { app } = createApiApp(apiDeps);
       server = await listen(app as never, config.HOST, config.PORT);
-      hub = new WsHub({
-        ...apiDeps,
-        issuer: config.JWT_ISSUER,
-        audience: config.JWT_AUDIENCE,
-        allowedOrigins: config.CORS_ORIGINS,
-      });
+      hub = new WsHub(
+        {
+          ...apiDeps,
+          issuer: config.JWT_ISSUER,
+          audience: config.JWT_AUDIENCE,
+          allowedOrigins: config.CORS_ORIGINS,
+        },
+        {
+          maxSocketsPerUser: config.WS_MAX_CONNECTIONS_PER_USER,
+          upgradesPerMinutePerUser: config.WS_UPGRADES_PER_MIN_PER_USER,
+          failedUpgradesPerMinutePerIp: config.WS_FAILED_UPGRADES_PER_MIN_PER_IP,
+          trustProxy: config.TRUST_PROXY,
+        },
+      );
       hub.attach(server.server);
       this.wsHub = hub;
       this.url = server.url;

@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import type http from "node:http";
 import type { Duplex } from "node:stream";
 import type { ServiceBroker } from "moleculer";
@@ -12,11 +13,13 @@ import { CLOSE, parseClientMessage, type ServerMessage } from "./messages.ts";
 import { SweepWatchers } from "./sweep-watchers.ts";
 import {
   authenticateUpgrade,
+  type Refusal,
   refusalOf,
   type UpgradeAuthDeps,
   type WsSession,
   writeRefusal,
 } from "./upgrade-auth.ts";
+import { UpgradeLimits } from "./upgrade-limits.ts";
 import { wsMetrics } from "./ws-metrics.ts";
 
 /**
@@ -43,6 +46,16 @@ export interface WsHubOptions {
   maxBacklog: number;
   /** How long a shutdown waits for close handshakes before cutting sockets. */
   closeGraceMs: number;
+  /** Open sockets per user on this process; upgrades beyond are refused with 429 (upgrade-limits.ts). */
+  maxSocketsPerUser: number;
+  /** Authenticated upgrades per user per minute (429 beyond). */
+  upgradesPerMinutePerUser: number;
+  /** Failed authentications per client address per minute; beyond, its upgrades get 429 unverified. */
+  failedUpgradesPerMinutePerIp: number;
+  /** Client address from X-Forwarded-For (TRUST_PROXY). */
+  trustProxy: boolean;
+  /** Monotonic milliseconds for the upgrade rate limits; injectable for tests. */
+  now: () => number;
 }
 
 export const DEFAULT_WS_OPTIONS: WsHubOptions = {
@@ -56,6 +69,11 @@ export const DEFAULT_WS_OPTIONS: WsHubOptions = {
   maxSockets: 10_000,
   maxBacklog: 256,
   closeGraceMs: 1_000,
+  maxSocketsPerUser: 20,
+  upgradesPerMinutePerUser: 60,
+  failedUpgradesPerMinutePerIp: 30,
+  trustProxy: false,
+  now: () => performance.now(),
 };
 
 export interface WsHubDeps extends UpgradeAuthDeps {
@@ -79,6 +97,8 @@ interface VisibleRun {
 
 export class WsHub {
   readonly options: WsHubOptions;
+  /** `closed` (userId): a socket is gone and its user's slot free again; what tests wait on. */
+  readonly events = new EventEmitter<{ closed: [userId: string] }>();
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<WsConnection>();
   private readonly byRun = new Map<string, Set<WsConnection>>();
@@ -93,6 +113,7 @@ export class WsHub {
   private closing: Promise<void> | undefined;
   /** Sweep subscriptions (`{type:"subscribe", sweepId}`): api/ws/sweep-watchers.ts. */
   private readonly sweeps: SweepWatchers;
+  private readonly limits: UpgradeLimits;
 
   constructor(
     private readonly deps: WsHubDeps,
@@ -106,6 +127,7 @@ export class WsHub {
       // Compression would cost a zlib context per socket, and metric frames are small.
       perMessageDeflate: false,
     });
+    this.limits = new UpgradeLimits(this.options);
     this.sweeps = new SweepWatchers(deps.broker, deps.logger, this.options.maxSubscriptionsPerSocket);
     this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
     this.heartbeat.unref();
@@ -124,7 +146,7 @@ export class WsHub {
     // A peer that resets while we authenticate must not take the process down with an 'error'.
     socket.on("error", () => {});
     const url = new URL(req.url ?? "/", "http://upgrade.invalid");
-    const refuse = (refusal: ReturnType<typeof refusalOf>) => {
+    const refuse = (refusal: Refusal) => {
       this.metrics.upgradesRefused.inc({ status: String(refusal.status) });
       writeRefusal(socket, url.pathname, refusal);
     };
@@ -136,14 +158,34 @@ export class WsHub {
       refuse({ status: 503, type: "SERVICE_UNAVAILABLE", detail: "this API node takes no more WebSockets" });
       return;
     }
+    const ip = this.limits.clientAddress(req);
+    const blocked = this.limits.checkAddress(ip);
+    if (blocked) {
+      refuse(blocked);
+      return;
+    }
     authenticateUpgrade(req, url, this.deps).then(
       (session) => {
         if (socket.destroyed) return;
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, session));
+        const limited = this.limits.admit(session.userId);
+        if (limited) {
+          refuse(limited);
+          return;
+        }
+        // The slot is held from here: freed when the socket closes, or now if the handshake fails.
+        let accepted = false;
+        socket.once("close", () => {
+          if (!accepted) this.limits.release(session.userId);
+        });
+        this.wss.handleUpgrade(req, socket, head, (ws) => {
+          accepted = true;
+          this.accept(ws, session);
+        });
       },
       (err: unknown) => {
         const refusal = refusalOf(err);
         if (refusal.status >= 500) this.deps.logger.error({ err }, "WebSocket upgrade failed");
+        else if (refusal.status === 401 || refusal.status === 403) this.limits.failed(ip);
         refuse(refusal);
       },
     );
@@ -441,6 +483,7 @@ export class WsHub {
     // A lost users.changed event must not keep a disabled account connected: re-check each user,
     // through the cache (one service call per user per cache period at most).
     for (const userId of this.byUser.keys()) void this.userChanged(userId);
+    this.limits.prune();
   }
 
   private removeSubscription(conn: WsConnection, runId: string): void {
@@ -457,10 +500,12 @@ export class WsHub {
 
   private forget(conn: WsConnection): void {
     if (!this.connections.delete(conn)) return;
+    this.limits.release(conn.session.userId);
     this.metrics.openSockets.dec();
     for (const runId of conn.subscriptions.keys()) removeFrom(this.byRun, runId, conn);
     removeFrom(this.byUser, conn.session.userId, conn);
     this.sweeps.forget(conn);
+    this.events.emit("closed", conn.session.userId);
   }
 }
 

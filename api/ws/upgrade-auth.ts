@@ -102,12 +102,15 @@ function checkOrigin(req: IncomingMessage, allowed: readonly string[]): void {
 }
 
 /** What a refused upgrade answers: the status and problem type the HTTP API would give. */
-export function refusalOf(err: unknown): {
+export interface Refusal {
   status: number;
   type: string;
   detail: string;
+  /** `retryAfter` (seconds) becomes Retry-After; `limit` and `value` name a limit that refused. */
   data?: Record<string, unknown>;
-} {
+}
+
+export function refusalOf(err: unknown): Refusal {
   if (err instanceof Errors.MoleculerError) {
     if (err.code >= 400 && err.code < 500 && err.type !== "VALIDATION_ERROR") {
       return {
@@ -136,15 +139,18 @@ export function refusalOf(err: unknown): {
 }
 
 /** Writes an HTTP error response on the raw socket of a refused upgrade, then ends it. */
-export function writeRefusal(socket: Duplex, path: string, refusal: ReturnType<typeof refusalOf>): void {
+export function writeRefusal(socket: Duplex, path: string, refusal: Refusal): void {
   if (socket.destroyed || !socket.writable) return;
   const title = STATUS_CODES[refusal.status] ?? "Error";
+  const { limit, value, retryAfter } = refusal.data ?? {};
   const body = JSON.stringify({
     type: `urn:proxima:problem:${refusal.type.toLowerCase().replaceAll("_", "-")}`,
     title,
     status: refusal.status,
     detail: refusal.detail,
     instance: path,
+    ...(typeof limit === "string" ? { limit, value } : {}),
+    ...(typeof retryAfter === "number" ? { retryAfter } : {}),
   });
   const headers = [
     `HTTP/1.1 ${refusal.status} ${title}`,
@@ -152,6 +158,7 @@ export function writeRefusal(socket: Duplex, path: string, refusal: ReturnType<t
     `Content-Type: ${PROBLEM_CONTENT_TYPE}`,
     `Content-Length: ${Buffer.byteLength(body)}`,
   ];
+  if (typeof retryAfter === "number") headers.push(`Retry-After: ${retryAfter}`);
   if (refusal.status === 401) {
     const error = refusal.data?.["bearerError"];
     headers.push(
