@@ -95,9 +95,19 @@ const ConfigSchema = z.object({
   TRUST_PROXY: flag,
   /** General per-user API limit (requests per minute, per API process). */
   API_RATE_LIMIT_PER_MIN: z.coerce.number().int().min(1).default(1200),
+  /** Failed logins per (account, client address) per window; beyond, 429 for that client only. */
   LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+  /** Failed logins per account from any client per window; beyond, 429 for clients it does not know. */
+  LOGIN_MAX_FAILURES_PER_ACCOUNT_GLOBAL: z.coerce.number().int().min(1).default(100),
+  /** Failed logins per client address across accounts per window (known clients exempt). */
   LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().min(1).default(100),
   LOGIN_FAILURE_WINDOW_S: z.coerce.number().int().min(1).default(900),
+  /** How long an address that logged in to an account stays a known client of it (skips the global budget). */
+  LOGIN_KNOWN_CLIENT_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(30 * 24 * 3600),
   /** Open WebSockets one user may hold on one API process (429 naming this setting beyond). */
   WS_MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(20),
   /** WebSocket upgrades one user may make per minute, per API process (a burst of as many, then evenly). */

@@ -49,8 +49,11 @@ export function authRoutes(v1: RouteScope, deps: ApiDeps): void {
     operationId: "login",
     summary: "Exchange email and password for an access token and a refresh token.",
     description:
-      "After LOGIN_MAX_FAILURES_PER_ACCOUNT failed attempts on one account (or LOGIN_MAX_FAILURES_PER_IP from one address) " +
-      "within LOGIN_FAILURE_WINDOW_S, every attempt is refused with 429 until the window ends.",
+      "After LOGIN_MAX_FAILURES_PER_ACCOUNT failed attempts on one account from one client address, that client's attempts " +
+      "on the account are refused with 429 until LOGIN_FAILURE_WINDOW_S ends; other clients are not. After " +
+      "LOGIN_MAX_FAILURES_PER_ACCOUNT_GLOBAL failures from any client, or LOGIN_MAX_FAILURES_PER_IP from one address across " +
+      "accounts, clients that have not logged in to the account before are refused too. The 429 names the limit " +
+      "(`limit`, `value`) and says when to retry (Retry-After). See docs/security.md.",
     tags: ["auth"],
     access: "public",
     body: LoginSchema,

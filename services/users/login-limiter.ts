@@ -1,117 +1,148 @@
 import pg from "pg";
-import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 import type { Config } from "../../config.ts";
 import { RateLimitedError } from "../../lib/errors.ts";
+import { type Count, createLimitsTable, LimitStore, limitKey } from "./limit-store.ts";
 
 /**
- * Failed-login limits per account and per client IP, kept in PostgreSQL so that every replica counts
- * the same attempts (OWASP Authentication Cheat Sheet, "Protect against automated attacks").
+ * Failed-login throttling that an attacker cannot aim at a victim (issue 15, finding 6), after the
+ * OWASP Authentication Cheat Sheet ("Login Throttling"; "Account Lockout": count failures per account
+ * *and* client, and prefer a slower back-off over a lockout anyone can trigger), kept in PostgreSQL
+ * so that every replica counts the same attempts:
  *
- * Every attempt takes a point *before* the password is checked: the store's upsert is atomic, so a
- * burst of parallel guesses cannot all slip past a read-then-write check. A success gives the points
- * back (the account counter is cleared). Once the points of a window are spent, every attempt is
- * refused with 429 — the right password included — until the window ends.
+ * - per (account, client address): LOGIN_MAX_FAILURES_PER_ACCOUNT failures in a window, then 429 for
+ *   that client on that account — the right password included — until the window ends. An attacker
+ *   on another address does not spend the victim's budget.
+ * - per account, whatever the client: LOGIN_MAX_FAILURES_PER_ACCOUNT_GLOBAL failures (ten times the
+ *   per-client budget by default), then 429 for every client the account does not know. It slows a
+ *   guesser spread over many addresses without locking out the owner...
+ * - ...because a known client — an address that logged in to the account successfully within
+ *   LOGIN_KNOWN_CLIENT_TTL_S (OWASP's "device cookie" idea, keyed by address) — skips the global
+ *   and per-address budgets; only its own (account, client) budget applies.
+ * - per client address, across accounts: LOGIN_MAX_FAILURES_PER_IP failures (password spraying);
+ *   known clients are exempt, so a sprayer behind a NAT does not lock out its other users.
+ *
+ * Every attempt takes its points *before* the password is checked (atomic upserts), so a burst of
+ * parallel guesses cannot slip past a read-then-write check; a success gives them back.
  */
-export const LOGIN_LIMITS_TABLE = "login_rate_limits";
-
-type LimitSettings = Pick<
+export type LoginLimitSettings = Pick<
   Config,
-  "LOGIN_MAX_FAILURES_PER_ACCOUNT" | "LOGIN_MAX_FAILURES_PER_IP" | "LOGIN_FAILURE_WINDOW_S"
+  | "LOGIN_MAX_FAILURES_PER_ACCOUNT"
+  | "LOGIN_MAX_FAILURES_PER_ACCOUNT_GLOBAL"
+  | "LOGIN_MAX_FAILURES_PER_IP"
+  | "LOGIN_FAILURE_WINDOW_S"
+  | "LOGIN_KNOWN_CLIENT_TTL_S"
 >;
+
+/** One login attempt in progress: what `begin` counted, for `succeeded` to give back. */
+export interface LoginAttempt {
+  account: string;
+  ip: string | undefined;
+  known: boolean;
+}
 
 export class LoginLimiter {
   private constructor(
     private readonly pool: pg.Pool,
-    private readonly perAccount: RateLimiterPostgres,
-    private readonly perIp: RateLimiterPostgres,
+    readonly store: LimitStore,
+    private readonly settings: LoginLimitSettings,
   ) {}
 
-  static async open(databaseUrl: string, settings: LimitSettings): Promise<LoginLimiter> {
+  /** `now`: milliseconds since the epoch; tests pass a clock they turn. */
+  static async open(
+    databaseUrl: string,
+    settings: LoginLimitSettings,
+    now: () => number = Date.now,
+  ): Promise<LoginLimiter> {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
     // An idle connection dropped by the server (a PostgreSQL restart) is reported as an 'error' event;
     // unheard, it would be an uncaught exception that ends the process. The pool discards the client.
     pool.on("error", () => undefined);
     try {
-      await createTable(pool);
+      await createLimitsTable(pool);
     } catch (err) {
       await pool.end();
       throw err;
     }
-    const common = {
-      storeClient: pool,
-      storeType: "pool",
-      tableName: LOGIN_LIMITS_TABLE,
-      tableCreated: true,
-      duration: settings.LOGIN_FAILURE_WINDOW_S,
-    };
-    return new LoginLimiter(
-      pool,
-      new RateLimiterPostgres({
-        ...common,
-        keyPrefix: "account",
-        points: settings.LOGIN_MAX_FAILURES_PER_ACCOUNT,
-      }),
-      new RateLimiterPostgres({ ...common, keyPrefix: "ip", points: settings.LOGIN_MAX_FAILURES_PER_IP }),
-    );
+    return new LoginLimiter(pool, new LimitStore(pool, now), settings);
   }
 
-  /** Takes one attempt from both budgets; throws RateLimitedError when either is spent. */
-  async begin(account: string, ip: string | undefined): Promise<void> {
-    await consume(this.perAccount, account);
-    if (ip) {
-      try {
-        await consume(this.perIp, ip);
-      } catch (err) {
-        // The account point was taken for an attempt that will not happen.
-        await this.perAccount.reward(account, 1).catch(() => {});
-        throw err;
+  /** Counts one attempt; throws RateLimitedError (naming the limit) when a budget is spent. */
+  async begin(account: string, ip: string | undefined): Promise<LoginAttempt> {
+    const s = this.settings;
+    const windowMs = s.LOGIN_FAILURE_WINDOW_S * 1000;
+    const known = ip !== undefined && (await this.store.get(knownKey(account, ip))).points > 0;
+    const client = clientKey(account, ip);
+    const perClient = await this.store.hit(client, windowMs);
+    if (perClient.points > s.LOGIN_MAX_FAILURES_PER_ACCOUNT) {
+      throw this.limited(
+        "too many failed logins for this account from this address",
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        s.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+        perClient,
+      );
+    }
+    if (known) return { account, ip, known };
+
+    const global = await this.store.hit(accountKey(account), windowMs);
+    if (global.points > s.LOGIN_MAX_FAILURES_PER_ACCOUNT_GLOBAL) {
+      await this.store.refund(client);
+      throw this.limited(
+        "too many failed logins for this account; a client that logged in to it before may still try",
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT_GLOBAL",
+        s.LOGIN_MAX_FAILURES_PER_ACCOUNT_GLOBAL,
+        global,
+      );
+    }
+    if (ip !== undefined) {
+      const perIp = await this.store.hit(ipKey(ip), windowMs);
+      if (perIp.points > s.LOGIN_MAX_FAILURES_PER_IP) {
+        // The attempt will not happen: the points it took on the other budgets go back.
+        await this.store.refund(client);
+        await this.store.refund(accountKey(account));
+        throw this.limited(
+          "too many failed logins from this address",
+          "LOGIN_MAX_FAILURES_PER_IP",
+          s.LOGIN_MAX_FAILURES_PER_IP,
+          perIp,
+        );
       }
     }
+    return { account, ip, known };
   }
 
-  /** A successful login: the account starts afresh and the IP gets its point back. */
-  async succeeded(account: string, ip: string | undefined): Promise<void> {
-    await this.perAccount.delete(account);
-    if (ip) await this.perIp.reward(ip, 1);
+  /**
+   * A successful login: this client starts afresh on the account, the other budgets get their point
+   * back, and the address becomes a known client of the account. The account's global count is not
+   * cleared: a success does not undo what a distributed guesser did meanwhile.
+   */
+  async succeeded(attempt: LoginAttempt): Promise<void> {
+    const { account, ip, known } = attempt;
+    await this.store.delete(clientKey(account, ip));
+    if (!known) {
+      await this.store.refund(accountKey(account));
+      if (ip !== undefined) await this.store.refund(ipKey(ip));
+    }
+    if (ip !== undefined) {
+      await this.store.mark(knownKey(account, ip), this.settings.LOGIN_KNOWN_CLIENT_TTL_S * 1000);
+    }
   }
 
   async close(): Promise<void> {
     await this.pool.end();
   }
-}
 
-async function consume(limiter: RateLimiterPostgres, key: string): Promise<void> {
-  try {
-    await limiter.consume(key, 1);
-  } catch (err) {
-    if (err instanceof RateLimiterRes) {
-      throw new RateLimitedError("too many failed login attempts; try again later", err.msBeforeNext / 1000);
-    }
-    throw err;
-  }
-}
-
-/**
- * Created here rather than by the library: its own CREATE TABLE IF NOT EXISTS can fail when two
- * processes run it at once on a fresh database. A transaction-scoped advisory lock serialises them.
- */
-async function createTable(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [LOGIN_LIMITS_TABLE]);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS "${LOGIN_LIMITS_TABLE}" (
-         key varchar(255) PRIMARY KEY,
-         points integer NOT NULL DEFAULT 0,
-         expire bigint
-       )`,
+  private limited(what: string, limit: string, value: number, count: Count): RateLimitedError {
+    const seconds = (count.expiresAt - this.store.now()) / 1000;
+    const err = new RateLimitedError(
+      `${what}: at most ${value} failures in ${this.settings.LOGIN_FAILURE_WINDOW_S} s (${limit}); try again later`,
+      seconds,
     );
-    await client.query("COMMIT");
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
+    err.data = { ...(err.data as Record<string, unknown>), limit, value };
+    return err;
   }
 }
+
+const clientKey = (account: string, ip: string | undefined) => limitKey("login-client", account, ip ?? "");
+const accountKey = (account: string) => limitKey("login-account", account);
+const ipKey = (ip: string) => limitKey("login-ip", ip);
+const knownKey = (account: string, ip: string) => limitKey("login-known", account, ip);

@@ -41,7 +41,7 @@ export async function login(
   input: { email: string; password: string; ip?: string },
 ): Promise<TokenPair> {
   const account = normalizeEmail(input.email);
-  await deps.limiter.begin(account, input.ip);
+  const attempt = await deps.limiter.begin(account, input.ip);
   const user = await findUserByEmail(em, account);
   const ok = user
     ? await verifyPassword(user.passwordHash, input.password)
@@ -49,7 +49,7 @@ export async function login(
   if (!user || !ok) throw new UnauthorizedError(WRONG_CREDENTIALS);
   // Said only to someone who knows the password, so it reveals nothing to a guesser.
   if (user.disabled) throw new ForbiddenError("this account is disabled");
-  await deps.limiter.succeeded(account, input.ip);
+  await deps.limiter.succeeded(attempt);
   return issueTokens(em, deps.settings, user, randomUUID());
 }
 

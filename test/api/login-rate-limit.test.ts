@@ -11,7 +11,7 @@ async function attempt(email: string, password: string) {
 }
 
 test.serial(
-  "the 11th failed login for an account gets 429 with Retry-After, even with the right password",
+  "the 11th failed login for an account from one address gets 429 with Retry-After, even with the right password",
   async (t) => {
     const { email, password } = await api().register();
     for (let i = 1; i <= 10; i++) {
