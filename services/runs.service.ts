@@ -15,11 +15,14 @@ import {
 } from "./runs/idempotency.ts";
 import { seedCheckpoint, sourceCheckpoint } from "./runs/init-from.ts";
 import { exportRunPolicy } from "./runs/policy-export.ts";
+import { envDims, storedEnvDims } from "./runs/compute.ts";
+import { roleQuotas } from "./runs/quotas.ts";
 import {
   type Caller,
-  checkQuota,
+  checkRunLimits,
   listRuns,
   metricHistory,
+  reserveRunSlot,
   resolveRun,
   toPublicRun,
   visibleRun,
@@ -128,6 +131,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
   const orm = db.orm;
   const fork = () => orm.em.fork();
   const hosted = new Map<string, Hosted>();
+  const quotas = roleQuotas(config);
   const ttl = config.RUN_LEASE_TTL_MS;
   let timer: NodeJS.Timeout | undefined;
   let stopping = false;
@@ -254,10 +258,13 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
     const em = fork();
     const codeEnv = isCodeEnvId(input.env) ? await usableCodeEnv(em, input.env, { userId, role }) : undefined;
     const resolved = resolveRun(input, codeEnv?.spec);
-    await checkQuota(em, { userId, role }, resolved);
+    const q = quotas[role];
+    checkRunLimits(role, q, resolved, envDims(input.env, codeEnv?.spec));
     const source =
       input.initFrom && (await sourceCheckpoint(em, input.initFrom, { userId, role }, input.env, resolved));
     const run = await em.transactional(async (tx) => {
+      // Count and insert under the owner's lock: parallel creates cannot all see a free slot.
+      await reserveRunSlot(tx, { userId, role }, q);
       const created = tx.create(Run, {
         ...(input.id ? { id: input.id } : {}),
         owner: userId,
@@ -419,12 +426,18 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
           if (current.status !== "stopped" && current.status !== "failed") {
             throw new ConflictError(`a ${current.status} run cannot be resumed`, { status: current.status });
           }
-          await checkQuota(
-            em,
-            { userId: current.owner.id, role: ctx.params.role },
+          const q = quotas[ctx.params.role];
+          checkRunLimits(
+            ctx.params.role,
+            q,
             { config: current.config, resources: current.resources },
+            await storedEnvDims(em, current.envId),
           );
-          const lease = await requestResume(orm, current.id, current.version, ctx.broker.nodeID, ttl);
+          // The owner's active runs are counted under their lock, in the resume's own transaction.
+          const lease = await em.transactional(async (tx) => {
+            await reserveRunSlot(tx, { userId: current.owner.id, role: ctx.params.role }, q);
+            return requestResume(tx, current.id, current.version, ctx.broker.nodeID, ttl);
+          });
           if (!lease) throw await raced(current.id, "the resume");
           const run = await fork().findOne(Run, { id: current.id });
           if (!run) throw await raced(current.id, "the resume");

@@ -6,10 +6,12 @@ import { SweepTrial } from "../db/entities/SweepTrial.ts";
 import { ROLES, type Role } from "../db/entities/User.ts";
 import { ConflictError } from "../lib/errors.ts";
 import type { ServiceDeps } from "./deps.ts";
+import { roleQuotas } from "./runs/quotas.ts";
 import { RUN_STATUS_EVENT, type RunStatusEvent } from "./runs/schemas.ts";
 import { BrokerTrialLauncher } from "./sweeps/launcher.ts";
 import {
   checkDefinition,
+  reserveSweepSlot,
   resultsCsv,
   sweepWithTrials,
   toPublicSweep,
@@ -58,6 +60,7 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
   const orm = db.orm;
   const fork = () => orm.em.fork();
   const hosted = new Map<string, Hosted>();
+  const quotas = roleQuotas(config);
   const ttl = config.RUN_LEASE_TTL_MS;
   // A sweep looks at its trials at least three times per lease period (each look renews the lease).
   const pollMs = Math.min(config.SWEEP_POLL_MS, ttl / 3);
@@ -139,8 +142,9 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
         async handler(ctx: Context<CallerParams & { definition: unknown }>): Promise<SweepWithTrials> {
           const { userId, role } = ctx.params;
           const em = fork();
-          const { def, trials } = await checkDefinition(em, ctx.params.definition, { userId, role });
+          const { def, trials } = await checkDefinition(em, ctx.params.definition, { userId, role }, quotas);
           const { sweep, lease } = await em.transactional(async (tx) => {
+            await reserveSweepSlot(tx, { userId, role }, quotas[role]);
             const created = tx.create(Sweep, {
               owner: userId,
               name: def.name,
@@ -267,6 +271,13 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
           const em = fork();
           const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
           const lease = await em.transactional(async (tx) => {
+            // Counted against the owner's quota (with the caller's role, as runs' resume does).
+            if (sweep.status === "stopped" || sweep.status === "failed")
+              await reserveSweepSlot(
+                tx,
+                { userId: sweep.owner.id, role: ctx.params.role },
+                quotas[ctx.params.role],
+              );
             const rows = await tx.execute<{ id: string }[]>(
               `update "sweeps" set "status" = 'running', "finished_at" = null, "failure_reason" = null,
                  "best_trial_id" = null, "best_metric" = null, "updated_at" = now()

@@ -69,10 +69,13 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
         schema: PublicRunSchema,
       },
       201: { description: "The run, queued.", schema: PublicRunSchema },
-      403: { description: "The role may not ask for this (GPU, runners, steps)." },
+      403: {
+        description:
+          "The role may not ask for this (GPU, runners, steps, or compute: network parameters, gradient steps, samples or estimated FLOPs per iteration); `reason` names the limit, `value` and `limit` give both.",
+      },
       409: { description: "A request with this Idempotency-Key is still in flight." },
       422: { description: "Invalid run, or an Idempotency-Key reused with another body." },
-      429: { description: "Too many active runs for the role." },
+      429: { description: "Too many active runs for the role (counted under a per-user lock); Retry-After." },
     },
     async handler(ctx, { body }) {
       const key = ctx.get("idempotency-key");
@@ -159,6 +162,13 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
     responses: {
       200: { description: "The run, queued again.", schema: PublicRunSchema },
       409: { description: "The run is not stopped or failed, or another request changed it first." },
+      403: {
+        description:
+          "The run's configuration is over the role's quotas (as at creation; ops may have lowered them).",
+      },
+      429: {
+        description: "Too many active runs for the owner (counted under a per-user lock); Retry-After.",
+      },
     },
     async handler(ctx, { params }) {
       ctx.body = await callService(deps, ctx, "runs.resume", { runId: params.id, ...who(ctx) });

@@ -38,7 +38,13 @@ export function sweepRoutes(v1: RouteScope, deps: ApiDeps): void {
     body: SweepDefinitionInput,
     responses: {
       201: { description: "The sweep with its trials, running.", schema: SweepWithTrialsSchema },
-      403: { description: "Learners may not sweep; or the role may not ask for this (GPU, runners, steps)." },
+      403: {
+        description:
+          "Learners may not sweep; or a trial (or, for PBT, a value its perturbations may reach) is over the role's quotas (GPU, runners, steps, parameters, gradient steps, samples, estimated FLOPs per iteration).",
+      },
+      429: {
+        description: "Too many running sweeps for the role (counted under a per-user lock); Retry-After.",
+      },
     },
     async handler(ctx, { body }) {
       ctx.body = await callService<SweepWithTrials>(deps, ctx, "sweeps.create", {
@@ -108,6 +114,9 @@ export function sweepRoutes(v1: RouteScope, deps: ApiDeps): void {
     responses: {
       200: { description: "The sweep, running again.", schema: PublicSweepSchema },
       409: { description: "The sweep is not stopped." },
+      429: {
+        description: "Too many running sweeps for the owner (counted under a per-user lock); Retry-After.",
+      },
     },
     async handler(ctx, { params }) {
       ctx.body = await callService(deps, ctx, "sweeps.resume", { sweepId: params.id, ...who(ctx) });

@@ -3,6 +3,7 @@ import { ACTIVE_STATUSES } from "../../actors/run-state.ts";
 import { MetricPoint } from "../../db/entities/MetricPoint.ts";
 import { Run, type RunResources, type RunStatus } from "../../db/entities/Run.ts";
 import type { Role } from "../../db/entities/User.ts";
+import { lockUserQuota } from "../../db/user-lock.ts";
 import {
   BadRequestError,
   type FieldProblem,
@@ -19,7 +20,8 @@ import {
   type PresetName,
   resolveHyperparameters,
 } from "../../rl/ppo/hyperparameters.ts";
-import { QUOTAS } from "./quotas.ts";
+import { checkComputeQuota, type EnvDims } from "./compute.ts";
+import type { RoleQuota } from "./quotas.ts";
 import type { CreateRunInput, PublicMetricPoint, PublicRun } from "./schemas.ts";
 
 export interface Caller {
@@ -117,24 +119,39 @@ export function resolveRun(input: CreateRunInput, codeEnv?: CodeEnvSpec): Resolv
   };
 }
 
-/** The role's limits: 403 for what the role may never do, 429 for too many runs at once. */
-export async function checkQuota(em: EntityManager, caller: Caller, r: ResolvedRun): Promise<void> {
-  const q = QUOTAS[caller.role];
+/**
+ * The role's limits on one run's configuration, none of which needs the database: 403 for what the
+ * role may never do (a GPU, too many runners or steps, too much compute: `checkComputeQuota`), each
+ * naming the limit (`reason`) and its value. `env`: the env's dims (null: unknown, those limits skipped).
+ */
+export function checkRunLimits(role: Role, q: RoleQuota, r: ResolvedRun, env: EnvDims | null): void {
   if (r.resources.gpu && !q.gpu)
     throw new ForbiddenError("GPU runs are for researchers and admins", { reason: "gpu" });
   if (r.resources.runners > q.runnersPerRun) {
-    throw new ForbiddenError(`a ${caller.role} may use at most ${q.runnersPerRun} runners per run`, {
+    throw new ForbiddenError(`a ${role} may use at most ${q.runnersPerRun} runners per run`, {
       reason: "runnersPerRun",
       limit: q.runnersPerRun,
+      value: r.resources.runners,
     });
   }
   if (r.config.totalTimesteps > q.totalSteps) {
-    throw new ForbiddenError(`a ${caller.role} may train for at most ${q.totalSteps} steps`, {
+    throw new ForbiddenError(`a ${role} may train for at most ${q.totalSteps} steps`, {
       reason: "totalSteps",
       limit: q.totalSteps,
+      value: r.config.totalTimesteps,
     });
   }
-  const active = await em.count(Run, { owner: caller.userId, status: { $in: [...ACTIVE_STATUSES] } });
+  checkComputeQuota(role, q, r.config, env);
+}
+
+/**
+ * The concurrent-runs quota, counted under the owner's lock (db/user-lock.ts): call it inside the
+ * transaction that then makes a run active (create, resume), so that parallel requests of one user
+ * count one after the other and exactly the quota's worth get through (429 with Retry-After beyond).
+ */
+export async function reserveRunSlot(tx: EntityManager, caller: Caller, q: RoleQuota): Promise<void> {
+  await lockUserQuota(tx, "runs", caller.userId);
+  const active = await tx.count(Run, { owner: caller.userId, status: { $in: [...ACTIVE_STATUSES] } });
   if (active >= q.concurrentRuns) {
     throw new RateLimitedError(
       `a ${caller.role} may have ${q.concurrentRuns} active runs at once; stop or wait for one`,

@@ -60,13 +60,13 @@ export async function requestStop(orm: MikroORM, runId: string): Promise<RunStat
  * status is still the one the caller read (`version`). Null when another request changed it first.
  */
 export async function requestResume(
-  orm: MikroORM,
+  em: EntityManager,
   runId: string,
   version: number,
   nodeID: string,
   leaseTtlMs: number,
 ): Promise<RunLease | null> {
-  const rows = await orm.em.getConnection().execute<{ lease_epoch: number }[]>(
+  const rows = await em.execute<{ lease_epoch: number }[]>(
     `update "runs" set "status" = 'queued', "owner_node" = ?, "lease_epoch" = "lease_epoch" + 1,
        "lease_until" = ${until}, "failure_reason" = null, "finished_at" = null,
        "version" = "version" + 1, "updated_at" = now()

@@ -3,6 +3,7 @@ import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { ExerciseProgress } from "../../db/entities/ExerciseProgress.ts";
 import { Submission, type SubmissionStatus } from "../../db/entities/Submission.ts";
 import { User } from "../../db/entities/User.ts";
+import { lockUserQuota } from "../../db/user-lock.ts";
 import { EXERCISES, type GradeReport } from "../../exercises/index.ts";
 import { BadRequestError, NotFoundError, RateLimitedError } from "../../lib/errors.ts";
 import { codeEnvId } from "../../rl/envs/code-env.ts";
@@ -72,7 +73,7 @@ export async function createSubmission(
   quotas: Quotas,
 ): Promise<Submission> {
   return orm.em.fork().transactional(async (em) => {
-    await em.execute("select pg_advisory_xact_lock(hashtext(?))", [`proxima.submissions:${input.userId}`]);
+    await lockUserQuota(em, "submissions", input.userId);
     const active = await em.count(Submission, { user: input.userId, status: { $in: ["queued", "running"] } });
     if (active >= quotas.concurrent) {
       throw new RateLimitedError(

@@ -1,18 +1,27 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { TrialRow } from "../../actors/sweep.ts";
 import { Run } from "../../db/entities/Run.ts";
-import { Sweep } from "../../db/entities/Sweep.ts";
+import { ACTIVE_SWEEP_STATUSES, Sweep } from "../../db/entities/Sweep.ts";
 import { SweepTrial, TRIAL_STATUSES, type TrialStatus } from "../../db/entities/SweepTrial.ts";
 import type { Role } from "../../db/entities/User.ts";
-import { type FieldProblem, ForbiddenError, NotFoundError, ValidationFailedError } from "../../lib/errors.ts";
+import { lockUserQuota } from "../../db/user-lock.ts";
+import {
+  type FieldProblem,
+  ForbiddenError,
+  NotFoundError,
+  RateLimitedError,
+  ValidationFailedError,
+} from "../../lib/errors.ts";
 import { type CodeEnvSpec, isCodeEnvId } from "../../rl/envs/code-env.ts";
 import { isEnvId } from "../../rl/envs/registry.ts";
 import { better } from "../../sweeps/asha.ts";
 import { parseSweepDefinition, type SweepDefinition, SweepDefinitionError } from "../../sweeps/definition.ts";
+import { boundsOf, type Distribution } from "../../sweeps/space.ts";
 import { expandTrials, type TrialSpec, trialHyperparameters } from "../../sweeps/trials.ts";
 import { usableCodeEnv } from "../runs/code-envs.ts";
-import { QUOTAS } from "../runs/quotas.ts";
-import { type Caller, resolveRun } from "../runs/records.ts";
+import { checkComputeQuota, envDims } from "../runs/compute.ts";
+import type { RoleQuota, RoleQuotas } from "../runs/quotas.ts";
+import { type Caller, type ResolvedRun, resolveRun } from "../runs/records.ts";
 import type { CreateRunInput } from "../runs/schemas.ts";
 import type { PublicSweep, PublicTrial, SweepWithTrials, TrialUpdate } from "./schemas.ts";
 
@@ -28,6 +37,7 @@ export async function checkDefinition(
   em: EntityManager,
   raw: unknown,
   caller: Caller,
+  quotas: RoleQuotas,
 ): Promise<{ def: SweepDefinition; trials: TrialSpec[] }> {
   if (!SWEEP_ROLES.includes(caller.role)) {
     throw new ForbiddenError("sweeps are for researchers and admins; a learner launches runs one at a time", {
@@ -53,9 +63,10 @@ export async function checkDefinition(
       );
     throw err;
   }
+  const resolved: ResolvedRun[] = [];
   for (const t of trials) {
     try {
-      resolveRun(runInput(def, t), codeEnv);
+      resolved.push(resolveRun(runInput(def, t), codeEnv));
     } catch (err) {
       if (err instanceof ValidationFailedError) {
         const errors = (err.data as { errors: { field: string; message: string }[] }).errors;
@@ -73,7 +84,7 @@ export async function checkDefinition(
       throw err;
     }
   }
-  const q = QUOTAS[caller.role];
+  const q = quotas[caller.role];
   const runners = def.resources?.runners ?? 1;
   if (def.resources?.gpu && !q.gpu)
     throw new ForbiddenError("GPU runs are for researchers and admins", { reason: "gpu" });
@@ -87,7 +98,67 @@ export async function checkDefinition(
       reason: "totalSteps",
       limit: q.totalSteps,
     });
+  checkSweepCompute(def, trials, resolved, caller, quotas, codeEnv);
   return { def, trials };
+}
+
+/** The largest value a distribution can give (PBT's perturbations stay within it); null if not numeric. */
+function reachableMax(d: Distribution): number | null {
+  const b = boundsOf(d);
+  if (b) return b.high;
+  const values = (d as { values: unknown[] }).values;
+  return values.every((v) => typeof v === "number") ? Math.max(...(values as number[])) : null;
+}
+
+/**
+ * The compute quotas (services/runs/compute.ts) on every trial as the runs service will check it at
+ * launch, so that a sweep that cannot run is refused whole, up front. PBT's later generations take
+ * perturbed values (×0.8, ×1.2, resampled, kept within the search space's bounds), so its check also
+ * takes the largest updateEpochs and numMinibatches the space allows: the perturbed trials are then
+ * within the quotas too (the runs service checks each again when it launches them).
+ */
+function checkSweepCompute(
+  def: SweepDefinition,
+  trials: readonly TrialSpec[],
+  resolved: readonly ResolvedRun[],
+  caller: Caller,
+  quotas: RoleQuotas,
+  codeEnv: CodeEnvSpec | undefined,
+): void {
+  const q = quotas[caller.role];
+  const dims = envDims(def.env, codeEnv);
+  for (const [i, t] of trials.entries())
+    checkComputeQuota(caller.role, q, resolved[i]!.config, dims, `trial ${t.index}`);
+  if (def.method !== "pbt" || resolved.length === 0) return;
+  const worst = { ...resolved[0]!.config };
+  for (const key of ["updateEpochs", "numMinibatches"] as const) {
+    const d = def.searchSpace[key];
+    const max = d ? reachableMax(d) : null;
+    if (max !== null) worst[key] = Math.max(worst[key], max);
+  }
+  checkComputeQuota(
+    caller.role,
+    q,
+    worst,
+    dims,
+    "with the largest updateEpochs and numMinibatches that PBT's perturbations may reach in searchSpace",
+  );
+}
+
+/**
+ * The concurrent-sweeps quota, counted under the owner's lock (db/user-lock.ts) inside the
+ * transaction that then makes a sweep running (create, resume): parallel requests of one user count
+ * one after the other, so exactly the quota's worth get through (429 with Retry-After beyond).
+ */
+export async function reserveSweepSlot(tx: EntityManager, caller: Caller, q: RoleQuota): Promise<void> {
+  await lockUserQuota(tx, "sweeps", caller.userId);
+  const active = await tx.count(Sweep, { owner: caller.userId, status: { $in: [...ACTIVE_SWEEP_STATUSES] } });
+  if (active >= q.concurrentSweeps) {
+    throw new RateLimitedError(
+      `a ${caller.role} may have ${q.concurrentSweeps} sweeps running at once; stop or wait for one`,
+      60,
+    );
+  }
 }
 
 /** The `runs.create` input of one trial (its run's id and the caller are added by the launcher). */

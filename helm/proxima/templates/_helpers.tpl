@@ -145,6 +145,14 @@ The environment every Proxima container shares (config.ts reads it). Call with
   value: {{ $root.Values.config.requestTimeoutMs | quote }}
 - name: RUN_LEASE_TTL_MS
   value: {{ $root.Values.config.runLeaseTtlMs | quote }}
+{{- /* Role quotas: QUOTA_<ROLE>_<LIMIT> from config.quotas.<role>.<limit> (numbers as integers, never 1e+11). */}}
+{{- $quotaNames := dict "concurrentRuns" "CONCURRENT_RUNS" "runnersPerRun" "RUNNERS_PER_RUN" "totalSteps" "TOTAL_STEPS" "gpu" "GPU" "parameters" "PARAMETERS" "gradientSteps" "GRADIENT_STEPS" "samplesPerIteration" "SAMPLES_PER_ITERATION" "flopsPerIteration" "FLOPS_PER_ITERATION" "concurrentSweeps" "CONCURRENT_SWEEPS" }}
+{{- range $role, $limits := $root.Values.config.quotas }}
+{{- range $key, $value := $limits }}
+- name: QUOTA_{{ upper $role }}_{{ get $quotaNames $key }}
+  value: {{ if kindIs "bool" $value }}{{ $value | quote }}{{ else }}{{ int64 $value | quote }}{{ end }}
+{{- end }}
+{{- end }}
 {{- /* The drain gives up 5 s before Kubernetes' SIGKILL (and after the API's preStop sleep), so it logs why. */}}
 - name: SHUTDOWN_TIMEOUT_MS
   value: {{ mul (max 1 (sub (int .graceSeconds) 5)) 1000 | quote }}
