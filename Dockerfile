@@ -46,7 +46,7 @@ COPY --chown=root:root --chmod=0755 scripts/docker/proxima /usr/local/bin/proxim
 RUN mkdir -p /data && chown node:node /data
 USER 1000:1000
 VOLUME ["/data"]
-# 3000: the API (SERVICES with api); 9090: /healthz, /readyz and /metrics of the other roles.
+# 3000: the API (SERVICES with api); 9090: /healthz, /readyz and /metrics of every role (in production the API serves /metrics only here).
 EXPOSE 3000 9090
 # Liveness of whichever port this role serves; Kubernetes ignores HEALTHCHECK and uses the chart's probes.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -102,6 +102,10 @@ const ConfigSchema = z.object({
   /** Failed logins per client address across accounts per window (known clients exempt). */
   LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().min(1).default(100),
   LOGIN_FAILURE_WINDOW_S: z.coerce.number().int().min(1).default(900),
+  /** Who may create an account: anyone, holders of an admin's invite code, or only admins. */
+  REGISTRATION: z.enum(["open", "invite", "closed"]).default("open"),
+  /** Registrations one client address may try per hour (429 beyond). */
+  REGISTRATIONS_PER_IP_PER_HOUR: z.coerce.number().int().min(1).default(20),
   /** How long an address that logged in to an account stays a known client of it (skips the global budget). */
   LOGIN_KNOWN_CLIENT_TTL_S: z.coerce
     .number()
@@ -123,10 +127,15 @@ const ConfigSchema = z.object({
   /** Whether this worker node offers a GPU to runs that ask for one. */
   WORKER_GPU: flag,
   /**
-   * Port of the probe and metrics endpoint (/healthz, /readyz, /metrics) of a process that does not
-   * host the API (lib/health-server.ts); unset: none. The chart and the image set 9090.
+   * Port of the internal probe and metrics endpoint (/healthz, /readyz, /metrics; lib/health-server.ts)
+   * of any process, the API's included (its HTTP metrics too); unset: none. The chart and the image set 9090.
    */
   HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /**
+   * A bearer token that `/metrics` on the API port asks for. Unset: the API port serves /metrics
+   * openly outside production and not at all in production (scrape HEALTH_PORT there).
+   */
+  METRICS_TOKEN: z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional(),
   /** How long a runs node's lease on a run lasts without renewal. */
   RUN_LEASE_TTL_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often a queued run retries reserving env runners, and a runs node rescans its leases. */

@@ -67,11 +67,15 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   config = await resolveAccelerator(config, services, logger);
   const db = await openDatabase(config, { logger });
   const broker = new ServiceBroker(createBrokerOptions(config, services, logger));
-  // Processes without the API get their probe/metrics port before the broker connects (alive, not ready).
+  // The probe/metrics port listens before the broker connects (alive, not ready). An API process
+  // scrapes its HTTP metrics there too: in production /metrics is not on the public port.
   let health: HealthServer | undefined;
   try {
-    if (config.HEALTH_PORT !== undefined && !services.includes("api")) {
-      health = await startHealthServer(broker, config.HOST, config.HEALTH_PORT);
+    if (config.HEALTH_PORT !== undefined) {
+      const metrics = services.includes("api")
+        ? await import("./api/metrics.ts").then((m) => () => m.metricsText(broker))
+        : undefined;
+      health = await startHealthServer(broker, config.HOST, config.HEALTH_PORT, metrics);
     }
     for (const name of services) {
       const factory = await SERVICE_FACTORIES[name]!();

@@ -262,6 +262,9 @@ else
       MOLECULER_NAMESPACE: namespace,
       JWT_SECRET: secret,
       API_RATE_LIMIT_PER_MIN: "100000000",
+      // The bench's 1,000 sockets all belong to one account.
+      WS_MAX_CONNECTIONS_PER_USER: "100000000",
+      WS_UPGRADES_PER_MIN_PER_USER: "100000000",
     };
     // BENCH_WS_SERVER_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the API process.
     const serverArgs = (process.env["BENCH_WS_SERVER_ARGS"] ?? "").split(" ").filter(Boolean);

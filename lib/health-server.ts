@@ -4,10 +4,11 @@ import type { ServiceBroker } from "moleculer";
 import { brokerMetricsText } from "./broker-metrics.ts";
 
 /**
- * The probe and scrape endpoint of a process that does not host the API (controllers, workers):
- * Kubernetes needs `/healthz` (liveness) and `/readyz` (readiness) on every pod, and Prometheus
- * needs `/metrics`; an API process serves all three on its own port instead. Plain `node:http`, so
- * that a worker does not load Koa for three routes.
+ * The internal probe and scrape endpoint (HEALTH_PORT): Kubernetes needs `/healthz` (liveness) and
+ * `/readyz` (readiness) on every pod, and Prometheus needs `/metrics`. Controllers and workers serve
+ * only this; an API process serves it too when HEALTH_PORT is set, with its HTTP metrics added, so
+ * that in production `/metrics` need not be on the public port (issue 15, finding 8). Plain
+ * `node:http`, so that a worker does not load Koa for three routes.
  *
  *   /healthz  200 while the process serves HTTP (the event loop turns)
  *   /readyz   200 when the broker is started and connected to its transporter, 503 otherwise
@@ -36,10 +37,16 @@ export function readinessOf(broker: ServiceBroker): ReadinessChecks {
   };
 }
 
+/** What `/metrics` answers; by default the broker's lines. */
+export type MetricsSource = () => Promise<{ contentType: string; body: string }>;
+
+const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+
 export async function startHealthServer(
   broker: ServiceBroker,
   host: string,
   port: number,
+  metrics: MetricsSource = async () => ({ contentType: PROMETHEUS_TEXT, body: brokerMetricsText(broker) }),
 ): Promise<HealthServer> {
   const server = http.createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://health.invalid").pathname;
@@ -56,8 +63,13 @@ export async function startHealthServer(
       json(res, ready ? 200 : 503, { status: ready ? "ready" : "not-ready", checks });
     } else if (path === "/metrics") {
       // Prometheus' text exposition format, version 0.0.4 (what prom-client serves too).
-      res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
-      res.end(req.method === "HEAD" ? undefined : brokerMetricsText(broker));
+      metrics().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { "content-type": contentType });
+          res.end(req.method === "HEAD" ? undefined : body);
+        },
+        () => json(res, 500, { status: 500, title: "Internal Server Error", detail: "metrics unavailable" }),
+      );
     } else {
       json(res, 404, { status: 404, title: "Not Found", detail: `no endpoint at ${path}` });
     }

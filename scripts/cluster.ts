@@ -46,7 +46,7 @@ if (args.help) {
       "  --workers      worker processes (default 2)\n" +
       "  --slots        WORKER_SLOTS of each worker (default 2)\n" +
       "  --port         the API's port (default PORT or 3000)\n" +
-      "  --health-port  first HEALTH_PORT of controller and workers, counting up (default 9090; 0: any free port)\n" +
+      "  --health-port  first HEALTH_PORT of controller, workers and API, counting up (default 9090; 0: any free port)\n" +
       "  --grace        seconds between SIGTERM and SIGKILL at Ctrl-C (default 30)\n" +
       "  --data-dir     where state lives (default .data/cluster)\n" +
       "  --json         print the processes' JSON log lines as they are\n",
@@ -337,6 +337,8 @@ async function main(): Promise<void> {
   node("api", {
     ...common("api", ["api"]),
     PORT: String(API_PORT),
+    // Its /metrics in production is only there (as in the chart); after the workers' ports.
+    HEALTH_PORT: healthPort(WORKERS + 1),
     JWT_SECRET: jwtSecret,
     TRUST_PROXY: "false",
   });

@@ -1,5 +1,5 @@
 import type { Context, ServiceSchema } from "moleculer";
-import { ROLES, User } from "../db/entities/User.ts";
+import { ROLES, type Role, User } from "../db/entities/User.ts";
 import { ValidationFailedError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { ServiceDeps } from "./deps.ts";
@@ -14,6 +14,7 @@ import {
 } from "./users/accounts.ts";
 import { resolveJwtSecret } from "./users/jwt-secret.ts";
 import { LoginLimiter } from "./users/login-limiter.ts";
+import { createInvite, type RegistrationInput, register } from "./users/registration.ts";
 import type { AuthState } from "./users/schemas.ts";
 import { login, logout, refresh, type SessionDeps } from "./users/sessions.ts";
 
@@ -50,11 +51,42 @@ export default function usersService(deps: ServiceDeps): ServiceSchema {
     dependencies: [],
 
     actions: {
+      /** Self-registration, as REGISTRATION allows (services/users/registration.ts). */
       register: {
         visibility: "public",
-        params: { email: "string", password: "string", name: "string" },
-        async handler(ctx: Context<{ email: string; password: string; name: string }>) {
+        params: {
+          email: "string",
+          password: "string",
+          name: "string",
+          invite: { type: "string", optional: true },
+          ip: { type: "string", optional: true },
+        },
+        async handler(ctx: Context<RegistrationInput>) {
+          const store = sessionDeps().limiter.store;
+          return toPublicUser(await register(fork(), store, config, ctx.params));
+        },
+      },
+
+      /** An account an admin creates, with any role (whatever REGISTRATION says). */
+      create: {
+        visibility: "public",
+        params: {
+          email: "string",
+          password: "string",
+          name: "string",
+          role: { type: "enum", values: [...ROLES], optional: true },
+        },
+        async handler(ctx: Context<{ email: string; password: string; name: string; role?: Role }>) {
           return toPublicUser(await createUser(fork(), ctx.params));
+        },
+      },
+
+      /** An admin's invite code for REGISTRATION=invite. */
+      createInvite: {
+        visibility: "public",
+        params: { adminId: "uuid", expiresInHours: { type: "number", integer: true, min: 1, max: 8760 } },
+        handler(ctx: Context<{ adminId: string; expiresInHours: number }>) {
+          return createInvite(fork(), ctx.params.adminId, ctx.params.expiresInHours);
         },
       },
 

@@ -26,17 +26,23 @@ export function authRoutes(v1: RouteScope, deps: ApiDeps): void {
     method: "post",
     path: "/auth/register",
     operationId: "register",
-    summary: "Create an account (role learner).",
-    description: "The password needs at least 8 characters and must not be a commonly used one.",
+    summary: "Create an account (role learner), if the server's REGISTRATION allows it.",
+    description:
+      "The password needs at least 8 characters and must not be a commonly used one. REGISTRATION=open: anyone; " +
+      "invite: with an unused, unexpired `invite` code from an admin (POST /invites); closed: refused with 403 " +
+      "(admins create accounts with POST /users). At most REGISTRATIONS_PER_IP_PER_HOUR attempts per client address.",
     tags: ["auth"],
     access: "public",
     body: NewAccountSchema,
     responses: {
       201: { description: "Created.", schema: PublicUserSchema },
+      403: {
+        description: "Registration is closed, or the invite code is missing, unknown, used or expired.",
+      },
       409: { description: "An account with this email (in any case) exists." },
     },
     async handler(ctx, { body }) {
-      const user = await callService<PublicUser>(deps, ctx, "users.register", body);
+      const user = await callService<PublicUser>(deps, ctx, "users.register", { ...body, ip: ctx.ip });
       ctx.status = 201;
       ctx.set("Location", `/api/v1/users/${user.id}`);
       ctx.body = user;

@@ -1,5 +1,8 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import type { ApiDeps } from "../context.ts";
+import type { Config } from "../../config.ts";
+import { UnauthorizedError } from "../../lib/errors.ts";
+import type { ApiContext, ApiDeps } from "../context.ts";
 import { DOCS_CSP, renderDocsPage } from "../docs-page.ts";
 import { metricsText } from "../metrics.ts";
 import type { RouteScope } from "../routing/route-table.ts";
@@ -44,23 +47,51 @@ export function systemRoutes(root: RouteScope, deps: ApiDeps): void {
     },
   });
 
+  const exposure = metricsExposure(deps.config);
+  if (exposure === "none") return;
   root.add({
     method: "get",
     path: "/metrics",
     operationId: "metrics",
     summary: "Prometheus metrics: HTTP, process and broker.",
+    description:
+      "Served on the API port outside production, or with METRICS_TOKEN as a bearer token; in production " +
+      "without METRICS_TOKEN, only on the internal HEALTH_PORT.",
     tags: ["system"],
     access: "public",
     rateLimited: false,
     responses: {
       200: { description: "Prometheus text format.", schema: z.string(), contentType: "text/plain" },
+      401: { description: "With METRICS_TOKEN set: the bearer token is not it." },
     },
     async handler(ctx) {
+      if (exposure === "token") checkMetricsToken(ctx, deps.config.METRICS_TOKEN!);
       const { contentType, body } = await metricsText(deps.broker);
       ctx.type = contentType;
       ctx.body = body;
     },
   });
+}
+
+/**
+ * Whether the public API port serves /metrics (issue 15, finding 8: process, route and broker
+ * metrics are reconnaissance for anyone). In production it does only with a token; the chart's
+ * ServiceMonitor scrapes HEALTH_PORT, which the API process serves too (platform.ts).
+ */
+export function metricsExposure(
+  config: Pick<Config, "NODE_ENV" | "METRICS_TOKEN">,
+): "open" | "token" | "none" {
+  if (config.METRICS_TOKEN !== undefined) return "token";
+  return config.NODE_ENV === "production" ? "none" : "open";
+}
+
+function checkMetricsToken(ctx: ApiContext, token: string): void {
+  const presented = /^Bearer +(\S+) *$/i.exec(ctx.get("authorization"))?.[1] ?? "";
+  // Digests of equal length, compared in constant time: the comparison reveals nothing of the token.
+  const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
+  if (!timingSafeEqual(digest(presented), digest(token))) {
+    throw new UnauthorizedError("/metrics needs the METRICS_TOKEN as a bearer token");
+  }
 }
 
 const ReadinessSchema = z.object({

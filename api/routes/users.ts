@@ -1,6 +1,14 @@
 import { z } from "zod";
 import { NotFoundError } from "../../lib/errors.ts";
-import { NameSchema, type PublicUser, PublicUserSchema, RoleSchema } from "../../services/users/schemas.ts";
+import {
+  EmailSchema,
+  NameSchema,
+  NewInviteSchema,
+  PasswordSchema,
+  type PublicUser,
+  PublicUserSchema,
+  RoleSchema,
+} from "../../services/users/schemas.ts";
 import type { ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
 import { callService } from "./call.ts";
@@ -30,7 +38,65 @@ const UserPatch = z
     message: "change at least one of name, role, disabled",
   });
 
+const NewUserByAdmin = z.strictObject({
+  email: EmailSchema,
+  password: PasswordSchema,
+  name: NameSchema,
+  role: RoleSchema.optional(),
+});
+
+const InviteRequest = z.strictObject({
+  expiresInHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 365)
+    .default(24 * 7)
+    .describe("How long the code stays valid (default a week)."),
+});
+
 export function userRoutes(v1: RouteScope, deps: ApiDeps): void {
+  v1.add({
+    method: "post",
+    path: "/users",
+    operationId: "createUser",
+    summary: "Create an account with any role (admins; the way in when REGISTRATION is closed).",
+    description: "Same password policy as registration.",
+    tags: ["users"],
+    access: { roles: ["admin"] },
+    body: NewUserByAdmin,
+    responses: {
+      201: { description: "Created.", schema: PublicUserSchema },
+      409: { description: "An account with this email (in any case) exists." },
+    },
+    async handler(ctx, { body }) {
+      const user = await callService<PublicUser>(deps, ctx, "users.create", body);
+      ctx.status = 201;
+      ctx.set("Location", `/api/v1/users/${user.id}`);
+      ctx.body = user;
+    },
+  });
+
+  v1.add({
+    method: "post",
+    path: "/invites",
+    operationId: "createInvite",
+    summary: "Create a single-use registration invite (REGISTRATION=invite).",
+    description:
+      "The code is shown once; give it to one person, who passes it as `invite` to POST /auth/register.",
+    tags: ["users"],
+    access: { roles: ["admin"] },
+    body: InviteRequest,
+    responses: { 201: { description: "The invite.", schema: NewInviteSchema } },
+    async handler(ctx, { body }) {
+      ctx.body = await callService(deps, ctx, "users.createInvite", {
+        adminId: ctx.state.user!.id,
+        expiresInHours: body.expiresInHours,
+      });
+      ctx.status = 201;
+    },
+  });
+
   v1.add({
     method: "get",
     path: "/me",

@@ -1,6 +1,7 @@
 import { Checkpoint } from "./Checkpoint.ts";
 import { ExerciseProgress } from "./ExerciseProgress.ts";
 import { IdempotencyKey } from "./IdempotencyKey.ts";
+import { Invite } from "./Invite.ts";
 import { MetricPoint } from "./MetricPoint.ts";
 import { RefreshToken } from "./RefreshToken.ts";
 import { Run } from "./Run.ts";
@@ -13,6 +14,7 @@ import { WsTicket } from "./WsTicket.ts";
 export { Checkpoint } from "./Checkpoint.ts";
 export { ExerciseProgress } from "./ExerciseProgress.ts";
 export { IdempotencyKey } from "./IdempotencyKey.ts";
+export { Invite } from "./Invite.ts";
 export { MetricPoint } from "./MetricPoint.ts";
 export { RefreshToken } from "./RefreshToken.ts";
 export { RUN_STATUSES, Run, type RunResources, type RunStatus } from "./Run.ts";
@@ -39,4 +41,5 @@ export const entities = [
   SweepTrial,
   Submission,
   ExerciseProgress,
+  Invite,
 ];

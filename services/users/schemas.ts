@@ -27,7 +27,17 @@ export const PasswordSchema = z
 
 /** A new account: the password policy is checked against the email and name of the same request. */
 export const NewAccountSchema = z
-  .strictObject({ email: EmailSchema, password: PasswordSchema, name: NameSchema })
+  .strictObject({
+    email: EmailSchema,
+    password: PasswordSchema,
+    name: NameSchema,
+    invite: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe("An invite code from an admin: required when the server's REGISTRATION is invite."),
+  })
   .superRefine((value, ctx) => {
     // Length problems are the field schema's to report; this adds what needs the other fields.
     const length = typeof value.password === "string" ? [...value.password].length : 0;
@@ -38,6 +48,14 @@ export const NewAccountSchema = z
   });
 
 export type NewAccount = z.infer<typeof NewAccountSchema>;
+
+/** An admin's invite (REGISTRATION=invite). */
+export const NewInviteSchema = z
+  .object({
+    code: z.string().describe("The invite code; shown once (only its digest is stored)."),
+    expiresAt: z.iso.datetime(),
+  })
+  .meta({ title: "Invite" });
 
 export const PublicUserSchema = z
   .object({

@@ -88,6 +88,8 @@ export async function startTestPlatform(
       PROXIMA_ADMIN_EMAIL: TEST_ADMIN.email,
       PROXIMA_ADMIN_PASSWORD: TEST_ADMIN.password,
       REQUEST_TIMEOUT_MS: "10000",
+      // Test files register dozens of accounts from 127.0.0.1; registration.test.ts sets its own limit.
+      REGISTRATIONS_PER_IP_PER_HOUR: "1000000",
       ...overrides,
     }),
   );
