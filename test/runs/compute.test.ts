@@ -213,3 +213,35 @@ test("counts print as a person would read them", (t) => {
   t.is(formatCount(1e11), "100G");
   t.is(formatCount(1.2e12), "1.2T");
 });
+
+test("sweeps: the README's example sweep is allowed for researchers; a PBT space is checked at the largest values it may reach", async (t) => {
+  const { readFile } = await import("node:fs/promises");
+  const { parse } = await import("yaml");
+  const { checkDefinition } = await import("../../services/sweeps/records.ts");
+  const example = parse(
+    await readFile(new URL("../../examples/sweep-cartpole.yaml", import.meta.url), "utf8"),
+  );
+  const researcher = { userId: "00000000-0000-4000-8000-000000000001", role: "researcher" as const };
+  // No database is needed for a built-in env (the EntityManager serves environments defined by code).
+  const em = null as never;
+  const { trials } = await checkDefinition(em, example, researcher, defaults);
+  t.is(trials.length, 8);
+
+  const pbt = (numMinibatches: unknown) => ({
+    name: "pbt",
+    env: "CartPole-v1",
+    totalSteps: 4096,
+    method: "pbt",
+    maxTrials: 2,
+    hyperparameters: { numEnvs: 4, numSteps: 128, updateEpochs: 100 },
+    searchSpace: { numMinibatches: numMinibatches },
+    pbt: { perturbationInterval: 1024 },
+  });
+  const tight = { ...defaults, researcher: { ...defaults.researcher, gradientSteps: 1000 } };
+  // Sampler seed 0 draws no 16 for the first generation (so no trial is refused itself); shifts may reach it.
+  const err = await t.throwsAsync(checkDefinition(em, pbt({ values: [1, 2, 4, 16] }), researcher, tight), {
+    instanceOf: ForbiddenError,
+  });
+  t.regex(err.message, /1,600 gradient steps .*PBT's perturbations may reach/);
+  await t.notThrowsAsync(checkDefinition(em, pbt({ values: [1, 2, 4, 8] }), researcher, tight));
+});
