@@ -361,7 +361,14 @@ test("NetworkPolicies let only the release's pods reach NATS, and the API's port
     from: [{ podSelector: { matchLabels: release } }],
   });
   const api = named(gpu, "NetworkPolicy", "proxima-api").spec;
-  t.true(api.ingress.every((rule: Manifest) => rule.ports.length === 1 && rule.ports[0].port === "http"));
+  t.true(api.ingress.every((rule: Manifest) => rule.ports.length === 1));
+  // Its public port, and HEALTH_PORT (/metrics) only from where Prometheus runs.
+  const healthRules = api.ingress.filter((rule: Manifest) => rule.ports[0].port === "health");
+  t.deepEqual(
+    healthRules.map((rule: Manifest) => rule.from),
+    [[{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }]],
+  );
+  t.true(api.ingress.every((rule: Manifest) => ["http", "health"].includes(rule.ports[0].port)));
   for (const component of ["controller", "worker"]) {
     const spec = named(gpu, "NetworkPolicy", `proxima-${component}`).spec;
     t.deepEqual(spec.ingress[0].ports, [{ port: "health" }], component);
