@@ -107,6 +107,9 @@ export function computeCost(config: CostConfig, env: EnvDims): ComputeCost {
   };
 }
 
+/** "a learner", "a researcher", "an admin": the role as the messages name it. */
+export const aRole = (role: Role): string => (role === "admin" ? "an admin" : `a ${role}`);
+
 /** 65,536 below a million, then 3 significant digits with an SI prefix: 33.6M, 1M, 120G. */
 export function formatCount(n: number): string {
   if (n < 1e6) return Math.round(n).toLocaleString("en-US");
@@ -141,7 +144,7 @@ export function checkComputeQuota(
       "parameters",
       cost.parameters,
       q.parameters,
-      `hiddenSizes [${config.hiddenSizes.join(", ")}] gives ${formatCount(cost.parameters)} parameters (actor, critic and log-std); a ${role} may use ${formatCount(q.parameters)}`,
+      `hiddenSizes [${config.hiddenSizes.join(", ")}] gives ${formatCount(cost.parameters)} parameters (actor, critic and log-std); ${aRole(role)} may use ${formatCount(q.parameters)}`,
     );
   }
   const gradientSteps = config.updateEpochs * config.numMinibatches;
@@ -150,7 +153,7 @@ export function checkComputeQuota(
       "gradientSteps",
       gradientSteps,
       q.gradientSteps,
-      `updateEpochs × numMinibatches (${config.updateEpochs} × ${config.numMinibatches}) gives ${formatCount(gradientSteps)} gradient steps per iteration; a ${role} may take ${formatCount(q.gradientSteps)}`,
+      `updateEpochs × numMinibatches (${config.updateEpochs} × ${config.numMinibatches}) gives ${formatCount(gradientSteps)} gradient steps per iteration; ${aRole(role)} may take ${formatCount(q.gradientSteps)}`,
     );
   }
   const samples = config.numEnvs * config.numSteps;
@@ -159,7 +162,7 @@ export function checkComputeQuota(
       "samplesPerIteration",
       samples,
       q.samplesPerIteration,
-      `numEnvs × numSteps (${config.numEnvs} × ${config.numSteps}) gives ${formatCount(samples)} samples per iteration; a ${role} may collect ${formatCount(q.samplesPerIteration)}`,
+      `numEnvs × numSteps (${config.numEnvs} × ${config.numSteps}) gives ${formatCount(samples)} samples per iteration; ${aRole(role)} may collect ${formatCount(q.samplesPerIteration)}`,
     );
   }
   if (cost && cost.flopsPerIteration > q.flopsPerIteration) {
@@ -167,7 +170,7 @@ export function checkComputeQuota(
       "flopsPerIteration",
       cost.flopsPerIteration,
       q.flopsPerIteration,
-      `the run needs an estimated ${formatCount(cost.flopsPerIteration)} FLOPs per iteration (${formatCount(cost.parameters)} parameters × ${formatCount(cost.samplesPerIteration)} samples × (6 × ${config.updateEpochs} epochs + 2)); a ${role} may use ${formatCount(q.flopsPerIteration)}`,
+      `the run needs an estimated ${formatCount(cost.flopsPerIteration)} FLOPs per iteration (${formatCount(cost.parameters)} parameters × ${formatCount(cost.samplesPerIteration)} samples × (6 × ${config.updateEpochs} epochs + 2)); ${aRole(role)} may use ${formatCount(q.flopsPerIteration)}`,
     );
   }
 }

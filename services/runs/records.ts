@@ -20,7 +20,7 @@ import {
   type PresetName,
   resolveHyperparameters,
 } from "../../rl/ppo/hyperparameters.ts";
-import { checkComputeQuota, type EnvDims } from "./compute.ts";
+import { aRole, checkComputeQuota, type EnvDims } from "./compute.ts";
 import type { RoleQuota } from "./quotas.ts";
 import type { CreateRunInput, PublicMetricPoint, PublicRun } from "./schemas.ts";
 
@@ -128,14 +128,14 @@ export function checkRunLimits(role: Role, q: RoleQuota, r: ResolvedRun, env: En
   if (r.resources.gpu && !q.gpu)
     throw new ForbiddenError("GPU runs are for researchers and admins", { reason: "gpu" });
   if (r.resources.runners > q.runnersPerRun) {
-    throw new ForbiddenError(`a ${role} may use at most ${q.runnersPerRun} runners per run`, {
+    throw new ForbiddenError(`${aRole(role)} may use at most ${q.runnersPerRun} runners per run`, {
       reason: "runnersPerRun",
       limit: q.runnersPerRun,
       value: r.resources.runners,
     });
   }
   if (r.config.totalTimesteps > q.totalSteps) {
-    throw new ForbiddenError(`a ${role} may train for at most ${q.totalSteps} steps`, {
+    throw new ForbiddenError(`${aRole(role)} may train for at most ${q.totalSteps} steps`, {
       reason: "totalSteps",
       limit: q.totalSteps,
       value: r.config.totalTimesteps,
@@ -154,7 +154,7 @@ export async function reserveRunSlot(tx: EntityManager, caller: Caller, q: RoleQ
   const active = await tx.count(Run, { owner: caller.userId, status: { $in: [...ACTIVE_STATUSES] } });
   if (active >= q.concurrentRuns) {
     throw new RateLimitedError(
-      `a ${caller.role} may have ${q.concurrentRuns} active runs at once; stop or wait for one`,
+      `${aRole(caller.role)} may have ${q.concurrentRuns} active runs at once; stop or wait for one`,
       60,
     );
   }

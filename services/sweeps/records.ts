@@ -19,7 +19,7 @@ import { parseSweepDefinition, type SweepDefinition, SweepDefinitionError } from
 import { boundsOf, type Distribution } from "../../sweeps/space.ts";
 import { expandTrials, type TrialSpec, trialHyperparameters } from "../../sweeps/trials.ts";
 import { usableCodeEnv } from "../runs/code-envs.ts";
-import { checkComputeQuota, envDims } from "../runs/compute.ts";
+import { aRole, checkComputeQuota, envDims } from "../runs/compute.ts";
 import type { RoleQuota, RoleQuotas } from "../runs/quotas.ts";
 import { type Caller, type ResolvedRun, resolveRun } from "../runs/records.ts";
 import type { CreateRunInput } from "../runs/schemas.ts";
@@ -89,12 +89,12 @@ export async function checkDefinition(
   if (def.resources?.gpu && !q.gpu)
     throw new ForbiddenError("GPU runs are for researchers and admins", { reason: "gpu" });
   if (runners > q.runnersPerRun)
-    throw new ForbiddenError(`a ${caller.role} may use at most ${q.runnersPerRun} runners per run`, {
+    throw new ForbiddenError(`${aRole(caller.role)} may use at most ${q.runnersPerRun} runners per run`, {
       reason: "runnersPerRun",
       limit: q.runnersPerRun,
     });
   if (def.totalSteps > q.totalSteps)
-    throw new ForbiddenError(`a ${caller.role} may train for at most ${q.totalSteps} steps`, {
+    throw new ForbiddenError(`${aRole(caller.role)} may train for at most ${q.totalSteps} steps`, {
       reason: "totalSteps",
       limit: q.totalSteps,
     });
@@ -155,7 +155,7 @@ export async function reserveSweepSlot(tx: EntityManager, caller: Caller, q: Rol
   const active = await tx.count(Sweep, { owner: caller.userId, status: { $in: [...ACTIVE_SWEEP_STATUSES] } });
   if (active >= q.concurrentSweeps) {
     throw new RateLimitedError(
-      `a ${caller.role} may have ${q.concurrentSweeps} sweeps running at once; stop or wait for one`,
+      `${aRole(caller.role)} may have ${q.concurrentSweeps} sweeps running at once; stop or wait for one`,
       60,
     );
   }
