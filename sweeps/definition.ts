@@ -35,6 +35,10 @@ export class SweepDefinitionError extends Error {
 
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
 
+/** Most values a randint may span: what `Rng.int` draws from (rl/core/rng.ts). */
+export const RANDINT_MAX_SPAN = 0x100000000;
+const SPAN_MESSAGE = "high − low must be a finite number";
+
 /** One parameter's distribution, `{kind: args}` as written in the definition. */
 const DistributionInput = z
   .record(z.string(), z.unknown())
@@ -182,6 +186,7 @@ function parseDistribution(key: string, raw: Record<string, unknown>, issues: Is
       if (!a) return null;
       const [low, high] = a as [number, number];
       if (!(low < high)) return reject(issues, { field, message: "bounds reversed: need low < high" });
+      if (!Number.isFinite(high - low)) return reject(issues, { field, message: SPAN_MESSAGE });
       if (kind === "loguniform" && low <= 0)
         return reject(issues, { field, message: "loguniform bounds must be > 0" });
       return { kind, low, high };
@@ -192,6 +197,8 @@ function parseDistribution(key: string, raw: Record<string, unknown>, issues: Is
       const [low, high, q] = a as [number, number, number];
       if (!(low < high)) return reject(issues, { field, message: "bounds reversed: need low < high" });
       if (!(q > 0)) return reject(issues, { field, message: "q must be > 0" });
+      if (![high - low, low / q, high / q].every(Number.isFinite))
+        return reject(issues, { field, message: `${SPAN_MESSAGE}, in steps of q` });
       return { kind, low, high, q };
     }
     case "randint": {
@@ -200,8 +207,16 @@ function parseDistribution(key: string, raw: Record<string, unknown>, issues: Is
       const [low, high] = a as [number, number];
       if (!Number.isInteger(low) || !Number.isInteger(high))
         return reject(issues, { field, message: "randint bounds must be integers" });
+      if (!Number.isSafeInteger(low) || !Number.isSafeInteger(high))
+        return reject(issues, { field, message: "randint bounds must lie within ±(2^53 − 1)" });
       if (!(low < high))
         return reject(issues, { field, message: "bounds reversed: need low < high (high excluded)" });
+      // The sampler draws from 2^32 values (rl/core/rng.ts, Rng.int); a wider range was a 500.
+      if (high - low > RANDINT_MAX_SPAN)
+        return reject(issues, {
+          field,
+          message: `randint spans ${high - low} values; at most ${RANDINT_MAX_SPAN} (2^32)`,
+        });
       return { kind, low, high };
     }
     default:

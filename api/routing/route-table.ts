@@ -5,6 +5,7 @@ import type { Role } from "../../db/entities/User.ts";
 import { type FieldProblem, NotFoundError, ValidationFailedError } from "../../lib/errors.ts";
 import type { ApiContext, ApiState } from "../context.ts";
 import { readJsonBody } from "../middleware/json-body.ts";
+import { unsafeInputProblems } from "./input-guard.ts";
 
 /**
  * Routes are data: a method, a path, who may call it, zod schemas for its params, query and body, and
@@ -135,21 +136,24 @@ async function validateInput(
     z.ZodType
   >;
   if (spec.params) {
-    const parsed = spec.params.safeParse((ctx as unknown as { params: unknown }).params);
-    if (!parsed.success) throw new NotFoundError(spec.notFound ?? "resource");
+    const raw = (ctx as unknown as { params: unknown }).params;
+    const parsed = unsafeInputProblems(raw, "params").length === 0 ? spec.params.safeParse(raw) : undefined;
+    if (!parsed?.success) throw new NotFoundError(spec.notFound ?? "resource");
     input.params = parsed.data;
   }
   const problems: FieldProblem[] = [];
   if (spec.query) {
-    const parsed = spec.query.safeParse(ctx.query);
-    if (parsed.success) input.query = parsed.data;
-    else problems.push(...fieldProblems(parsed.error, "query"));
+    const unsafe = unsafeInputProblems(ctx.query, "query");
+    const parsed = unsafe.length === 0 ? spec.query.safeParse(ctx.query) : undefined;
+    if (parsed?.success) input.query = parsed.data;
+    else problems.push(...(parsed ? fieldProblems(parsed.error, "query") : unsafe));
   }
   if (spec.body) {
     const raw = await readJsonBody(ctx, bodyLimit.bytes, bodyLimit.text);
-    const parsed = spec.body.safeParse(raw);
-    if (parsed.success) input.body = parsed.data;
-    else problems.push(...fieldProblems(parsed.error, "body"));
+    const unsafe = unsafeInputProblems(raw, "body");
+    const parsed = unsafe.length === 0 ? spec.body.safeParse(raw) : undefined;
+    if (parsed?.success) input.body = parsed.data;
+    else problems.push(...(parsed ? fieldProblems(parsed.error, "body") : unsafe));
   }
   if (problems.length > 0) throw new ValidationFailedError("the request is invalid", problems);
   return input;

@@ -5,6 +5,12 @@ import { Submission, type SubmissionStatus } from "../../db/entities/Submission.
 import { User } from "../../db/entities/User.ts";
 import { lockUserQuota } from "../../db/user-lock.ts";
 import { EXERCISES, type GradeReport } from "../../exercises/index.ts";
+import {
+  decodeKeysetCursor,
+  decodeTextCursor,
+  encodeKeysetCursor,
+  encodeTextCursor,
+} from "../../lib/cursor.ts";
 import { BadRequestError, NotFoundError, RateLimitedError } from "../../lib/errors.ts";
 import { codeEnvId } from "../../rl/envs/code-env.ts";
 import type { PublicSubmission, UserProgress } from "./schemas.ts";
@@ -228,14 +234,13 @@ export async function visibleSubmission(em: EntityManager, id: string, caller: C
 }
 
 function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString("base64url");
+  return encodeKeysetCursor(createdAt, id);
 }
 
-function decodeCursor(cursor: string): { at: string; id: string } {
-  const [at, id] = Buffer.from(cursor, "base64url").toString().split("|");
-  if (!id || !at || Number.isNaN(new Date(at).getTime()))
-    throw new BadRequestError("the cursor is not valid", { field: "query.cursor" });
-  return { at, id };
+function decodeCursor(cursor: string): { at: Date; id: string } {
+  const position = decodeKeysetCursor(cursor);
+  if (!position) throw new BadRequestError("the cursor is not valid", { field: "query.cursor" });
+  return position;
 }
 
 /** Newest first; the caller's own, or everyone's (optionally one user's) for an admin. */
@@ -249,8 +254,7 @@ export async function listSubmissions(
   else if (q.userId) where["user"] = q.userId;
   if (q.cursor) {
     const c = decodeCursor(q.cursor);
-    const at = new Date(c.at);
-    where["$or"] = [{ createdAt: { $lt: at } }, { createdAt: at, id: { $lt: c.id } }];
+    where["$or"] = [{ createdAt: { $lt: c.at } }, { createdAt: c.at, id: { $lt: c.id } }];
   }
   const rows = await em.find(Submission, where, {
     orderBy: { createdAt: "desc", id: "desc" },
@@ -345,7 +349,7 @@ export async function progressPage(
 ): Promise<{ items: UserProgress[]; nextCursor: string | null }> {
   const where: Record<string, unknown> = {};
   if (q.cursor) {
-    const email = Buffer.from(q.cursor, "base64url").toString();
+    const email = decodeTextCursor(q.cursor);
     if (!email) throw new BadRequestError("the cursor is not valid", { field: "query.cursor" });
     where["email"] = { $gt: email };
   }
@@ -357,6 +361,6 @@ export async function progressPage(
       em,
       page.map((u) => ({ id: u.id, email: u.email, name: u.name })),
     ),
-    nextCursor: users.length > q.limit && last ? Buffer.from(last.email).toString("base64url") : null,
+    nextCursor: users.length > q.limit && last ? encodeTextCursor(last.email) : null,
   };
 }

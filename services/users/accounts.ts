@@ -1,6 +1,7 @@
 import { type EntityManager, LockMode, UniqueConstraintViolationException } from "@mikro-orm/postgresql";
 import { RefreshToken } from "../../db/entities/RefreshToken.ts";
 import { normalizeEmail, type Role, User } from "../../db/entities/User.ts";
+import { isStorableText } from "../../lib/cursor.ts";
 import { ConflictError, NotFoundError, ValidationFailedError } from "../../lib/errors.ts";
 import { assertAcceptablePassword, hashPassword } from "./passwords.ts";
 import type { PublicUser } from "./schemas.ts";
@@ -98,7 +99,7 @@ export function encodeCursor(email: string): string {
 function decodeCursor(cursor: string): string {
   try {
     const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { e?: unknown };
-    if (typeof value.e === "string") return value.e;
+    if (typeof value.e === "string" && value.e.length > 0 && isStorableText(value.e)) return value.e;
   } catch {
     // fall through to the same 422 as a well-formed cursor of the wrong shape
   }
