@@ -4,6 +4,7 @@ import { MetricPoint } from "../../db/entities/MetricPoint.ts";
 import { Run, type RunResources, type RunStatus } from "../../db/entities/Run.ts";
 import type { Role } from "../../db/entities/User.ts";
 import { lockUserQuota } from "../../db/user-lock.ts";
+import { decodeKeysetCursor, encodeKeysetCursor } from "../../lib/cursor.ts";
 import {
   BadRequestError,
   type FieldProblem,
@@ -175,15 +176,13 @@ export interface RunListQuery {
 }
 
 function encodeCursor(run: Run): string {
-  return Buffer.from(`${run.createdAt.toISOString()}|${run.id}`).toString("base64url");
+  return encodeKeysetCursor(run.createdAt, run.id);
 }
 
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, "base64url").toString().split("|");
-  const createdAt = new Date(at ?? "");
-  if (!id || Number.isNaN(createdAt.getTime()))
-    throw new BadRequestError("the cursor is not valid", { field: "query.cursor" });
-  return { createdAt, id };
+  const position = decodeKeysetCursor(cursor);
+  if (!position) throw new BadRequestError("the cursor is not valid", { field: "query.cursor" });
+  return { createdAt: position.at, id: position.id };
 }
 
 /** Newest first; a learner's own runs, every run for an admin. */
