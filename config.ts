@@ -166,6 +166,31 @@ const ConfigSchema = z.object({
    * sub-envs, a reset); beyond it the env has failed and so has its run.
    */
   CODE_ENV_CALL_CPU_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+  /**
+   * Resident memory of one env session's whole process (Node, isolated-vm, the isolate), MiB: checked
+   * after every crossing, in env checks and on env runners alike.
+   */
+  CODE_ENV_PROCESS_MEMORY_MB: z.coerce.number().int().min(128).max(65_536).default(512),
+  /**
+   * What an environment defined by code may declare: checked when it is graded and again when a run
+   * (or a sweep) starts on it, so that lowering one refuses the envs already passed above it.
+   */
+  CODE_ENV_MAX_DISCRETE_ACTIONS: z.coerce
+    .number()
+    .int()
+    .min(2)
+    .max(2 ** 31 - 1)
+    .default(1024),
+  CODE_ENV_MAX_OBSERVATION_SIZE: z.coerce.number().int().min(1).max(10_000).default(1024),
+  CODE_ENV_MAX_ACTION_SIZE: z.coerce.number().int().min(1).max(10_000).default(64),
+  /**
+   * The whole check of one environment submission (all its crossings together), in isolate CPU time
+   * and in wall-clock time; past either, the check stops and says so.
+   */
+  SUBMISSIONS_ENV_CHECK_CPU_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+  SUBMISSIONS_ENV_CHECK_WALL_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  /** Environment checks one submissions node runs at once (each in its own sandbox process). */
+  SUBMISSIONS_ENV_CHECKS_CONCURRENT: z.coerce.number().int().min(1).max(64).default(2),
   /** How often a submissions node looks for unfinished submissions of nodes that are gone. */
   SUBMISSIONS_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(100).default(15_000),
   /** Runner failures (death, timeout, drain) one iteration may absorb before the run is failed. */

@@ -2,9 +2,14 @@ import { Rng } from "../rl/core/rng.ts";
 import { contains, sample } from "../rl/core/spaces.ts";
 import type { Space } from "../rl/core/types.ts";
 import { type CodeEnvSpec, codeEnvSpaces } from "../rl/envs/code-env.ts";
-import { EnvSession, type EnvSessionLimits } from "../sandbox/env-session.ts";
+import {
+  DEFAULT_CUSTOM_ENV_CAPS,
+  EnvSession,
+  EnvSessionError,
+  type EnvSessionLimits,
+} from "../sandbox/env-session.ts";
 import { GRADING_NOW, report, round } from "./grading.ts";
-import type { Exercise, GradeReport, TestOutcome } from "./types.ts";
+import type { EnvCheckBudget, Exercise, GradeReport, GradingContext, TestOutcome } from "./types.ts";
 
 /**
  * "Bring your own environment": the learner submits an environment as code, and its grade is a check
@@ -20,13 +25,24 @@ import type { Exercise, GradeReport, TestOutcome } from "./types.ts";
 
 export const CUSTOM_ENVIRONMENT_EXERCISE = "custom-environment";
 
-/** Limits of the check; the rollout workers use their own (CODE_ENV_MEMORY_MB, CODE_ENV_CALL_CPU_MS). */
+/**
+ * Limits of each crossing of the check; the rollout workers use their own (CODE_ENV_CALL_CPU_MS). The
+ * memory limits are the workers' (CODE_ENV_MEMORY_MB, CODE_ENV_PROCESS_MEMORY_MB) when the grading
+ * node passes them: an env that passes its check must fit a runner.
+ */
 const LIMITS: EnvSessionLimits = {
   memoryMb: 64,
   callCpuMs: 1000,
   callWallMs: 5000,
   maxConsoleBytes: 16 * 1024,
+  processMemoryMb: 512,
 };
+/**
+ * The whole check (SUBMISSIONS_ENV_CHECK_CPU_MS / _WALL_MS): each crossing is bounded by its own
+ * limits, but 20,000 crossings of 0.6 s each held a node's env-check lane for hours (issue 15,
+ * finding 4). 30 s of CPU is 1.5 ms per step of both envs over the whole 20,000 steps.
+ */
+export const DEFAULT_ENV_CHECK_BUDGET: EnvCheckBudget = { cpuMs: 30_000, wallMs: 60_000 };
 /** Episodes stepped to their end, and the most steps spent doing it (a time limit can be 100,000). */
 const EPISODES = 3;
 const MAX_CHECK_STEPS = 20_000;
@@ -116,11 +132,15 @@ function createEnv() {
 - Everything runs synchronously in a sandbox (no timers, no \`require\`, no network). Each crossing,
   a step of all of a runner's envs together, has 1 s of CPU by default, and the sandbox 64 MiB.
   An environment that throws, hangs or returns malformed data fails the run with its message.
+- Sizes are capped (by default): at most ${DEFAULT_CUSTOM_ENV_CAPS.maxObservationSize} observation values, ${DEFAULT_CUSTOM_ENV_CAPS.maxDiscreteActions} discrete
+  actions, ${DEFAULT_CUSTOM_ENV_CAPS.maxActionSize} box action values. An env above a cap fails its check, and a run on an env
+  passed before a cap was lowered is refused.
 
 ## The checks
 
 Each is a visible test; all must pass. They run two instances of the env side by side with random
-actions, for ${EPISODES} episodes or ${MAX_CHECK_STEPS.toLocaleString("en")} steps.`;
+actions, for ${EPISODES} episodes or ${MAX_CHECK_STEPS.toLocaleString("en")} steps, within an overall budget (by default
+${DEFAULT_ENV_CHECK_BUDGET.cpuMs / 1000} s of CPU and ${DEFAULT_ENV_CHECK_BUDGET.wallMs / 1000} s of wall-clock time for the whole check).`;
 
 const TEST_NAMES = [
   ["spaces", "createEnv() declares valid spaces and a time limit, the same for every instance"],
@@ -135,8 +155,23 @@ type TestName = (typeof TEST_NAMES)[number][0];
 /** One check's failure: its message goes to the learner. */
 class CheckFailed extends Error {}
 
-async function grade(code: string): Promise<GradeReport> {
+/** A budget failure in the learner's words: which budget, how much, and how far the check got. */
+function budgetMessage(error: EnvSessionError, budget: EnvCheckBudget, progress: string): string {
+  const which =
+    error.budget === "cpu" ? `${budget.cpuMs} ms of CPU` : `${budget.wallMs} ms of wall-clock time`;
+  return `the environment check stopped at its overall budget of ${which}${progress}: ${error.message}; make reset() and step() cheaper, or end episodes sooner`;
+}
+
+async function grade(code: string, context: GradingContext = {}): Promise<GradeReport> {
   const started = performance.now();
+  const caps = context.env?.caps ?? DEFAULT_CUSTOM_ENV_CAPS;
+  const budget = context.env?.budget ?? DEFAULT_ENV_CHECK_BUDGET;
+  const limits: EnvSessionLimits = {
+    ...LIMITS,
+    ...context.env?.limits,
+    totalCpuMs: budget.cpuMs,
+    totalWallMs: budget.wallMs,
+  };
   const outcomes = new Map<TestName, TestOutcome>();
   let session: EnvSession | undefined;
   let consoleText = "";
@@ -150,19 +185,24 @@ async function grade(code: string): Promise<GradeReport> {
       message = await check();
       passed = true;
     } catch (err) {
-      message = err instanceof Error ? err.message : String(err);
+      message =
+        err instanceof EnvSessionError && err.budget
+          ? budgetMessage(err, budget, "")
+          : err instanceof Error
+            ? err.message
+            : String(err);
     }
     outcomes.set(name, { name, hidden: false, passed, message, timeMs: round(performance.now() - t0, 3) });
     return passed;
   };
   try {
     const loaded = await run("spaces", async () => {
-      session = await EnvSession.open(code, 2, { limits: LIMITS, now: GRADING_NOW });
+      session = await EnvSession.open(code, 2, { limits, caps, now: GRADING_NOW });
       const declared = session.spec;
       spec = declared;
       return `observations ${JSON.stringify(declared.observationSpace)}, actions ${JSON.stringify(declared.actionSpace)}, time limit ${declared.maxEpisodeSteps}`;
     });
-    if (loaded && session && spec) await checks(session, spec, run);
+    if (loaded && session && spec) await checks(session, spec, run, budget);
   } finally {
     if (session) {
       consoleText = session.drainConsole();
@@ -193,6 +233,7 @@ async function checks(
   session: EnvSession,
   spec: CodeEnvSpec,
   run: (name: TestName, check: () => Promise<string>, spentMs?: number) => Promise<boolean>,
+  budget: EnvCheckBudget,
 ): Promise<void> {
   const { observationSpace, actionSpace } = codeEnvSpaces(spec);
   const dim = session.obsDim;
@@ -250,7 +291,12 @@ async function checks(
       if (out.terminated[0] || out.truncated[0]) episodes++;
     }
   } catch (err) {
-    failure = err instanceof Error ? err.message : String(err);
+    failure =
+      err instanceof EnvSessionError && err.budget
+        ? budgetMessage(err, budget, ` after ${steps} steps of 2 envs and ${episodes} episodes`)
+        : err instanceof Error
+          ? err.message
+          : String(err);
   }
   const steppedMs = performance.now() - t0;
   const perStep = steps > 0 ? (steppedMs * 1000) / steps : 0;
@@ -331,7 +377,7 @@ const customEnvironment: Exercise = {
   passingScore: 1,
   visibleTests: TEST_NAMES.map(([name, description]) => ({ name, description, args: [] })),
   limits: { cpuTimeMs: LIMITS.callCpuMs, wallTimeMs: LIMITS.callWallMs, memoryMb: LIMITS.memoryMb },
-  grade: (code) => grade(code),
+  grade: (code, _sandbox, context) => grade(code, context),
 };
 
 export default customEnvironment;

@@ -1,5 +1,5 @@
 import type { ZodType } from "zod";
-import type { SandboxCallResult, SandboxLimits, SandboxResult } from "../sandbox/index.ts";
+import type { SandboxCallResult, SandboxFailure, SandboxLimits, SandboxResult } from "../sandbox/index.ts";
 import type { Exercise, GradeReport, Sandbox, TestOutcome, VisibleTest } from "./types.ts";
 
 /**
@@ -42,7 +42,8 @@ export function functionExercise<T>(spec: FunctionExerciseSpec<T>): Exercise {
       const result = await sandbox.run({
         code,
         entry: spec.entry,
-        calls: tests.map((t) => ({ name: t.name, args: t.args })),
+        // A hidden test's console output would show its inputs: it never leaves the sandbox.
+        calls: tests.map((t) => ({ name: t.name, args: t.args, withholdConsole: t.hidden })),
         limits: spec.limits,
         seed,
         now: GRADING_NOW,
@@ -75,12 +76,26 @@ export function outcomeOf(
       name: call.name,
       hidden,
       passed: false,
-      message: `${call.error.kind}: ${call.error.message}`,
+      message: `${call.error.kind}: ${hidden ? hiddenFailure(call.error) : call.error.message}`,
       timeMs,
     };
   }
   const problem = mismatch(call.value);
   return { name: call.name, hidden, passed: problem === null, message: problem ?? "ok", timeMs };
+}
+
+/**
+ * What a hidden test's failure may say. What the code threw (`runtime`) and what the in-isolate
+ * harness reports (`result`, which the code can forge) are the code's own words, able to carry the
+ * test's inputs (`throw new Error(JSON.stringify(arguments))`): they are withheld. The sandbox's own
+ * messages (timeout, memory, crash) say nothing of the inputs and stay.
+ */
+function hiddenFailure(error: SandboxFailure): string {
+  if (error.kind === "runtime")
+    return "the function threw; what it threw is not shown for hidden tests (it could show their inputs)";
+  if (error.kind === "result" || error.kind === "syntax")
+    return "the return value was refused; the details are not shown for hidden tests (they could show their inputs)";
+  return error.message;
 }
 
 /**

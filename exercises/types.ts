@@ -1,5 +1,11 @@
 import type { CodeEnvSpec } from "../rl/envs/code-env.ts";
-import type { SandboxJob, SandboxLimits, SandboxResult } from "../sandbox/index.ts";
+import type {
+  CustomEnvCaps,
+  EnvSessionLimits,
+  SandboxJob,
+  SandboxLimits,
+  SandboxResult,
+} from "../sandbox/index.ts";
 
 /**
  * The exercise catalogue's shapes. An exercise is code, versioned: a change to its tests, points or
@@ -9,6 +15,24 @@ import type { SandboxJob, SandboxLimits, SandboxResult } from "../sandbox/index.
 /** What grading needs of the sandbox: the pool's `run` (a `SandboxPool` fits). */
 export interface Sandbox {
   run<T>(job: SandboxJob<T>): Promise<SandboxResult<T>>;
+}
+
+/** The whole check of one environment submission, all its crossings together. */
+export interface EnvCheckBudget {
+  /** CPU time of the check's isolate. */
+  cpuMs: number;
+  /** Wall-clock time from the start of the check's sandbox process. */
+  wallMs: number;
+}
+
+/** What the grading node's settings add to a grading (config.ts); absent: the defaults. */
+export interface GradingContext {
+  /** Environment exercises: what an env may declare, its sandbox's memory, the check's budget. */
+  env?: {
+    caps: CustomEnvCaps;
+    limits?: Pick<Partial<EnvSessionLimits>, "memoryMb" | "processMemoryMb">;
+    budget: EnvCheckBudget;
+  };
 }
 
 /** A test the learner sees: its arguments and, where there is one, the expected value. */
@@ -73,7 +97,7 @@ export interface Exercise {
   visibleTests: VisibleTest[];
   /** Sandbox limits of each grading job (the pool's defaults for the rest). */
   limits: Partial<SandboxLimits>;
-  grade(code: string, sandbox: Sandbox): Promise<GradeReport>;
+  grade(code: string, sandbox: Sandbox, context?: GradingContext): Promise<GradeReport>;
 }
 
 /** What leaves the server about an exercise: everything but the hidden tests and the grader. */

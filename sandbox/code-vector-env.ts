@@ -22,10 +22,12 @@ import {
   type VectorEnvState,
   type VectorStepResult,
 } from "../rl/envs/vector.ts";
-import { EnvSession, type EnvSessionLimits } from "./env-session.ts";
+import { type CustomEnvCaps, EnvSession, type EnvSessionLimits } from "./env-session.ts";
 
 export interface CodeVectorEnvOptions {
   limits?: Partial<EnvSessionLimits>;
+  /** The platform's caps on declared sizes (EnvSession's `caps`); a local run has none. */
+  caps?: CustomEnvCaps;
 }
 
 export class CodeVectorEnv implements AsyncVectorEnv {
@@ -83,7 +85,10 @@ export class CodeVectorEnv implements AsyncVectorEnv {
     numEnvs: number,
     options: CodeVectorEnvOptions = {},
   ): Promise<CodeVectorEnv> {
-    const session = await EnvSession.open(definition.code, numEnvs, { limits: options.limits });
+    const session = await EnvSession.open(definition.code, numEnvs, {
+      limits: options.limits,
+      ...(options.caps ? { caps: options.caps } : {}),
+    });
     const declared = canonicalJson(session.spec);
     if (definition.spec && declared !== canonicalJson(definition.spec)) {
       await session.close();

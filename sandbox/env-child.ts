@@ -11,6 +11,8 @@ import type { EnvReply, EnvRequest } from "./env-protocol.ts";
 const EXIT_CATASTROPHE = 70;
 
 let session: IsolateEnvs | undefined;
+/** `limits.processMemoryMb` of the session, in bytes, once it is open. */
+let processMemoryBytes = Number.POSITIVE_INFINITY;
 
 function send(message: EnvReply): void {
   // The host may be gone already; there is nobody left to tell.
@@ -23,16 +25,18 @@ function onCatastrophe(message: string): void {
   setTimeout(() => process.exit(EXIT_CATASTROPHE), 50).unref();
 }
 
-/** Output of this request, when there was some. */
-function withConsole<T extends object>(reply: T): T & { console?: string } {
+/** Output of this request, when there was some, and the isolate's CPU time so far. */
+function withConsole<T extends object>(reply: T): T & { console?: string; cpuMs?: number } {
   const text = session?.takeConsole() ?? "";
-  return text.length > 0 ? { ...reply, console: text } : reply;
+  const cpuMs = session?.cpuTimeMs() ?? 0;
+  return text.length > 0 ? { ...reply, console: text, cpuMs } : { ...reply, cpuMs };
 }
 
 function answer(request: EnvRequest): EnvReply {
   const { id } = request;
   if (request.type === "open") {
     if (session) throw new EnvFailure("crash", "this process already serves a session");
+    processMemoryBytes = request.limits.processMemoryMb * 1024 * 1024;
     session = new IsolateEnvs(ivm, request, onCatastrophe);
     return { type: "opened", id, spec: session.open() };
   }
@@ -50,14 +54,30 @@ function answer(request: EnvRequest): EnvReply {
   }
 }
 
+/**
+ * The whole process's resident memory, after each crossing: the crossing itself is one synchronous
+ * call (nothing here runs during it), and the isolate inside it is bounded by its own memoryLimit.
+ */
+function checkProcessMemory(): void {
+  const rss = process.memoryUsage.rss();
+  if (rss > processMemoryBytes) {
+    const mib = (bytes: number) => Math.round(bytes / (1024 * 1024));
+    throw new EnvFailure(
+      "memory",
+      `the session's process uses ${mib(rss)} MiB, more than its limit of ${mib(processMemoryBytes)} MiB`,
+    );
+  }
+}
+
 process.on("message", (request: EnvRequest) => {
   let reply: EnvReply;
   try {
     reply = answer(request);
+    checkProcessMemory();
   } catch (error) {
     const failure =
       error instanceof EnvFailure
-        ? { kind: error.kind, message: error.message }
+        ? { kind: error.kind, message: error.message, ...(error.budget ? { budget: error.budget } : {}) }
         : // Only a defect of the sandbox itself lands here.
           {
             kind: "crash" as const,

@@ -43,6 +43,8 @@ export class EnvFailure extends Error {
   constructor(
     readonly kind: EnvSessionErrorKind,
     message: string,
+    /** Set when what ran out is the session's overall budget (`totalCpuMs`), not one crossing's limit. */
+    readonly budget?: "cpu",
   ) {
     super(message);
   }
@@ -100,6 +102,8 @@ export class IsolateEnvs {
   private actDim = 0;
   private elapsed: Int32Array;
   private stepInput = new Float64Array(0);
+  /** Whether the crossing in flight was given less CPU than its limit, by the overall budget. */
+  private budgetBound = false;
 
   constructor(
     ivm: Ivm,
@@ -150,7 +154,12 @@ export class IsolateEnvs {
     }
     const cpuAtStart = isolate.cpuTime;
     try {
-      script.runSync(context, { reference: true, timeout: limits.callCpuMs }).release();
+      script
+        .runSync(context, {
+          reference: true,
+          timeout: this.cpuTimeout("the script's top level", limits.callCpuMs),
+        })
+        .release();
     } catch (error) {
       throw this.classify(error, "the script's top level");
     } finally {
@@ -171,7 +180,7 @@ export class IsolateEnvs {
       }
       opened = this.call("createEnv()", "open", [exportsRef.derefInto()], {
         result: { copy: true },
-        timeout: remainingMs,
+        timeout: this.cpuTimeout("createEnv()", remainingMs),
       });
     } finally {
       this.pullConsole(1);
@@ -201,7 +210,7 @@ export class IsolateEnvs {
     const out = this.call("reset()", "reset", [seeds], {
       arguments: { copy: true },
       result: { copy: true },
-      timeout: this.limits.callCpuMs,
+      timeout: this.cpuTimeout("reset()", this.limits.callCpuMs),
     });
     const packed = this.packed(out, n * dim + 1);
     const observations = new Float32Array(n * dim);
@@ -225,7 +234,7 @@ export class IsolateEnvs {
     const out = this.call("step()", "step", [input], {
       arguments: { copy: true },
       result: { copy: true },
-      timeout: this.limits.callCpuMs,
+      timeout: this.cpuTimeout("step()", this.limits.callCpuMs),
     });
     const packed = this.packed(out, stepOutputLength(n, dim));
     const finalBase = n * dim;
@@ -288,7 +297,7 @@ export class IsolateEnvs {
     try {
       out = this.call("getStates()", "getStates", [], {
         result: { copy: true },
-        timeout: this.limits.callCpuMs,
+        timeout: this.cpuTimeout("getStates()", this.limits.callCpuMs),
       });
     } finally {
       this.pullConsole(1);
@@ -314,12 +323,44 @@ export class IsolateEnvs {
     try {
       this.call("setStates()", "setStates", [statesJson], {
         arguments: { copy: true },
-        timeout: this.limits.callCpuMs,
+        timeout: this.cpuTimeout("setStates()", this.limits.callCpuMs),
       });
     } finally {
       this.pullConsole(1);
     }
     this.elapsed.set(elapsed);
+  }
+
+  /** CPU time the isolate has used so far (isolated-vm `cpuTime`), in ms. */
+  cpuTimeMs(): number {
+    try {
+      return this.isolate.isDisposed ? 0 : Number(this.isolate.cpuTime) / 1e6;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * The CPU timeout of a crossing: its own limit, or what is left of the session's overall budget
+   * when that is less, so that the budget holds to the crossing (isolated-vm stops the call at it).
+   */
+  private cpuTimeout(what: string, crossingMs: number): number {
+    this.budgetBound = false;
+    const total = this.limits.totalCpuMs;
+    if (total === undefined) return crossingMs;
+    const left = Math.floor(total - this.cpuTimeMs());
+    if (left < 1) throw this.budgetSpent(what);
+    if (left >= crossingMs) return crossingMs;
+    this.budgetBound = true;
+    return left;
+  }
+
+  private budgetSpent(what: string): EnvFailure {
+    return new EnvFailure(
+      "timeout",
+      `${what} ran out of the session's overall CPU budget of ${this.limits.totalCpuMs} ms`,
+      "cpu",
+    );
   }
 
   /** Console output captured since the last take. */
@@ -379,6 +420,7 @@ export class IsolateEnvs {
       return new EnvFailure("memory", `${what} reached the memory limit of ${limits.memoryMb} MiB`);
     }
     if (/timed out/i.test(message)) {
+      if (this.budgetBound) return this.budgetSpent(what);
       return new EnvFailure(
         "timeout",
         `${what} did not finish within the CPU limit of ${limits.callCpuMs} ms (it was running ${this.where()})`,

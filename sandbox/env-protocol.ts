@@ -26,17 +26,29 @@ export type EnvRequest =
 export interface EnvWireFailure {
   kind: EnvSessionErrorKind;
   message: string;
+  /** Set when the session's overall CPU budget ran out. */
+  budget?: "cpu";
 }
 
-/** `console`: output captured during the request (absent when there was none). */
+/**
+ * `console`: output captured during the request (absent when there was none); `cpuMs`: the isolate's
+ * CPU time so far (every reply but `ready` and `fatal` carries it).
+ */
 export type EnvReply =
   | { type: "ready" }
-  | { type: "opened"; id: number; spec: CustomEnvSpec; console?: string }
-  | { type: "reset"; id: number; observations: Float32Array<ArrayBuffer>; console?: string }
-  | ({ type: "step"; id: number; console?: string } & EnvBatchStep)
+  | { type: "opened"; id: number; spec: CustomEnvSpec; console?: string; cpuMs?: number }
+  | { type: "reset"; id: number; observations: Float32Array<ArrayBuffer>; console?: string; cpuMs?: number }
+  | ({ type: "step"; id: number; console?: string; cpuMs?: number } & EnvBatchStep)
   /** `states`: each env's `getState()` data, parsed in the child (keys `__proto__`/`constructor` dropped). */
-  | { type: "states"; id: number; states: unknown[]; elapsed: Int32Array<ArrayBuffer>; console?: string }
-  | { type: "statesSet"; id: number; console?: string }
-  | { type: "error"; id: number; error: EnvWireFailure; console?: string }
+  | {
+      type: "states";
+      id: number;
+      states: unknown[];
+      elapsed: Int32Array<ArrayBuffer>;
+      console?: string;
+      cpuMs?: number;
+    }
+  | { type: "statesSet"; id: number; console?: string; cpuMs?: number }
+  | { type: "error"; id: number; error: EnvWireFailure; console?: string; cpuMs?: number }
   /** Sent before the child exits on an isolated-vm catastrophic error. */
   | { type: "fatal"; message: string };

@@ -13,7 +13,9 @@
 import type { ChildProcess } from "node:child_process";
 import type { EnvReply, EnvRequest } from "./env-protocol.ts";
 import {
+  type CustomEnvCaps,
   type CustomEnvSpec,
+  capViolation,
   DEFAULT_ENV_SESSION_LIMITS,
   type EnvBatchStep,
   type EnvInstanceState,
@@ -26,6 +28,8 @@ import { forkSandboxChild } from "./fork.ts";
 import { DEFAULT_NOW } from "./job.ts";
 
 export type {
+  CapViolation,
+  CustomEnvCaps,
   CustomEnvSpec,
   EnvBatchStep,
   EnvInstanceState,
@@ -34,7 +38,12 @@ export type {
   JsonBox,
   JsonDiscrete,
 } from "./env-types.ts";
-export { DEFAULT_ENV_SESSION_LIMITS } from "./env-types.ts";
+export {
+  CUSTOM_ENV_CAP_SETTINGS,
+  capViolation,
+  DEFAULT_CUSTOM_ENV_CAPS,
+  DEFAULT_ENV_SESSION_LIMITS,
+} from "./env-types.ts";
 
 /** Time past a crossing's wall-clock deadline for the child to be scheduled and answer. */
 const GRACE_MS = 1000;
@@ -44,10 +53,13 @@ const START_TIMEOUT_MS = 30_000;
 /** Why a session failed; `message` names what failed, e.g. "step() of env 3 threw TypeError: … (submission.js:12:5)". */
 export class EnvSessionError extends Error {
   readonly kind: EnvSessionErrorKind;
-  constructor(kind: EnvSessionErrorKind, message: string) {
+  /** Set (kind `timeout`) when what ran out is the session's overall budget, not one crossing's limit. */
+  readonly budget: "cpu" | "wall" | undefined;
+  constructor(kind: EnvSessionErrorKind, message: string, budget?: "cpu" | "wall") {
     super(message);
     this.name = "EnvSessionError";
     this.kind = kind;
+    this.budget = budget;
   }
 }
 
@@ -55,6 +67,11 @@ export interface EnvSessionOptions {
   limits?: Partial<EnvSessionLimits>;
   /** Seed of `Math.random` inside the isolate (default 0); shared by all instances. */
   seed?: number;
+  /**
+   * Sizes the env may declare (the platform's settings); an env above one fails `open()` with a
+   * `result` error naming the cap. Default: only the contract's structural limits (a local run).
+   */
+  caps?: CustomEnvCaps;
   /** What `Date.now()` and `new Date()` return inside the isolate (default 2024-01-01T00:00:00Z). */
   now?: number;
 }
@@ -70,21 +87,33 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-const LIMIT_RANGES: Record<keyof EnvSessionLimits, [number, number]> = {
+type RequiredLimit = Exclude<keyof EnvSessionLimits, "totalCpuMs" | "totalWallMs">;
+
+const LIMIT_RANGES: Record<RequiredLimit, [number, number]> = {
   // isolated-vm refuses memory limits below 8 MiB.
   memoryMb: [8, 8192],
   callCpuMs: [1, 600_000],
   callWallMs: [1, 3_600_000],
   maxConsoleBytes: [0, 64 * 1024 * 1024],
+  // Node, tsx and isolated-vm alone take ~100 MiB of resident memory before any isolate.
+  processMemoryMb: [128, 65_536],
+};
+
+/** The overall budgets are optional: absent, a session has none. */
+const BUDGET_RANGES: Record<"totalCpuMs" | "totalWallMs", [number, number]> = {
+  totalCpuMs: [1, 86_400_000],
+  totalWallMs: [1, 86_400_000],
 };
 
 function checkLimits(limits: EnvSessionLimits): void {
-  for (const [key, [min, max]] of Object.entries(LIMIT_RANGES) as [
+  const ranges = Object.entries({ ...LIMIT_RANGES, ...BUDGET_RANGES }) as [
     keyof EnvSessionLimits,
     [number, number],
-  ][]) {
+  ][];
+  for (const [key, [min, max]] of ranges) {
     const v = limits[key];
-    if (!Number.isInteger(v) || v < min || v > max)
+    if (v === undefined && key in BUDGET_RANGES) continue;
+    if (v === undefined || !Number.isInteger(v) || v < min || v > max)
       throw new RangeError(`EnvSession limits.${key} must be an integer in [${min}, ${max}], got ${v}`);
   }
 }
@@ -97,14 +126,17 @@ class SessionProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
   consoleText = "";
+  /** The isolate's CPU time as of the last reply, in ms. */
+  cpuMs = 0;
   failure: EnvSessionError | undefined;
   closing = false;
   private pending: Pending | undefined;
   private nextId = 1;
   private fatal: string | undefined;
+  private budgetTimer: NodeJS.Timeout | undefined;
 
-  constructor() {
-    this.child = forkSandboxChild("env-child", "advanced");
+  constructor(heapMb: number) {
+    this.child = forkSandboxChild("env-child", "advanced", heapMb);
     // An idle session does not keep the host alive; a call in flight does, through its timer.
     this.child.unref();
     this.child.channel?.unref();
@@ -128,6 +160,23 @@ class SessionProcess {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** Fails the session (and kills its process) `ms` from now, unless it has ended by then. */
+  startWallBudget(ms: number): void {
+    this.budgetTimer = setTimeout(
+      () =>
+        this.fail(
+          new EnvSessionError(
+            "timeout",
+            `the session ran past its overall wall-clock budget of ${ms} ms; its process was killed`,
+            "wall",
+          ),
+        ),
+      ms,
+    );
+    // An idle session must not keep the host alive; a call in flight does, through its own timer.
+    this.budgetTimer.unref();
   }
 
   ready(): Promise<void> {
@@ -176,6 +225,7 @@ class SessionProcess {
   /** Ends the process; a call in flight rejects with `error`. */
   close(error: Error): Promise<void> {
     this.closing = true;
+    clearTimeout(this.budgetTimer);
     const pending = this.pending;
     this.pending = undefined;
     if (pending) {
@@ -214,8 +264,10 @@ class SessionProcess {
     const id = message.type === "ready" ? 0 : message.id;
     if (id !== pending.id) return;
     if ("console" in message && typeof message.console === "string") this.appendConsole(message.console);
+    if ("cpuMs" in message && typeof message.cpuMs === "number") this.cpuMs = message.cpuMs;
     if (message.type === "error") {
-      this.fail(new EnvSessionError(message.error.kind, message.error.message));
+      const budget = message.error.budget === "cpu" ? "cpu" : undefined;
+      this.fail(new EnvSessionError(message.error.kind, message.error.message, budget));
       return;
     }
     if (message.type !== pending.expect) {
@@ -238,6 +290,7 @@ class SessionProcess {
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    clearTimeout(this.budgetTimer);
     // Killed on purpose: the call in flight, if any, has been answered already.
     if (this.closing || this.failure) return;
     const fatal = this.fatal;
@@ -356,7 +409,8 @@ export class EnvSession {
     if (!Number.isInteger(seed)) throw new RangeError(`EnvSession seed must be an integer, got ${seed}`);
     if (!Number.isFinite(now)) throw new RangeError(`EnvSession now must be a finite number, got ${now}`);
 
-    const process = new SessionProcess();
+    const process = new SessionProcess(limits.processMemoryMb);
+    if (limits.totalWallMs !== undefined) process.startWallBudget(limits.totalWallMs);
     try {
       await process.ready();
       const reply = await process.request(
@@ -365,6 +419,9 @@ export class EnvSession {
         "open()",
         limits.callWallMs,
       );
+      const violation = options.caps ? capViolation(reply.spec, options.caps) : null;
+      if (violation)
+        throw new EnvSessionError("result", `createEnv() returned an env that ${violation.message}`);
       return new EnvSession(process, reply.spec, numEnvs, limits);
     } catch (error) {
       await process.close(error as Error);
@@ -375,6 +432,11 @@ export class EnvSession {
   /** True once `close()` was called or the session broke (its process is then gone or going). */
   get closed(): boolean {
     return this.closeRequested || this.process.failure !== undefined;
+  }
+
+  /** CPU time the session's isolate has used, as of its last answer, in ms (`totalCpuMs` counts it). */
+  get cpuTimeMs(): number {
+    return this.process.cpuMs;
   }
 
   /** The session's process id (for monitoring; the process is killed on `close()` and on failure). */

@@ -12,6 +12,89 @@ export interface EnvSessionLimits {
   callWallMs: number;
   /** Console output kept over the whole session, in UTF-8 bytes; the rest is dropped with a marker. */
   maxConsoleBytes: number;
+  /**
+   * Resident memory of the session's whole process (Node, isolated-vm, the isolate, the replies), in
+   * MiB, checked by the child after every crossing (and its own V8 heap bounded by
+   * `--max-old-space-size`): past it the session fails with `memory`. `memoryMb` bounds the isolate
+   * alone, and isolated-vm documents that limit as approximate.
+   */
+  processMemoryMb: number;
+  /**
+   * CPU time of the whole session, all crossings together, in ms (default: none). Each crossing then
+   * gets at most what is left of it; past it the session fails with `timeout` (`budget: "cpu"`).
+   */
+  totalCpuMs?: number;
+  /**
+   * Wall-clock time of the whole session from `open()`, in ms (default: none), kept by the host: past
+   * it the session's process is killed and the session fails with `timeout` (`budget: "wall"`).
+   */
+  totalWallMs?: number;
+}
+
+/**
+ * What an env may declare, beyond the contract's structural limits (MAX_BOX_SIZE): the learner's
+ * networks and rollout buffers grow with these sizes on the platform's own processes (a discrete
+ * space of n actions is an output layer of n logits per hidden unit, its Adam moments and gradients).
+ */
+export interface CustomEnvCaps {
+  /** Largest `n` of a discrete action space. */
+  maxDiscreteActions: number;
+  /** Largest observation vector (values in the observation box). */
+  maxObservationSize: number;
+  /** Largest action vector of a box action space. */
+  maxActionSize: number;
+}
+
+/**
+ * Defaults far above the envs Proxima ships (MuJoCo Humanoid: 376 observations, 17 actions) and far
+ * below what hurt: `n: 1000000` took a controller from 217 MB to 3.2 GB (issue 15, finding 3).
+ */
+export const DEFAULT_CUSTOM_ENV_CAPS: CustomEnvCaps = {
+  maxDiscreteActions: 1024,
+  maxObservationSize: 1024,
+  maxActionSize: 64,
+};
+
+/** The setting that sets each cap, named in refusals so that the learner and ops know which. */
+export const CUSTOM_ENV_CAP_SETTINGS: Record<keyof CustomEnvCaps, string> = {
+  maxDiscreteActions: "CODE_ENV_MAX_DISCRETE_ACTIONS",
+  maxObservationSize: "CODE_ENV_MAX_OBSERVATION_SIZE",
+  maxActionSize: "CODE_ENV_MAX_ACTION_SIZE",
+};
+
+/** A declared size above a cap: which cap, its value, and what the env declares. */
+export interface CapViolation {
+  cap: keyof CustomEnvCaps;
+  setting: string;
+  limit: number;
+  value: number;
+  /** "declares 1000000 discrete actions; at most 1024 are allowed (CODE_ENV_MAX_DISCRETE_ACTIONS)" */
+  message: string;
+}
+
+/** The first cap that `spec` exceeds, or null. Checked when an env is graded and when a run starts. */
+export function capViolation(spec: CustomEnvSpec, caps: CustomEnvCaps): CapViolation | null {
+  const action = spec.actionSpace;
+  const checks: [keyof CustomEnvCaps, number, string][] = [
+    ["maxObservationSize", spec.observationSpace.low.length, "observation values"],
+    action.kind === "discrete"
+      ? ["maxDiscreteActions", action.n, "discrete actions"]
+      : ["maxActionSize", action.low.length, "action values"],
+  ];
+  for (const [cap, value, what] of checks) {
+    const limit = caps[cap];
+    if (value > limit) {
+      const setting = CUSTOM_ENV_CAP_SETTINGS[cap];
+      return {
+        cap,
+        setting,
+        limit,
+        value,
+        message: `declares ${value} ${what}; at most ${limit} are allowed (${setting})`,
+      };
+    }
+  }
+  return null;
 }
 
 /** A Box space as plain JSON (it is stored in PostgreSQL): `null` is unbounded, −∞ in `low`, +∞ in `high`. */
@@ -71,6 +154,7 @@ export const DEFAULT_ENV_SESSION_LIMITS: EnvSessionLimits = {
   callCpuMs: 1000,
   callWallMs: 5000,
   maxConsoleBytes: 64 * 1024,
+  processMemoryMb: 512,
 };
 
 /** Instances per session: a rollout worker's vector env, not a cluster's. */

@@ -19,10 +19,12 @@ const EXEC_ARGV = [
 export function forkSandboxChild(
   entry: "child" | "env-child",
   serialization: "json" | "advanced",
+  /** Bounds the child's own V8 heap (`--max-old-space-size`), in MiB; isolates are bounded apart. */
+  heapMb?: number,
 ): ChildProcess {
   const url = new URL(`./${entry}.${FROM_SOURCES ? "ts" : "js"}`, import.meta.url);
   return fork(fileURLToPath(url), [], {
-    execArgv: EXEC_ARGV,
+    execArgv: heapMb === undefined ? EXEC_ARGV : [...EXEC_ARGV, `--max-old-space-size=${heapMb}`],
     // Nothing of the parent's environment (database URLs, secrets) is handed to the child.
     env: {
       NODE_ENV: process.env.NODE_ENV ?? "production",

@@ -5,7 +5,12 @@
  */
 
 export {
+  type CapViolation,
+  CUSTOM_ENV_CAP_SETTINGS,
+  type CustomEnvCaps,
   type CustomEnvSpec,
+  capViolation,
+  DEFAULT_CUSTOM_ENV_CAPS,
   DEFAULT_ENV_SESSION_LIMITS,
   type EnvBatchStep,
   type EnvInstanceState,

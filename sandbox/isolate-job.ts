@@ -117,7 +117,7 @@ class IsolateRun {
         }),
       );
       const timeMs = performance.now() - t0;
-      await this.drainConsole();
+      await this.drainConsole(call.withholdConsole);
       if (outcome.ok) {
         calls.push(this.decodeCall(call.name, outcome.value, timeMs));
         continue;
@@ -180,13 +180,14 @@ class IsolateRun {
     }
   }
 
-  private async drainConsole(): Promise<void> {
+  /** `discard`: the output is read out of the isolate (so that a later call cannot carry it) and dropped. */
+  private async drainConsole(discard = false): Promise<void> {
     if (!this.drainRef || this.isolate.isDisposed) return;
     try {
       const drained = (await this.guard(
         this.drainRef.apply(undefined, [], { result: { copy: true }, timeout: HARNESS_TIMEOUT_MS }),
       )) as { text?: unknown; truncated?: unknown } | undefined;
-      if (drained && typeof drained.text === "string")
+      if (!discard && drained && typeof drained.text === "string")
         this.consoleOut.append(drained.text, drained.truncated === true);
     } catch {
       // a dead or tampered harness just stops providing output

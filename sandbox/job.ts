@@ -49,6 +49,7 @@ const jobSchema = z.object({
       name: z.string().min(1).max(200),
       fn: callableName.optional(),
       args: z.array(z.unknown()).optional(),
+      withholdConsole: z.boolean().optional(),
     }),
   ),
   limits: limitsSchema.partial().optional(),
@@ -90,7 +91,7 @@ export function prepareJob(job: SandboxJob<unknown>, defaults: SandboxLimits, ca
       issues.push(`calls.${index}.args: not JSON-serialisable (${(error as Error).message})`);
     }
     argsBytes += Buffer.byteLength(argsJson);
-    return { name: call.name, fn: fn ?? "", argsJson };
+    return { name: call.name, fn: fn ?? "", argsJson, withholdConsole: call.withholdConsole === true };
   });
   if (argsBytes > caps.maxArgsBytes)
     issues.push(`calls: arguments larger than ${caps.maxArgsBytes} bytes in all`);

@@ -9,6 +9,8 @@ export interface WireCall {
   name: string;
   fn: string;
   argsJson: string;
+  /** The call's console output is dropped in the child: it never leaves it. */
+  withholdConsole: boolean;
 }
 
 export interface WireJob {

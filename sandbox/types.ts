@@ -24,6 +24,12 @@ export interface SandboxCall {
   fn?: string;
   /** Arguments, JSON-encoded on the host and decoded inside the isolate (copies, never references). */
   args?: readonly unknown[];
+  /**
+   * Drop what the call writes to `console` (a hidden test: its output would show its inputs). The
+   * output is discarded in the child process, so it never reaches the caller; it still counts
+   * towards `maxConsoleBytes` inside the isolate, so give such calls after those whose output is kept.
+   */
+  withholdConsole?: boolean;
 }
 
 export interface SandboxJob<T = unknown> {

@@ -5,7 +5,7 @@ import { ROLES, type Role } from "../db/entities/User.ts";
 import { ConflictError, NotFoundError } from "../lib/errors.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import type { ServiceDeps } from "./deps.ts";
-import { usableCodeEnv } from "./runs/code-envs.ts";
+import { checkResumedCodeEnv, codeEnvCaps, usableCodeEnv } from "./runs/code-envs.ts";
 import {
   claimKey,
   deleteExpiredKeys,
@@ -133,6 +133,8 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
   const hosted = new Map<string, Hosted>();
   const quotas = roleQuotas(config);
   const ttl = config.RUN_LEASE_TTL_MS;
+  /** What an environment defined by code may declare (checked at create and at resume). */
+  const envCaps = codeEnvCaps(config);
   let timer: NodeJS.Timeout | undefined;
   let stopping = false;
   let maintaining: Promise<void> | null = null;
@@ -256,7 +258,9 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
     keyId?: string,
   ): Promise<Run> => {
     const em = fork();
-    const codeEnv = isCodeEnvId(input.env) ? await usableCodeEnv(em, input.env, { userId, role }) : undefined;
+    const codeEnv = isCodeEnvId(input.env)
+      ? await usableCodeEnv(em, input.env, { userId, role }, envCaps)
+      : undefined;
     const resolved = resolveRun(input, codeEnv?.spec);
     const q = quotas[role];
     checkRunLimits(role, q, resolved, envDims(input.env, codeEnv?.spec));
@@ -426,6 +430,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
           if (current.status !== "stopped" && current.status !== "failed") {
             throw new ConflictError(`a ${current.status} run cannot be resumed`, { status: current.status });
           }
+          if (isCodeEnvId(current.envId)) await checkResumedCodeEnv(em, current.envId, envCaps);
           const q = quotas[ctx.params.role];
           checkRunLimits(
             ctx.params.role,

@@ -1,10 +1,13 @@
 import { availableParallelism } from "node:os";
 import { type Context, Errors, type ServiceBroker, type ServiceSchema } from "moleculer";
+import type { Config } from "../config.ts";
 import { ROLES, type Role } from "../db/entities/User.ts";
 import { EXERCISES, exerciseSummary, getExercise, publicExercise } from "../exercises/index.ts";
+import type { GradingContext } from "../exercises/types.ts";
 import { ForbiddenError, NotFoundError, PayloadTooLargeError } from "../lib/errors.ts";
 import { codeEnvId } from "../rl/envs/code-env.ts";
 import type { ServiceDeps } from "./deps.ts";
+import { codeEnvCaps } from "./runs/code-envs.ts";
 import { errorReport, type GradedSubmission, Grader } from "./submissions/grader.ts";
 import {
   type PublicSubmission,
@@ -38,6 +41,15 @@ import {
 const CALLER = { userId: "uuid", role: { type: "enum", values: [...ROLES] } } as const;
 type CallerParams = { userId: string; role: Role };
 const caller = (p: CallerParams): Caller => ({ userId: p.userId, role: p.role });
+
+/** What an environment check may meet and use, from the node's settings. */
+export function envCheckSettings(config: Config): NonNullable<GradingContext["env"]> {
+  return {
+    caps: codeEnvCaps(config),
+    limits: { memoryMb: config.CODE_ENV_MEMORY_MB, processMemoryMb: config.CODE_ENV_PROCESS_MEMORY_MB },
+    budget: { cpuMs: config.SUBMISSIONS_ENV_CHECK_CPU_MS, wallMs: config.SUBMISSIONS_ENV_CHECK_WALL_MS },
+  };
+}
 
 const INTERRUPTED =
   "grading was interrupted: the process grading this submission stopped or crashed; submit again";
@@ -87,7 +99,7 @@ export default function submissionsService(deps: ServiceDeps): ServiceSchema {
           notify(b, { submission: graded, report: errorReport(maxScore, INTERRUPTED) });
         }
       } else if (ours || (await adoptQueued(orm, row.id, owner, b.nodeID))) {
-        g.enqueue(row.id, row.exerciseId);
+        g.enqueue(row.id, row.exerciseId, row.user.id);
       }
     }
   };
@@ -152,7 +164,7 @@ export default function submissionsService(deps: ServiceDeps): ServiceSchema {
             },
             { perMinute: config.SUBMISSIONS_PER_MINUTE, concurrent: config.SUBMISSIONS_CONCURRENT_PER_USER },
           );
-          grader.enqueue(submission.id, exerciseId);
+          grader.enqueue(submission.id, exerciseId, userId);
           return toPublicSubmission(submission, true);
         },
       },
@@ -236,6 +248,8 @@ export default function submissionsService(deps: ServiceDeps): ServiceSchema {
         nodeID: () => b.nodeID,
         logger,
         pool: { size: config.SUBMISSIONS_POOL_SIZE ?? Math.max(1, availableParallelism() - 1) },
+        envChecks: config.SUBMISSIONS_ENV_CHECKS_CONCURRENT,
+        context: { env: envCheckSettings(config) },
         onGraded: (graded) => notify(b, graded),
       });
       grader = g;

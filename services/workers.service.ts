@@ -8,6 +8,7 @@ import type { NormalizationState } from "../rl/ppo/normalize.ts";
 import type { RolloutCollectorState } from "../rl/ppo/rollout.ts";
 import { CodeVectorEnv } from "../sandbox/code-vector-env.ts";
 import type { ServiceDeps } from "./deps.ts";
+import { codeEnvCaps } from "./runs/code-envs.ts";
 import { workerStatuses } from "./runs/runner-pool.ts";
 import { pgArray } from "./runs/store.ts";
 
@@ -101,7 +102,13 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
     let env: CodeVectorEnv | undefined;
     try {
       env = await CodeVectorEnv.open(spec.envId, spec.codeEnv, spec.numEnvs, {
-        limits: { memoryMb: config.CODE_ENV_MEMORY_MB, callCpuMs: config.CODE_ENV_CALL_CPU_MS },
+        limits: {
+          memoryMb: config.CODE_ENV_MEMORY_MB,
+          callCpuMs: config.CODE_ENV_CALL_CPU_MS,
+          processMemoryMb: config.CODE_ENV_PROCESS_MEMORY_MB,
+        },
+        // Checked at grading and at run start; again here for a run taken over after ops lowered a cap.
+        caps: codeEnvCaps(config),
       });
       return await EnvRunner.create(spec, state, env);
     } catch (err) {

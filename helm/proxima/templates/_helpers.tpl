@@ -145,6 +145,26 @@ The environment every Proxima container shares (config.ts reads it). Call with
   value: {{ $root.Values.config.requestTimeoutMs | quote }}
 - name: RUN_LEASE_TTL_MS
   value: {{ $root.Values.config.runLeaseTtlMs | quote }}
+- name: RUN_LEARNER_MEMORY_MB
+  value: {{ $root.Values.config.runLearnerMemoryMb | quote }}
+{{- with $root.Values.config.customEnvs }}
+- name: CODE_ENV_MAX_DISCRETE_ACTIONS
+  value: {{ .maxDiscreteActions | quote }}
+- name: CODE_ENV_MAX_OBSERVATION_SIZE
+  value: {{ .maxObservationSize | quote }}
+- name: CODE_ENV_MAX_ACTION_SIZE
+  value: {{ .maxActionSize | quote }}
+- name: CODE_ENV_MEMORY_MB
+  value: {{ .isolateMemoryMb | quote }}
+- name: CODE_ENV_PROCESS_MEMORY_MB
+  value: {{ .processMemoryMb | quote }}
+- name: SUBMISSIONS_ENV_CHECK_CPU_MS
+  value: {{ .checkCpuMs | quote }}
+- name: SUBMISSIONS_ENV_CHECK_WALL_MS
+  value: {{ .checkWallMs | quote }}
+- name: SUBMISSIONS_ENV_CHECKS_CONCURRENT
+  value: {{ .checksConcurrent | quote }}
+{{- end }}
 {{- /* Role quotas: QUOTA_<ROLE>_<LIMIT> from config.quotas.<role>.<limit> (numbers as integers, never 1e+11). */}}
 {{- $quotaNames := dict "concurrentRuns" "CONCURRENT_RUNS" "runnersPerRun" "RUNNERS_PER_RUN" "totalSteps" "TOTAL_STEPS" "gpu" "GPU" "parameters" "PARAMETERS" "gradientSteps" "GRADIENT_STEPS" "samplesPerIteration" "SAMPLES_PER_ITERATION" "flopsPerIteration" "FLOPS_PER_ITERATION" "concurrentSweeps" "CONCURRENT_SWEEPS" }}
 {{- range $role, $limits := $root.Values.config.quotas }}
