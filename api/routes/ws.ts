@@ -45,7 +45,10 @@ export function wsRoutes(v1: RouteScope, deps: ApiDeps): void {
     summary: "The live-metrics WebSocket (upgrade only).",
     description:
       "Upgrade with `Authorization: Bearer <token>` or `?ticket=` (`POST /api/v1/ws/tickets`); a refused " +
-      "upgrade answers 401/403 before any frame, and a token in the query is refused. Send " +
+      "upgrade answers 401/403 before any frame, and a token in the query is refused. Upgrades beyond " +
+      "WS_MAX_CONNECTIONS_PER_USER open sockets or WS_UPGRADES_PER_MIN_PER_USER per user, or from an address past " +
+      "WS_FAILED_UPGRADES_PER_MIN_PER_IP failed authentications, answer 429 (problem+json naming `limit` and " +
+      "`value`, with Retry-After) before any frame. Send " +
       '`{"type":"subscribe","runId":…}` / `{"type":"unsubscribe","runId":…}`; receive `subscribed`, ' +
       "the run's latest stored point, then live `metrics` and `status` frames, and `error` frames for " +
       "bad messages or runs you may not see. The server pings every 30 s, drops a socket that does not " +
@@ -54,7 +57,10 @@ export function wsRoutes(v1: RouteScope, deps: ApiDeps): void {
     tags: ["live"],
     access: "public",
     rateLimited: false,
-    responses: { 426: { description: "Not an upgrade request: this endpoint speaks WebSocket only." } },
+    responses: {
+      426: { description: "Not an upgrade request: this endpoint speaks WebSocket only." },
+      429: { description: "An upgrade over a per-user or per-address WebSocket limit (named in `limit`)." },
+    },
     handler(ctx) {
       ctx.set("Upgrade", "websocket");
       ctx.set("Connection", "Upgrade");
