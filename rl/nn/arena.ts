@@ -10,11 +10,52 @@ export interface Allocator {
   alloc(n: number): Float32Array;
 }
 
+/**
+ * More arena memory was asked for than this thread may reserve (`limitArenaBytes`): thrown before the
+ * memory is taken, so that a network too large for its learner fails its run instead of its process.
+ */
+export class ArenaLimitError extends RangeError {
+  override name = "ArenaLimitError";
+  constructor(
+    /** Bytes the arenas would hold with this request (a lower bound when thrown by the sizing pass). */
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(
+      `the network's buffers need at least ${mib(bytes)} MiB; this learner may hold ${mib(limit)} MiB`,
+    );
+  }
+}
+
+const mib = (bytes: number) => Math.ceil(bytes / 2 ** 20);
+
+/**
+ * What the arenas of this thread may reserve in all, and have reserved (never given back: a learner
+ * thread builds its network once and its evaluation once). Null: no limit (the default).
+ */
+let ceiling: { limit: number; reserved: number } | null = null;
+
+/**
+ * Caps the bytes all Arenas of this JavaScript thread may reserve, from now on (null: no cap). Typed
+ * arrays and WebAssembly memories live outside the V8 heap, so a Worker's `resourceLimits` do not
+ * bound them: this does, for the buffers that grow with the network (θ, gradients, Adam, activations).
+ */
+export function limitArenaBytes(limit: number | null): void {
+  ceiling = limit === null ? null : { limit, reserved: 0 };
+}
+
+function checkCeiling(bytes: number): void {
+  if (ceiling && ceiling.reserved + bytes > ceiling.limit)
+    throw new ArenaLimitError(ceiling.reserved + bytes, ceiling.limit);
+}
+
 /** Counts the floats a construction would allocate (each allocation aligned to 16 bytes). */
 export class CountingAllocator implements Allocator {
   floats = 0;
   alloc(n: number): Float32Array {
     this.floats += align4(n);
+    // Checked as it counts, so that the sizing pass itself stops before it holds more than the cap.
+    checkCeiling(this.floats * 4);
     return new Float32Array(n);
   }
 }
@@ -33,6 +74,8 @@ export class Arena implements Allocator {
 
   constructor(floats: number) {
     const pages = Math.max(1, Math.ceil((floats * 4) / 65536));
+    checkCeiling(pages * 65536);
+    if (ceiling) ceiling.reserved += pages * 65536;
     this.memory = new Wasm.Memory({ initial: pages, maximum: pages });
     this.capacity = (pages * 65536) / 4;
     memories.set(this.memory.buffer, this.memory);

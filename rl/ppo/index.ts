@@ -37,7 +37,7 @@ export {
   resolveHyperparameters,
   validateHyperparameters,
 } from "./hyperparameters.ts";
-export { explainedVariance, Learner, type UpdateStats } from "./learner.ts";
+export { explainedVariance, Learner, UpdateInterruptedError, type UpdateStats } from "./learner.ts";
 export { type LossCoefficients, type LossStats, normalizeAdvantages, ppoLoss } from "./loss.ts";
 export type { NormalizationState, RunningMomentsState } from "./normalize.ts";
 export { Adam, clipGradNorm } from "./optim.ts";

@@ -23,6 +23,17 @@ export interface UpdateStats extends LossStats {
   updateSeconds: number;
 }
 
+/**
+ * An update stopped between two minibatches because its caller asked (a stop or a shutdown of the run
+ * that hosts it): what it changed is undone by `PPOTrainer.learn`, which catches it first.
+ */
+export class UpdateInterruptedError extends Error {
+  override name = "UpdateInterruptedError";
+  constructor(readonly minibatches: number) {
+    super(`the update was interrupted after ${minibatches} minibatches`);
+  }
+}
+
 export class Learner {
   readonly params: Float32Array;
   readonly grads: Float32Array;
@@ -102,8 +113,12 @@ export class Learner {
     );
   }
 
-  /** One PPO update on a rollout at the given learning rate and clip coefficient. */
-  learn(r: Rollout, learningRate: number, clipCoef: number): UpdateStats {
+  /**
+   * One PPO update on a rollout at the given learning rate and clip coefficient. `interrupted` is asked
+   * before each minibatch; when it answers true the update throws UpdateInterruptedError, leaving θ,
+   * Adam and the shuffling RNG part-way (the caller restores them): so a stop waits at most one minibatch.
+   */
+  learn(r: Rollout, learningRate: number, clipCoef: number, interrupted?: () => boolean): UpdateStats {
     const c = this.config;
     const t0 = performance.now();
     this.computeAdvantages(r);
@@ -122,6 +137,7 @@ export class Learner {
     for (let epoch = 0; epoch < c.updateEpochs; epoch++) {
       this.rng.shuffle(b_inds);
       for (let start = 0; start < this.batchSize; start += M) {
+        if (interrupted?.()) throw new UpdateInterruptedError(minibatches);
         for (let j = 0; j < M; j++) {
           const idx = b_inds[start + j];
           mb.obs.set(r.obs.subarray(idx * obsDim, (idx + 1) * obsDim), j * obsDim);

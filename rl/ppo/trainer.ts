@@ -28,7 +28,7 @@ import { MlpKernel } from "../nn/mlp.ts";
 import { type TensorSlice, tensorSlices } from "../nn/tensors.ts";
 import { sdeOptions } from "./gsde.ts";
 import { checkActionSpace, type Hyperparameters, validateHyperparameters } from "./hyperparameters.ts";
-import { Learner } from "./learner.ts";
+import { Learner, type UpdateStats } from "./learner.ts";
 import {
   type NormalizationState,
   normalizationSettings,
@@ -313,11 +313,17 @@ export class PPOTrainer {
     return this.collector.collect();
   }
 
-  /** The learner half: one PPO update on a rollout; advances the counters and publishes new weights. */
-  learn(rollout: Rollout, started = performance.now()): IterationMetrics {
+  /**
+   * The learner half: one PPO update on a rollout; advances the counters and publishes new weights.
+   * With `interrupted` (asked before each minibatch, see Learner.learn) the update may stop part-way:
+   * it then throws UpdateInterruptedError and leaves the trainer exactly as it was before the call.
+   */
+  learn(rollout: Rollout, started = performance.now(), interrupted?: () => boolean): IterationMetrics {
     const it = this.iteration + 1;
     const { learningRate, clipCoef } = this.schedule(it);
-    const stats = this.learner.learn(rollout, learningRate, clipCoef);
+    const stats = interrupted
+      ? this.undoableUpdate(rollout, learningRate, clipCoef, interrupted)
+      : this.learner.learn(rollout, learningRate, clipCoef);
     // Once per iteration, after the update that used the frozen statistics (rl/ppo/normalize.ts).
     this.normalization?.absorb(rollout.normalization);
     this.iteration = it;
@@ -348,6 +354,34 @@ export class PPOTrainer {
       "time/gae": stats.gaeSeconds,
       "time/update": stats.updateSeconds,
     };
+  }
+
+  /**
+   * Learner.learn that undoes itself when interrupted: θ, Adam's moments and step, and the shuffling
+   * RNG are copied first and put back (the counters and statistics move only after the update).
+   */
+  private undoableUpdate(
+    rollout: Rollout,
+    learningRate: number,
+    clipCoef: number,
+    interrupted: () => boolean,
+  ): UpdateStats {
+    const opt = this.learner.optimizer;
+    const params = this.learner.params.slice();
+    const { step } = opt;
+    const m = opt.m.slice();
+    const v = opt.v.slice();
+    const rng = this.learnerRng.getState();
+    try {
+      return this.learner.learn(rollout, learningRate, clipCoef, interrupted);
+    } catch (err) {
+      this.learner.params.set(params);
+      opt.step = step;
+      opt.m.set(m);
+      opt.v.set(v);
+      this.learnerRng.setState(rng);
+      throw err;
+    }
   }
 
   /** One full iteration: collect, then learn. */
