@@ -6,6 +6,7 @@ import { SweepTrial } from "../db/entities/SweepTrial.ts";
 import { ROLES, type Role } from "../db/entities/User.ts";
 import { ConflictError } from "../lib/errors.ts";
 import type { ServiceDeps } from "./deps.ts";
+import { codeEnvCaps } from "./runs/code-envs.ts";
 import { roleQuotas } from "./runs/quotas.ts";
 import { RUN_STATUS_EVENT, type RunStatusEvent } from "./runs/schemas.ts";
 import { BrokerTrialLauncher } from "./sweeps/launcher.ts";
@@ -142,7 +143,13 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
         async handler(ctx: Context<CallerParams & { definition: unknown }>): Promise<SweepWithTrials> {
           const { userId, role } = ctx.params;
           const em = fork();
-          const { def, trials } = await checkDefinition(em, ctx.params.definition, { userId, role }, quotas);
+          const { def, trials } = await checkDefinition(
+            em,
+            ctx.params.definition,
+            { userId, role },
+            quotas,
+            codeEnvCaps(config),
+          );
           const { sweep, lease } = await em.transactional(async (tx) => {
             await reserveSweepSlot(tx, { userId, role }, quotas[role]);
             const created = tx.create(Sweep, {

@@ -14,6 +14,7 @@ import {
 } from "../../lib/errors.ts";
 import { type CodeEnvSpec, isCodeEnvId } from "../../rl/envs/code-env.ts";
 import { isEnvId } from "../../rl/envs/registry.ts";
+import type { CustomEnvCaps } from "../../sandbox/env-types.ts";
 import { better } from "../../sweeps/asha.ts";
 import { parseSweepDefinition, type SweepDefinition, SweepDefinitionError } from "../../sweeps/definition.ts";
 import { boundsOf, type Distribution } from "../../sweeps/space.ts";
@@ -38,6 +39,8 @@ export async function checkDefinition(
   raw: unknown,
   caller: Caller,
   quotas: RoleQuotas,
+  /** Today's caps on environments defined by code (`codeEnvCaps(config)`). */
+  envCaps?: CustomEnvCaps,
 ): Promise<{ def: SweepDefinition; trials: TrialSpec[] }> {
   if (!SWEEP_ROLES.includes(caller.role)) {
     throw new ForbiddenError("sweeps are for researchers and admins; a learner launches runs one at a time", {
@@ -49,7 +52,7 @@ export async function checkDefinition(
   let codeEnv: CodeEnvSpec | undefined;
   try {
     def = parseSweepDefinition(raw);
-    if (isCodeEnvId(def.env)) codeEnv = (await usableCodeEnv(em, def.env, caller)).spec;
+    if (isCodeEnvId(def.env)) codeEnv = (await usableCodeEnv(em, def.env, caller, envCaps)).spec;
     else if (!isEnvId(def.env))
       throw new SweepDefinitionError([{ field: "env", message: `unknown environment ${def.env}` }]);
     trials = expandTrials(def);

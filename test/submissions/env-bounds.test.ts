@@ -3,7 +3,7 @@ import pg from "pg";
 import { getExercise } from "../../exercises/index.ts";
 import type { PublicSubmission } from "../../services/submissions/schemas.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
-import { launch, tinyRun, waitForStatus } from "../runs/helpers.ts";
+import { accountWithRole, launch, tinyRun, waitForStatus } from "../runs/helpers.ts";
 import { graded, submit } from "./helpers.ts";
 
 /**
@@ -13,7 +13,7 @@ import { graded, submit } from "./helpers.ts";
  * exceeds today's caps is refused with a 422 naming the cap and the value.
  */
 const api = useTestPlatform(test, {
-  SERVICES: "api,users,submissions,runs",
+  SERVICES: "api,users,submissions,runs,sweeps",
   SUBMISSIONS_POOL_SIZE: "1",
   SUBMISSIONS_ENV_CHECKS_CONCURRENT: "1",
   SUBMISSIONS_ENV_CHECK_CPU_MS: "300",
@@ -86,10 +86,10 @@ test.serial(
 );
 
 test.serial(
-  "a run on an env passed before its cap was lowered is refused at start and at resume with a 422 naming the cap and the value",
+  "a run or sweep on an env passed before its cap was lowered is refused at start and at resume with a 422 naming the cap and the value",
   async (t) => {
     const p = api();
-    const token = (await p.learner()).tokens.accessToken;
+    const { token } = await accountWithRole(p, "researcher");
     const s = await graded(p, token, (await submit(p, token, EXERCISE, STARTER)).id, 120_000);
     t.is(s.status, "passed");
     const envId = s.envId!;
@@ -127,5 +127,19 @@ test.serial(
     });
     t.is(resumed.status, 422, JSON.stringify(resumed.body));
     t.deepEqual(resumed.body.errors, problem);
+    const sweep = await p.request<{ errors?: unknown }>("POST", "/api/v1/sweeps", {
+      token,
+      body: {
+        name: "over the cap",
+        env: envId,
+        totalSteps: 128,
+        hyperparameters: { numEnvs: 4, numSteps: 32, numMinibatches: 2, updateEpochs: 2 },
+        searchSpace: { learningRate: { values: [3e-3, 1e-3] } },
+        maxTrials: 2,
+        maxConcurrent: 1,
+      },
+    });
+    t.is(sweep.status, 422, JSON.stringify(sweep.body));
+    t.deepEqual(sweep.body.errors, problem);
   },
 );
