@@ -49,7 +49,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: "Conflicts with the current state.",
   413: "The request body is too large.",
   415: "The request body is not JSON.",
-  422: "The request does not match the schema; `errors` names the fields.",
+  422: "The request does not match the schema; `errors` names the fields. Every route also refuses text with a NUL or an unpaired UTF-16 surrogate, numbers that are not finite, and nesting deeper than 32 levels.",
   429: "Rate limited; see Retry-After.",
   500: "Unexpected error; quote the requestId.",
   503: "A service needed for this request is unavailable.",

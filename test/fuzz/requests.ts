@@ -70,6 +70,7 @@ const RAW_BODIES = [
   "null",
   "[]",
   "\u0000",
+  JSON.stringify({ name: "x".repeat(1_100_000) }),
 ];
 
 /** Path segments that are not ids (URL-encoded NUL, an invalid UTF-8 escape, traversal, junk). */
