@@ -81,29 +81,45 @@ export function parameterCount(
   }).size;
 }
 
+/** FLOPs per parameter of one optimizer step: global-norm clipping (square, add, scale: 3) and Adam's
+ * moments and update (m: 3, v: 4, step: 6), as rl/ppo/optim.ts computes them (Kingma & Ba 2015, Alg. 1). */
+export const OPTIMIZER_FLOPS_PER_PARAMETER = 16;
+
 /**
  * An estimate of the floating-point operations of one PPO iteration. A dense layer costs 2·in·out
  * FLOPs per sample forward (a multiply and an add per weight) and about twice that backward
  * (gradients of its input and of its weights), hence the usual "6 × parameters × tokens" for a
  * training step and "2 × parameters × tokens" for inference (Kaplan et al., "Scaling Laws for Neural
  * Language Models", 2020, §2.1). Here the tokens are transitions: the update passes over the batch
- * updateEpochs times through actor and critic (6·P·B·E), and the rollout runs the policy and the
- * value head once per transition (2·P·B). Biases, activations, the optimizer and gSDE's variance
- * product (≈ 2 × its matrix per sample, already inside P) are within the estimate's slack; it is an
- * estimate, not a count, and an upper bound when targetKl stops epochs early.
+ * updateEpochs times through actor and critic (6·P·B·E), the rollout runs the policy and the value
+ * head once per transition (2·P·B), and every gradient step clips and applies Adam to all P
+ * parameters (16·P per step). Biases, activations and gSDE's variance product (≈ 2 × its matrix per
+ * sample, already inside P) are within the estimate's slack. It is an estimate of arithmetic, not a
+ * count and not a time (small minibatches are memory-bound: the gradient-steps limit bounds them),
+ * and an upper bound when targetKl stops epochs early.
  */
-export function estimateFlops(parameters: number, samples: number, updateEpochs: number): number {
-  return 6 * parameters * samples * updateEpochs + 2 * parameters * samples;
+export function estimateFlops(
+  parameters: number,
+  samples: number,
+  updateEpochs: number,
+  gradientSteps: number,
+): number {
+  return (
+    6 * parameters * samples * updateEpochs +
+    2 * parameters * samples +
+    OPTIMIZER_FLOPS_PER_PARAMETER * parameters * gradientSteps
+  );
 }
 
 export function computeCost(config: CostConfig, env: EnvDims): ComputeCost {
   const parameters = parameterCount(config, env);
   const samplesPerIteration = config.numEnvs * config.numSteps;
+  const gradientSteps = config.updateEpochs * config.numMinibatches;
   return {
     parameters,
-    gradientSteps: config.updateEpochs * config.numMinibatches,
+    gradientSteps,
     samplesPerIteration,
-    flopsPerIteration: estimateFlops(parameters, samplesPerIteration, config.updateEpochs),
+    flopsPerIteration: estimateFlops(parameters, samplesPerIteration, config.updateEpochs, gradientSteps),
   };
 }
 
@@ -170,7 +186,7 @@ export function checkComputeQuota(
       "flopsPerIteration",
       cost.flopsPerIteration,
       q.flopsPerIteration,
-      `the run needs an estimated ${formatCount(cost.flopsPerIteration)} FLOPs per iteration (${formatCount(cost.parameters)} parameters × ${formatCount(cost.samplesPerIteration)} samples × (6 × ${config.updateEpochs} epochs + 2)); ${aRole(role)} may use ${formatCount(q.flopsPerIteration)}`,
+      `the run needs an estimated ${formatCount(cost.flopsPerIteration)} FLOPs per iteration (${formatCount(cost.parameters)} parameters × (${formatCount(cost.samplesPerIteration)} samples × (6 × ${config.updateEpochs} epochs + 2) + ${OPTIMIZER_FLOPS_PER_PARAMETER} × ${formatCount(cost.gradientSteps)} gradient steps)); ${aRole(role)} may use ${formatCount(q.flopsPerIteration)}`,
     );
   }
 }

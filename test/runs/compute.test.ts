@@ -54,13 +54,13 @@ test("parameters are the network's own: actor, critic and log-std, gSDE's matrix
   t.deepEqual(custom, { obsDim: 6, action: { kind: "box", dim: 4 } });
 });
 
-test("the FLOPs estimate is 6·P·B·E for the update plus 2·P·B for the rollout", (t) => {
-  t.is(estimateFlops(1000, 512, 4), 6 * 1000 * 512 * 4 + 2 * 1000 * 512);
+test("the FLOPs estimate is 6·P·B·E for the update, 2·P·B for the rollout and 16·P per gradient step", (t) => {
+  t.is(estimateFlops(1000, 512, 4, 16), 6 * 1000 * 512 * 4 + 2 * 1000 * 512 + 16 * 1000 * 16);
   const config = resolveHyperparameters("CartPole-v1", "cleanrl");
   const cost = computeCost(config, envDims("CartPole-v1")!);
   t.is(cost.samplesPerIteration, 4 * 128);
   t.is(cost.gradientSteps, 4 * 4);
-  t.is(cost.flopsPerIteration, estimateFlops(cost.parameters, 512, 4));
+  t.is(cost.flopsPerIteration, estimateFlops(cost.parameters, 512, 4, 16));
 });
 
 test("a learner may run every preset on every env with the default quotas", (t) => {
@@ -151,7 +151,7 @@ test("numMinibatches 512 × updateEpochs 1000 is refused for learners as gradien
   t.is(r?.data["value"], 512_000);
   t.is(
     r?.message,
-    "updateEpochs × numMinibatches (1000 × 512) gives 512,000 gradient steps per iteration; a learner may take 5,000",
+    "updateEpochs × numMinibatches (1000 × 512) gives 512,000 gradient steps per iteration; a learner may take 2,048",
   );
 });
 

@@ -190,7 +190,7 @@ test("a learner's compute quotas: hiddenSizes [4096, 4096] and 512 minibatches Ã
   t.is(epochs.status, 403);
   t.is(epochs.body.reason, "gradientSteps");
   t.is(epochs.body.value, 512_000);
-  t.regex(epochs.body.detail ?? "", /512,000 gradient steps per iteration; a learner may take 5,000/);
+  t.regex(epochs.body.detail ?? "", /512,000 gradient steps per iteration; a learner may take 2,048/);
   t.deepEqual(await runsOf(p, token), []);
 });
 
