@@ -120,6 +120,13 @@ export class UpgradeLimits {
   }
 }
 
+/**
+ * Buckets kept per map at most: addresses are cheap to an attacker (an IPv6 prefix holds billions),
+ * and the heartbeat's prune only drops refilled ones. Beyond, the oldest bucket goes: it forgets one
+ * key's history rather than letting memory grow.
+ */
+export const MAX_TRACKED_KEYS = 100_000;
+
 function bucketOf(
   buckets: Map<string, TokenBucket>,
   key: string,
@@ -128,6 +135,10 @@ function bucketOf(
 ): TokenBucket {
   let bucket = buckets.get(key);
   if (!bucket) {
+    if (buckets.size >= MAX_TRACKED_KEYS) {
+      const oldest = buckets.keys().next().value;
+      if (oldest !== undefined) buckets.delete(oldest);
+    }
     // A burst of a whole minute's allowance, refilled evenly over the minute.
     bucket = new TokenBucket(perMinute, perMinute / 60, now);
     buckets.set(key, bucket);

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import test from "ava";
 import { AuthStateCache } from "../../api/auth/auth-state-cache.ts";
 import { WsHub, type WsHubOptions } from "../../api/ws/hub.ts";
+import { MAX_TRACKED_KEYS, UpgradeLimits } from "../../api/ws/upgrade-limits.ts";
 import type { AuthState } from "../../services/users/schemas.ts";
 import { TEST_JWT_SECRET, useTestPlatform } from "../helpers/platform.ts";
 import { TestSocket, UpgradeRefused, wsUrl } from "./helpers.ts";
@@ -171,4 +172,19 @@ test("failed authentications from one address make its upgrades 429 before any t
   );
   now += 30_000;
   t.is((await attempt(url, from("203.0.113.5", alice.tokens.accessToken))).status, 101);
+});
+
+test("the per-address failure counts are bounded: past MAX_TRACKED_KEYS addresses the oldest is forgotten", (t) => {
+  const limits = new UpgradeLimits({
+    maxSocketsPerUser: 1,
+    upgradesPerMinutePerUser: 1,
+    failedUpgradesPerMinutePerIp: 1,
+    trustProxy: false,
+    now: () => 0,
+  });
+  limits.failed("first");
+  t.like(limits.checkAddress("first"), { status: 429 });
+  for (let i = 0; i < MAX_TRACKED_KEYS; i++) limits.failed(`addr-${i}`);
+  t.is(limits.checkAddress("first"), undefined, "forgotten rather than kept without bound");
+  t.like(limits.checkAddress(`addr-${MAX_TRACKED_KEYS - 1}`), { status: 429 });
 });
