@@ -65,6 +65,14 @@ export class LimitStore {
     );
   }
 
+  /** Drops the rows whose window has ended (they count nothing); returns how many. */
+  async deleteExpired(): Promise<number> {
+    const { rowCount } = await this.pool.query(`DELETE FROM "${LIMITS_TABLE}" WHERE expire <= $1`, [
+      this.now(),
+    ]);
+    return rowCount ?? 0;
+  }
+
   async delete(key: string): Promise<void> {
     await this.pool.query(`DELETE FROM "${LIMITS_TABLE}" WHERE key = $1`, [key]);
   }

@@ -40,12 +40,21 @@ export interface LoginAttempt {
   known: boolean;
 }
 
+/** How often expired counters are deleted (every address that ever failed a login leaves a row). */
+const SWEEP_INTERVAL_MS = 5 * 60_000;
+
 export class LoginLimiter {
+  private readonly sweeper: NodeJS.Timeout;
+
   private constructor(
     private readonly pool: pg.Pool,
     readonly store: LimitStore,
     private readonly settings: LoginLimitSettings,
-  ) {}
+  ) {
+    // Every replica sweeps; the DELETE is idempotent and cheap next to the logins that made the rows.
+    this.sweeper = setInterval(() => void store.deleteExpired().catch(() => {}), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
 
   /** `now`: milliseconds since the epoch; tests pass a clock they turn. */
   static async open(
@@ -128,6 +137,7 @@ export class LoginLimiter {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     await this.pool.end();
   }
 

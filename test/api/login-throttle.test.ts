@@ -116,3 +116,15 @@ test("parallel guesses cannot slip past the budget", async (t) => {
   );
   t.is(outcomes.filter((o) => o === "counted").length, 3);
 });
+
+test("expired counters are deleted, live ones kept", async (t) => {
+  const { limiter, clock } = await limiterWithClock(t);
+  await fail(limiter, "a@x.org", "203.0.113.1");
+  await limiter.succeeded(await limiter.begin("b@x.org", "203.0.113.2"));
+  t.is(await limiter.store.deleteExpired(), 0, "nothing has expired yet");
+  clock.now += 600_000;
+  // a's client, account and address rows and b's refunded account and address rows have expired;
+  // b's known-client mark has not.
+  t.is(await limiter.store.deleteExpired(), 5);
+  t.true((await limiter.begin("b@x.org", "203.0.113.2")).known);
+});
