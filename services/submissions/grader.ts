@@ -44,13 +44,13 @@ export interface GraderOptions {
   onGraded(graded: GradedSubmission): void;
 }
 
-interface Queued {
+export interface Queued {
   id: string;
   userId: string;
 }
 
 /** One kind of grading: its queue, fair by learner, and how many run at once. */
-class Lane {
+export class Lane {
   readonly queue: Queued[] = [];
   active = 0;
   private readonly activeByUser = new Map<string, number>();
@@ -88,6 +88,9 @@ class Lane {
     const left = (this.activeByUser.get(userId) ?? 1) - 1;
     if (left > 0) this.activeByUser.set(userId, left);
     else this.activeByUser.delete(userId);
+    // A learner with nothing queued or running is forgotten, so that the map stays as small as the
+    // queue; their next submission is ordered as a newcomer's (after the least-busy rule, as ever).
+    if (left <= 0 && !this.queue.some((q) => q.userId === userId)) this.servedAt.delete(userId);
   }
 }
 
