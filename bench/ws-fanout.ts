@@ -87,9 +87,14 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+const BENCH_METRICS_TOKEN = "bench-metrics-token-0123456789";
+
 /** The API process's own share: time to hand one broadcast to every socket (its /metrics histogram). */
 async function serverFanOut(url: string): Promise<{ meanMs: number; p99BucketMs: string; count: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  // NODE_ENV=production: the API port serves /metrics only to METRICS_TOKEN (set in the server's env below).
+  const text = await (
+    await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${BENCH_METRICS_TOKEN}` } })
+  ).text();
   const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN);
   const count = value(/^proxima_ws_fanout_seconds_count (\S+)$/m);
   const sum = value(/^proxima_ws_fanout_seconds_sum (\S+)$/m);
@@ -262,6 +267,7 @@ else
       MOLECULER_NAMESPACE: namespace,
       JWT_SECRET: secret,
       API_RATE_LIMIT_PER_MIN: "100000000",
+      METRICS_TOKEN: BENCH_METRICS_TOKEN,
       // The bench's 1,000 sockets all belong to one account.
       WS_MAX_CONNECTIONS_PER_USER: "100000000",
       WS_UPGRADES_PER_MIN_PER_USER: "100000000",
