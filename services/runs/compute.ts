@@ -131,12 +131,13 @@ export function formatCount(n: number): string {
   if (n < 1e6) return Math.round(n).toLocaleString("en-US");
   const prefixes = ["M", "G", "T", "P", "E"];
   let i = 0;
-  let x = n / 1e6;
+  let x = Number((n / 1e6).toPrecision(3));
+  // Round before choosing the prefix, so that 999,950,000 prints 1G rather than 1000M.
   while (x >= 1000 && i < prefixes.length - 1) {
-    x /= 1000;
+    x = Number((x / 1000).toPrecision(3));
     i += 1;
   }
-  return `${Number(x.toPrecision(3))}${prefixes[i]}`;
+  return `${x}${prefixes[i]}`;
 }
 
 /**

@@ -212,6 +212,8 @@ test("counts print as a person would read them", (t) => {
   t.is(formatCount(33_615_875), "33.6M");
   t.is(formatCount(1e11), "100G");
   t.is(formatCount(1.2e12), "1.2T");
+  t.is(formatCount(999_950_000), "1G");
+  t.is(formatCount(999_499_999), "999M");
 });
 
 test("sweeps: the README's example sweep is allowed for researchers; a PBT space is checked at the largest values it may reach", async (t) => {
