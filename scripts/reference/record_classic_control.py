@@ -11,6 +11,7 @@ Not run by CI (CI has no Python). Re-record after upgrading Gymnasium or NumPy:
     .venv-ref/bin/pip install --index-url file:///opt/pypi/simple \
         --extra-index-url file:///opt/pypi-more/simple gymnasium==1.3.0 numpy
     .venv-ref/bin/python scripts/reference/record_classic_control.py
+    npx biome format --write test/rl/fixtures/reference/numpy-random.json   # the repo's JSON style
 
 Writes test/rl/fixtures/reference/<env id>.json.gz and numpy-random.json. For each env:
 
