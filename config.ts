@@ -144,6 +144,12 @@ const ConfigSchema = z.object({
   RUN_CHECKPOINT_EVERY: z.coerce.number().int().min(1).default(10),
   /** Episodes of the deterministic evaluation a completed run records (0: none). */
   RUN_EVAL_EPISODES: z.coerce.number().int().min(0).max(1000).default(10),
+  /**
+   * Memory cap of one run's learner thread, MiB: its network buffers (θ, gradients, Adam's moments,
+   * activations) may reserve this much, and its V8 heap is capped at it too. Beyond, the run fails
+   * with the reason; the process that hosts it does not.
+   */
+  RUN_LEARNER_MEMORY_MB: z.coerce.number().int().min(16).max(1_048_576).default(1024),
   /** How often a sweep looks at its trials' runs and curves (ASHA decides at most this late). */
   SWEEP_POLL_MS: z.coerce.number().int().min(10).default(500),
   /** Sandbox child processes of a submissions node; default one per core but one, at least 1. */

@@ -22,7 +22,7 @@ export class RunLearner {
    */
   private constructor(
     private readonly trainer: PPOTrainer,
-    private readonly restored?: RolloutCollectorState,
+    readonly restored?: RolloutCollectorState,
   ) {}
 
   /** `spaces` default to those of the built-in env `envId`. */
@@ -84,9 +84,12 @@ export class RunLearner {
     };
   }
 
-  /** One PPO update on the runners' rollouts (in runner order); `started` is the iteration's start. */
-  learn(rollouts: readonly Rollout[], started: number): IterationMetrics {
-    return this.trainer.learn(mergeRollouts(rollouts), started);
+  /**
+   * One PPO update on the runners' rollouts (in runner order); `started` is the iteration's start.
+   * With `interrupted`, the update may stop before a minibatch and undo itself (UpdateInterruptedError).
+   */
+  learn(rollouts: readonly Rollout[], started: number, interrupted?: () => boolean): IterationMetrics {
+    return this.trainer.learn(mergeRollouts(rollouts), started, interrupted);
   }
 
   /** The single-blob checkpoint (rl's `encodeCheckpoint`) with the runners' merged collector state. */

@@ -7,8 +7,8 @@ import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
 import type { RolloutCollectorState } from "../rl/ppo/rollout.ts";
 import type { IterationMetrics } from "../rl/ppo/trainer.ts";
 import type { PolicyMessage, RunnerSample } from "./env-runner.ts";
-import { defaultEvaluationSeed, evaluateTrainedPolicy, type RunEvaluation } from "./evaluation.ts";
-import { RunLearner } from "./learner.ts";
+import { defaultEvaluationSeed, type RunEvaluation } from "./evaluation.ts";
+import { LearnerTerminatedError, LearnerThread } from "./learner-thread.ts";
 import { Mailbox } from "./mailbox.ts";
 import { assertTransition, isTerminal } from "./run-state.ts";
 
@@ -96,6 +96,8 @@ export interface TrainingRunOptions {
   runnerFailuresPerIteration?: number;
   /** Episodes of the deterministic evaluation of the final policy a completed run records; 0: none. */
   evaluationEpisodes?: number;
+  /** The memory cap of the run's learner thread, MiB (LearnerThreadOptions.memoryMb); default 1024. */
+  learnerMemoryMb?: number;
   log?: {
     info?(obj: object, msg: string): void;
     warn(obj: object, msg: string): void;
@@ -152,9 +154,14 @@ interface Shard {
  * distributed rollouts (DESIGN.md, "Iteration"):
  *   reserve runners → send weights (versioned) and the step budget → gather trajectories →
  *   Learner update → MetricPoint (upsert) → checkpoint every K iterations and at the end → next.
- * Each iteration is one `tick` message, so a stop request (written to the database by the runs
- * service) is seen at the next iteration boundary, within one iteration. The database is the source
- * of truth for the status; the actor's `status` mirrors what it last read or wrote.
+ * Each iteration is one `tick` message. The learner runs in a worker thread of its own
+ * (LearnerThread), so the event loop that serves requests and renews leases is never held by it. A stop
+ * request (written to the database by the runs service, then hinted with `wake`) interrupts the
+ * update in progress before its next minibatch; the run then checkpoints its last finished iteration
+ * and stops. A delete or a lost lease ends the learner's thread at once. A learner that fails (its
+ * thread threw, died or exceeded its memory cap) fails the run with the reason; the process stays up.
+ * The database is the source of truth for the status; the actor's `status` mirrors what it last read
+ * or wrote.
  *
  * Faults. A runner that fails (its node died, timed out, drained) is dropped and its shard re-sampled
  * on a replacement started from the shard's state before the iteration, with the same weights, so
@@ -165,7 +172,11 @@ interface Shard {
 export class TrainingRun {
   status: RunStatus;
   private readonly mailbox: Mailbox<Message>;
-  private learner: RunLearner | null = null;
+  private learner: LearnerThread | null = null;
+  /** The learner while its thread builds it (a stop or delete ends it there). */
+  private starting: LearnerThread | null = null;
+  /** A stop was seen while the learner computed: the update in progress is interrupted, the run settles. */
+  private stopSeen = false;
   private shards: Shard[] = [];
   /** The next iteration's rollouts gathered so far (by shard), with the weights of `version`. */
   private sampled: { iteration: number; version: number; results: (RunnerSample | undefined)[] } | null =
@@ -213,13 +224,38 @@ export class TrainingRun {
     this.mailbox.post({ type: "tick" });
   }
 
-  /** A hint that something changed (a stop request, freed worker slots): a waiting run retries now. */
+  /**
+   * A hint that something changed (a stop request, freed worker slots): a waiting run retries now, and
+   * a run whose learner computes looks at its status, to interrupt the update when it is to stop.
+   */
   wake(): void {
     if (this.retryTimer) {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
       this.mailbox.post({ type: "wake" });
     }
+    if (!this.finished && (this.learner || this.starting)) void this.checkStop();
+  }
+
+  /** Interrupts the learner when the run is to stop (or already has): a hint, so errors are only logged. */
+  private async checkStop(): Promise<void> {
+    try {
+      const stored = await this.store.status(this.run.id);
+      if (stored === "stopping" || (stored !== null && isTerminal(stored))) {
+        this.stopSeen = true;
+        this.learner?.interrupt();
+        // Nothing of a learner still being built is kept: its run settles from the stored checkpoint.
+        await this.starting?.terminate();
+      }
+    } catch (err) {
+      this.options.log?.warn({ err, runId: this.run.id }, "could not read the run's status on a hint");
+    }
+  }
+
+  /** Ends the learner's thread now (nothing of it is to be kept: a delete, a lost lease). */
+  private endLearner(): void {
+    void this.learner?.terminate();
+    void this.starting?.terminate();
   }
 
   /**
@@ -229,6 +265,8 @@ export class TrainingRun {
    */
   deactivate(handover = false): Promise<void> {
     this.cancelRetry();
+    // A handover keeps today's contract (the iteration in progress finishes and is checkpointed).
+    if (!handover) this.endLearner();
     this.mailbox.post({ type: "deactivate", handover });
     return this.ended;
   }
@@ -237,6 +275,7 @@ export class TrainingRun {
   fence(): Promise<void> {
     this.fenced = true;
     this.cancelRetry();
+    this.endLearner();
     this.mailbox.post({ type: "fence" });
     return this.ended;
   }
@@ -253,6 +292,8 @@ export class TrainingRun {
   }
 
   private async onError(err: unknown): Promise<void> {
+    // Its learner was ended on purpose (delete, fence): the message that asked for it ends the actor.
+    if (err instanceof LearnerTerminatedError) return;
     if (err instanceof StoreUnavailableError && !this.finished) {
       this.options.log?.warn({ err, runId: this.run.id }, "the database did not answer; retrying");
       return this.retryLater();
@@ -296,7 +337,8 @@ export class TrainingRun {
     }
     const spaces = await this.environment();
     const checkpoint = await this.db(() => this.store.latestCheckpoint(this.run.id));
-    const learner = await RunLearner.create(this.run.envId, this.run.config, checkpoint?.bytes, spaces);
+    const learner = await this.startLearner(spaces, checkpoint?.bytes);
+    if (learner === null) return this.prepare();
     // The runners' states are cut from the checkpoint's whole-run state (global env order), not taken
     // from its per-runner list: a checkpoint restores exactly into any split of the same envs.
     const { envsPerRunner } = this.run.resources;
@@ -308,12 +350,38 @@ export class TrainingRun {
     this.lastCheckpoint = checkpoint?.iteration ?? -1;
     if (stored === "queued") {
       if (!(await this.move("queued", "running"))) {
-        this.learner.dispose();
+        await this.learner.terminate();
         this.learner = null;
         return this.prepare();
       }
     }
     this.mailbox.post({ type: "tick" });
+  }
+
+  /**
+   * The run's learner, built in its thread from the checkpoint; null when a stop ended it while it was
+   * being built (the caller reads the status again). Ended by a delete or lost lease, it throws
+   * LearnerTerminatedError, which ends nothing by itself (the close message that follows does).
+   */
+  private async startLearner(spaces: EnvSpaces, checkpoint?: Uint8Array): Promise<LearnerThread | null> {
+    const learner = new LearnerThread({
+      envId: this.run.envId,
+      config: this.run.config,
+      spaces,
+      memoryMb: this.options.learnerMemoryMb ?? 1024,
+      ...(checkpoint ? { checkpoint } : {}),
+    });
+    this.starting = learner;
+    try {
+      await learner.ready;
+      return learner;
+    } catch (err) {
+      await learner.terminate();
+      if (err instanceof LearnerTerminatedError && this.stopSeen && !this.fenced) return null;
+      throw err;
+    } finally {
+      this.starting = null;
+    }
   }
 
   /** The spaces the run's networks are built for; an environment defined by code is loaded first. */
@@ -333,11 +401,16 @@ export class TrainingRun {
       const started = performance.now();
       const samples = await this.sampleAll(learner.weights());
       if (samples === null) return this.retryLater();
+      // Interrupted (or asked to stop before it began), the update changed nothing: the run stops at
+      // its last finished iteration, whose runner states the shards still hold.
+      const m = this.stopSeen
+        ? null
+        : await learner.learn(
+            samples.map((s) => s.rollout),
+            started,
+          );
+      if (m === null) return this.stopInterrupted();
       for (const shard of this.shards) shard.state = samples[shard.index]!.state;
-      const m = learner.learn(
-        samples.map((s) => s.rollout),
-        started,
-      );
       this.unrecorded = toMetricRecord(m);
     }
     const point = this.unrecorded;
@@ -356,6 +429,12 @@ export class TrainingRun {
       return this.settle("stopping", "stopped");
     }
     this.mailbox.post({ type: "tick" });
+  }
+
+  /** A stop interrupted the update: the last finished iteration is checkpointed and the run stops. */
+  private async stopInterrupted(): Promise<void> {
+    this.status = "stopping";
+    return this.settle("stopping", "stopped");
   }
 
   /**
@@ -514,16 +593,12 @@ export class TrainingRun {
     const episodes = this.options.evaluationEpisodes ?? 0;
     const learner = this.learner;
     if (episodes === 0 || learner === null) return null;
-    const { envId, config } = this.run;
     try {
-      const result = await evaluateTrainedPolicy(envId, config, learner.params, {
-        episodes,
-        seed: defaultEvaluationSeed(config),
-        normalization: learner.normalizationState(),
-        ...(this.codeEnv ? { codeEnv: this.codeEnv } : {}),
-      });
+      // In the learner's thread, where the final policy is: a large network's forward passes hold no event loop.
+      const result = await learner.evaluate(episodes, defaultEvaluationSeed(this.run.config), this.codeEnv);
       return { ...result, iteration: learner.iteration, globalStep: learner.globalStep };
     } catch (err) {
+      if (err instanceof LearnerTerminatedError) return null;
       this.options.log?.warn({ err, runId: this.run.id }, "could not evaluate the run's final policy");
       return null;
     }
@@ -558,11 +633,12 @@ export class TrainingRun {
     if (!learner || this.unrecorded !== null || learner.iteration === this.lastCheckpoint) return true;
     if (states.some((s) => s === undefined)) return true;
     const runnerStates = states as RolloutCollectorState[];
+    const bytes = await learner.checkpoint(runnerStates);
     const saved = await this.db(() =>
       this.store.saveCheckpoint(this.run.id, {
         iteration: learner.iteration,
         globalStep: learner.globalStep,
-        bytes: learner.checkpoint(runnerStates),
+        bytes,
         runnerStates,
       }),
     );
@@ -609,7 +685,8 @@ export class TrainingRun {
     // What stays unreleased here is freed by its worker once the run has ended or moved (the
     // workers check their runners' runs in the database).
     await this.release(handles);
-    this.learner?.dispose();
+    await this.learner?.terminate();
+    await this.starting?.terminate();
     this.learner = null;
     this.resolveFinished();
   }

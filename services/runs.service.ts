@@ -6,6 +6,7 @@ import { ConflictError, NotFoundError } from "../lib/errors.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { checkResumedCodeEnv, codeEnvCaps, usableCodeEnv } from "./runs/code-envs.ts";
+import { envDims, storedEnvDims } from "./runs/compute.ts";
 import {
   claimKey,
   deleteExpiredKeys,
@@ -15,7 +16,6 @@ import {
 } from "./runs/idempotency.ts";
 import { seedCheckpoint, sourceCheckpoint } from "./runs/init-from.ts";
 import { exportRunPolicy } from "./runs/policy-export.ts";
-import { envDims, storedEnvDims } from "./runs/compute.ts";
 import { roleQuotas } from "./runs/quotas.ts";
 import {
   type Caller,
@@ -180,6 +180,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         retryMs: config.RUN_SCHEDULE_INTERVAL_MS,
         runnerFailuresPerIteration: config.RUN_RUNNER_FAILURES_PER_ITERATION,
         evaluationEpisodes: config.RUN_EVAL_EPISODES,
+        learnerMemoryMb: config.RUN_LEARNER_MEMORY_MB,
         log: logger,
       },
     );

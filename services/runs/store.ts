@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { RunEvaluation } from "../../actors/evaluation.ts";
 import { ACTIVE_STATUSES } from "../../actors/run-state.ts";
@@ -267,17 +268,22 @@ export class PgRunStore implements RunStore {
     try {
       await this.orm.em.fork().transactional(async (em: EntityManager) => {
         await this.lockRun(em, runId);
-        await em.upsert(
-          Checkpoint,
-          {
-            run: runId,
-            iteration: c.iteration,
-            globalStep: c.globalStep,
-            bytes: Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength),
-            runnerStates: c.runnerStates,
-            createdAt: new Date(),
-          },
-          { onConflictFields: ["run", "iteration"], onConflictExcludeFields: ["id"] },
+        // One statement, the bytes as a driver parameter: an entity upsert clones and compares the blob
+        // byte by byte on the event loop (~0.6 s for a 5 MB checkpoint of a 448 × 448 network), which
+        // froze the API as the learner's own computation no longer does (issue 15).
+        await em.execute(
+          `insert into "checkpoints" ("id", "run_id", "iteration", "global_step", "bytes", "runner_states", "created_at")
+           values (?, ?, ?, ?, ?, ?, now())
+           on conflict ("run_id", "iteration") do update set "global_step" = excluded."global_step",
+             "bytes" = excluded."bytes", "runner_states" = excluded."runner_states", "created_at" = excluded."created_at"`,
+          [
+            randomUUID(),
+            runId,
+            c.iteration,
+            c.globalStep,
+            Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.byteLength),
+            JSON.stringify(c.runnerStates),
+          ],
         );
       });
       return true;
