@@ -166,9 +166,13 @@ function objectFor(
   const record: Record<string, fc.Arbitrary<unknown>> = {};
   for (const [key, child] of Object.entries(properties)) {
     const own = fromJsonSchema(child, root, hints, rate, depth + 1);
-    record[key] = hints[key]
-      ? fc.oneof({ arbitrary: hints[key], weight: 3 }, { arbitrary: own, weight: 1 })
-      : own;
+    // Valid requests take the hint alone (so that they get through); hostile ones mix it with the schema's.
+    const hint = hints[key];
+    record[key] = !hint
+      ? own
+      : rate > 0
+        ? fc.oneof({ arbitrary: hint, weight: 3 }, { arbitrary: own, weight: 1 })
+        : hint;
   }
   const requiredKeys = Object.keys(properties).filter((k) => required.has(k));
   const fixed = fc.record(record, { requiredKeys });
@@ -183,7 +187,7 @@ function objectFor(
   if (Object.keys(properties).length > 0) return fixed;
   const values = typeof extra === "object" && extra !== null ? (extra as JsonSchema) : {};
   return fc.dictionary(
-    fc.oneof(fc.string({ maxLength: 12 }), hostileString),
+    rate > 0 ? fc.oneof(fc.string({ maxLength: 12 }), hostileString) : fc.string({ maxLength: 12 }),
     depth > 5 ? fc.jsonValue({ maxDepth: 1 }) : fromJsonSchema(values, root, hints, rate, depth + 1),
     { maxKeys: 4 },
   );

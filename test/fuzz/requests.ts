@@ -22,6 +22,8 @@ export function apiRoutes(config: Config): MountedRoute[] {
 export type Principal = "anonymous" | "learner" | "researcher" | "admin" | "forged";
 
 export interface FuzzRequest {
+  /** The route's method and path template, as `GET /api/v1/runs/:id`. */
+  route: string;
   principal: Principal;
   method: string;
   path: string;
@@ -64,7 +66,7 @@ const RAW_BODIES = [
   "1e400",
   '{"totalSteps": 1e400}',
   "[".repeat(100_000) + "]".repeat(100_000),
-  '{"a":'.repeat(20_000) + "1" + "}".repeat(20_000),
+  `${'{"a":'.repeat(20_000)}1${"}".repeat(20_000)}`,
   '"\\u0000"',
   '{"__proto__": {"admin": true}, "constructor": {"prototype": {"x": 1}}}',
   "null",
@@ -188,6 +190,7 @@ export function requestFor(route: MountedRoute, known: KnownIds, hints: Hints): 
       if (body !== undefined) headers["content-type"] = contentType;
       if (idempotencyKey !== null) headers["idempotency-key"] = idempotencyKey;
       return {
+        route: `${spec.method.toUpperCase()} ${route.path}`,
         principal,
         method: spec.method.toUpperCase(),
         path: `${path}${queryString(query)}`,
