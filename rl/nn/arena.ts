@@ -21,9 +21,7 @@ export class ArenaLimitError extends RangeError {
     readonly bytes: number,
     readonly limit: number,
   ) {
-    super(
-      `the network's buffers need at least ${mib(bytes)} MiB; this learner may hold ${mib(limit)} MiB`,
-    );
+    super(`the network's buffers need at least ${mib(bytes)} MiB; this learner may hold ${mib(limit)} MiB`);
   }
 }
 
