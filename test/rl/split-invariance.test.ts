@@ -105,8 +105,11 @@ class SplitRun {
   /** One iteration: every collector acts with the learner's policy; the merged batch is learned. */
   iterate(): { metrics: IterationMetrics; rollout: unknown } {
     const { version, policy } = this.weights();
+    // The learner's normalisation statistics travel with the weights (actors/env-runner.ts).
+    const normalization = this.learner.normalizationState();
     const parts = this.collectors.map((c) => {
       c.setPolicy(policy, version);
+      c.setNormalization(normalization);
       return copyRollout(c.collect());
     });
     const merged = mergeRollouts(parts);
@@ -145,7 +148,8 @@ async function singleProcess(envId: string, config: Hyperparameters, iterations:
 const CASES = [
   // CartPole's random-policy episodes end within ~20 steps: several terminations per iteration.
   { envId: "CartPole-v1", numSteps: 16, iterations: 5 },
-  // Pendulum truncates at 200 steps: 7 × 32 steps cross it (the final observations' bootstrap).
+  // Pendulum truncates at 200 steps: 7 × 32 steps cross it (the final observations' bootstrap), and
+  // cleanrl's continuous preset normalises observations and rewards (statistics sent with the weights).
   { envId: "Pendulum-v1", numSteps: 32, iterations: 7 },
 ] as const;
 
