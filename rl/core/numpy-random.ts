@@ -15,10 +15,15 @@
  * - `next_double`: `(next_uint64 >> 11) * 2**-53` (`numpy/random/_common.pxd`), and
  *   `Generator.uniform(low, high)` = `low + (high - low) * next_double` (`random_uniform` in
  *   `distributions.c`).
+ * - `Generator.standard_normal`: the 256-layer ziggurat `random_standard_normal` in `distributions.c`
+ *   with the tables of `ziggurat_constants.h` (rl/core/ziggurat-tables.ts); `standard_normal(n)` is
+ *   `random_standard_normal_fill`, n draws in a row.
  * Checked against draws recorded from NumPy itself (test/rl/numpy-random.test.ts).
  *
  * The 128-bit arithmetic uses BigInt: a reset draws a handful of numbers, so clarity wins over speed.
  */
+
+import { FI_DOUBLE, KI_DOUBLE, WI_DOUBLE, ZIGGURAT_NOR_INV_R, ZIGGURAT_NOR_R } from "./ziggurat-tables.ts";
 
 const INIT_A = 0x43b0d7e5;
 const MULT_A = 0x931e8875;
@@ -33,6 +38,7 @@ const MASK64 = (1n << 64n) - 1n;
 const MASK128 = (1n << 128n) - 1n;
 const PCG_MULTIPLIER_128 = 0x2360ed051fc65da44385df649fccf645n;
 const TWO_POW_M53 = 1 / 9007199254740992;
+const TWO_POW_23 = 0x800000;
 
 /** The largest seed accepted: JavaScript numbers are exact integers up to 2^53 − 1. */
 export const MAX_NUMPY_SEED = Number.MAX_SAFE_INTEGER;
@@ -186,6 +192,57 @@ export class NumpyGenerator {
    */
   uniform(low: number, high: number): number {
     return low + (high - low) * this.bitGen.nextDouble();
+  }
+
+  /**
+   * `Generator.standard_normal()`: `random_standard_normal` (NumPy's `distributions.c`), Marsaglia &
+   * Tsang's ziggurat with 256 layers. One `next_uint64` r is read as `e3n52sb8`: bits 0–7 pick the
+   * layer, bit 8 the sign, bits 9–60 the 52-bit magnitude `rabs`. The magnitude splits into two
+   * uint32 words so that the per-draw arithmetic stays in float64 numbers (rabs < 2^53 is exact, and
+   * so are the `ki_double` bounds): no BigInt beyond the bit generator's own.
+   *
+   * About 99.3% of draws return from the first comparison. The rest test a wedge with `exp` or, in
+   * layer 0, sample the tail beyond r with `log1p`; C calls glibc's `exp`/`log1p` there and this calls
+   * V8's `Math.exp`/`Math.log1p` (fdlibm ports). Both are faithful (< 1 ulp) but not always the same
+   * float64: in the wedge a one-ulp difference flips accept/reject only if the uniform lands within
+   * an ulp of the density (about 2^-53 per wedge test), while in the tail (about 1 draw in 3,800) the
+   * returned value is built from `log1p`, so a differing ulp there is a differing draw.
+   * test/rl/numpy-random.test.ts counts both on NumPy's own draws.
+   */
+  standardNormal(): number {
+    for (;;) {
+      const r = this.bitGen.nextUint64();
+      const lo = Number(BigInt.asUintN(32, r));
+      const hi = Number(r >> 32n);
+      const idx = lo & 0xff;
+      const negative = (lo >>> 8) & 1;
+      // (r >> 9) & (2^52 - 1): 23 bits from the low word, 29 from the high one.
+      const rabs = (hi & 0x1fffffff) * TWO_POW_23 + (lo >>> 9);
+      let x = rabs * WI_DOUBLE[idx];
+      if (negative) x = -x;
+      if (rabs < KI_DOUBLE[idx]) return x;
+      if (idx === 0) return this.normalTail((lo >>> 17) & 1);
+      const u = this.bitGen.nextDouble();
+      if ((FI_DOUBLE[idx - 1] - FI_DOUBLE[idx]) * u + FI_DOUBLE[idx] < Math.exp(-0.5 * x * x)) return x;
+    }
+  }
+
+  /**
+   * Layer 0's tail beyond r = `ziggurat_nor_r` (Marsaglia's method, as in `random_standard_normal`):
+   * the sign is bit 8 of `rabs`, and `log1p(-u)` rather than `log(u)` avoids log(0) (NumPy GH 13361).
+   */
+  private normalTail(negative: number): number {
+    for (;;) {
+      const xx = -ZIGGURAT_NOR_INV_R * Math.log1p(-this.bitGen.nextDouble());
+      const yy = -Math.log1p(-this.bitGen.nextDouble());
+      if (yy + yy > xx * xx) return negative ? -(ZIGGURAT_NOR_R + xx) : ZIGGURAT_NOR_R + xx;
+    }
+  }
+
+  /** `Generator.standard_normal(out.length)` into `out`: `random_standard_normal_fill`, draws in order. */
+  standardNormalFill(out: Float64Array): Float64Array {
+    for (let i = 0; i < out.length; i++) out[i] = this.standardNormal();
+    return out;
   }
 
   getState(): Pcg64State {

@@ -1,6 +1,6 @@
 """Records reference data for the classic-control environments from Python Gymnasium itself.
 
-The TypeScript fidelity tests (test/rl/envs-reference.test.ts, test/rl/numpy-random.test.ts) compare
+The TypeScript fidelity tests (test/rl/envs-reference.test.ts) compare
 Proxima's ports against what this script writes; they never compare against a transcription of
 Gymnasium's code (a transcription repeats the port's misreadings: the hand-written Acrobot reference
 that preceded this script carried the port's own error in `_dsdt`).
@@ -11,9 +11,9 @@ Not run by CI (CI has no Python). Re-record after upgrading Gymnasium or NumPy:
     .venv-ref/bin/pip install --index-url file:///opt/pypi/simple \
         --extra-index-url file:///opt/pypi-more/simple gymnasium==1.3.0 numpy
     .venv-ref/bin/python scripts/reference/record_classic_control.py
-    npx biome format --write test/rl/fixtures/reference/numpy-random.json   # the repo's JSON style
 
-Writes test/rl/fixtures/reference/<env id>.json.gz and numpy-random.json. For each env:
+Writes test/rl/fixtures/reference/<env id>.json.gz (the generator's raw draws, numpy-random.json, come
+from scripts/reference/record_numpy_random.py). For each env:
 
 - `resets`: `reset(seed=s)` for seeds from 0 to 2**53 - 1: the observation and `unwrapped.state`;
 - `vectorReset`: `gymnasium.make_vec(id, 3, "sync").reset(seed=5)`, whose sub-env i is seeded 5 + i;
@@ -267,28 +267,6 @@ def record_env(env_id: str) -> dict:
     }
 
 
-def record_numpy_random() -> dict:
-    """Raw draws of Gymnasium's generator: SeedSequence words, PCG64 outputs, uniform draws."""
-    from gymnasium.utils import seeding
-
-    cases = []
-    for seed in [0, 1, 42, 2**32 - 1, 2**32, 2**53 - 1]:
-        ss = np.random.SeedSequence(seed)
-        rng, _ = seeding.np_random(seed)
-        bg = np.random.PCG64(np.random.SeedSequence(seed))
-        cases.append(
-            {
-                "seed": seed,
-                "pool": [int(w) for w in ss.pool],
-                "state128": {k: str(v) for k, v in bg.state["state"].items()},
-                "uint64": [str(int(x)) for x in bg.random_raw(8)],
-                "uniform": [f(x) for x in rng.uniform(-0.05, 0.05, size=(6,))],
-                "random": [f(x) for x in rng.random(4)],
-            }
-        )
-    return {"numpy": np.__version__, "cases": cases}
-
-
 def summarize(data: dict) -> str:
     n = sum(len(e["steps"]) for p in data["policies"] for e in p["episodes"])
     term = sum(s["terminated"] for p in data["policies"] for e in p["episodes"] for s in e["steps"])
@@ -308,8 +286,6 @@ def main() -> None:
         with gzip.GzipFile(path, "wb", mtime=0) as fh:
             fh.write(json.dumps(data, separators=(",", ":")).encode())
         print(summarize(data), "->", path.relative_to(OUT.parents[3]), file=sys.stderr)
-    rnd = record_numpy_random()
-    (OUT / "numpy-random.json").write_text(json.dumps(rnd, indent=1) + "\n")
 
 
 if __name__ == "__main__":
