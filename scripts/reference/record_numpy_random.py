@@ -16,12 +16,14 @@ a long `standard_normal` stream, as its first values in full, SHA-256 digests of
 (little-endian) per block and in all, and every draw beyond 3.6 in magnitude with its index (the
 ziggurat's tail starts at r = 3.654…, and only tail draws go through `log1p`).
 
-    .venv-ref/bin/python scripts/reference/record_numpy_random.py --dump N PATH
+    .venv-ref/bin/python scripts/reference/record_numpy_random.py --dump N PREFIX
+    npx tsx scripts/reference/numpy-normal-agreement.ts PREFIX
 
-writes instead N `standard_normal` draws of the stream's seed to PATH (raw little-endian float64), and
-PATH.libm.json: glibc's `exp` and `log1p` (through ctypes, the functions distributions.c calls) at N
-arguments from the ranges the ziggurat gives them, for a large-sample agreement count that is too big
-to commit (scripts/reference/numpy-normal-agreement.ts reads both).
+writes instead, for an agreement count on a sample too large to commit: N `standard_normal` draws of
+the stream's seed (PREFIX.normal.f8), and glibc's `exp` and `log1p` (through ctypes: the functions
+distributions.c calls) at N arguments each from the ranges the ziggurat gives them (PREFIX.exp.f8,
+PREFIX.log1p.f8, argument/value pairs), all raw little-endian float64; the second command compares
+them with rl/core/numpy-random.ts and V8's Math.exp / Math.log1p.
 """
 
 from __future__ import annotations
@@ -132,22 +134,27 @@ def record() -> dict:
     }
 
 
-def dump(n: int, path: Path) -> None:
+def dump(n: int, prefix: Path) -> None:
+    """N stream draws, and glibc's exp and log1p at N arguments each; raw little-endian float64 files."""
     rng, _ = seeding.np_random(STREAM_SEED)
-    path.write_bytes(le_bytes(rng.standard_normal(n)))
+    Path(f"{prefix}.normal.f8").write_bytes(le_bytes(rng.standard_normal(n)))
     libm = ctypes.CDLL(ctypes.util.find_library("m"))
-    for fn in (libm.exp, libm.log1p):
+    args = np.random.default_rng(7)
+    # The arguments distributions.c passes: exp(-0.5 x^2) in a wedge (|x| < r = 3.654…), and
+    # log1p(-u) for u = next_double, 53-bit multiples of 2^-53 in [0, 1).
+    domains = {
+        "exp": -0.5 * args.uniform(0, 3.6541528853610088, n) ** 2,
+        "log1p": -(args.integers(0, 2**53, n) * 2.0**-53),
+    }
+    for name, xs in domains.items():
+        fn = getattr(libm, name)
         fn.restype = ctypes.c_double
         fn.argtypes = [ctypes.c_double]
-    args = np.random.default_rng(7)
-    # exp(-0.5 x^2) for x in a wedge (|x| < r), log1p(-u) for u = next_double in [0, 1).
-    exp_args = -0.5 * args.uniform(0, 3.6541528853610088, n) ** 2
-    log1p_args = -(args.integers(0, 2**53, n) * 2.0**-53)
-    libm_out = {
-        "exp": {"args": le_bytes(exp_args).hex(), "values": le_bytes(np.array([libm.exp(a) for a in exp_args])).hex()},
-        "log1p": {"args": le_bytes(log1p_args).hex(), "values": le_bytes(np.array([libm.log1p(a) for a in log1p_args])).hex()},
-    }
-    Path(f"{path}.libm.json").write_text(json.dumps({"seed": STREAM_SEED, "numpy": np.__version__, **libm_out}))
+        pairs = np.empty(2 * n)
+        pairs[0::2] = xs
+        pairs[1::2] = [fn(float(x)) for x in xs]
+        Path(f"{prefix}.{name}.f8").write_bytes(le_bytes(pairs))
+    Path(f"{prefix}.json").write_text(json.dumps({"seed": STREAM_SEED, "draws": n, "numpy": np.__version__}))
 
 
 def main() -> None:
