@@ -205,9 +205,9 @@ export class HyperparameterError extends Error {
 }
 
 /**
- * CleanRL's defaults: `ppo.py` (discrete actions) and `ppo_continuous_action.py` (Box actions).
- * CleanRL's continuous script also wraps the env in observation and reward normalisation; we do not
- * implement those wrappers, so continuous results are not directly comparable.
+ * CleanRL's defaults: `ppo.py` (discrete actions) and `ppo_continuous_action.py` (Box actions, below,
+ * with its normalisation wrappers). The same continuous defaults serve the classic-control and the
+ * MuJoCo envs, as CleanRL runs that one script on both.
  */
 const CLEANRL_DISCRETE: Omit<Hyperparameters, "totalTimesteps"> = {
   seed: 1,
@@ -276,12 +276,155 @@ const SB3_DEFAULTS = {
   entCoef: 0.0,
   vfCoef: 0.5,
   maxGradNorm: 0.5,
+  hiddenSizes: [64, 64] as number[],
+  activation: "tanh" as Activation,
 };
 
 interface ZooEntry extends Partial<typeof SB3_DEFAULTS> {
   numEnvs: number;
   totalTimesteps: number;
 }
+
+/**
+ * rl-zoo's `policy_kwargs` for its tuned MuJoCo entries: `dict(log_std_init=-2, ortho_init=False,
+ * activation_fn=nn.ReLU, net_arch=dict(pi=[256, 256], vf=[256, 256]))`.
+ */
+const ZOO_MUJOCO_NET = {
+  logStdInit: -2,
+  orthoInit: false,
+  activation: "relu",
+  hiddenSizes: [256, 256],
+} satisfies Partial<typeof SB3_DEFAULTS>;
+
+/**
+ * rl-zoo's MuJoCo entries (`# === Mujoco Envs ===` in `ppo.yml`, commit 22e3ff2), tuned on v2–v4
+ * of the envs. The zoo publishes none for v5, whose tasks are the same with v4's bugs fixed (Walker2d's
+ * left-foot friction, contact forces in Ant's and Humanoid's observations, Reacher's and
+ * InvertedDoublePendulum's observations: Gymnasium's MuJoCo changelog), so each v5 id takes its
+ * predecessor's entry. Ant has no tuned entry: the zoo's `mujoco-defaults` (normalize, 1M steps,
+ * SB3's defaults). Humanoid's entry asks 10M steps.
+ */
+const MUJOCO_ZOO: Record<string, ZooEntry> = {
+  "HalfCheetah-v5": {
+    normalize: true,
+    numEnvs: 1,
+    totalTimesteps: 1e6,
+    batchSize: 64,
+    numSteps: 512,
+    gamma: 0.98,
+    learningRate: 2.0633e-5,
+    entCoef: 0.000401762,
+    clipCoef: 0.1,
+    updateEpochs: 20,
+    gaeLambda: 0.92,
+    maxGradNorm: 0.8,
+    vfCoef: 0.58096,
+    ...ZOO_MUJOCO_NET,
+  },
+  "Hopper-v5": {
+    normalize: true,
+    numEnvs: 1,
+    totalTimesteps: 1e6,
+    batchSize: 32,
+    numSteps: 512,
+    gamma: 0.999,
+    learningRate: 9.80828e-5,
+    entCoef: 0.00229519,
+    clipCoef: 0.2,
+    updateEpochs: 5,
+    gaeLambda: 0.99,
+    maxGradNorm: 0.7,
+    vfCoef: 0.835671,
+    ...ZOO_MUJOCO_NET,
+  },
+  "Walker2d-v5": {
+    normalize: true,
+    numEnvs: 1,
+    totalTimesteps: 1e6,
+    batchSize: 32,
+    numSteps: 512,
+    gamma: 0.99,
+    learningRate: 5.05041e-5,
+    entCoef: 0.000585045,
+    clipCoef: 0.1,
+    updateEpochs: 20,
+    gaeLambda: 0.95,
+    maxGradNorm: 1,
+    vfCoef: 0.871923,
+  },
+  "Ant-v5": { normalize: true, numEnvs: 1, totalTimesteps: 1e6 },
+  "Swimmer-v5": {
+    normalize: true,
+    numEnvs: 4,
+    totalTimesteps: 1e6,
+    gamma: 0.9999,
+    numSteps: 1024,
+    batchSize: 256,
+    learningRate: 6e-4,
+    gaeLambda: 0.98,
+  },
+  "Humanoid-v5": {
+    normalize: true,
+    numEnvs: 1,
+    totalTimesteps: 1e7,
+    batchSize: 256,
+    numSteps: 512,
+    gamma: 0.95,
+    learningRate: 3.56987e-5,
+    entCoef: 0.00238306,
+    clipCoef: 0.3,
+    updateEpochs: 5,
+    gaeLambda: 0.9,
+    maxGradNorm: 2,
+    vfCoef: 0.431892,
+    ...ZOO_MUJOCO_NET,
+  },
+  "InvertedDoublePendulum-v5": {
+    normalize: true,
+    numEnvs: 1,
+    totalTimesteps: 1e6,
+    batchSize: 512,
+    numSteps: 128,
+    gamma: 0.98,
+    learningRate: 0.000155454,
+    entCoef: 1.05057e-6,
+    clipCoef: 0.4,
+    updateEpochs: 10,
+    gaeLambda: 0.8,
+    maxGradNorm: 0.5,
+    vfCoef: 0.695929,
+  },
+  "InvertedPendulum-v5": {
+    normalize: true,
+    numEnvs: 1,
+    totalTimesteps: 1e6,
+    batchSize: 64,
+    numSteps: 32,
+    gamma: 0.999,
+    learningRate: 0.000222425,
+    entCoef: 1.37976e-7,
+    clipCoef: 0.4,
+    updateEpochs: 5,
+    gaeLambda: 0.9,
+    maxGradNorm: 0.3,
+    vfCoef: 0.19816,
+  },
+  "Reacher-v5": {
+    normalize: true,
+    numEnvs: 1,
+    totalTimesteps: 1e6,
+    batchSize: 32,
+    numSteps: 512,
+    gamma: 0.9,
+    learningRate: 0.000104019,
+    entCoef: 7.52585e-8,
+    clipCoef: 0.3,
+    updateEpochs: 5,
+    gaeLambda: 1.0,
+    maxGradNorm: 0.9,
+    vfCoef: 0.950368,
+  },
+};
 
 /**
  * rl-baselines3-zoo `hyperparams/ppo.yml`. SB3's `batch_size` (a minibatch size) becomes
@@ -366,9 +509,10 @@ const ZOO: Record<string, ZooEntry> = {
     useSde: true,
     sdeSampleFreq: 4,
   },
+  ...MUJOCO_ZOO,
 };
 
-const CONTINUOUS_ENVS = new Set(["MountainCarContinuous-v0", "Pendulum-v1"]);
+const CONTINUOUS_ENVS = new Set(["MountainCarContinuous-v0", "Pendulum-v1", ...Object.keys(MUJOCO_ZOO)]);
 
 /**
  * CleanRL's `total_timesteps` defaults: 500k for ppo.py, 1M for ppo_continuous_action.py. Which
@@ -409,8 +553,8 @@ function zooPreset(envId: string): Hyperparameters {
     maxGradNorm: e.maxGradNorm,
     targetKl: null,
     adamEps: 1e-5,
-    hiddenSizes: [64, 64],
-    activation: "tanh",
+    hiddenSizes: [...e.hiddenSizes],
+    activation: e.activation,
     useSde: e.useSde,
     sdeSampleFreq: e.sdeSampleFreq,
     logStdInit: e.logStdInit,
