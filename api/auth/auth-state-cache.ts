@@ -16,11 +16,13 @@ export class AuthStateCache {
     private readonly fetchState: (id: string) => Promise<AuthState>,
     private readonly ttlMs = 5_000,
     private readonly maxEntries = 10_000,
+    /** Milliseconds for the TTL; injectable so that a test can let an entry expire without waiting. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   async get(id: string): Promise<AuthState> {
     const hit = this.entries.get(id);
-    if (hit && hit.expiresAt > Date.now()) return hit.state;
+    if (hit && hit.expiresAt > this.now()) return hit.state;
     // One call per id at a time: a burst of requests from one user waits for the same answer.
     let pending = this.inFlight.get(id);
     if (!pending) {
@@ -60,6 +62,6 @@ export class AuthStateCache {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.set(id, { state, expiresAt: Date.now() + this.ttlMs });
+    this.entries.set(id, { state, expiresAt: this.now() + this.ttlMs });
   }
 }

@@ -471,7 +471,11 @@ export class WsHub {
     this.metrics.messagesSent.inc({ type }, n);
   }
 
-  private beat(): void {
+  /**
+   * One heartbeat: what the interval runs every `heartbeatMs`. Public so that a test can beat the
+   * heart itself (with an interval too long to fire) and check each beat's effect without a clock.
+   */
+  beat(): void {
     for (const conn of this.connections) {
       if (!conn.alive) {
         conn.terminate("dead");
