@@ -101,6 +101,22 @@ export abstract class ClassicControlEnv implements Env {
   /** Called after `state` is written from outside (for envs that track the state's dtype). */
   protected onStateWritten(): void {}
 
+  /** The `info` of the last `step` (Gymnasium's; the classic-control envs return none). */
+  protected stepInfo(): Info {
+    return {};
+  }
+
+  /** The `info` of the last `reset` (Gymnasium's `_get_reset_info`). */
+  protected resetInfo(): Info {
+    return {};
+  }
+
+  /**
+   * Frees what the env holds outside JavaScript's heap (a MuJoCo env's model and data); the env is
+   * unusable afterwards. Nothing to free for the classic-control envs.
+   */
+  close(): void {}
+
   protected snapshotExtra(): Record<string, unknown> {
     return {};
   }
@@ -159,7 +175,7 @@ export abstract class ClassicControlEnv implements Env {
   reset(options?: ResetOptions): ResetResult {
     const observation = new Float32Array(this.observationDim);
     this.resetInto(observation, 0, options?.seed);
-    return { observation, info: {} };
+    return { observation, info: this.resetInfo() };
   }
 
   /** `reset` writing the observation into `out` at `offset` (the vector env's path). */
@@ -192,7 +208,7 @@ export abstract class ClassicControlEnv implements Env {
   step(action: Action): StepResult {
     const observation = new Float32Array(this.observationDim);
     const reward = this.checkedStepInto(action, observation);
-    const info: Info = {};
+    const info = this.stepInfo();
     return { observation, reward, terminated: this.terminatedFlag, truncated: this.lastTruncated, info };
   }
 

@@ -18,6 +18,8 @@ export type EnvErrorCode =
   | "INVALID_STATE"
   /** `makeEnv` was given an id that is not registered. */
   | "UNKNOWN_ENV"
+  /** `makeEnv` was given a MuJoCo id before the engine was loaded (`await prepareEnv(id)` first). */
+  | "ENGINE_NOT_LOADED"
   /** An option (`maxEpisodeSteps`, `numEnvs`, a seed) is out of its domain. */
   | "INVALID_OPTION";
 

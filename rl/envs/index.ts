@@ -39,6 +39,12 @@ export { ClassicControlEnv, type EnvSnapshot, type EpisodePhase } from "./env-ba
 export { EnvError, type EnvErrorCode } from "./errors.ts";
 export { MountainCarEnv } from "./mountain-car.ts";
 export { MountainCarContinuousEnv } from "./mountain-car-continuous.ts";
+export { loadedMujoco, loadMujoco, type Mujoco, MujocoSim } from "./mujoco/engine.ts";
+export { HalfCheetahEnv } from "./mujoco/half-cheetah.ts";
+export { HopperEnv } from "./mujoco/hopper.ts";
+export { controlCost, MujocoEnv, type MujocoModelSpec, mujocoSpaces } from "./mujoco/mujoco-env.ts";
+export { SwimmerEnv } from "./mujoco/swimmer.ts";
+export { Walker2dEnv } from "./mujoco/walker2d.ts";
 export { PendulumEnv } from "./pendulum.ts";
 export {
   builtinSpaces,
@@ -46,9 +52,13 @@ export {
   type EnvInfo,
   envIds,
   isEnvId,
+  isMujocoEnvId,
   listEnvs,
   type MakeEnvOptions,
   makeEnv,
+  offeredVersions,
+  prepareEnv,
+  unknownEnvMessage,
 } from "./registry.ts";
 export {
   type AsyncVectorEnv,

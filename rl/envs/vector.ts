@@ -302,6 +302,11 @@ export class VectorEnv implements VectorEnvSpaces {
   get observations(): Float32Array {
     return this.result.observations;
   }
+
+  /** Frees what the sub-envs hold outside JavaScript's heap (MuJoCo's data); unusable afterwards. */
+  close(): void {
+    for (const env of this.envs) env.close();
+  }
 }
 
 export function makeVectorEnv(id: string, numEnvs: number, options: MakeEnvOptions = {}): VectorEnv {
@@ -309,6 +314,11 @@ export function makeVectorEnv(id: string, numEnvs: number, options: MakeEnvOptio
     throw new EnvError("INVALID_OPTION", `numEnvs must be a positive integer, got ${numEnvs}`, id);
   }
   const envs: ClassicControlEnv[] = [];
-  for (let i = 0; i < numEnvs; i++) envs.push(makeEnv(id, options));
+  try {
+    for (let i = 0; i < numEnvs; i++) envs.push(makeEnv(id, options));
+  } catch (err) {
+    for (const env of envs) env.close();
+    throw err;
+  }
   return new VectorEnv(envs);
 }
