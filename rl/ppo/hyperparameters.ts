@@ -512,13 +512,11 @@ const ZOO: Record<string, ZooEntry> = {
   ...MUJOCO_ZOO,
 };
 
-const CONTINUOUS_ENVS = new Set(["MountainCarContinuous-v0", "Pendulum-v1", ...Object.keys(MUJOCO_ZOO)]);
-
 /**
  * CleanRL's `total_timesteps` defaults: 500k for ppo.py, 1M for ppo_continuous_action.py. Which
  * script applies follows the action space (given for envs outside the registry, e.g. defined by code).
  */
-function cleanrlPreset(envId: string, continuous = CONTINUOUS_ENVS.has(envId)): Hyperparameters {
+function cleanrlPreset(envId: string, continuous = builtinActionKind(envId) === "box"): Hyperparameters {
   return continuous
     ? { ...CLEANRL_CONTINUOUS, totalTimesteps: 1_000_000 }
     : { ...CLEANRL_DISCRETE, totalTimesteps: 500_000 };
@@ -586,7 +584,7 @@ export function presetSource(envId: string, preset: PresetName, actions?: "discr
   if (preset === "zoo") {
     return `rl-baselines3-zoo hyperparams/ppo.yml, ${envId} entry (commit 00128b5); vfCoef = 2 × vf_coef, totalTimesteps rounded up to whole rollouts, as SB3 trains them`;
   }
-  const continuous = actions === undefined ? CONTINUOUS_ENVS.has(envId) : actions === "box";
+  const continuous = (actions ?? builtinActionKind(envId)) === "box";
   return continuous
     ? "CleanRL ppo_continuous_action.py defaults, with its ClipAction + NormalizeObservation/NormalizeReward (clip 10) wrappers"
     : "CleanRL ppo.py defaults";
@@ -636,7 +634,10 @@ export function checkActionSpace(config: Hyperparameters, actions: "discrete" | 
   }
 }
 
-/** The action kind of a registered env, or undefined when the id is not a built-in env. */
+/**
+ * The action kind of a registered env (from its declared spaces: no engine is loaded), or undefined
+ * when the id is not a built-in env.
+ */
 function builtinActionKind(envId: string): "discrete" | "box" | undefined {
   try {
     return builtinSpaces(envId).actionSpace.kind;
