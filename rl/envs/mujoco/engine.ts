@@ -233,6 +233,9 @@ export interface DataViews {
   readonly cvel: Float64Array;
   /** External (contact) forces on each body, nbody × 6, valid after `rnePostConstraint`. */
   readonly cfrcExt: Float64Array;
+  /** Tendons' lengths and velocities (ntendon). */
+  readonly tenLength: Float64Array;
+  readonly tenVelocity: Float64Array;
 }
 
 function deriveViews(d: MjData): DataViews {
@@ -254,6 +257,8 @@ function deriveViews(d: MjData): DataViews {
     cinert: d.cinert,
     cvel: d.cvel,
     cfrcExt: d.cfrc_ext,
+    tenLength: d.ten_length,
+    tenVelocity: d.ten_velocity,
   };
 }
 

@@ -19,7 +19,8 @@
  *   `info.simulationUnstable` says what MuJoCo said. The observation is that of the data MuJoCo
  *   reset, finite: a learner never sees a NaN observation.
  * - Snapshots hold (qpos, qvel) and, to resume bit for bit, the time, the solver's warm start, the
- *   actuators' activations and the contact forces of the last step.
+ *   actuators' activations, the contact forces of the last step and the data fields an env names in
+ *   `carriedData`.
  */
 
 import { box } from "../../core/spaces.ts";
@@ -27,7 +28,14 @@ import type { BoxSpace, EnvSpaces, Info } from "../../core/types.ts";
 import { ClassicControlEnv, type EnvSpec } from "../env-base.ts";
 import { EnvError } from "../errors.ts";
 import { F32, type Kind } from "../numpy-scalars.ts";
-import { dropWarningLog, type Mujoco, MujocoSim, unstableSince, unstableWarnings } from "./engine.ts";
+import {
+  type DataViews,
+  dropWarningLog,
+  type Mujoco,
+  MujocoSim,
+  unstableSince,
+  unstableWarnings,
+} from "./engine.ts";
 
 /** What registers a MuJoCo env: its model and the facts known before the engine is loaded. */
 export interface MujocoModelSpec {
@@ -111,6 +119,16 @@ export abstract class MujocoEnv extends ClassicControlEnv {
   /** Gymnasium's `_get_reset_info`. */
   protected resetTerms(): Info {
     return {};
+  }
+
+  /**
+   * The data fields (besides qpos, qvel and `cfrc_ext`) that the env reads between steps: in its
+   * observation, or as the position before its next step. `mj_step` leaves them as its last stage
+   * computed them (before the final integration; RK4's last intermediate stage), which `mj_forward`
+   * at a restore would not reproduce for the final (qpos, qvel), so snapshots carry them.
+   */
+  protected carriedData(): readonly (keyof DataViews)[] {
+    return [];
   }
 
   /**
@@ -221,7 +239,14 @@ export abstract class MujocoEnv extends ClassicControlEnv {
       qaccWarmstart: Array.from(v.qaccWarmstart),
       act: Array.from(v.act),
       cfrcExt: Array.from(v.cfrcExt),
+      ...this.carriedSnapshot(v),
     };
+  }
+
+  private carriedSnapshot(v: DataViews): { data?: Record<string, number[]> } {
+    const fields = this.carriedData();
+    if (fields.length === 0) return {};
+    return { data: Object.fromEntries(fields.map((field) => [field, Array.from(v[field])])) };
   }
 
   /**
@@ -233,6 +258,9 @@ export abstract class MujocoEnv extends ClassicControlEnv {
     const warm = numbers(extra.qaccWarmstart, v0.qaccWarmstart.length, "qaccWarmstart", this.id);
     const act = numbers(extra.act, v0.act.length, "act", this.id);
     const cfrcExt = numbers(extra.cfrcExt, v0.cfrcExt.length, "cfrcExt", this.id);
+    const carried = this.carriedData().map(
+      (field) => [field, numbers(carriedField(extra.data, field), v0[field].length, field, this.id)] as const,
+    );
     const time = extra.time;
     if (time !== undefined && typeof time !== "number") {
       throw new EnvError("INVALID_STATE", "snapshot time must be a number", this.id);
@@ -246,6 +274,7 @@ export abstract class MujocoEnv extends ClassicControlEnv {
     this.sim.forward();
     if (warm) v.qaccWarmstart.set(warm);
     if (cfrcExt) v.cfrcExt.set(cfrcExt);
+    for (const [field, values] of carried) if (values) v[field].set(values);
     if (time !== undefined) this.sim.time = time;
   }
 
@@ -261,6 +290,10 @@ function numbers(value: unknown, length: number, name: string, envId: string): n
     throw new EnvError("INVALID_STATE", `snapshot ${name} needs ${length} numbers`, envId);
   }
   return value as number[];
+}
+
+function carriedField(data: unknown, field: string): unknown {
+  return typeof data === "object" && data !== null ? (data as Record<string, unknown>)[field] : undefined;
 }
 
 function checkCtrlRange(sim: MujocoSim, spec: MujocoModelSpec, envId: string): void {
