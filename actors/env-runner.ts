@@ -57,7 +57,7 @@ export class EnvRunner {
     }
   }
 
-  /** Ends the env's process, if it has one (an in-process env needs nothing). */
+  /** Ends the env's process, if it has one, or frees an in-process env's MuJoCo data. */
   async close(): Promise<void> {
     const env = this.collector.env;
     if ("close" in env) await env.close();

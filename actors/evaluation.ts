@@ -1,6 +1,6 @@
 import type { CodeEnvDefinition } from "../rl/envs/code-env.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
-import { makeVectorEnv } from "../rl/envs/vector.ts";
+import { builtinSpaces, prepareEnv } from "../rl/envs/registry.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
 import type { NormalizationState } from "../rl/ppo/normalize.ts";
 import {
@@ -68,7 +68,8 @@ export async function evaluateTrainedPolicy(
       await env.close();
     }
   } else {
-    const spec = networkSpecOf(spacesOf(makeVectorEnv(envId, 1)), config);
+    await prepareEnv(envId);
+    const spec = networkSpecOf(builtinSpaces(envId), config);
     result = evaluatePolicy(envId, spec, params, episodes, seed, gemm, normalization);
   }
   return {

@@ -12,7 +12,7 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { type CodeEnvSpec, isCodeEnvId } from "../rl/envs/code-env.ts";
-import { envIds, isEnvId } from "../rl/envs/registry.ts";
+import { isEnvId, unknownEnvMessage } from "../rl/envs/registry.ts";
 import { saveCheckpoint } from "../rl/ppo/checkpoint.ts";
 import { PRESETS, type PresetName, presetsFor, resolveHyperparameters } from "../rl/ppo/hyperparameters.ts";
 import {
@@ -104,8 +104,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!envId) throw new Error("--env is required (see `proxima envs`), or --env-code FILE.js");
   if (codeFile && !isCodeEnvId(envId))
     throw new Error(`with --env-code, --env must be custom:<name>, got "${envId}"`);
-  if (!codeFile && !isEnvId(envId))
-    throw new Error(`unknown environment "${envId}" (known: ${envIds().join(", ")})`);
+  if (!codeFile && !isEnvId(envId)) throw new Error(unknownEnvMessage(envId));
   const code = codeFile ? await readFile(codeFile, "utf8") : null;
   // What the code declares picks CleanRL's discrete or continuous defaults; zoo has no entry for it.
   let spec: CodeEnvSpec | undefined;

@@ -131,7 +131,7 @@ export function unknownEnvMessage(id: string): string {
   const versions = offeredVersions(id);
   const offered =
     versions.length > 0 ? `: the versions offered are ${versions.join(", ")} (known ids: ` : " (known ids: ";
-  return `unknown environment id ${JSON.stringify(id)}${offered}${envIds().join(", ")})`;
+  return `unknown environment ${JSON.stringify(id)}${offered}${envIds().join(", ")})`;
 }
 
 /** The registered ids with the same name as `id` and another version (`Name-vN`). */

@@ -7,6 +7,7 @@
  * stepped all of them; and the merge and split of their collector states.
  */
 import type { CodeEnvDefinition } from "../envs/code-env.ts";
+import { prepareEnv } from "../envs/registry.ts";
 import { type AsyncVectorEnv, makeVectorEnv, type VectorEnv, type VectorEnvState } from "../envs/vector.ts";
 import { parameterLayout } from "../nn/actor-critic.ts";
 import { Arena } from "../nn/arena.ts";
@@ -84,6 +85,7 @@ export async function createRunnerCollector(
   options: { gemm?: Gemm; env?: VectorEnv | AsyncVectorEnv } = {},
 ): Promise<RolloutCollector> {
   const kernelGemm = options.gemm ?? (await defaultGemm());
+  if (!options.env) await prepareEnv(spec.envId);
   const env = options.env ?? makeVectorEnv(spec.envId, spec.numEnvs);
   const net = networkSpecOf(spacesOf(env), spec.config as Hyperparameters);
   const layout = parameterLayout(net);

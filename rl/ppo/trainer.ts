@@ -5,6 +5,7 @@
  */
 import { deriveSeed, Rng } from "../core/rng.ts";
 import type { EnvSpaces } from "../core/types.ts";
+import { builtinSpaces, prepareEnv } from "../envs/registry.ts";
 import {
   type AsyncVectorEnv,
   makeVectorEnv,
@@ -177,6 +178,8 @@ export class PPOTrainer {
   elapsedSeconds = 0;
   private policyVersion = 0;
   private readonly ownCollector: RolloutCollector | null;
+  /** Made here from the registry (not given): `dispose` closes it. */
+  private readonly ownEnv: VectorEnv | null;
   /** Observation/reward statistics (rl/ppo/normalize.ts); null when the run normalises nothing. */
   readonly normalization: RunningNormalization | null;
 
@@ -193,6 +196,7 @@ export class PPOTrainer {
     this.backend = backend;
     this.gemm = gemm;
     const env = options.spaces ? null : (options.env ?? makeVectorEnv(options.envId, config.numEnvs));
+    this.ownEnv = env && !options.env && env instanceof VectorEnv ? env : null;
     if (env && env.numEnvs !== config.numEnvs)
       throw new RangeError(`the env has ${env.numEnvs} sub-envs, the configuration ${config.numEnvs}`);
     this.spec = networkSpecOf(options.spaces ?? spacesOf(env!), config);
@@ -240,6 +244,8 @@ export class PPOTrainer {
   }
 
   static async create(options: TrainerOptions): Promise<PPOTrainer> {
+    // A registered env that needs an engine (MuJoCo) has it loaded before the constructor makes it.
+    if (!options.spaces && !options.env) await prepareEnv(options.envId);
     const backend = parseBackendName(options.backend);
     const engineName: EngineName =
       options.engine ?? (backend === "wasm" || backend === "cpu" ? "fused" : "tfjs");
@@ -248,7 +254,7 @@ export class PPOTrainer {
     if (engineName === "tfjs") {
       await initBackend(backend);
       const { TfjsActorCritic } = await import("../nn/tfjs-actor-critic.ts");
-      const spaces = options.spaces ?? spacesOf(options.env ?? makeVectorEnv(options.envId, 1));
+      const spaces = options.spaces ?? (options.env ? spacesOf(options.env) : builtinSpaces(options.envId));
       tfjsEngine = new TfjsActorCritic(networkSpecOf(spaces, validateHyperparameters(options.config)));
     }
     const trainer = new PPOTrainer(options, backend, engineName, gemm, tfjsEngine);
@@ -501,6 +507,8 @@ export class PPOTrainer {
 
   dispose(): void {
     if (this.engine.name === "tfjs") this.engine.dispose();
+    // A MuJoCo env's data lives in the WebAssembly heap, not JavaScript's.
+    this.ownEnv?.close();
   }
 }
 
@@ -602,11 +610,15 @@ export function evaluatePolicy(
 ): EvaluationResult {
   const evaluation = new Evaluation(spec, params, episodes, gemm, normalization);
   const env = makeVectorEnv(envId, episodes);
-  let obs = env.reset({ seed });
-  for (;;) {
-    const step = env.step(evaluation.act(obs));
-    if (evaluation.record(step)) return evaluation.result();
-    obs = step.observations;
+  try {
+    let obs = env.reset({ seed });
+    for (;;) {
+      const step = env.step(evaluation.act(obs));
+      if (evaluation.record(step)) return evaluation.result();
+      obs = step.observations;
+    }
+  } finally {
+    env.close();
   }
 }
 

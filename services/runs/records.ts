@@ -14,7 +14,7 @@ import {
   ValidationFailedError,
 } from "../../lib/errors.ts";
 import type { CodeEnvSpec } from "../../rl/envs/code-env.ts";
-import { isEnvId } from "../../rl/envs/registry.ts";
+import { isEnvId, unknownEnvMessage } from "../../rl/envs/registry.ts";
 import {
   HyperparameterError,
   type Hyperparameters,
@@ -75,7 +75,7 @@ export interface ResolvedRun {
 export function resolveRun(input: CreateRunInput, codeEnv?: CodeEnvSpec): ResolvedRun {
   if (!codeEnv && !isEnvId(input.env)) {
     throw new ValidationFailedError("the run is invalid", [
-      { field: "env", message: `unknown environment ${input.env}` },
+      { field: "env", message: unknownEnvMessage(input.env) },
     ]);
   }
   const overrides: Record<string, unknown> = { ...input.hyperparameters, totalTimesteps: input.totalSteps };

@@ -13,7 +13,7 @@ import {
   ValidationFailedError,
 } from "../../lib/errors.ts";
 import { type CodeEnvSpec, isCodeEnvId } from "../../rl/envs/code-env.ts";
-import { isEnvId } from "../../rl/envs/registry.ts";
+import { isEnvId, unknownEnvMessage } from "../../rl/envs/registry.ts";
 import type { CustomEnvCaps } from "../../sandbox/env-types.ts";
 import { better } from "../../sweeps/asha.ts";
 import { parseSweepDefinition, type SweepDefinition, SweepDefinitionError } from "../../sweeps/definition.ts";
@@ -54,7 +54,7 @@ export async function checkDefinition(
     def = parseSweepDefinition(raw);
     if (isCodeEnvId(def.env)) codeEnv = (await usableCodeEnv(em, def.env, caller, envCaps)).spec;
     else if (!isEnvId(def.env))
-      throw new SweepDefinitionError([{ field: "env", message: `unknown environment ${def.env}` }]);
+      throw new SweepDefinitionError([{ field: "env", message: unknownEnvMessage(def.env) }]);
     trials = expandTrials(def);
   } catch (err) {
     if (err instanceof SweepDefinitionError)

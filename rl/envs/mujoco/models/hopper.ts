@@ -1,15 +1,22 @@
 /**
  * Hopper-v5's body, from Gymnasium 1.3.0's `gymnasium/envs/mujoco/assets/hopper.xml` (the asset
- * `hopper_v5.py` loads): the same compiler settings, defaults (the geoms' margin, solimp and solref
- * included), option (RK4, 2 ms), bodies, joints, geoms and actuators. Left out, as they change no
- * number of the simulation: the light, the tracking camera, the textures and materials, the visual
- * clip plane and geom colours.
+ * `hopper_v5.py` loads): the same compiler settings, defaults (solimp and solref included), option
+ * (RK4, 2 ms), bodies, joints, geoms and actuators. Left out, as they change no number of the
+ * simulation: the light, the tracking camera, the textures and materials, the visual clip plane and
+ * geom colours.
+ *
+ * One number differs, so that the contacts are those Gymnasium gets: every geom of the asset has
+ * margin 0.001, and since MuJoCo 3.9 a contact's margin is the sum of its two geoms' (0.002; the
+ * mujoco that Gymnasium installs, 3.14, does so), where MuJoCo 3.3.8 — the WebAssembly build here —
+ * takes the larger of the two (0.001). Declaring 0.002 per geom gives every contact 0.002 under
+ * both: with 0.001 a step on the ground differed from Gymnasium's by ~3e-3 in the state; with 0.002
+ * it is the same to the last bit.
  */
 export const HOPPER_XML = `<mujoco model="hopper">
   <compiler angle="degree" inertiafromgeom="true"/>
   <default>
     <joint armature="1" damping="1" limited="true"/>
-    <geom conaffinity="1" condim="1" contype="1" margin="0.001" solimp=".8 .8 .01" solref=".02 1"/>
+    <geom conaffinity="1" condim="1" contype="1" margin="0.002" solimp=".8 .8 .01" solref=".02 1"/>
     <motor ctrllimited="true" ctrlrange="-.4 .4"/>
   </default>
   <option integrator="RK4" timestep="0.002"/>
