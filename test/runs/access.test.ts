@@ -31,6 +31,15 @@ test("validation errors name the request field, hyperparameters included", async
   const badEnv = await post(tinyRun(2, { env: "NoSuchEnv-v0" }));
   t.deepEqual(fields(badEnv.body), ["env"]);
 
+  // A known env with the wrong version: the problem names the versions offered.
+  const wrongVersion = await post(tinyRun(2, { env: "HalfCheetah-v4" }));
+  t.is(wrongVersion.status, 422);
+  t.deepEqual(fields(wrongVersion.body), ["env"]);
+  t.regex(
+    wrongVersion.body.errors?.[0]?.message ?? "",
+    /"HalfCheetah-v4": the versions offered are HalfCheetah-v5/,
+  );
+
   const tooFew = await post({ ...tinyRun(2), totalSteps: 10 });
   t.deepEqual(fields(tooFew.body), ["totalSteps"]);
 
