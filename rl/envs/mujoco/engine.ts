@@ -75,32 +75,42 @@ async function instantiate(): Promise<Mujoco> {
 }
 
 /**
- * The module's factory. mujoco-js is one 11 MB ES module (the WebAssembly binary inlined as base64).
- * Under tsx's loader (`npm start`, the CLI, the tests) a plain `import()` of it costs ~1.5 s and
- * ~100 MB more, because tsx rewrites its one dynamic `import('module')` and builds a source map over
- * the whole file. So its source is compiled here as a function, with that import and
- * `import.meta.url` passed in: the same code, under Node's own compiler. Should a later build not
- * have the expected shape, the plain import is used.
+ * The module's factory. mujoco-js is one 11 MB ES module: ~0.3 MB of Emscripten glue and the
+ * WebAssembly binary inlined as a base64 string. Imported plainly it costs, under tsx's loader
+ * (`npm start`, the CLI, the tests), ~1.5 s and ~100 MB more, because tsx rewrites its one dynamic
+ * `import('module')` and builds a source map over the whole file; and even under Node alone V8 parses
+ * the 11 MB. So the binary is cut out and decoded by Buffer, and the glue is compiled as a function
+ * with that import, `import.meta.url` and the binary passed in: the same code, a fraction of the
+ * load. Should a later build not have the expected shape, the plain import is used.
  */
 async function moduleFactory(): Promise<MujocoFactory> {
   const path = createRequire(import.meta.url).resolve("mujoco-js");
   const source = await readFile(path, "utf8");
   const nodeImport = "await import('module')";
-  const tail = /export default loadMujoco;\s*$/;
+  const binaryStart = "return base64Decode('";
+  const tail = "export default loadMujoco;";
+  const from = source.indexOf(binaryStart);
+  const to = source.indexOf("')", from + binaryStart.length);
+  const end = source.lastIndexOf(tail);
+  const glue = from < 0 || to < 0 ? "" : source.slice(0, from) + source.slice(to + 2, end);
   const shapeKnown =
-    source.split(nodeImport).length === 2 &&
-    tail.test(source) &&
-    !/\bimport\s*\(/.test(source.replace(nodeImport, ""));
+    from >= 0 &&
+    source.indexOf(binaryStart, from + 1) < 0 &&
+    end > to &&
+    source.slice(end + tail.length).trim() === "" &&
+    glue.split(nodeImport).length === 2 &&
+    !/\bimport\s*\(/.test(glue.replace(nodeImport, ""));
   if (!shapeKnown) {
     const mod = (await import("mujoco-js")) as { default: MujocoFactory };
     return mod.default;
   }
-  const body = `"use strict";${source
-    .replace(nodeImport, "__nodeModule")
-    .replaceAll("import.meta.url", "__moduleUrl")
-    .replace(tail, "return loadMujoco;")}`;
-  const make = compileFunction(body, ["__nodeModule", "__moduleUrl"], { filename: path });
-  return make(nodeModule, pathToFileURL(path).href) as MujocoFactory;
+  const wasm = Buffer.from(source.slice(from + binaryStart.length, to), "base64");
+  const body =
+    `"use strict";${source.slice(0, from)}return __wasmBinary${source.slice(to + 2, end)}return loadMujoco;`
+      .replace(nodeImport, "__nodeModule")
+      .replaceAll("import.meta.url", "__moduleUrl");
+  const make = compileFunction(body, ["__nodeModule", "__moduleUrl", "__wasmBinary"], { filename: path });
+  return make(nodeModule, pathToFileURL(path).href, wasm) as MujocoFactory;
 }
 
 /** The engine when it has been loaded, else null (never starts a load). */
