@@ -1,5 +1,6 @@
 /**
- * The machinery shared by the classic-control ports: the episode life cycle of Gymnasium's
+ * The machinery shared by the classic-control ports (and, through rl/envs/mujoco/mujoco-env.ts, the
+ * MuJoCo envs): the episode life cycle of Gymnasium's
  * `OrderEnforcing` + `TimeLimit` wrappers folded into the env, action checking, the env's own seeded
  * RNG (Gymnasium's `np_random`), and an allocation-free step path for the vector env.
  *
