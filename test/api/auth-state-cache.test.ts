@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import test from "ava";
 import { AuthStateCache } from "../../api/auth/auth-state-cache.ts";
 import type { AuthState } from "../../services/users/schemas.ts";
@@ -49,11 +48,15 @@ test("an invalidation makes the next request see the change at once", async (t) 
 
 test("without any invalidation (a lost event), an entry expires after the TTL", async (t) => {
   const { state, fetch } = source(ACTIVE);
-  const cache = new AuthStateCache(fetch, 50);
+  let now = 1_000;
+  const cache = new AuthStateCache(fetch, 50, 10_000, () => now);
   await cache.get("u1");
   state.current = DISABLED;
-  await sleep(80);
-  t.true((await cache.get("u1")).disabled);
+  now += 49;
+  t.false((await cache.get("u1")).disabled, "still cached within the TTL");
+  now += 1;
+  t.true((await cache.get("u1")).disabled, "expired at the TTL");
+  t.is(state.calls, 2);
 });
 
 test("an answer that was in flight when the entry was invalidated is not kept", async (t) => {

@@ -22,7 +22,9 @@ export interface Cli {
       stdin?: string;
       env?: Record<string, string>;
       timeoutMs?: number;
+      /** Called with everything printed so far, at each new output. */
       onStdout?: (text: string) => void;
+      onStderr?: (text: string) => void;
       /** Run under a pseudo-terminal (util-linux `script`), as in an interactive shell. */
       tty?: boolean;
     },
@@ -51,7 +53,10 @@ export async function cliFor(t: ExecutionContext): Promise<Cli> {
           stdout += d;
           opts.onStdout?.(stdout);
         });
-        child.stderr.on("data", (d) => (stderr += d));
+        child.stderr.on("data", (d) => {
+          stderr += d;
+          opts.onStderr?.(stderr);
+        });
         const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 90_000);
         child.on("close", (code, signal) => {
           clearTimeout(timer);

@@ -2,7 +2,7 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import test from "ava";
 import { TEST_PASSWORD, useTestPlatform } from "../helpers/platform.ts";
-import { metrics, RUN_SERVICES, waitForStatus } from "../runs/helpers.ts";
+import { holdWorkerSlots, metrics, RUN_SERVICES, waitForStatus } from "../runs/helpers.ts";
 import { DropProxy } from "../web/drop-proxy.ts";
 import { type Cli, cliFor } from "./helpers.ts";
 
@@ -193,7 +193,7 @@ test("an expired access token is renewed with the stored refresh token, and the 
   t.is((await stat(file)).mode & 0o777, 0o600);
 });
 
-test("watch survives a dropped connection and prints every iteration it missed, once", async (t) => {
+test.serial("watch survives a dropped connection and prints every iteration it missed, once", async (t) => {
   const proxy = new DropProxy(new URL(api().url));
   await proxy.start();
   t.teardown(() => proxy.close());
@@ -201,6 +201,11 @@ test("watch survives a dropped connection and prints every iteration it missed, 
   const cli = await cliFor(t);
   await cli.run(["login", "--server", proxy.url, "--email", me.email], { stdin: `${me.password}\n` });
   const token = (await api().login(me.email, me.password)).accessToken;
+  // The run waits in queued until the watch has started: however slowly the CLI starts, the run
+  // cannot have ended before the connection is dropped.
+  const slots = await holdWorkerSlots(api());
+  let released: Promise<void> | undefined;
+  t.teardown(() => released ?? slots.release());
   const created = await cli.run([
     "runs",
     "create",
@@ -215,6 +220,9 @@ test("watch survives a dropped connection and prints every iteration it missed, 
 
   let dropped = false;
   const watching = cli.run(["runs", "watch", id], {
+    onStderr(text) {
+      if (!released && text.includes("Watching")) released = slots.release();
+    },
     onStdout(text) {
       if (!dropped && /^iter \d+ /m.test(text)) {
         dropped = true;
@@ -225,6 +233,7 @@ test("watch survives a dropped connection and prints every iteration it missed, 
     },
   });
   const watched = await watching;
+  await released;
   t.is(watched.code, 0, watched.stderr);
   t.regex(watched.stdout, /connection lost; reconnecting/);
   const iterations = [...watched.stdout.matchAll(/^iter (\d+) /gm)].map((m) => Number(m[1]));

@@ -4,6 +4,7 @@ import path from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { stringify } from "yaml";
 import { TEST_ADMIN, useTestPlatform } from "../helpers/platform.ts";
+import { holdWorkerSlots } from "../runs/helpers.ts";
 import { SWEEP_SERVICES, tinySweep } from "../sweeps/helpers.ts";
 import { type Cli, cliFor } from "./helpers.ts";
 
@@ -32,32 +33,51 @@ async function yamlFile(t: ExecutionContext, definition: unknown): Promise<strin
   return file;
 }
 
-test("sweeps create -f sweep.yaml launches the sweep; watch follows it to the end; list shows it", async (t) => {
-  const cli = await loggedIn(t, "researcher");
-  const created = await cli.run(["sweeps", "create", "-f", await yamlFile(t, tinySweep(20))]);
-  t.is(created.code, 0, created.stderr);
-  const id = created.stdout.trim();
-  t.regex(id, /^[0-9a-f-]{36}$/);
+test.serial(
+  "sweeps create -f sweep.yaml launches the sweep; watch follows it to the end; list shows it",
+  async (t) => {
+    const cli = await loggedIn(t, "researcher");
+    // The trials wait in queued until the watch shows them: however slowly the CLI starts, it sees
+    // them run.
+    const slots = await holdWorkerSlots(api());
+    let released: Promise<void> | undefined;
+    t.teardown(() => released ?? slots.release());
+    const created = await cli.run(["sweeps", "create", "-f", await yamlFile(t, tinySweep(20))]);
+    t.is(created.code, 0, created.stderr);
+    const id = created.stdout.trim();
+    t.regex(id, /^[0-9a-f-]{36}$/);
 
-  const watched = await cli.run(["sweeps", "watch", id], { timeoutMs: 120_000 });
-  t.is(watched.code, 0, watched.stderr);
-  t.regex(watched.stdout, /tiny grid \(CartPole-v1, grid\): completed; 4 completed; best #\d+ /);
-  t.regex(
-    watched.stdout,
-    /^#\s+STATUS\s+(learningRate\s+clipCoef|clipCoef\s+learningRate)\s+STEPS\s+LAST\s+FINAL\s+EVAL$/m,
-  );
-  t.is([...watched.stdout.matchAll(/^\d+\s+completed\s+/gm)].length, 4);
-  t.is([...watched.stdout.matchAll(/^\d+\s+completed\s+.*\s\d+(\.\d+)?$/gm)].length, 4, "an evaluation each");
-  // Live lines, one per trial change, as the trials progressed.
-  t.regex(watched.stdout, /^trial #\d+ running \d+\/2560 steps/m);
-  t.regex(watched.stdout, /^trial #\d+ completed 2560\/2560 steps/m);
+    const watched = await cli.run(["sweeps", "watch", id], {
+      timeoutMs: 120_000,
+      onStdout(text) {
+        // The first trial line: the watch follows the sweep live from here.
+        if (!released && /^trial #/m.test(text)) released = slots.release();
+      },
+    });
+    await released;
+    t.is(watched.code, 0, watched.stderr);
+    t.regex(watched.stdout, /tiny grid \(CartPole-v1, grid\): completed; 4 completed; best #\d+ /);
+    t.regex(
+      watched.stdout,
+      /^#\s+STATUS\s+(learningRate\s+clipCoef|clipCoef\s+learningRate)\s+STEPS\s+LAST\s+FINAL\s+EVAL$/m,
+    );
+    t.is([...watched.stdout.matchAll(/^\d+\s+completed\s+/gm)].length, 4);
+    t.is(
+      [...watched.stdout.matchAll(/^\d+\s+completed\s+.*\s\d+(\.\d+)?$/gm)].length,
+      4,
+      "an evaluation each",
+    );
+    // Live lines, one per trial change, as the trials progressed.
+    t.regex(watched.stdout, /^trial #\d+ running \d+\/2560 steps/m);
+    t.regex(watched.stdout, /^trial #\d+ completed 2560\/2560 steps/m);
 
-  const listed = await cli.run(["sweeps", "list"]);
-  t.is(listed.code, 0, listed.stderr);
-  t.regex(listed.stdout, new RegExp(`^${id}\\s+tiny grid\\s+completed`, "m"));
-  const shown = await cli.run(["sweeps", "show", id, "--json"]);
-  t.is((JSON.parse(shown.stdout) as { trials: unknown[] }).trials.length, 4);
-});
+    const listed = await cli.run(["sweeps", "list"]);
+    t.is(listed.code, 0, listed.stderr);
+    t.regex(listed.stdout, new RegExp(`^${id}\\s+tiny grid\\s+completed`, "m"));
+    const shown = await cli.run(["sweeps", "show", id, "--json"]);
+    t.is((JSON.parse(shown.stdout) as { trials: unknown[] }).trials.length, 4);
+  },
+);
 
 test("an invalid sweep file prints the server's detail and the offending key, and exits non-zero", async (t) => {
   const cli = await loggedIn(t, "researcher");

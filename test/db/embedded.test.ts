@@ -13,6 +13,7 @@ import {
   EmbeddedPostgresInUseError,
   openDatabase,
 } from "../../db/index.ts";
+import { waitUntil } from "../helpers/wait.ts";
 
 const isRoot = os.userInfo().uid === 0;
 const FIXTURE = path.join(import.meta.dirname, "fixtures", "open-embedded.ts");
@@ -76,15 +77,6 @@ async function startCrashingChild(dataDir: string, port: number, email: string):
   return child;
 }
 
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
-}
-
 test("the embedded server starts from nothing, keeps its data across starts, and recovers from a stale lock and a killed owner", async (t) => {
   const dataDir = await emptyDataDir();
   const port = 55432;
@@ -108,7 +100,9 @@ test("the embedded server starts from nothing, keeps its data across starts, and
     const pid = await lockPid(dataDir);
     if (pid && processState(pid).alive) {
       process.kill(pid, "SIGINT");
-      await waitUntil(() => !processState(pid).alive, 10_000);
+      await waitUntil(() => !processState(pid).alive, "the orphaned server to stop", 30_000).catch(
+        () => undefined,
+      );
     }
     await rm(dataDir, { recursive: true, force: true });
   });

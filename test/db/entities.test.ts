@@ -4,6 +4,7 @@ import test from "ava";
 import { normalizeEmail, RefreshToken, ROLES, User } from "../../db/entities/index.ts";
 import { type Database, openDatabase } from "../../db/index.ts";
 import { createTestDatabase } from "../helpers/db.ts";
+import { waitUntil } from "../helpers/wait.ts";
 
 let db: Database;
 
@@ -89,7 +90,8 @@ test("a new user is an enabled learner with an app-generated id and timestamps; 
   const reloaded = await db.orm.em.fork().findOneOrFail(User, user.id);
   t.is(reloaded.role, "learner");
   const before = reloaded.updatedAt.getTime();
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  // updatedAt comes from the clock: the update must happen in a later millisecond to be told apart.
+  await waitUntil(() => Date.now() > before, "the clock to pass the first updatedAt");
   reloaded.role = "researcher";
   await db.orm.em.fork().persist(reloaded).flush();
   const after = await db.orm.em.fork().findOneOrFail(User, user.id);

@@ -1,7 +1,8 @@
 import test from "ava";
 import { getExercise } from "../../exercises/index.ts";
 import type { WorkerStatus } from "../../services/workers.service.ts";
-import { deterministicPart, getRun, launch, metrics, waitFor, waitForStatus } from "../runs/helpers.ts";
+import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
+import { deterministicPart, getRun, launch, metrics, waitForStatus } from "../runs/helpers.ts";
 import { submitAndGrade } from "../submissions/helpers.ts";
 import { assertSoundCompletion, startCluster } from "./helpers.ts";
 
@@ -14,6 +15,7 @@ import { assertSoundCompletion, startCluster } from "./helpers.ts";
 const ITERATIONS = 300;
 
 test("a run on a custom environment survives kill -9 of a worker with the metrics of an undisturbed run", async (t) => {
+  allowLongTest(t);
   const c = await startCluster(t);
   c.spawn("controller", "runs,submissions", { SUBMISSIONS_POOL_SIZE: "1" });
   const w1 = c.spawn("w1", "workers", { WORKER_SLOTS: "1" });
@@ -40,7 +42,7 @@ test("a run on a custom environment survives kill -9 of a worker with the metric
     resources: { runners: 2 },
   };
   const reference = await launch(c.api, admin, body);
-  const ref = await waitForStatus(c.api, admin, reference.id, ["completed", "failed"], 120_000);
+  const ref = await waitForStatus(c.api, admin, reference.id, ["completed", "failed"], RUN_DEADLINE_MS);
   t.is(ref.status, "completed", ref.failureReason ?? "");
   const expected = deterministicPart(await metrics(c.api, admin, reference.id));
 
@@ -56,7 +58,7 @@ test("a run on a custom environment survives kill -9 of a worker with the metric
   );
   t.truthy(victim, "the run has a runner on w1 or w2");
   await victim!.kill9();
-  const done = await waitForStatus(c.api, admin, run.id, ["completed", "failed"], 120_000);
+  const done = await waitForStatus(c.api, admin, run.id, ["completed", "failed"], RUN_DEADLINE_MS);
   const points = await assertSoundCompletion(t, c.api, admin, done, ITERATIONS);
   t.deepEqual(deterministicPart(points), expected, "the same metrics as the undisturbed run");
 });

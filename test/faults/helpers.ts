@@ -11,7 +11,8 @@ import { readCheckpoint } from "../../rl/ppo/checkpoint.ts";
 import type { PublicMetricPoint, PublicRun } from "../../services/runs/schemas.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
-import { metrics, waitFor } from "../runs/helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { metrics } from "../runs/helpers.ts";
 
 /**
  * A cluster of real processes for fault tests: the API (this test process, never faulted) and child

@@ -4,7 +4,8 @@ import path from "node:path";
 import test from "ava";
 import { startEmbeddedPostgres } from "../../db/embedded.ts";
 import type { PublicRun } from "../../services/runs/schemas.ts";
-import { deterministicPart, launch, metrics, tinyRun, waitFor } from "../runs/helpers.ts";
+import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
+import { deterministicPart, launch, metrics, tinyRun } from "../runs/helpers.ts";
 import { assertSoundCompletion, type Cluster, freePort, startCluster, startPrivateNats } from "./helpers.ts";
 
 const ITERATIONS = 150;
@@ -21,7 +22,7 @@ async function untilEnded(c: Cluster, token: string, id: string): Promise<Public
     () => tolerantRun(c, token, id),
     (r) => r?.status === "completed" || r?.status === "failed",
     "the run to end",
-    180_000,
+    RUN_DEADLINE_MS,
   );
   return run!;
 }
@@ -33,6 +34,7 @@ async function reference(c: Cluster, token: string) {
 }
 
 test("NATS restarted mid-run: every process reconnects and the run completes with the metrics of an undisturbed run", async (t) => {
+  allowLongTest(t);
   const nats = await startPrivateNats(t);
   const c = await startCluster(t, { natsUrl: nats.url });
   c.spawn("r1", "runs");
@@ -49,7 +51,12 @@ test("NATS restarted mid-run: every process reconnects and the run completes wit
     "fifteen iterations",
   );
   await nats.kill();
-  await new Promise((r) => setTimeout(r, 1500));
+  // NATS stays down until the outage is felt: the API has missed the other nodes' heartbeats.
+  await waitFor(
+    () => c.nodesWith("runs").length + c.nodesWith("workers").length,
+    (n) => n === 0,
+    "the API to lose sight of the runs and workers nodes",
+  );
   await nats.start();
   const done = await untilEnded(c, admin, run.id);
   const points = await assertSoundCompletion(t, c.api, admin, done, ITERATIONS);
@@ -57,6 +64,7 @@ test("NATS restarted mid-run: every process reconnects and the run completes wit
 });
 
 test("PostgreSQL restarted mid-run (immediate shutdown): the pools reconnect and the run completes with the metrics of an undisturbed run", async (t) => {
+  allowLongTest(t);
   const dataDir = await mkdtemp(path.join(tmpdir(), "proxima-pg-restart-"));
   // As root, the server runs as the postgres user, which must be able to enter the directory.
   await chmod(dataDir, 0o755);
@@ -96,7 +104,12 @@ test("PostgreSQL restarted mid-run (immediate shutdown): the pools reconnect and
     "the postmaster to exit",
   );
   await server.stop().catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 1000));
+  // The server stays down until the outage is felt: the API's own pool fails to reach it.
+  await waitFor(
+    () => c.api.platform.db.ping(),
+    (up) => !up,
+    "the API's pool to lose the database",
+  );
   server = await startEmbeddedPostgres({ dataDir, port });
   const done = await untilEnded(c, admin, run.id);
   const points = await assertSoundCompletion(t, c.api, admin, done, ITERATIONS);

@@ -1,7 +1,8 @@
 import test from "ava";
 import type { PublicRun } from "../../services/runs/schemas.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
-import { getRun, launch, RUN_SERVICES, tinyRun, waitFor, waitForStatus } from "../runs/helpers.ts";
+import { allowLongTest, waitFor } from "../helpers/wait.ts";
+import { getRun, launch, RUN_SERVICES, tinyRun, waitForStatus } from "../runs/helpers.ts";
 
 // The pairs of requests and the polls of 10 runs exceed the per-address request rate (1,200 a minute)
 // on a slow machine; this test is about races, not rate limits.
@@ -54,6 +55,8 @@ const PAIRS: [Op, Op][] = [
 
 for (const start of ["running", "stopped"] as const) {
   test(`stop, resume and delete sent concurrently in pairs to a ${start} run, ${REPS} times each: the winners form a serial history, the losers get 409 problem+json, and the run ends in a sound state`, async (t) => {
+    // 30 runs started, raced and cleaned up: past ava's 120 s inactivity limit on a loaded machine.
+    allowLongTest(t);
     const admin = (await api().loginAdmin()).accessToken;
     for (const [x, y] of PAIRS) {
       for (let rep = 0; rep < REPS; rep++) {

@@ -1,15 +1,8 @@
 import test from "ava";
 import type { PublicRun } from "../../services/runs/schemas.ts";
 import type { WorkerStatus } from "../../services/workers.service.ts";
-import {
-  deterministicPart,
-  getRun,
-  launch,
-  metrics,
-  tinyRun,
-  waitFor,
-  waitForStatus,
-} from "../runs/helpers.ts";
+import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
+import { deterministicPart, getRun, launch, metrics, tinyRun, waitForStatus } from "../runs/helpers.ts";
 import { assertSoundCompletion, type Cluster, startCluster } from "./helpers.ts";
 
 const ITERATIONS = 120;
@@ -25,11 +18,12 @@ async function workerHosting(c: Cluster, token: string, runId: string): Promise<
 
 async function reference(c: Cluster, token: string, request: unknown) {
   const ref = await launch(c.api, token, request);
-  await waitForStatus(c.api, token, ref.id, ["completed", "failed"], 120_000);
+  await waitForStatus(c.api, token, ref.id, ["completed", "failed"], RUN_DEADLINE_MS);
   return deterministicPart(await metrics(c.api, token, ref.id));
 }
 
 test("kill -9 of a worker mid-run: the run goes on with fewer slots (and says so), moves back to a slot of its own when one frees, and completes with the metrics of an undisturbed run", async (t) => {
+  allowLongTest(t);
   const c = await startCluster(t);
   c.spawn("runs", "runs");
   const w1 = c.spawn("w1", "workers", { WORKER_SLOTS: "2" });
@@ -69,12 +63,13 @@ test("kill -9 of a worker mid-run: the run goes on with fewer slots (and says so
     "the run back on two slots",
   );
   t.is(recovered.status, "running", recovered.failureReason ?? "");
-  const done = await waitForStatus(c.api, admin, run.id, ["completed", "failed"], 120_000);
+  const done = await waitForStatus(c.api, admin, run.id, ["completed", "failed"], RUN_DEADLINE_MS);
   const points = await assertSoundCompletion(t, c.api, admin, done, LONG);
   t.deepEqual(deterministicPart(points), expected, "the same metrics as the undisturbed run");
 });
 
 test("SIGTERM on a worker mid-run drains it: it exits cleanly, the run moves its runner elsewhere without failing an iteration, and completes with the undisturbed metrics", async (t) => {
+  allowLongTest(t);
   const c = await startCluster(t);
   c.spawn("runs", "runs");
   const workers = ["w1", "w2", "w3"].map((n) => c.spawn(n, "workers", { WORKER_SLOTS: "1" }));
@@ -101,7 +96,7 @@ test("SIGTERM on a worker mid-run drains it: it exits cleanly, the run moves its
       return r.status === "completed" || r.status === "failed";
     },
     "the run to end",
-    120_000,
+    RUN_DEADLINE_MS,
   );
   t.false(seen.includes("failed"));
   t.false((await workerHosting(c, admin, run.id)).includes(victim.nodeID));
@@ -110,6 +105,7 @@ test("SIGTERM on a worker mid-run drains it: it exits cleanly, the run moves its
 });
 
 test("a worker that stops answering (SIGSTOP: frozen, not dead) times out of the run: its shard moves to another worker, the run completes undisturbed, and the thawed worker gets its slot back", async (t) => {
+  allowLongTest(t);
   const c = await startCluster(t);
   c.spawn("runs", "runs");
   const workers = ["w1", "w2", "w3"].map((n) => c.spawn(n, "workers", { WORKER_SLOTS: "1" }));
@@ -140,7 +136,7 @@ test("a worker that stops answering (SIGSTOP: frozen, not dead) times out of the
   } finally {
     frozen.process.kill("SIGCONT");
   }
-  const done = await waitForStatus(c.api, admin, run.id, ["completed", "failed"], 120_000);
+  const done = await waitForStatus(c.api, admin, run.id, ["completed", "failed"], RUN_DEADLINE_MS);
   const points = await assertSoundCompletion(t, c.api, admin, done, ITERATIONS);
   t.deepEqual(deterministicPart(points), expected, "the same metrics as the undisturbed run");
   const pool = await waitFor(

@@ -90,6 +90,9 @@ export async function startTestPlatform(
       REQUEST_TIMEOUT_MS: "10000",
       // Test files register dozens of accounts from 127.0.0.1; registration.test.ts sets its own limit.
       REGISTRATIONS_PER_IP_PER_HOUR: "1000000",
+      // Tests wait by reading state every 50 ms, often from several tests of a file with one account
+      // (the admin): the per-user request limit is no part of what they check.
+      API_RATE_LIMIT_PER_MIN: "1000000",
       ...overrides,
     }),
   );

@@ -3,7 +3,8 @@ import test from "ava";
 import WebSocket from "ws";
 import { createTestDatabase } from "../helpers/db.ts";
 import { TEST_ADMIN, TEST_JWT_SECRET } from "../helpers/platform.ts";
-import { freePort, startProxima, tempDir, waitFor } from "./helpers.ts";
+import { waitUntil } from "../helpers/wait.ts";
+import { freePort, startProxima, tempDir, waitForUrl } from "./helpers.ts";
 
 /**
  * SIGTERM on an API process (what Kubernetes sends at a rollout or a node drain): it stops accepting
@@ -24,7 +25,7 @@ test("SIGTERM on an API process closes WebSockets with 1001, refuses new connect
     PROXIMA_ADMIN_EMAIL: TEST_ADMIN.email,
     PROXIMA_ADMIN_PASSWORD: TEST_ADMIN.password,
   });
-  await waitFor(proc, `${base}/readyz`);
+  await waitForUrl(proc, `${base}/readyz`);
 
   const credentials = JSON.stringify({ email: TEST_ADMIN.email, password: TEST_ADMIN.password });
   const login = await fetch(`${base}/api/v1/auth/login`, {
@@ -72,18 +73,17 @@ test("SIGTERM on an API process closes WebSockets with 1001, refuses new connect
   t.deepEqual(await closed, { code: 1001, reason: "server shutting down" });
 
   // New connections are refused while the request in flight is still open.
-  let refused = false;
-  for (let i = 0; i < 200 && !refused; i++) {
-    refused = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2_000) }).then(
-      async (r) => {
-        await r.body?.cancel();
-        return false;
-      },
-      (err: unknown) => (err as { cause?: { code?: string } }).cause?.code === "ECONNREFUSED",
-    );
-    if (!refused) await new Promise((r) => setTimeout(r, 50));
-  }
-  t.true(refused, "the listening socket was closed");
+  await waitUntil(
+    () =>
+      fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2_000) }).then(
+        async (r) => {
+          await r.body?.cancel();
+          return false;
+        },
+        (err: unknown) => (err as { cause?: { code?: string } }).cause?.code === "ECONNREFUSED",
+      ),
+    "the listening socket to close",
+  );
   t.is(proc.child.exitCode, null, "the process waits for the request in flight");
 
   slow.end(body.subarray(10));

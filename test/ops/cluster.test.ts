@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import test from "ava";
 import { checkCluster } from "../../lib/cluster-check.ts";
 import { createTestDatabase } from "../helpers/db.ts";
-import { freePort, NATS_URL, ROOT, tempDir, uniqueNamespace, waitFor } from "./helpers.ts";
+import { freePort, NATS_URL, ROOT, tempDir, uniqueNamespace, waitForUrl } from "./helpers.ts";
 
 /** `npm run cluster` as a user runs it: the chart's roles as processes, all stopped by one Ctrl-C. */
 test("npm run cluster starts an api, a controller and two workers over NATS, and Ctrl-C stops every one of them", async (t) => {
@@ -53,7 +53,7 @@ test("npm run cluster starts an api, a controller and two workers over NATS, and
     if (script.exitCode === null) script.kill("SIGKILL");
   });
 
-  const ready = await waitFor(
+  const ready = await waitForUrl(
     null,
     `http://127.0.0.1:${port}/readyz`,
     (s) => s === 200 || script.exitCode !== null,

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from "ava";
 import { checkCluster } from "../../lib/cluster-check.ts";
 import { createTestDatabase } from "../helpers/db.ts";
-import { freePort, NATS_URL, startProxima, tempDir, uniqueNamespace, waitFor } from "./helpers.ts";
+import { freePort, NATS_URL, startProxima, tempDir, uniqueNamespace, waitForUrl } from "./helpers.ts";
 
 /** A worker process as the chart runs it: no API, the probe/metrics port on HEALTH_PORT. */
 async function startWorker(t: ExecutionContext, env: Record<string, string> = {}) {
@@ -24,7 +24,7 @@ async function startWorker(t: ExecutionContext, env: Record<string, string> = {}
 
 test("a worker process serves /healthz, /readyz and the broker's Prometheus metrics on HEALTH_PORT", async (t) => {
   const { proc, url } = await startWorker(t);
-  const ready = await waitFor(proc, `${url}/readyz`);
+  const ready = await waitForUrl(proc, `${url}/readyz`);
   t.deepEqual(await ready.json(), { status: "ready", checks: { started: true, transporter: true } });
 
   const live = await fetch(`${url}/healthz`);
@@ -51,7 +51,7 @@ test("a worker process serves /healthz, /readyz and the broker's Prometheus metr
 test("a worker that cannot reach NATS is alive but not ready", async (t) => {
   const closed = await freePort();
   const { proc, url } = await startWorker(t, { NATS_URL: `nats://127.0.0.1:${closed}` });
-  const live = await waitFor(proc, `${url}/healthz`);
+  const live = await waitForUrl(proc, `${url}/healthz`);
   t.deepEqual(await live.json(), { status: "ok" });
   const ready = await fetch(`${url}/readyz`);
   t.is(ready.status, 503);
@@ -64,7 +64,7 @@ test("a worker asked for a GPU advertises none (and the wasm backend) when the G
     WORKER_GPU: "true",
     PROXIMA_BACKEND: "tensorflow",
   });
-  await waitFor(proc, `${url}/readyz`);
+  await waitForUrl(proc, `${url}/readyz`);
   const result = await checkCluster({
     natsUrl: NATS_URL,
     namespace,

@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { ExecutionContext } from "ava";
+import { waitFor } from "../helpers/wait.ts";
 
 /**
  * Real Proxima processes for the operations tests: `main.ts` in a child process, as the image and
@@ -70,32 +71,33 @@ export function startProxima(t: ExecutionContext, env: Record<string, string>): 
 }
 
 /**
- * Polls `url` until `accept` says yes, the process exits, or `attempts` run out (a start includes
- * migrations and a NATS handshake: seconds on a busy machine). Not a timing assertion: the bound
- * only keeps a broken start from hanging the suite.
+ * Asks `url` until `accept` takes its status, and returns that response; fails at once when the
+ * process exits first (a start includes migrations and a NATS handshake: seconds on a busy machine).
  */
-export async function waitFor(
+export async function waitForUrl(
   proc: ProximaProcess | null,
   url: string,
   accept: (status: number) => boolean = (s) => s === 200,
-  attempts = 240,
 ): Promise<Response> {
-  let last = "no answer";
-  for (let i = 0; i < attempts; i++) {
-    if (proc && proc.child.exitCode !== null) {
-      throw new Error(
-        `the process exited (${proc.child.exitCode}) before ${url} answered:\n${proc.output()}`,
-      );
-    }
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-      if (accept(res.status)) return res;
-      last = `status ${res.status}`;
-      await res.body?.cancel();
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} never answered as expected (${last})\n${proc?.output() ?? ""}`);
+  const answer = await waitFor(
+    async () => {
+      if (proc && proc.child.exitCode !== null) {
+        throw new Error(
+          `the process exited (${proc.child.exitCode}) before ${url} answered:\n${proc.output()}`,
+        );
+      }
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+        if (accept(res.status)) return { res, last: `status ${res.status}` };
+        await res.body?.cancel();
+        return { res: null, last: `status ${res.status}` };
+      } catch (err) {
+        return { res: null, last: err instanceof Error ? err.message : String(err) };
+      }
+    },
+    (a) => a.res !== null,
+    () => `${url} to answer as expected\n${proc?.output() ?? ""}`,
+    120_000,
+  );
+  return answer.res!;
 }

@@ -1,8 +1,9 @@
 import type { Role } from "../../db/entities/User.ts";
 import type { PublicMetricPoint, PublicRun } from "../../services/runs/schemas.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
+import { waitFor } from "../helpers/wait.ts";
 
-/** Shared by the runs tests: tiny CartPole runs, polling, and accounts of a given role. */
+/** Shared by the runs tests: tiny CartPole runs, waiting for a run's state, and accounts of a given role. */
 export const RUN_SERVICES = { SERVICES: "api,users,runs,workers", RUN_SCHEDULE_INTERVAL_MS: "100" } as const;
 
 /** 4 envs × 32 steps = 128 steps per iteration; `iterations` of them. */
@@ -14,23 +15,6 @@ export function tinyRun(iterations: number, extra: Record<string, unknown> = {})
     hyperparameters: { numEnvs: 4, numSteps: 32, numMinibatches: 2, updateEpochs: 2 },
     ...extra,
   };
-}
-
-/** Polls `read` until `done` holds (or throws after `timeoutMs`: the test then fails, never hangs). */
-export async function waitFor<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export function getRun(api: TestPlatform, token: string, id: string): Promise<PublicRun> {
@@ -99,4 +83,31 @@ export function deterministicPart(points: readonly PublicMetricPoint[]): unknown
       if (!k.startsWith("time/") && k !== "charts/SPS") m[k] = v;
     return { iteration: p.iteration, globalStep: p.globalStep, metrics: m };
   });
+}
+
+/**
+ * Holds every worker slot of the platform (one process hosting `workers`) with an admin's run that
+ * never ends by itself, until `release()` stops it: what a test launches meanwhile waits in queued,
+ * so that it cannot have trained (or finished) before the test watches it, however slow the machine.
+ * Runs of other tests of the file wait too: a test that holds the slots is best `test.serial`.
+ */
+export async function holdWorkerSlots(api: TestPlatform): Promise<{ release(): Promise<void> }> {
+  const token = (await api.loginAdmin()).accessToken;
+  // All of them: the holder starts once runs launched before it have left theirs.
+  const { slots } = await api.platform.broker.call<{ slots: number }>("workers.status");
+  const blocker = await launch(api, token, tinyRun(1_000_000, { resources: { runners: slots } }));
+  const running = await waitFor(
+    () => getRun(api, token, blocker.id),
+    (r) => r.iteration >= 1 || r.status === "failed",
+    "the slot holder to run",
+  );
+  if (running.status === "failed") throw new Error(`the slot holder failed: ${running.failureReason}`);
+  return {
+    async release() {
+      const res = await api.request("POST", `/api/v1/runs/${blocker.id}/stop`, { token });
+      if (res.status !== 200)
+        throw new Error(`stop the slot holder: ${res.status} ${JSON.stringify(res.body)}`);
+      await waitForStatus(api, token, blocker.id, ["stopped"]);
+    },
+  };
 }

@@ -5,16 +5,8 @@ import path from "node:path";
 import test from "ava";
 import { workerNodeIds } from "../../services/runs/runner-pool.ts";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
-import {
-  accountWithRole,
-  getRun,
-  launch,
-  metrics,
-  RUN_SERVICES,
-  tinyRun,
-  waitFor,
-  waitForStatus,
-} from "./helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { accountWithRole, getRun, launch, metrics, RUN_SERVICES, tinyRun, waitForStatus } from "./helpers.ts";
 
 /**
  * Issue 15, finding 1: a run's learner (initialisation, updates, checkpoints, evaluation) runs in a
@@ -113,20 +105,25 @@ function controlProcess(): { stop(): Promise<number[]> } {
     server.listen(0, "127.0.0.1", () => {
       const url = "http://127.0.0.1:" + server.address().port + "/";
       const latencies = [];
+      const inFlight = new Set();
       const start = performance.now();
       let i = 0;
       let stopped = false;
       const tick = () => {
         while (!stopped && start + i * 20 <= performance.now()) {
           const due = start + i++ * 20;
-          fetch(url).then((r) => r.arrayBuffer()).then(() => latencies.push(performance.now() - due), () => {});
+          const p = fetch(url).then((r) => r.arrayBuffer()).then(() => latencies.push(performance.now() - due), () => {});
+          inFlight.add(p);
+          p.finally(() => inFlight.delete(p));
         }
         if (!stopped) setTimeout(tick, Math.max(0, start + i * 20 - performance.now()));
       };
       tick();
-      process.stdin.once("data", () => {
+      process.stdin.once("data", async () => {
         stopped = true;
-        setTimeout(() => { process.stdout.write(JSON.stringify(latencies)); process.exit(0); }, 200);
+        await Promise.all(inFlight);
+        process.stdout.write(JSON.stringify(latencies));
+        process.exit(0);
       });
     });`;
   const child = spawn(process.execPath, ["-e", code], { stdio: ["pipe", "pipe", "inherit"] });

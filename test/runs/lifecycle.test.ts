@@ -5,6 +5,7 @@ import path from "node:path";
 import test from "ava";
 import { decodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
+import { waitFor } from "../helpers/wait.ts";
 import {
   deterministicPart,
   getRun,
@@ -12,7 +13,6 @@ import {
   metrics,
   RUN_SERVICES,
   tinyRun,
-  waitFor,
   waitForStatus,
 } from "./helpers.ts";
 

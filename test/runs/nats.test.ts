@@ -4,15 +4,8 @@ import path from "node:path";
 import test from "ava";
 import { workerNodeIds } from "../../services/runs/runner-pool.ts";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
-import {
-  accountWithRole,
-  deterministicPart,
-  launch,
-  metrics,
-  tinyRun,
-  waitFor,
-  waitForStatus,
-} from "./helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { accountWithRole, deterministicPart, launch, metrics, tinyRun, waitForStatus } from "./helpers.ts";
 
 const NATS_URL = process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1:4222";
 const ROOT = path.resolve(import.meta.dirname, "../..");

@@ -7,7 +7,8 @@ import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { PPOTrainer, type TrainerState, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
 import { workerNodeIds } from "../../services/runs/runner-pool.ts";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
-import { accountWithRole, deterministicPart, launch, metrics, waitFor, waitForStatus } from "./helpers.ts";
+import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
+import { accountWithRole, deterministicPart, launch, metrics, waitForStatus } from "./helpers.ts";
 
 /**
  * Issue 14, item 4, over the wire: with observation and reward normalisation, a run of 2 env runners
@@ -71,6 +72,7 @@ function comparable(state: TrainerState): unknown {
 }
 
 test("a normalised run of 2 × 4 env runners over NATS equals PPOTrainer with 8 envs: metrics, statistics, evaluation", async (t) => {
+  allowLongTest(t);
   const namespace = `norm-split-${randomBytes(4).toString("hex")}`;
   const cluster = await startTestPlatform(t, {
     SERVICES: "api,users,runs",
@@ -88,7 +90,7 @@ test("a normalised run of 2 × 4 env runners over NATS equals PPOTrainer with 8 
   );
   const me = await accountWithRole(cluster, "researcher");
   const run = await launch(cluster, me.token, { ...BODY, resources: { runners: 2 } });
-  const done = await waitForStatus(cluster, me.token, run.id, ["completed", "failed"], 180_000);
+  const done = await waitForStatus(cluster, me.token, run.id, ["completed", "failed"], RUN_DEADLINE_MS);
   t.is(done.status, "completed", done.failureReason ?? "");
 
   const trainer = await PPOTrainer.create({

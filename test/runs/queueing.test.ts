@@ -1,8 +1,18 @@
 import test from "ava";
 import { useTestPlatform } from "../helpers/platform.ts";
-import { accountWithRole, getRun, launch, RUN_SERVICES, tinyRun, waitFor, waitForStatus } from "./helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { accountWithRole, getRun, launch, RUN_SERVICES, tinyRun, waitForStatus } from "./helpers.ts";
 
 const api = useTestPlatform(test, { ...RUN_SERVICES, WORKER_SLOTS: "2" });
+
+/** Calls of `action` this process has served, from Moleculer's own request counter. */
+function handled(action: string): number {
+  const total = api().platform.broker.metrics.getMetric("moleculer.request.total");
+  const counts = (total?.snapshot() ?? []) as { labels: Record<string, unknown>; value: number }[];
+  return counts
+    .filter((c) => c.labels["action"] === action && c.labels["type"] === "local")
+    .reduce((n, c) => n + c.value, 0);
+}
 
 test.serial(
   "a run with no free worker slots waits in queued and starts when slots free up; a node never hosts more runners than slots",
@@ -14,9 +24,15 @@ test.serial(
       (r) => r.iteration >= 1,
       "the first run to iterate",
     );
+    const asked = handled("workers.status");
     const waiting = await launch(api(), me.token, tinyRun(2));
-    // Several scheduling rounds (100 ms apart) pass without a slot.
-    await new Promise((r) => setTimeout(r, 600));
+    // At each scheduling pass the waiting run's actor asks the workers for free slots (nothing else
+    // here asks): its third question means that two passes found none and left it queued.
+    await waitFor(
+      () => handled("workers.status"),
+      (n) => n >= asked + 3,
+      "two scheduling passes of the waiting run",
+    );
     t.is((await getRun(api(), me.token, waiting.id)).status, "queued");
     const status = await api().platform.broker.call<{ free: number; runners: unknown[] }>("workers.status");
     t.is(status.free, 0);

@@ -4,8 +4,9 @@ import type { SweepWithTrials } from "../../services/sweeps/schemas.ts";
 import { parseSweepDefinition } from "../../sweeps/definition.ts";
 import { expandTrials } from "../../sweeps/trials.ts";
 import { type HttpResult, type TestPlatform, useTestPlatform } from "../helpers/platform.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { tinySweep } from "../sweeps/helpers.ts";
-import { accountWithRole, launch, tinyRun, waitFor, waitForStatus } from "./helpers.ts";
+import { accountWithRole, launch, tinyRun, waitForStatus } from "./helpers.ts";
 
 /**
  * Issue 15, finding 2: 16 parallel `POST /runs` of a learner with a quota of 2 all got 201, the count

@@ -10,7 +10,8 @@ import { PPOTrainer, type TrainerState, WALL_TIME_KEYS } from "../../rl/ppo/trai
 import { workerNodeIds } from "../../services/runs/runner-pool.ts";
 import type { PublicRun } from "../../services/runs/schemas.ts";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
-import { accountWithRole, deterministicPart, launch, metrics, waitFor, waitForStatus } from "./helpers.ts";
+import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
+import { accountWithRole, deterministicPart, launch, metrics, waitForStatus } from "./helpers.ts";
 
 /**
  * Issue 14, item 8: scaling out never changes the result. One run, its 8 envs split 1 × 8, 2 × 4 and
@@ -75,6 +76,7 @@ async function checkpointOf(api: TestPlatform, token: string, id: string): Promi
 }
 
 test("1 × 8, 2 × 4 and 4 × 2 env runners over NATS give proxima train's metrics, checkpoint and evaluation with 8 envs, bit for bit", async (t) => {
+  allowLongTest(t);
   const namespace = `split-test-${randomBytes(4).toString("hex")}`;
   const cluster = await startTestPlatform(t, {
     SERVICES: "api,users,runs",
@@ -104,7 +106,7 @@ test("1 × 8, 2 × 4 and 4 × 2 env runners over NATS give proxima train's metri
   );
   const done: PublicRun[] = [];
   for (const run of runs) {
-    const d = await waitForStatus(cluster, me.token, run.id, ["completed", "failed"], 180_000);
+    const d = await waitForStatus(cluster, me.token, run.id, ["completed", "failed"], RUN_DEADLINE_MS);
     t.is(d.status, "completed", d.failureReason ?? "");
     done.push(d);
   }
@@ -166,7 +168,7 @@ test("1 × 8, 2 × 4 and 4 × 2 env runners over NATS give proxima train's metri
   );
   for (const [i, run] of continued.entries()) {
     const what = `${resplit[i]!.from.resources.runners} runners → ${resplit[i]!.runners}`;
-    const d = await waitForStatus(cluster, me.token, run.id, ["completed", "failed"], 180_000);
+    const d = await waitForStatus(cluster, me.token, run.id, ["completed", "failed"], RUN_DEADLINE_MS);
     t.is(d.status, "completed", d.failureReason ?? "");
     t.deepEqual(
       deterministicPart(await metrics(cluster, me.token, run.id)),

@@ -1,15 +1,17 @@
 import test from "ava";
 import { SandboxBusyError, SandboxClosedError, SandboxPool } from "../../sandbox/index.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { assertStillServes, TEST_POOL_OPTIONS, TIGHT } from "./helpers.ts";
 
 // Each test owns its pool: they kill and stop children, and count them.
 
 async function busyPid(pool: SandboxPool): Promise<number> {
-  for (;;) {
-    const stats = pool.stats();
-    if (stats.busy === 1 && stats.pids.length === 1) return stats.pids[0];
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  const stats = await waitFor(
+    () => pool.stats(),
+    (s) => s.busy === 1 && s.pids.length === 1,
+    "the pool's one child to take the job",
+  );
+  return stats.pids[0]!;
 }
 
 const SPIN = {

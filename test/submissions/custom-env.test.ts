@@ -7,6 +7,7 @@ import test from "ava";
 import { getExercise } from "../../exercises/index.ts";
 import type { PublicRun } from "../../services/runs/schemas.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
+import { waitFor } from "../helpers/wait.ts";
 import {
   accountWithRole,
   deterministicPart,
@@ -14,7 +15,6 @@ import {
   launch,
   metrics,
   tinyRun,
-  waitFor,
   waitForStatus,
 } from "../runs/helpers.ts";
 import { createSweep, waitForSweep } from "../sweeps/helpers.ts";

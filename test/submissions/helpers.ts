@@ -1,6 +1,6 @@
 import type { PublicSubmission } from "../../services/submissions/schemas.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
-import { waitFor } from "../runs/helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /** Shared by the submissions tests: the services they need, submitting and waiting for a grade. */
 export const SUBMISSION_SERVICES = {

@@ -5,7 +5,7 @@ import { codeHash } from "../../services/submissions/store.ts";
 import { SOLUTIONS } from "../exercises/solutions.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { startTestPlatform } from "../helpers/platform.ts";
-import { waitFor } from "../runs/helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { getSubmission, graded, SUBMISSION_SERVICES, submit } from "./helpers.ts";
 
 /**

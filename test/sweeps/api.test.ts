@@ -1,6 +1,7 @@
 import test from "ava";
 import { useTestPlatform } from "../helpers/platform.ts";
-import { accountWithRole, getRun, waitFor, waitForStatus } from "../runs/helpers.ts";
+import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
+import { accountWithRole, getRun, waitForStatus } from "../runs/helpers.ts";
 import {
   createSweep,
   getSweep,
@@ -97,6 +98,7 @@ test("a grid sweep runs every trial once, never more than maxConcurrent at a tim
 });
 
 test("stopping a sweep stops its trials; resuming it finishes them from their checkpoints", async (t) => {
+  allowLongTest(t);
   const me = await accountWithRole(api(), "researcher");
   const created = await createSweep(api(), me.token, tinySweep(60, { maxConcurrent: 1 }));
   const first = created.trials[0]!;
@@ -120,7 +122,7 @@ test("stopping a sweep stops its trials; resuming it finishes them from their ch
   });
   t.is(resumed.status, 200);
   t.is(resumed.body.status, "running");
-  const done = await waitForSweep(api(), me.token, created.id, ["completed", "failed"], 180_000);
+  const done = await waitForSweep(api(), me.token, created.id, ["completed", "failed"], RUN_DEADLINE_MS);
   t.is(done.status, "completed");
   t.true(done.trials.every((x) => x.status === "completed" && x.steps === 128 * 60));
   const runs = await runsOf(api().database.url, me.id);

@@ -1,5 +1,6 @@
 import test from "ava";
 import { useTestPlatform } from "../helpers/platform.ts";
+import { allowLongTest, LONG_TEST_MS } from "../helpers/wait.ts";
 import { accountWithRole } from "../runs/helpers.ts";
 import { createSweep, runsOf, SWEEP_SERVICES, waitForSweep } from "./helpers.ts";
 
@@ -10,7 +11,7 @@ import { createSweep, runsOf, SWEEP_SERVICES, waitForSweep } from "./helpers.ts"
 const api = useTestPlatform(test, SWEEP_SERVICES);
 
 test("an ASHA sweep of 8 CartPole trials finishes and names a best trial that reaches 475", async (t) => {
-  t.timeout(600_000);
+  allowLongTest(t);
   const me = await accountWithRole(api(), "researcher");
   const sweep = await createSweep(api(), me.token, {
     name: "cartpole lr × clip",
@@ -26,7 +27,7 @@ test("an ASHA sweep of 8 CartPole trials finishes and names a best trial that re
     maxConcurrent: 2,
     earlyStopping: { type: "asha", gracePeriod: 25_000, reductionFactor: 2 },
   });
-  const done = await waitForSweep(api(), me.token, sweep.id, ["completed", "failed"], 580_000);
+  const done = await waitForSweep(api(), me.token, sweep.id, ["completed", "failed"], LONG_TEST_MS - 20_000);
   t.is(done.status, "completed");
   t.truthy(done.best);
   t.true(done.best!.metric! >= 475, `best final return ${done.best!.metric}`);

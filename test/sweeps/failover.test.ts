@@ -4,7 +4,8 @@ import path from "node:path";
 import test from "ava";
 import pg from "pg";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
-import { accountWithRole, waitFor } from "../runs/helpers.ts";
+import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
+import { accountWithRole } from "../runs/helpers.ts";
 import { createSweep, getSweep, runsOf, tinySweep } from "./helpers.ts";
 
 const NATS_URL = process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1:4222";
@@ -54,7 +55,7 @@ async function sweepHost(databaseUrl: string, sweepId: string): Promise<string |
 }
 
 test("killing the sweep's host mid-sweep: another node takes it over and every trial runs exactly once", async (t) => {
-  t.timeout(300_000);
+  allowLongTest(t);
   const namespace = `sweeps-test-${randomBytes(4).toString("hex")}`;
   const cluster = await startTestPlatform(t, {
     SERVICES: "api,users,runs,workers",
@@ -107,7 +108,7 @@ test("killing the sweep's host mid-sweep: another node takes it over and every t
     () => getSweep(cluster, me.token, sweep.id).catch(() => null),
     (s) => s !== null && (s.status === "completed" || s.status === "failed"),
     "the sweep to finish",
-    240_000,
+    RUN_DEADLINE_MS,
   ).then((s) => s!);
   t.is(done.status, "completed");
   t.not(await sweepHost(cluster.database.url, sweep.id), host, "another node finished it");

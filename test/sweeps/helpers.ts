@@ -2,7 +2,7 @@ import pg from "pg";
 import type { PublicRun } from "../../services/runs/schemas.ts";
 import type { SweepWithTrials } from "../../services/sweeps/schemas.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
-import { waitFor } from "../runs/helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /** Shared by the sweeps tests: a platform hosting sweeps, tiny trial runs, polling, run intervals. */
 export const SWEEP_SERVICES = {

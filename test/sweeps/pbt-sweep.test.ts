@@ -3,6 +3,7 @@ import pg from "pg";
 import { decodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
 import { quantileSize } from "../../sweeps/pbt.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
+import { allowLongTest, RUN_DEADLINE_MS } from "../helpers/wait.ts";
 import { accountWithRole, launch, metrics, tinyRun, waitForStatus } from "../runs/helpers.ts";
 import { createSweep, SWEEP_SERVICES, waitForSweep } from "./helpers.ts";
 
@@ -60,6 +61,7 @@ test("a run created with initFrom starts from the source's checkpoint with its o
 });
 
 test("PBT: the bottom quantile continues from a top member's checkpoint with perturbed hyperparameters; lineage is kept", async (t) => {
+  allowLongTest(t);
   const me = await accountWithRole(api(), "researcher");
   const sweep = await createSweep(api(), me.token, {
     name: "pbt",
@@ -74,7 +76,7 @@ test("PBT: the bottom quantile continues from a top member's checkpoint with per
     seed: 11,
   });
   t.is(sweep.trials.length, 4);
-  const done = await waitForSweep(api(), me.token, sweep.id, ["completed", "failed"], 240_000);
+  const done = await waitForSweep(api(), me.token, sweep.id, ["completed", "failed"], RUN_DEADLINE_MS);
   t.is(done.status, "completed");
   t.is(done.trials.length, 12, "3 generations of 4");
   t.true(done.trials.every((x) => x.status === "completed"));

@@ -2,7 +2,15 @@ import { readFile } from "node:fs/promises";
 import anyTest from "ava";
 import * as ort from "onnxruntime-node";
 import { TEST_ADMIN, TEST_PASSWORD, useTestPlatform } from "../helpers/platform.ts";
-import { getRun, launch, metrics, RUN_SERVICES, tinyRun, waitForStatus } from "../runs/helpers.ts";
+import {
+  getRun,
+  holdWorkerSlots,
+  launch,
+  metrics,
+  RUN_SERVICES,
+  tinyRun,
+  waitForStatus,
+} from "../runs/helpers.ts";
 import { DropProxy } from "./drop-proxy.ts";
 import {
   browserUnavailable,
@@ -64,7 +72,9 @@ function suite() {
 
     await page.getByRole("link", { name: "New run" }).click();
     await page.getByLabel("Environment").selectOption("CartPole-v1");
-    await page.getByLabel("Total steps").fill(String(128 * 400));
+    // Far more than the test waits for (it stops the run): the chart must be able to grow however
+    // slowly the page loads.
+    await page.getByLabel("Total steps").fill(String(128 * 5_000));
     await page.getByLabel("Seed").fill("3");
     await page.getByLabel("numEnvs").fill("4");
     await page.getByLabel("numSteps").fill("32");
@@ -83,7 +93,7 @@ function suite() {
     await screenshot(page, "run-live");
 
     await page.getByRole("button", { name: "Stop" }).click();
-    await page.locator('.page-head [data-status="stopped"]').waitFor({ timeout: 30_000 });
+    await page.locator('.page-head [data-status="stopped"]').waitFor();
     t.is(await page.getByRole("button", { name: "Resume" }).isVisible(), true);
     await page.locator('.status-history [data-status="stopped"]').waitFor();
 
@@ -211,14 +221,19 @@ function suite() {
     await proxy.start();
     t.teardown(() => proxy.close());
     const token = (await api().login(me.email, me.password)).accessToken;
+    // The run waits in queued while the page loads: however slow the load, the run cannot have
+    // ended before the page watches it and the connection is dropped.
+    const slots = await holdWorkerSlots(api());
     const run = await launch(api(), token, tinyRun(600));
 
     const w = await openPage(browser());
     const { page } = w;
     await loginThroughForm(page, proxy.url, me.email, me.password);
     await page.goto(`${proxy.url}/runs/${run.id}`);
-    await waitForAttribute(page, RETURN_CHART, "data-iterations", (v) => Number(v) >= 2);
+    await page.locator('.page-head [data-status="queued"]').waitFor();
     await page.locator('.connection[data-state="open"]').waitFor();
+    await slots.release();
+    await waitForAttribute(page, RETURN_CHART, "data-iterations", (v) => Number(v) >= 2);
 
     const seenBeforeDrop = Number(await page.locator(RETURN_CHART).getAttribute("data-iterations"));
     proxy.drop();

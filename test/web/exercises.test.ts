@@ -1,6 +1,7 @@
 import anyTest from "ava";
 import { SOLUTIONS } from "../exercises/solutions.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { browserUnavailable, loginThroughForm, openPage, screenshot, useBrowser } from "./helpers.ts";
 
 /** Exercises in the browser: statement, editor, a wrong then a right answer, per-test results, progress. */
@@ -36,7 +37,7 @@ function suite() {
       // The starter code returns zeros: graded, failed, with the failing tests named.
       await page.getByRole("button", { name: "Submit" }).click();
       const result = page.locator('section[aria-label="Result"]');
-      await result.and(page.locator('[data-status="failed"]')).waitFor({ timeout: 60_000 });
+      await result.and(page.locator('[data-status="failed"]')).waitFor();
       const failedTests = await result.locator('li[data-passed="false"]').count();
       t.true(failedTests > 0);
       await screenshot(page, "exercise-failed");
@@ -46,7 +47,7 @@ function suite() {
       await page.keyboard.press("Delete");
       await page.keyboard.insertText(SOLUTIONS["discounted-returns"]!.trim());
       await page.getByRole("button", { name: "Submit" }).click();
-      await result.and(page.locator('[data-status="passed"]')).waitFor({ timeout: 60_000 });
+      await result.and(page.locator('[data-status="passed"]')).waitFor();
       t.is(await result.locator('li[data-passed="false"]').count(), 0);
       t.true((await result.locator('li[data-passed="true"]').count()) >= failedTests);
       await screenshot(page, "exercise-passed");
@@ -80,7 +81,7 @@ function suite() {
       await page.locator(".cm-content").waitFor();
       await page.getByRole("button", { name: "Submit" }).click();
       const result = page.locator('section[aria-label="Result"]');
-      await result.and(page.locator('[data-status="passed"]')).waitFor({ timeout: 60_000 });
+      await result.and(page.locator('[data-status="passed"]')).waitFor();
       const envId = await result.locator("[data-env-id]").getAttribute("data-env-id");
       t.regex(envId ?? "", /^custom:[0-9a-f-]{36}$/);
       await screenshot(page, "custom-env-passed");
@@ -109,9 +110,9 @@ function suite() {
 /** Waits until the run form's environment select shows `value` (it is listed once the page fetched it). */
 async function waitForSelected(page: import("playwright-core").Page, value: string): Promise<void> {
   const select = page.locator('select[name="env"]');
-  const deadline = Date.now() + 10_000;
-  while ((await select.inputValue()) !== value) {
-    if (Date.now() > deadline) throw new Error(`the env select never showed ${value}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(
+    () => select.inputValue(),
+    (shown) => shown === value,
+    `the env select to show ${value}`,
+  );
 }

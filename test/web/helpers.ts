@@ -4,6 +4,7 @@ import path from "node:path";
 import type { TestFn } from "ava";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { buildWeb } from "../../web/build.ts";
+import { DEFAULT_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
 
 /**
  * Browser tests: headless Chromium (Debian's package) driven by playwright-core, against a real
@@ -59,6 +60,8 @@ export async function openPage(
     hasTouch: opts.isMobile ?? false,
     acceptDownloads: true,
   });
+  // Playwright's 30 s default is a deadline a loaded machine reaches; every wait gets the suite's own.
+  context.setDefaultTimeout(DEFAULT_DEADLINE_MS);
   const page = await context.newPage();
   const errors: string[] = [];
   const failedResponses: string[] = [];
@@ -83,21 +86,20 @@ export async function openPage(
   return { page, context, errors, failedResponses };
 }
 
-/** Polls an attribute of the first element matching `selector` until `done` holds. */
-export async function waitForAttribute(
+/** Waits until an attribute of the first element matching `selector` satisfies `done`. */
+export function waitForAttribute(
   page: Page,
   selector: string,
   attribute: string,
   done: (value: string | null) => boolean,
-  timeoutMs = 60_000,
+  timeoutMs = DEFAULT_DEADLINE_MS,
 ): Promise<string | null> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await page.locator(selector).first().getAttribute(attribute, { timeout: timeoutMs });
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${selector} [${attribute}] is still ${value}`);
-    await page.waitForTimeout(100);
-  }
+  return waitFor(
+    () => page.locator(selector).first().getAttribute(attribute, { timeout: timeoutMs }),
+    done,
+    `${selector} [${attribute}] to change`,
+    timeoutMs,
+  );
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {

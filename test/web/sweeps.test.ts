@@ -1,5 +1,6 @@
 import anyTest from "ava";
 import { TEST_ADMIN, useTestPlatform } from "../helpers/platform.ts";
+import { holdWorkerSlots } from "../runs/helpers.ts";
 import { createSweep, SWEEP_SERVICES, tinySweep, waitForSweep } from "../sweeps/helpers.ts";
 import { browserUnavailable, loginThroughForm, openPage, screenshot, useBrowser } from "./helpers.ts";
 
@@ -22,6 +23,9 @@ function suite() {
         body: { role: "researcher" },
       });
       const token = (await api().login(me.email, me.password)).accessToken;
+      // The sweep's trials wait in queued while the page loads: however slow the load, the sweep
+      // cannot have ended before the page watches it run.
+      const slots = await holdWorkerSlots(api());
       const sweep = await createSweep(api(), token, tinySweep(120));
 
       const w = await openPage(browser());
@@ -33,12 +37,13 @@ function suite() {
       await page.getByRole("heading", { name: "tiny grid" }).waitFor();
       t.is(await page.locator("table.trials tbody tr").count(), 4);
       await page.locator('.page-head [data-status="running"]').waitFor();
+      await slots.release();
       await page.locator('table.trials tbody tr[data-status="running"]').first().waitFor();
       const stepsAtFirst = await page.locator("table.trials tbody").textContent();
 
       // The page follows the sweep by itself until it completes.
       await waitForSweep(api(), token, sweep.id, ["completed"]);
-      await page.locator('.page-head [data-status="completed"]').waitFor({ timeout: 30_000 });
+      await page.locator('.page-head [data-status="completed"]').waitFor();
       await page.locator("[data-best-trial]").waitFor();
       t.not(
         await page.locator("table.trials tbody").textContent(),

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import test from "ava";
+import { hashTicket } from "../../services/tickets/tickets.ts";
 import { signAccessToken } from "../../services/users/tokens.ts";
 import { TEST_JWT_SECRET, useTestPlatform } from "../helpers/platform.ts";
+import { waitUntil } from "../helpers/wait.ts";
 import { TestSocket, upgradeStatus, wsUrl } from "./helpers.ts";
 
 const api = useTestPlatform(test, { SERVICES: "api,users,tickets" });
@@ -133,7 +135,16 @@ test("an expired ticket is refused", async (t) => {
     sessionExpiresAt: Date.now() + 60_000,
     ttlSeconds: 1,
   });
-  await new Promise((r) => setTimeout(r, 1_500));
+  // Tickets expire on the database's clock: wait until it says this one has.
+  await waitUntil(async () => {
+    const rows = await platform.db.orm.em
+      .getConnection()
+      .execute<{ expired: boolean }[]>(
+        `select "expires_at" <= now() as "expired" from "ws_tickets" where "token_hash" = ?`,
+        [hashTicket(issued.ticket)],
+      );
+    return rows[0]?.expired === true;
+  }, "the ticket's expiry on the database's clock");
   t.is(await upgradeStatus(wsUrl(url, `?ticket=${encodeURIComponent(issued.ticket)}`)), 401);
 });
 

@@ -1,8 +1,15 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
 import WebSocket from "ws";
+import { AuthStateCache } from "../../api/auth/auth-state-cache.ts";
+import { WsHub, type WsHubOptions } from "../../api/ws/hub.ts";
 import type { RunStatus } from "../../db/entities/Run.ts";
 import { NotFoundError } from "../../lib/errors.ts";
 import type { PublicMetricPoint, RunMetricsEvent } from "../../services/runs/schemas.ts";
+import type { AuthState } from "../../services/users/schemas.ts";
+import { TEST_JWT_SECRET, type TestPlatform } from "../helpers/platform.ts";
+import { DEFAULT_DEADLINE_MS } from "../helpers/wait.ts";
 
 /**
  * What the WebSocket tests share: a client that queues what it receives, a probe of refused
@@ -53,7 +60,7 @@ export class TestSocket {
   }
 
   /** The next message (matching `match`, when given), in arrival order; fails after `timeoutMs`. */
-  next(match: (m: Json) => boolean = () => true, timeoutMs = 10_000): Promise<Json> {
+  next(match: (m: Json) => boolean = () => true, timeoutMs = DEFAULT_DEADLINE_MS): Promise<Json> {
     const i = this.inbox.findIndex(match);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
     return new Promise((resolve, reject) => {
@@ -103,6 +110,40 @@ export async function upgradeStatus(url: string, headers: Record<string, string>
     if (err instanceof UpgradeRefused) return err.status;
     throw err;
   }
+}
+
+/**
+ * A hub of its own (its own options: small limits, an injected clock, beats the test drives) on its
+ * own HTTP server, in front of the platform's real broker and users service; closed at teardown.
+ */
+export async function startHub(
+  platform: TestPlatform,
+  t: { teardown(fn: () => Promise<void>): void },
+  options: Partial<WsHubOptions>,
+): Promise<{ hub: WsHub; url: string }> {
+  const { broker, config, logger } = platform.platform;
+  const hub = new WsHub(
+    {
+      broker,
+      logger,
+      jwtSecret: TEST_JWT_SECRET,
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      allowedOrigins: [],
+      authStates: new AuthStateCache((id) =>
+        broker.call<AuthState, { id: string }>("users.authState", { id }),
+      ),
+    },
+    options,
+  );
+  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  hub.attach(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.teardown(async () => {
+    await hub.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { hub, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
 export interface TableRun {

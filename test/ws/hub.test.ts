@@ -1,16 +1,13 @@
 import { randomUUID } from "node:crypto";
-import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { once } from "node:events";
+import type { Socket } from "node:net";
 import test from "ava";
-import { AuthStateCache } from "../../api/auth/auth-state-cache.ts";
-import { WsHub, type WsHubOptions } from "../../api/ws/hub.ts";
-import type { AuthState } from "../../services/users/schemas.ts";
-import { TEST_JWT_SECRET, useTestPlatform } from "../helpers/platform.ts";
-import { addTableRunsService, metricsEvent, type RunTable, TestSocket } from "./helpers.ts";
+import { useTestPlatform } from "../helpers/platform.ts";
+import { addTableRunsService, metricsEvent, type RunTable, startHub, TestSocket } from "./helpers.ts";
 
 /**
  * The hub's protections against peers that stop reading or answering, checked on a hub of its own
- * (small thresholds, fast heartbeat) served by its own HTTP server, with the platform's real broker,
+ * (small thresholds, a heartbeat the test drives) served by its own HTTP server, with the platform's real broker,
  * users service and test runs table behind it.
  */
 const platform = useTestPlatform(test, { SERVICES: "api,users,tickets" });
@@ -21,49 +18,12 @@ test.beforeEach(async () => {
   await runsService;
 });
 
-async function startHub(
-  t: { teardown(fn: () => Promise<void>): void },
-  options: Partial<WsHubOptions>,
-): Promise<{ hub: WsHub; url: string }> {
-  const { broker, config, logger } = platform().platform;
-  const hub = new WsHub(
-    {
-      broker,
-      logger,
-      jwtSecret: TEST_JWT_SECRET,
-      issuer: config.JWT_ISSUER,
-      audience: config.JWT_AUDIENCE,
-      allowedOrigins: [],
-      authStates: new AuthStateCache((id) =>
-        broker.call<AuthState, { id: string }>("users.authState", { id }),
-      ),
-    },
-    options,
-  );
-  const server = http.createServer((_req, res) => res.writeHead(404).end());
-  hub.attach(server);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.teardown(async () => {
-    await hub.close();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return { hub, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`gave up waiting: ${what}`);
-}
-
 function rawSocket(socket: TestSocket): Socket {
   return (socket.ws as unknown as { _socket: Socket })._socket;
 }
 
 test("a subscriber that stops reading is dropped instead of buffered without bound", async (t) => {
-  const { hub, url } = await startHub(t, { maxBufferedBytes: 64 * 1024 });
+  const { hub, url } = await startHub(platform(), t, { maxBufferedBytes: 64 * 1024 });
   const me = await platform().learner();
   const runId = randomUUID();
   table.runs.set(runId, { ownerId: me.user.id, status: "running", points: [] });
@@ -92,23 +52,40 @@ test("a subscriber that stops reading is dropped instead of buffered without bou
   healthy.close();
 });
 
-test("a peer that stops answering pings is terminated by the heartbeat", async (t) => {
-  const { hub, url } = await startHub(t, { heartbeatMs: 100 });
+test("a peer that has not answered a ping by the next beat is terminated; one that answers stays", async (t) => {
+  // The test beats the heart itself (the interval would fire only after an hour): on a loaded machine
+  // an interval can fire twice before the event loop reads a pong that has already arrived.
+  const { hub, url } = await startHub(platform(), t, { heartbeatMs: 3_600_000 });
   const me = await platform().learner();
   const responsive = await TestSocket.withToken(url, me.tokens.accessToken);
   const silent = await TestSocket.withToken(url, me.tokens.accessToken);
   rawSocket(silent).pause();
-  await until(() => hub.stats().dropped.dead === 1, "the silent peer is terminated");
-  // Several beats later, the peer that answers its pings is still there.
-  await new Promise((r) => setTimeout(r, 400));
+  const dead: number[] = [];
+  for (let beat = 1; beat <= 4; beat++) {
+    const pinged = once(responsive.ws, "ping");
+    hub.beat();
+    await pinged;
+    await answered(responsive);
+    dead.push(hub.stats().dropped.dead);
+  }
+  t.deepEqual(dead, [0, 1, 1, 1], "the silent peer is terminated at the second beat");
   t.is(hub.stats().openSockets, 1);
   t.is(responsive.ws.readyState, responsive.ws.OPEN);
   responsive.close();
   silent.close();
 });
 
+/**
+ * A round trip on the socket: the client's pong (ws sends it as the ping arrives) went out before
+ * this message on the same connection, so by the hub's answer the hub has read the pong too.
+ */
+async function answered(socket: TestSocket): Promise<void> {
+  const reply = await socket.subscribe(randomUUID());
+  if (reply["type"] !== "error") throw new Error(`unexpected reply ${JSON.stringify(reply)}`);
+}
+
 test("closing the hub closes its sockets with 1001 and refuses new upgrades", async (t) => {
-  const { hub, url } = await startHub(t, {});
+  const { hub, url } = await startHub(platform(), t, {});
   const me = await platform().learner();
   const socket = await TestSocket.withToken(url, me.tokens.accessToken);
   await hub.close();

@@ -1,48 +1,15 @@
 import { once } from "node:events";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import test from "ava";
-import { AuthStateCache } from "../../api/auth/auth-state-cache.ts";
-import { WsHub, type WsHubOptions } from "../../api/ws/hub.ts";
 import { MAX_TRACKED_KEYS, UpgradeLimits } from "../../api/ws/upgrade-limits.ts";
-import type { AuthState } from "../../services/users/schemas.ts";
-import { TEST_JWT_SECRET, useTestPlatform } from "../helpers/platform.ts";
-import { TestSocket, UpgradeRefused, wsUrl } from "./helpers.ts";
+import { useTestPlatform } from "../helpers/platform.ts";
+import { startHub, TestSocket, UpgradeRefused, wsUrl } from "./helpers.ts";
 
 /**
  * Per-user and per-address WebSocket limits (issue 15, finding 5), on a hub of its own with small
  * limits and a clock the test turns, in front of the platform's real users service.
  */
 const platform = useTestPlatform(test, { SERVICES: "api,users,tickets" });
-
-async function startHub(
-  t: { teardown(fn: () => Promise<void>): void },
-  options: Partial<WsHubOptions>,
-): Promise<{ hub: WsHub; url: string }> {
-  const { broker, config, logger } = platform().platform;
-  const hub = new WsHub(
-    {
-      broker,
-      logger,
-      jwtSecret: TEST_JWT_SECRET,
-      issuer: config.JWT_ISSUER,
-      audience: config.JWT_AUDIENCE,
-      allowedOrigins: [],
-      authStates: new AuthStateCache((id) =>
-        broker.call<AuthState, { id: string }>("users.authState", { id }),
-      ),
-    },
-    options,
-  );
-  const server = http.createServer((_req, res) => res.writeHead(404).end());
-  hub.attach(server);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.teardown(async () => {
-    await hub.close();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return { hub, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
 
 interface Answer {
   status: number;
@@ -87,7 +54,7 @@ function attempt(url: string, headers: Record<string, string>): Promise<Answer> 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 test("one user's N+1th socket is refused with 429 naming the limit, while another user still connects", async (t) => {
-  const { url } = await startHub(t, { maxSocketsPerUser: 3 });
+  const { url } = await startHub(platform(), t, { maxSocketsPerUser: 3 });
   const alice = await platform().learner();
   const bob = await platform().learner();
   const sockets = await Promise.all([1, 2, 3].map(() => TestSocket.withToken(url, alice.tokens.accessToken)));
@@ -104,7 +71,7 @@ test("one user's N+1th socket is refused with 429 naming the limit, while anothe
 });
 
 test("parallel upgrades of one user cannot all slip under the cap", async (t) => {
-  const { url } = await startHub(t, { maxSocketsPerUser: 2, upgradesPerMinutePerUser: 100 });
+  const { url } = await startHub(platform(), t, { maxSocketsPerUser: 2, upgradesPerMinutePerUser: 100 });
   const alice = await platform().learner();
   const outcomes = await Promise.allSettled(
     Array.from({ length: 12 }, () => TestSocket.withToken(url, alice.tokens.accessToken)),
@@ -118,7 +85,7 @@ test("parallel upgrades of one user cannot all slip under the cap", async (t) =>
 });
 
 test("closing a socket frees its user's slot", async (t) => {
-  const { hub, url } = await startHub(t, { maxSocketsPerUser: 1 });
+  const { hub, url } = await startHub(platform(), t, { maxSocketsPerUser: 1 });
   const alice = await platform().learner();
   const first = await TestSocket.withToken(url, alice.tokens.accessToken);
   t.is((await attempt(url, bearer(alice.tokens.accessToken))).status, 429);
@@ -134,7 +101,7 @@ test("closing a socket frees its user's slot", async (t) => {
 
 test("one user's upgrade rate is limited (429 naming it, with Retry-After) and recovers with time", async (t) => {
   let now = 0;
-  const { url } = await startHub(t, { upgradesPerMinutePerUser: 3, now: () => now });
+  const { url } = await startHub(platform(), t, { upgradesPerMinutePerUser: 3, now: () => now });
   const alice = await platform().learner();
   const bob = await platform().learner();
   for (let i = 1; i <= 3; i++) {
@@ -154,7 +121,11 @@ test("one user's upgrade rate is limited (429 naming it, with Retry-After) and r
 
 test("failed authentications from one address make its upgrades 429 before any token is checked", async (t) => {
   let now = 0;
-  const { url } = await startHub(t, { failedUpgradesPerMinutePerIp: 2, trustProxy: true, now: () => now });
+  const { url } = await startHub(platform(), t, {
+    failedUpgradesPerMinutePerIp: 2,
+    trustProxy: true,
+    now: () => now,
+  });
   const alice = await platform().learner();
   const from = (ip: string, token: string) => ({ ...bearer(token), "x-forwarded-for": ip });
 

@@ -1,6 +1,6 @@
 import test from "ava";
 import { useTestPlatform } from "../helpers/platform.ts";
-import { launch, metrics, RUN_SERVICES, tinyRun } from "../runs/helpers.ts";
+import { holdWorkerSlots, launch, metrics, RUN_SERVICES, tinyRun } from "../runs/helpers.ts";
 import { type Json, TestSocket } from "./helpers.ts";
 
 /** End to end: a real CartPole run through the API, watched live over the WebSocket. */
@@ -8,13 +8,16 @@ const api = useTestPlatform(test, { ...RUN_SERVICES, SERVICES: "api,users,runs,w
 
 test("a run launched through the API streams its points live, in order, then its completion", async (t) => {
   const me = await api().learner();
+  // The run waits in queued until the socket watches it: it cannot have ended before.
+  const slots = await holdWorkerSlots(api());
   const run = await launch(api(), me.tokens.accessToken, tinyRun(12));
   const socket = await TestSocket.withToken(api().url, me.tokens.accessToken);
-  t.like(await socket.subscribe(run.id), { type: "subscribed", runId: run.id });
+  t.like(await socket.subscribe(run.id), { type: "subscribed", runId: run.id, status: "queued" });
+  await slots.release();
 
   const received: Json[] = [];
   for (;;) {
-    const message = await socket.next(undefined, 60_000);
+    const message = await socket.next();
     if (message["type"] === "metrics") received.push(message);
     if (message["type"] === "status" && message["status"] === "completed") break;
     t.not(message["type"], "error");
