@@ -39,10 +39,15 @@ export { ClassicControlEnv, type EnvSnapshot, type EpisodePhase } from "./env-ba
 export { EnvError, type EnvErrorCode } from "./errors.ts";
 export { MountainCarEnv } from "./mountain-car.ts";
 export { MountainCarContinuousEnv } from "./mountain-car-continuous.ts";
+export { AntEnv } from "./mujoco/ant.ts";
 export { loadedMujoco, loadMujoco, type Mujoco, MujocoSim } from "./mujoco/engine.ts";
 export { HalfCheetahEnv } from "./mujoco/half-cheetah.ts";
 export { HopperEnv } from "./mujoco/hopper.ts";
+export { HumanoidEnv } from "./mujoco/humanoid.ts";
+export { InvertedDoublePendulumEnv } from "./mujoco/inverted-double-pendulum.ts";
+export { InvertedPendulumEnv } from "./mujoco/inverted-pendulum.ts";
 export { controlCost, MujocoEnv, type MujocoModelSpec, mujocoSpaces } from "./mujoco/mujoco-env.ts";
+export { ReacherEnv } from "./mujoco/reacher.ts";
 export { SwimmerEnv } from "./mujoco/swimmer.ts";
 export { Walker2dEnv } from "./mujoco/walker2d.ts";
 export { PendulumEnv } from "./pendulum.ts";

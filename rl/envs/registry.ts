@@ -18,10 +18,18 @@ import type { ClassicControlEnv, EnvSpec } from "./env-base.ts";
 import { EnvError } from "./errors.ts";
 import { MountainCarEnv } from "./mountain-car.ts";
 import { MountainCarContinuousEnv } from "./mountain-car-continuous.ts";
+import { ANT_MODEL, AntEnv } from "./mujoco/ant.ts";
 import { loadMujoco, type Mujoco, requireMujoco } from "./mujoco/engine.ts";
 import { HALF_CHEETAH_MODEL, HalfCheetahEnv } from "./mujoco/half-cheetah.ts";
 import { HOPPER_MODEL, HopperEnv } from "./mujoco/hopper.ts";
+import { HUMANOID_MODEL, HumanoidEnv } from "./mujoco/humanoid.ts";
+import {
+  INVERTED_DOUBLE_PENDULUM_MODEL,
+  InvertedDoublePendulumEnv,
+} from "./mujoco/inverted-double-pendulum.ts";
+import { INVERTED_PENDULUM_MODEL, InvertedPendulumEnv } from "./mujoco/inverted-pendulum.ts";
 import { type MujocoEnv, type MujocoModelSpec, mujocoSpaces } from "./mujoco/mujoco-env.ts";
+import { REACHER_MODEL, ReacherEnv } from "./mujoco/reacher.ts";
 import { SWIMMER_MODEL, SwimmerEnv } from "./mujoco/swimmer.ts";
 import { WALKER2D_MODEL, Walker2dEnv } from "./mujoco/walker2d.ts";
 import { PendulumEnv } from "./pendulum.ts";
@@ -72,6 +80,16 @@ const REGISTRY = {
   "Hopper-v5": mujoco(HOPPER_MODEL, HopperEnv, 1000, 3800.0),
   "Walker2d-v5": mujoco(WALKER2D_MODEL, Walker2dEnv, 1000, undefined),
   "Swimmer-v5": mujoco(SWIMMER_MODEL, SwimmerEnv, 1000, 360.0),
+  "InvertedPendulum-v5": mujoco(INVERTED_PENDULUM_MODEL, InvertedPendulumEnv, 1000, 950.0),
+  "InvertedDoublePendulum-v5": mujoco(
+    INVERTED_DOUBLE_PENDULUM_MODEL,
+    InvertedDoublePendulumEnv,
+    1000,
+    9100.0,
+  ),
+  "Reacher-v5": mujoco(REACHER_MODEL, ReacherEnv, 50, -3.75),
+  "Ant-v5": mujoco(ANT_MODEL, AntEnv, 1000, 6000.0),
+  "Humanoid-v5": mujoco(HUMANOID_MODEL, HumanoidEnv, 1000, undefined),
 } satisfies Record<string, Registration>;
 
 export type EnvId = keyof typeof REGISTRY;
