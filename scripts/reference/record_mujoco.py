@@ -25,7 +25,8 @@ Writes test/rl/fixtures/reference/mujoco/<env id>.json.gz, each:
   with Gymnasium's keys), terminated, truncated, and the state after;
 - `episodes`: whole episodes through `gymnasium.make` from `reset(seed)` under a recorded action
   sequence (300 steps, or 100 to 300 up to a termination for a falling policy): the observation and
-  reward of every step (see EPISODES for the policies and the "chaotic" mark).
+  reward of every step (see EPISODES for the policies and the "chaotic" mark). Reacher's episodes run
+  under a TimeLimit of 300 instead of its 50 (`maxEpisodeSteps` in the episode, EPISODE_TIME_LIMIT).
 
 Observations are Gymnasium's float64 values; the env here returns float32, the tests say how close.
 """
@@ -45,7 +46,17 @@ assert gym.__version__ == "1.3.0", f"record with gymnasium 1.3.0, not {gym.__ver
 assert np.__version__.startswith("2."), "Gymnasium 1.3 runs on NumPy 2 (NEP 50 promotion)"
 
 OUT = Path(__file__).resolve().parents[2] / "test" / "rl" / "fixtures" / "reference" / "mujoco"
-DEFAULT_ENVS = ["HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Swimmer-v5"]
+DEFAULT_ENVS = [
+    "HalfCheetah-v5",
+    "Hopper-v5",
+    "Walker2d-v5",
+    "Swimmer-v5",
+    "InvertedPendulum-v5",
+    "InvertedDoublePendulum-v5",
+    "Reacher-v5",
+    "Ant-v5",
+    "Humanoid-v5",
+]
 RESET_SEEDS = [0, 1, 7, 42, 123, 65536, 2**32 - 1, 2**40 + 5, 2**53 - 1]
 EPISODE_STEPS = 300
 STATES_PER_RUN = 12
@@ -63,7 +74,8 @@ def floats(a) -> list[float]:
 
 
 def info_json(info: dict) -> dict:
-    return {k: f(v) for k, v in info.items() if np.ndim(v) == 0}
+    # Humanoid's tendon_length and tendon_velocity are arrays.
+    return {k: f(v) if np.ndim(v) == 0 else floats(v) for k, v in info.items()}
 
 
 # ---- Policies: (env, obs, rng) -> float32 action -------------------------------------------------
@@ -98,6 +110,62 @@ def joint_pd(noise):
     return policy
 
 
+def lqr_gain(env, q_weight=1.0, r_weight=0.1, eps=1e-6):
+    """An LQR gain about the upright state (init_qpos, 0) of the cart-poles, from central differences
+    of one env step on a separate MjData (mjd_transitionFD does not support RK4)."""
+    u = env.unwrapped
+    m = u.model
+    d = mujoco.MjData(m)
+    nv, nu = m.nv, m.nu
+
+    def step(x, ctrl):
+        mujoco.mj_resetData(m, d)
+        d.qpos[:] = u.init_qpos + x[:nv]
+        d.qvel[:] = x[nv:]
+        d.ctrl[:] = ctrl
+        mujoco.mj_step(m, d, nstep=u.frame_skip)
+        return np.concatenate([d.qpos - u.init_qpos, d.qvel])
+
+    x0, u0 = np.zeros(2 * nv), np.zeros(nu)
+    a = np.stack([(step(x0 + eps * e, u0) - step(x0 - eps * e, u0)) / (2 * eps) for e in np.eye(2 * nv)], axis=1)
+    b = np.stack([(step(x0, u0 + eps * e) - step(x0, u0 - eps * e)) / (2 * eps) for e in np.eye(nu)], axis=1)
+    q, r, p = q_weight * np.eye(2 * nv), r_weight * np.eye(nu), q_weight * np.eye(2 * nv)
+    for _ in range(5000):  # the discrete Riccati recursion, to its fixed point
+        k = np.linalg.solve(r + b.T @ p @ b, b.T @ p @ a)
+        p = q + a.T @ p @ (a - b @ k)
+    return k
+
+
+def lqr_balance(noise):
+    """Keeps InvertedPendulum's and InvertedDoublePendulum's poles up (LQR) with noise."""
+    gains = {}
+
+    def policy(env, obs, rng):
+        u = env.unwrapped
+        if id(u) not in gains:
+            gains[id(u)] = lqr_gain(env)
+        x = np.concatenate([u.data.qpos - u.init_qpos, u.data.qvel])
+        a = -gains[id(u)] @ x + rng.uniform(-noise, noise, size=u.model.nu)
+        return np.clip(a, env.action_space.low, env.action_space.high).astype(np.float32)
+
+    return policy
+
+
+def posture_pd(kp, kd, noise):
+    """Holds each actuated joint near its initial angle with noise: Humanoid stands for a while."""
+
+    def policy(env, obs, rng):
+        u = env.unwrapped
+        m, d = u.model, u.data
+        joints = m.actuator_trnid[:, 0]
+        q = d.qpos[m.jnt_qposadr[joints]] - u.init_qpos[m.jnt_qposadr[joints]]
+        v = d.qvel[m.jnt_dofadr[joints]]
+        a = -(kp * q + kd * v) + rng.uniform(-noise, noise, size=m.nu)
+        return np.clip(a, env.action_space.low, env.action_space.high).astype(np.float32)
+
+    return policy
+
+
 COMMON_POLICIES = [
     ("random", uniform()),
     ("zero", zero),
@@ -107,6 +175,9 @@ COMMON_POLICIES = [
 EXTRA_POLICIES = {
     "Hopper-v5": [("balance", joint_pd(0.3))],
     "Walker2d-v5": [("balance", joint_pd(0.1))],
+    "InvertedPendulum-v5": [("balance", lqr_balance(0.5))],
+    "InvertedDoublePendulum-v5": [("balance", lqr_balance(0.1))],
+    "Humanoid-v5": [("posture", posture_pd(0.5, 0.05, 0.05))],
 }
 # Whole episodes per env: (name, policy, what is wanted: "full" = EPISODE_STEPS steps, "fall" = a
 # termination after 100 to EPISODE_STEPS steps, "chaotic" = like "full", marked as such). The first
@@ -119,7 +190,17 @@ EPISODES = {
     "Hopper-v5": [("balance", joint_pd(0.3), "full"), ("zero", zero, "fall")],
     "Walker2d-v5": [("balance", joint_pd(0.1), "fall")],
     "Swimmer-v5": [("random-1.2", uniform(1.2), "full")],
+    "InvertedPendulum-v5": [("balance", lqr_balance(0.5), "full")],
+    # Replayed open-loop, the upright double pendulum amplifies a last-bit difference e-fold every
+    # ~0.1 s: agreement lasts until the engines first round differently, then ~60 steps.
+    "InvertedDoublePendulum-v5": [("balance", lqr_balance(0.01), "chaotic")],
+    "Reacher-v5": [("random-1.2", uniform(1.2), "full")],
+    "Ant-v5": [("random-0.1", uniform(0.1), "full"), ("random-0.5", uniform(0.5), "chaotic")],
+    "Humanoid-v5": [("posture", posture_pd(0.5, 0.05, 0.05), "fall")],
 }
+# Episodes recorded under a longer TimeLimit than the registered one (`gymnasium.make(id,
+# max_episode_steps=...)`), for envs whose registered limit is shorter than EPISODE_STEPS: Reacher's 50.
+EPISODE_TIME_LIMIT = {"Reacher-v5": EPISODE_STEPS}
 
 
 def make_action(a: np.ndarray, kind: str):
@@ -242,6 +323,9 @@ def first_episode(env, name: str, policy, wanted: str) -> dict:
 def record_env(env_id: str) -> dict:
     env = gym.make(env_id)
     wanted = EPISODES.get(env_id, [("random", uniform(), "full")])
+    limit = EPISODE_TIME_LIMIT.get(env_id)
+    episode_env = env if limit is None else gym.make(env_id, max_episode_steps=limit)
+    limited = {} if limit is None else {"maxEpisodeSteps": limit}
     return {
         "envId": env_id,
         "gymnasium": gym.__version__,
@@ -250,7 +334,7 @@ def record_env(env_id: str) -> dict:
         **facts(env),
         "resets": record_resets(env),
         "steps": record_steps(env, env_id),
-        "episodes": [first_episode(env, name, policy, w) for name, policy, w in wanted],
+        "episodes": [{**first_episode(episode_env, name, policy, w), **limited} for name, policy, w in wanted],
     }
 
 
