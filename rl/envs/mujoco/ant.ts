@@ -44,15 +44,7 @@ export class AntEnv extends FreeWalkerEnv {
   }
 
   protected resetModel(): void {
-    const qpos = new Float64Array(this.nq);
-    const qvel = new Float64Array(this.nv);
-    for (let i = 0; i < this.nq; i++) {
-      qpos[i] = this.initQpos[i] + this.rng.uniform(-RESET_NOISE_SCALE, RESET_NOISE_SCALE);
-    }
-    for (let i = 0; i < this.nv; i++) {
-      qvel[i] = this.initQvel[i] + RESET_NOISE_SCALE * this.rng.standardNormal();
-    }
-    this.setState(qpos, qvel);
+    this.resetUniformNormal(RESET_NOISE_SCALE);
   }
 
   protected trackedXy(out: Float64Array): void {

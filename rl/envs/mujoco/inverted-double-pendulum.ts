@@ -44,15 +44,7 @@ export class InvertedDoublePendulumEnv extends MujocoEnv {
   }
 
   protected resetModel(): void {
-    const qpos = new Float64Array(this.nq);
-    const qvel = new Float64Array(this.nv);
-    for (let i = 0; i < this.nq; i++) {
-      qpos[i] = this.initQpos[i] + this.rng.uniform(-RESET_NOISE_SCALE, RESET_NOISE_SCALE);
-    }
-    for (let i = 0; i < this.nv; i++) {
-      qvel[i] = this.initQvel[i] + this.rng.standardNormal() * RESET_NOISE_SCALE;
-    }
-    this.setState(qpos, qvel);
+    this.resetUniformNormal(RESET_NOISE_SCALE);
   }
 
   protected afterSimulation(): number {

@@ -143,6 +143,19 @@ export abstract class MujocoEnv extends ClassicControlEnv {
     this.setState(qpos, qvel);
   }
 
+  /**
+   * The reset of HalfCheetah-, InvertedDoublePendulum- and Ant-v5: qpos = init_qpos + U(−scale, scale)
+   * (nq draws of `np_random.uniform`), then qvel = init_qvel + scale · N(0, 1) (nv draws of
+   * `np_random.standard_normal`), then `set_state`.
+   */
+  protected resetUniformNormal(scale: number): void {
+    const qpos = new Float64Array(this.nq);
+    const qvel = new Float64Array(this.nv);
+    for (let i = 0; i < this.nq; i++) qpos[i] = this.initQpos[i] + this.rng.uniform(-scale, scale);
+    for (let i = 0; i < this.nv; i++) qvel[i] = this.initQvel[i] + scale * this.rng.standardNormal();
+    this.setState(qpos, qvel);
+  }
+
   /** Gymnasium's `set_state(qpos, qvel)`; `state` follows. */
   protected setState(qpos: ArrayLike<number>, qvel: ArrayLike<number>): void {
     this.sim.setState(qpos, qvel);
