@@ -67,6 +67,17 @@ const heapMb = (memoryMb: number) => Math.max(MIN_HEAP_MB, memoryMb);
 
 type Pending = { resolve: (reply: LearnerReply) => void; reject: (err: Error) => void };
 
+let updatesInProgress = 0;
+
+/**
+ * How many PPO updates this process's learner threads are computing right now. Read on the event
+ * loop, a value above 0 proves that the loop runs while an update does (a learner on the loop would
+ * hold it for the whole update, so nothing could observe the count between its two changes).
+ */
+export function learnerUpdatesInProgress(): number {
+  return updatesInProgress;
+}
+
 /**
  * A run's Learner (actors/learner.ts RunLearner) in a worker thread of its own, owned by its
  * TrainingRun actor: every computation of the learner happens there, so a run however heavy delays no
@@ -170,10 +181,11 @@ export class LearnerThread {
    * null when it was interrupted (the learner is then as it was before).
    */
   async learn(rollouts: Rollout[], started: number): Promise<IterationMetrics | null> {
+    updatesInProgress++;
     const reply = await this.request(
       { kind: "learn", id: 0, rollouts, startedAt: performance.timeOrigin + started },
       transferables(rollouts.flatMap(rolloutArrays)),
-    );
+    ).finally(() => updatesInProgress--);
     if (reply.kind === "interrupted") return null;
     if (reply.kind !== "learned") throw this.replyError(reply);
     this.progress = reply.progress;
