@@ -118,9 +118,25 @@ export function actionDim(space: Space): number {
   return space.kind === "discrete" ? 1 : space.low.length;
 }
 
+/** The shortest decimal that reads back as the same float32 (0.4, not 0.4000000059604645). */
+function float32String(v: number): string {
+  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
+  for (let digits = 1; digits < 9; digits++) {
+    const short = Number(v.toPrecision(digits));
+    if (Math.fround(short) === v) return String(short);
+  }
+  return String(v);
+}
+
+/**
+ * A space as Gymnasium's repr writes it: `Discrete(2)`, `Box(-0.4, 0.4, (17,))` when every bound is
+ * the same (Humanoid's 17 actuators would otherwise fill a line), else the bounds element by element.
+ */
 export function describeSpace(space: Space): string {
   if (space.kind === "discrete") return `Discrete(${space.n})`;
-  const fmt = (a: Float32Array) => `[${Array.from(a, (v) => String(v)).join(", ")}]`;
+  const uniform = (a: Float32Array) => a.every((v) => v === a[0]);
+  const fmt = (a: Float32Array) =>
+    a.length > 0 && uniform(a) ? float32String(a[0]!) : `[${Array.from(a, float32String).join(", ")}]`;
   const shape = space.shape.length === 1 ? `(${space.shape[0]},)` : `(${space.shape.join(", ")})`;
   return `Box(${fmt(space.low)}, ${fmt(space.high)}, ${shape})`;
 }

@@ -4,6 +4,7 @@ import {
   box,
   type ClassicControlEnv,
   contains,
+  describeSpace,
   discrete,
   EnvError,
   envIds,
@@ -73,11 +74,18 @@ test("the registry lists the five classic-control envs with Gymnasium's limits a
   t.is(byId["MountainCar-v0"].rewardThreshold, -110);
   t.is(byId["MountainCarContinuous-v0"].maxEpisodeSteps, 999);
   t.is(byId["MountainCarContinuous-v0"].rewardThreshold, 90);
-  t.is(byId["MountainCarContinuous-v0"].actionSpace, "Box([-1], [1], (1,))");
+  t.is(byId["MountainCarContinuous-v0"].actionSpace, "Box(-1, 1, (1,))");
   t.is(byId["Pendulum-v1"].maxEpisodeSteps, 200);
   t.is(byId["Pendulum-v1"].rewardThreshold, undefined);
   t.deepEqual(byId["Acrobot-v1"].observationShape, [6]);
   t.deepEqual(byId["Pendulum-v1"].observationShape, [3]);
+});
+
+test("the registry writes a Box whose bounds are all alike as Gymnasium's repr does, in float32's shortest digits", (t) => {
+  const humanoid = listEnvs().find((e) => e.id === "Humanoid-v5");
+  t.is(humanoid?.actionSpace, "Box(-0.4, 0.4, (17,))");
+  t.is(describeSpace(box([-1, 0], [1, 0.25], [2])), "Box([-1, 0], [1, 0.25], (2,))");
+  t.is(describeSpace(box([-Infinity], [Infinity], [1])), "Box(-inf, inf, (1,))");
 });
 
 test("an unknown id is an EnvError that lists the known ids", (t) => {
