@@ -28,12 +28,6 @@ export interface PolicyEvaluation {
   returns: number[];
 }
 
-/** What a completed run records: the evaluation of its final policy, and where in training that was. */
-export interface RunEvaluation extends PolicyEvaluation {
-  iteration: number;
-  globalStep: number;
-}
-
 /** The seed of the evaluation envs when none is given: apart from every seed the training used. */
 export function defaultEvaluationSeed(config: Pick<Hyperparameters, "seed">): number {
   return config.seed + 1_000_000;

@@ -1,12 +1,10 @@
-import type { RunStatus } from "../db/entities/Run.ts";
-import type { SweepStatus } from "../db/entities/Sweep.ts";
-import type { RungRecord, TrialLineage, TrialStatus } from "../db/entities/SweepTrial.ts";
+import { ACTIVE_STATUSES, type RunStatus } from "../contracts/run-status.ts";
+import type { RungRecord, SweepStatus, TrialLineage, TrialStatus } from "../contracts/sweep-status.ts";
 import { deriveSeed, Rng } from "../rl/core/rng.ts";
 import { AshaBracket, ashaRungs, better, type CurvePoint, valueAtRung } from "../sweeps/asha.ts";
 import type { SweepDefinition } from "../sweeps/definition.ts";
 import { nextGeneration, type PbtMember } from "../sweeps/pbt.ts";
 import { Mailbox } from "./mailbox.ts";
-import { ACTIVE_STATUSES } from "./run-state.ts";
 
 /** The fixed part of a sweep, as its actor needs it. */
 export interface SweepDescriptor {

@@ -1,4 +1,5 @@
-import type { RunResources, RunStatus } from "../db/entities/Run.ts";
+import { assertTransition, isTerminal, type RunStatus } from "../contracts/run-status.ts";
+import type { RunEvaluation, RunResources } from "../contracts/runs.ts";
 import type { EnvSpaces } from "../rl/core/types.ts";
 import { type CodeEnvDefinition, codeEnvSpaces, isCodeEnvId } from "../rl/envs/code-env.ts";
 import { builtinSpaces } from "../rl/envs/registry.ts";
@@ -7,10 +8,9 @@ import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
 import type { RolloutCollectorState } from "../rl/ppo/rollout.ts";
 import type { IterationMetrics } from "../rl/ppo/trainer.ts";
 import type { PolicyMessage, RunnerSample } from "./env-runner.ts";
-import { defaultEvaluationSeed, type RunEvaluation } from "./evaluation.ts";
+import { defaultEvaluationSeed } from "./evaluation.ts";
 import { LearnerTerminatedError, LearnerThread } from "./learner-thread.ts";
 import { Mailbox } from "./mailbox.ts";
-import { assertTransition, isTerminal } from "./run-state.ts";
 
 /** The fixed part of a run, as its actor needs it. */
 export interface RunDescriptor {

@@ -11,6 +11,7 @@
  * the later sockets' frames and dominated the figure. All processes share the machine's cores.
  * Usage: npm run bench:ws [-- --clients 1000 --points 200 --interval 50 --client-procs 2]
  */
+
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
@@ -20,9 +21,9 @@ import { ServiceBroker } from "moleculer";
 import pg from "pg";
 import WebSocket from "ws";
 import { loadConfig } from "../config.ts";
+import { RUN_METRICS_EVENT, type RunMetricsEvent } from "../contracts/runs.ts";
 import { createRootLogger } from "../lib/logger.ts";
 import { createBrokerOptions } from "../moleculer.config.ts";
-import { RUN_METRICS_EVENT, type RunMetricsEvent } from "../services/runs/schemas.ts";
 import { freePort } from "./common.ts";
 
 const { values } = parseArgs({

@@ -4,13 +4,13 @@ import { AuthStateCache } from "../api/auth/auth-state-cache.ts";
 import type { ApiDeps } from "../api/context.ts";
 import { type ApiServer, listen } from "../api/server.ts";
 import { WsHub } from "../api/ws/hub.ts";
-import type { ServiceDeps } from "./deps.ts";
 import {
   RUN_METRICS_EVENT,
   RUN_STATUS_EVENT,
   type RunMetricsEvent,
   type RunStatusEvent,
-} from "./runs/schemas.ts";
+} from "../contracts/runs.ts";
+import type { ServiceDeps } from "./deps.ts";
 import { SUBMISSION_GRADED_EVENT, type SubmissionGradedEvent } from "./submissions/schemas.ts";
 import {
   SWEEP_STATUS_EVENT,

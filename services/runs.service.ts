@@ -1,7 +1,16 @@
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
 import { type RunDescriptor, type RunEvents, TrainingRun } from "../actors/training-run.ts";
-import { RUN_STATUSES, Run, type RunStatus } from "../db/entities/Run.ts";
-import { ROLES, type Role } from "../db/entities/User.ts";
+import { ROLES, type Role } from "../contracts/roles.ts";
+import { RUN_STATUSES, type RunStatus } from "../contracts/run-status.ts";
+import {
+  type PublicRun,
+  RUN_LEASES_RELEASED_EVENT,
+  RUN_METRICS_EVENT,
+  RUN_STATUS_EVENT,
+  type RunMetricsEvent,
+  type RunStatusEvent,
+} from "../contracts/runs.ts";
+import { Run } from "../db/entities/Run.ts";
 import { ConflictError, NotFoundError } from "../lib/errors.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import type { ServiceDeps } from "./deps.ts";
@@ -28,15 +37,7 @@ import {
   visibleRun,
 } from "./runs/records.ts";
 import { BrokerRunnerPool } from "./runs/runner-pool.ts";
-import {
-  type CreateRunInput,
-  type PublicRun,
-  RUN_LEASES_RELEASED_EVENT,
-  RUN_METRICS_EVENT,
-  RUN_STATUS_EVENT,
-  type RunMetricsEvent,
-  type RunStatusEvent,
-} from "./runs/schemas.ts";
+import type { CreateRunInput } from "./runs/schemas.ts";
 import {
   claimOrphans,
   latestCheckpoint,

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { type Context, Errors, type ServiceBroker, type ServiceSchema } from "moleculer";
 import type { Config } from "../config.ts";
-import { ROLES, type Role } from "../db/entities/User.ts";
+import { ROLES, type Role } from "../contracts/roles.ts";
 import { EXERCISES, exerciseSummary, getExercise, publicExercise } from "../exercises/index.ts";
 import type { GradingContext } from "../exercises/types.ts";
 import { ForbiddenError, NotFoundError, PayloadTooLargeError } from "../lib/errors.ts";

@@ -1,14 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
 import { SweepActor, type SweepDescriptor, type SweepEvents } from "../actors/sweep.ts";
-import { SWEEP_STATUSES, Sweep, type SweepStatus } from "../db/entities/Sweep.ts";
+import { ROLES, type Role } from "../contracts/roles.ts";
+import { RUN_STATUS_EVENT, type RunStatusEvent } from "../contracts/runs.ts";
+import { SWEEP_STATUSES, type SweepStatus } from "../contracts/sweep-status.ts";
+import { Sweep } from "../db/entities/Sweep.ts";
 import { SweepTrial } from "../db/entities/SweepTrial.ts";
-import { ROLES, type Role } from "../db/entities/User.ts";
 import { ConflictError } from "../lib/errors.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { codeEnvCaps } from "./runs/code-envs.ts";
 import { roleQuotas } from "./runs/quotas.ts";
-import { RUN_STATUS_EVENT, type RunStatusEvent } from "./runs/schemas.ts";
 import { BrokerTrialLauncher } from "./sweeps/launcher.ts";
 import {
   checkDefinition,

@@ -1,5 +1,6 @@
 import type { Context, ServiceSchema } from "moleculer";
-import { ROLES, type Role, User } from "../db/entities/User.ts";
+import { ROLES, type Role } from "../contracts/roles.ts";
+import { User } from "../db/entities/User.ts";
 import { ValidationFailedError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { ServiceDeps } from "./deps.ts";

@@ -1,7 +1,7 @@
 import { createSecretKey } from "node:crypto";
 import type { Middleware } from "koa";
 import koaJwt from "koa-jwt";
-import type { Role } from "../../db/entities/User.ts";
+import type { Role } from "../../contracts/roles.ts";
 import { ForbiddenError, UnauthorizedError } from "../../lib/errors.ts";
 import { isUuid } from "../../lib/uuid.ts";
 import type { ApiState } from "../context.ts";

@@ -1,13 +1,9 @@
 import { z } from "zod";
-import { RUN_STATUSES } from "../../db/entities/Run.ts";
+import { RUN_STATUSES } from "../../contracts/run-status.ts";
+import { MetricPointSchema, type PublicRun, PublicRunSchema } from "../../contracts/runs.ts";
 import { ValidationFailedError } from "../../lib/errors.ts";
 import { IDEMPOTENCY_KEY_PATTERN } from "../../services/runs/idempotency.ts";
-import {
-  CreateRunInput,
-  MetricPointSchema,
-  type PublicRun,
-  PublicRunSchema,
-} from "../../services/runs/schemas.ts";
+import { CreateRunInput } from "../../services/runs/schemas.ts";
 import type { ApiContext, ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
 import { callService } from "./call.ts";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { SWEEP_STATUSES } from "../../db/entities/Sweep.ts";
+import { SWEEP_STATUSES } from "../../contracts/sweep-status.ts";
 import {
   PublicSweepSchema,
   type SweepWithTrials,

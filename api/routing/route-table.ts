@@ -1,7 +1,7 @@
 import Router from "@koa/router";
 import type { Middleware } from "koa";
 import type { z } from "zod";
-import type { Role } from "../../db/entities/User.ts";
+import type { Role } from "../../contracts/roles.ts";
 import { type FieldProblem, NotFoundError, ValidationFailedError } from "../../lib/errors.ts";
 import type { ApiContext, ApiState } from "../context.ts";
 import { readJsonBody } from "../middleware/json-body.ts";

@@ -1,5 +1,5 @@
 import WebSocket from "ws";
-import type { RunStatus } from "../../db/entities/Run.ts";
+import type { RunStatus } from "../../contracts/run-status.ts";
 import type { ServerMessage } from "./messages.ts";
 import { TokenBucket } from "./token-bucket.ts";
 import type { WsSession } from "./upgrade-auth.ts";

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { RunStatus } from "../../db/entities/Run.ts";
-import type { SweepStatus } from "../../db/entities/Sweep.ts";
+import type { RunStatus } from "../../contracts/run-status.ts";
+import type { SweepStatus } from "../../contracts/sweep-status.ts";
 import type { TrialUpdate } from "../../services/sweeps/schemas.ts";
 
 /**

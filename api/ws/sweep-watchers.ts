@@ -1,5 +1,5 @@
 import type { ServiceBroker } from "moleculer";
-import type { SweepStatus } from "../../db/entities/Sweep.ts";
+import type { SweepStatus } from "../../contracts/sweep-status.ts";
 import type { Logger } from "../../lib/logger.ts";
 import type { SweepStatusEvent, SweepTrialEvent, TrialUpdate } from "../../services/sweeps/schemas.ts";
 import type { WsConnection } from "./connection.ts";

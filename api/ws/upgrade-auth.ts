@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { Errors, type ServiceBroker } from "moleculer";
-import type { Role } from "../../db/entities/User.ts";
+import type { Role } from "../../contracts/roles.ts";
 import { ForbiddenError, UnauthorizedError } from "../../lib/errors.ts";
 import type { RedeemedTicket } from "../../services/tickets/tickets.ts";
 import type { AuthStateCache } from "../auth/auth-state-cache.ts";

@@ -1,19 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { defineEntity, type InferEntity, p } from "@mikro-orm/postgresql";
-import type { RunEvaluation } from "../../actors/evaluation.ts";
+import { RUN_STATUSES } from "../../contracts/run-status.ts";
+import type { RunEvaluation, RunResources } from "../../contracts/runs.ts";
 import type { Hyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { User } from "./User.ts";
-
-/** A run's life: see actors/run-state.ts for the transitions between these. */
-export const RUN_STATUSES = ["queued", "running", "stopping", "stopped", "completed", "failed"] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-
-/** What a run asks of the worker pool: `runners` env runners of `envsPerRunner` envs each. */
-export interface RunResources {
-  runners: number;
-  envsPerRunner: number;
-  gpu: boolean;
-}
 
 /**
  * One PPO training run. `config` is the full resolved configuration (preset + overrides), so a run

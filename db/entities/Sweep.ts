@@ -1,16 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { defineEntity, type InferEntity, p } from "@mikro-orm/postgresql";
+import { SWEEP_STATUSES } from "../../contracts/sweep-status.ts";
 import type { SweepDefinition } from "../../sweeps/definition.ts";
 import { User } from "./User.ts";
-
-/**
- * A sweep's life: running (launching and following trials) → completed; a stop request makes it
- * stopping (its actor stops every trial) → stopped, and a resume makes it running again; failed when
- * it cannot go on (no trial could be launched for a reason that will not pass).
- */
-export const SWEEP_STATUSES = ["running", "stopping", "stopped", "completed", "failed"] as const;
-export type SweepStatus = (typeof SWEEP_STATUSES)[number];
-export const ACTIVE_SWEEP_STATUSES: readonly SweepStatus[] = ["running", "stopping"];
 
 /**
  * One hyperparameter sweep. `definition` is the validated definition (defaults filled in), so the

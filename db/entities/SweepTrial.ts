@@ -1,33 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { defineEntity, type InferEntity, p } from "@mikro-orm/postgresql";
+import { type RungRecord, TRIAL_STATUSES, type TrialLineage } from "../../contracts/sweep-status.ts";
 import { Sweep } from "./Sweep.ts";
-
-/**
- * A trial's life: pending (its row exists, its run may not yet) → running (its run exists) →
- * completed | pruned (stopped by ASHA at a rung) | stopped (the sweep, or its owner, stopped it) |
- * failed (its run failed). A stopped trial runs again when its sweep is resumed.
- */
-export const TRIAL_STATUSES = ["pending", "running", "completed", "pruned", "stopped", "failed"] as const;
-export type TrialStatus = (typeof TRIAL_STATUSES)[number];
-
-/** A trial's value at one ASHA rung, and the decision taken there (Li et al. 2020: top ⌈n/η⌉ continue). */
-export interface RungRecord {
-  rung: number;
-  value: number | null;
-  /** Trials at the rung when this one reached it (itself included), how many may continue, the cut. */
-  n: number;
-  keep: number;
-  cutoff: number | null;
-  continued: boolean;
-}
-
-/** Where a PBT segment started from, and what explore changed. */
-export interface TrialLineage {
-  parentTrialId: string;
-  initFrom: { runId: string; iteration: number };
-  exploited: boolean;
-  perturbations: Record<string, { from: unknown; to: unknown; how: string }>;
-}
 
 /**
  * One trial: one configuration and seed, trained as one run. The run's id is chosen when the row is

@@ -1,9 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { defineEntity, type InferEntity, p } from "@mikro-orm/postgresql";
-
-/** The roles a user can hold, from least to most privileged. */
-export const ROLES = ["learner", "researcher", "admin"] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES } from "../../contracts/roles.ts";
 
 /**
  * The one canonical form of an email address. Uniqueness is decided on this form, so every lookup

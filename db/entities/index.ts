@@ -17,16 +17,16 @@ export { IdempotencyKey } from "./IdempotencyKey.ts";
 export { Invite } from "./Invite.ts";
 export { MetricPoint } from "./MetricPoint.ts";
 export { RefreshToken } from "./RefreshToken.ts";
-export { RUN_STATUSES, Run, type RunResources, type RunStatus } from "./Run.ts";
+export { Run } from "./Run.ts";
 export {
   FINAL_SUBMISSION_STATUSES,
   SUBMISSION_STATUSES,
   Submission,
   type SubmissionStatus,
 } from "./Submission.ts";
-export { SWEEP_STATUSES, Sweep, type SweepStatus } from "./Sweep.ts";
-export { SweepTrial, TRIAL_STATUSES, type TrialStatus } from "./SweepTrial.ts";
-export { normalizeEmail, ROLES, type Role, User } from "./User.ts";
+export { Sweep } from "./Sweep.ts";
+export { SweepTrial } from "./SweepTrial.ts";
+export { normalizeEmail, User } from "./User.ts";
 
 /** Every entity of the application, for the ORM's discovery. */
 export const entities = [

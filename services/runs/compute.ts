@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import type { Role } from "../../db/entities/User.ts";
+import type { Role } from "../../contracts/roles.ts";
 import { ForbiddenError } from "../../lib/errors.ts";
 import { type CodeEnvSpec, isCodeEnvId } from "../../rl/envs/code-env.ts";
 import { builtinSpaces, isEnvId } from "../../rl/envs/registry.ts";

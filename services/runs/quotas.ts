@@ -1,5 +1,5 @@
 import type { Config } from "../../config.ts";
-import type { Role } from "../../db/entities/User.ts";
+import type { Role } from "../../contracts/roles.ts";
 
 /**
  * What each role may ask of the cluster. Learners share it; researchers sweep; admins are trusted,

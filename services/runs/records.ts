@@ -1,8 +1,9 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import { ACTIVE_STATUSES } from "../../actors/run-state.ts";
+import type { Role } from "../../contracts/roles.ts";
+import { ACTIVE_STATUSES, type RunStatus } from "../../contracts/run-status.ts";
+import type { PublicMetricPoint, PublicRun, RunResources } from "../../contracts/runs.ts";
 import { MetricPoint } from "../../db/entities/MetricPoint.ts";
-import { Run, type RunResources, type RunStatus } from "../../db/entities/Run.ts";
-import type { Role } from "../../db/entities/User.ts";
+import { Run } from "../../db/entities/Run.ts";
 import { lockUserQuota } from "../../db/user-lock.ts";
 import { decodeKeysetCursor, encodeKeysetCursor } from "../../lib/cursor.ts";
 import {
@@ -23,7 +24,7 @@ import {
 } from "../../rl/ppo/hyperparameters.ts";
 import { aRole, checkComputeQuota, type EnvDims } from "./compute.ts";
 import type { RoleQuota } from "./quotas.ts";
-import type { CreateRunInput, PublicMetricPoint, PublicRun } from "./schemas.ts";
+import type { CreateRunInput } from "./schemas.ts";
 
 export interface Caller {
   userId: string;

@@ -1,11 +1,8 @@
 import { z } from "zod";
-import { RUN_STATUSES } from "../../db/entities/Run.ts";
 import { envIdSchema } from "../../rl/envs/code-env.ts";
 import { PRESETS } from "../../rl/ppo/hyperparameters.ts";
 
-/** The shapes the runs API and service share: one definition for validation and OpenAPI. */
-export const RunStatusSchema = z.enum(RUN_STATUSES).describe("Where the run is in its life.");
-
+/** What launching a run takes, validated once for the API, the service and OpenAPI (what runs answer is in contracts/runs.ts). */
 export const ResourcesInput = z
   .strictObject({
     runners: z
@@ -57,79 +54,3 @@ export const CreateRunInput = z
   })
   .meta({ title: "CreateRun" });
 export type CreateRunInput = z.infer<typeof CreateRunInput>;
-
-export const RunEvaluationSchema = z
-  .object({
-    episodes: z.number().int(),
-    seed: z.number().int().describe("Seed of the evaluation envs: the run's seed + 1,000,000."),
-    returnMean: z.number(),
-    returnStd: z.number(),
-    lengthMean: z.number(),
-    returns: z.array(z.number()).describe("Each episode's return."),
-    iteration: z.number().int(),
-    globalStep: z.number().int(),
-  })
-  .describe(
-    "The deterministic evaluation (argmax / clipped mean) of the final policy on fresh episodes, recorded when the run completes (RUN_EVAL_EPISODES); `proxima eval` of the final checkpoint with the same seed prints the same. Null before that, or when it could not be made.",
-  )
-  .meta({ title: "RunEvaluation" });
-
-export const PublicRunSchema = z
-  .object({
-    id: z.uuid(),
-    ownerId: z.uuid(),
-    env: z.string(),
-    preset: z.string().nullable(),
-    config: z.record(z.string(), z.unknown()).describe("The full resolved hyperparameters."),
-    seed: z.number().int(),
-    totalSteps: z.number().int(),
-    resources: z.object({ runners: z.number().int(), envsPerRunner: z.number().int(), gpu: z.boolean() }),
-    status: RunStatusSchema,
-    iteration: z.number().int(),
-    globalStep: z.number().int(),
-    runnersActive: z
-      .number()
-      .int()
-      .describe(
-        "Worker slots serving the run now; fewer than resources.runners while it runs degraded (a runner was lost and no free slot replaced it: its envs share a slot the run holds).",
-      ),
-    failureReason: z.string().nullable(),
-    evaluation: RunEvaluationSchema.nullable(),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-    startedAt: z.string().nullable(),
-    finishedAt: z.string().nullable(),
-  })
-  .meta({ title: "Run" });
-export type PublicRun = z.infer<typeof PublicRunSchema>;
-
-export const MetricPointSchema = z
-  .object({
-    iteration: z.number().int(),
-    globalStep: z.number().int(),
-    wallTime: z.string(),
-    metrics: z.record(z.string(), z.number().nullable()).describe("CleanRL's keys (charts/…, losses/…)."),
-  })
-  .meta({ title: "MetricPoint" });
-export type PublicMetricPoint = z.infer<typeof MetricPointSchema>;
-
-/** `metrics.run.updated` (broadcast after every iteration). */
-export interface RunMetricsEvent {
-  runId: string;
-  ownerId: string;
-  iteration: number;
-  globalStep: number;
-  metrics: Record<string, number | null>;
-}
-
-/** `runs.status.changed` (broadcast on every status change). */
-export interface RunStatusEvent {
-  runId: string;
-  ownerId: string;
-  status: z.infer<typeof RunStatusSchema>;
-}
-
-export const RUN_METRICS_EVENT = "metrics.run.updated";
-export const RUN_STATUS_EVENT = "runs.status.changed";
-/** `runs.leases.released` (broadcast by a runs node that hands its leases back): others claim at once. */
-export const RUN_LEASES_RELEASED_EVENT = "runs.leases.released";

@@ -1,10 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
-import type { RunEvaluation } from "../../actors/evaluation.ts";
-import { ACTIVE_STATUSES } from "../../actors/run-state.ts";
 import type { MetricRecord, RunStore, StoredCheckpoint } from "../../actors/training-run.ts";
+import {
+  ACTIVE_STATUSES,
+  isTerminal,
+  RESUMABLE_STATUSES,
+  type RunStatus,
+  STOP_TRANSITIONS,
+} from "../../contracts/run-status.ts";
+import type { RunEvaluation } from "../../contracts/runs.ts";
 import { Checkpoint } from "../../db/entities/Checkpoint.ts";
-import type { RunStatus } from "../../db/entities/Run.ts";
 import type { CodeEnvDefinition } from "../../rl/envs/code-env.ts";
 import { findCodeEnv } from "./code-envs.ts";
 
@@ -18,7 +23,19 @@ export interface RunLease {
   epoch: number;
 }
 
-const ACTIVE = ACTIVE_STATUSES.map((s) => `'${s}'`).join(", ");
+/** A list of statuses as SQL literals (the statuses are the contract's constants, never input). */
+const sqlList = (statuses: readonly RunStatus[]) => statuses.map((s) => `'${s}'`).join(", ");
+
+const ACTIVE = sqlList(ACTIVE_STATUSES);
+
+/**
+ * The stop request's guard and its new status, derived from the contract's transition table: the
+ * statuses a stop applies to, and a `case` that maps each to its target (contracts/run-status.ts).
+ */
+const STOPPABLE = Object.keys(STOP_TRANSITIONS) as RunStatus[];
+const STOP_STATUS = `case "status" ${STOPPABLE.map((s) => `when '${s}' then '${STOP_TRANSITIONS[s]}'`).join(" ")} end`;
+/** A stop that ends the run at once (queued → stopped) stamps its end. */
+const STOP_ENDS = sqlList(STOPPABLE.filter((s) => isTerminal(STOP_TRANSITIONS[s]!)));
 
 /** The condition every write of an activation carries: its lease is still the run's, and still alive. */
 const FENCE = `"owner_node" = ? and "lease_epoch" = ? and "lease_until" > now()`;
@@ -45,11 +62,11 @@ class Fenced extends Error {}
 export async function requestStop(orm: MikroORM, runId: string): Promise<RunStatus | null> {
   const rows = await orm.em.getConnection().execute<{ status: RunStatus }[]>(
     `update "runs" set
-       "status" = case "status" when 'queued' then 'stopped' else 'stopping' end,
-       "finished_at" = case "status" when 'queued' then now() else "finished_at" end,
+       "status" = ${STOP_STATUS},
+       "finished_at" = case when "status" in (${STOP_ENDS}) then now() else "finished_at" end,
        "version" = "version" + 1,
        "updated_at" = now()
-     where "id" = ? and "status" in ('queued', 'running')
+     where "id" = ? and "status" in (${sqlList(STOPPABLE)})
      returning "status"`,
     [runId],
   );
@@ -71,7 +88,7 @@ export async function requestResume(
     `update "runs" set "status" = 'queued', "owner_node" = ?, "lease_epoch" = "lease_epoch" + 1,
        "lease_until" = ${until}, "failure_reason" = null, "finished_at" = null,
        "version" = "version" + 1, "updated_at" = now()
-     where "id" = ? and "version" = ? and "status" in ('stopped', 'failed')
+     where "id" = ? and "version" = ? and "status" in (${sqlList(RESUMABLE_STATUSES)})
      returning "lease_epoch"`,
     [nodeID, leaseTtlMs, runId, version],
   );

@@ -1,9 +1,10 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { TrialRow } from "../../actors/sweep.ts";
+import type { Role } from "../../contracts/roles.ts";
+import { ACTIVE_SWEEP_STATUSES, TRIAL_STATUSES, type TrialStatus } from "../../contracts/sweep-status.ts";
 import { Run } from "../../db/entities/Run.ts";
-import { ACTIVE_SWEEP_STATUSES, Sweep } from "../../db/entities/Sweep.ts";
-import { SweepTrial, TRIAL_STATUSES, type TrialStatus } from "../../db/entities/SweepTrial.ts";
-import type { Role } from "../../db/entities/User.ts";
+import { Sweep } from "../../db/entities/Sweep.ts";
+import { SweepTrial } from "../../db/entities/SweepTrial.ts";
 import { lockUserQuota } from "../../db/user-lock.ts";
 import {
   type FieldProblem,

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { SWEEP_STATUSES } from "../../db/entities/Sweep.ts";
-import { TRIAL_STATUSES } from "../../db/entities/SweepTrial.ts";
+import { SWEEP_STATUSES, TRIAL_STATUSES } from "../../contracts/sweep-status.ts";
 import { SWEEP_METHODS } from "../../sweeps/definition.ts";
 
 /** The shapes the sweeps API and service share: one definition for validation and OpenAPI. */

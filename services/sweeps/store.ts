@@ -1,8 +1,13 @@
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { NewTrial, RunProgress, SweepStore, TrialPatch, TrialRow } from "../../actors/sweep.ts";
-import type { RunStatus } from "../../db/entities/Run.ts";
-import { ACTIVE_SWEEP_STATUSES, type SweepStatus } from "../../db/entities/Sweep.ts";
-import type { RungRecord, TrialLineage, TrialStatus } from "../../db/entities/SweepTrial.ts";
+import type { RunStatus } from "../../contracts/run-status.ts";
+import {
+  ACTIVE_SWEEP_STATUSES,
+  type RungRecord,
+  type SweepStatus,
+  type TrialLineage,
+  type TrialStatus,
+} from "../../contracts/sweep-status.ts";
 import type { CurvePoint } from "../../sweeps/asha.ts";
 
 /**

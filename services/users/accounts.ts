@@ -1,6 +1,7 @@
 import { type EntityManager, LockMode, UniqueConstraintViolationException } from "@mikro-orm/postgresql";
+import type { Role } from "../../contracts/roles.ts";
 import { RefreshToken } from "../../db/entities/RefreshToken.ts";
-import { normalizeEmail, type Role, User } from "../../db/entities/User.ts";
+import { normalizeEmail, User } from "../../db/entities/User.ts";
 import { isStorableText } from "../../lib/cursor.ts";
 import { ConflictError, NotFoundError, ValidationFailedError } from "../../lib/errors.ts";
 import { assertAcceptablePassword, hashPassword } from "./passwords.ts";

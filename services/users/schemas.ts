@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ROLES } from "../../db/entities/User.ts";
+import { ROLES } from "../../contracts/roles.ts";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordProblems } from "./passwords.ts";
 
 /**

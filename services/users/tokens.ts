@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import type { Role } from "../../db/entities/User.ts";
+import type { Role } from "../../contracts/roles.ts";
 
 /**
  * Access tokens are JWTs (RFC 7519) signed with HS256 (RFC 7518 §3.2): base64url(header) "."

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { type EntityManager, UniqueConstraintViolationException } from "@mikro-orm/postgresql";
 import test from "ava";
-import { normalizeEmail, RefreshToken, ROLES, User } from "../../db/entities/index.ts";
+import { ROLES } from "../../contracts/roles.ts";
+import { normalizeEmail, RefreshToken, User } from "../../db/entities/index.ts";
 import { type Database, openDatabase } from "../../db/index.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { waitUntil } from "../helpers/wait.ts";

@@ -1,6 +1,6 @@
 import test from "ava";
+import type { PublicRun } from "../../contracts/runs.ts";
 import { requestDigest } from "../../services/runs/idempotency.ts";
-import type { PublicRun } from "../../services/runs/schemas.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { accountWithRole, RUN_SERVICES, tinyRun } from "../runs/helpers.ts";
 

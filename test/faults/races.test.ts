@@ -1,5 +1,5 @@
 import test from "ava";
-import type { PublicRun } from "../../services/runs/schemas.ts";
+import type { PublicRun } from "../../contracts/runs.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { allowLongTest, waitFor } from "../helpers/wait.ts";
 import { getRun, launch, RUN_SERVICES, tinyRun, waitForStatus } from "../runs/helpers.ts";

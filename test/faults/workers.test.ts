@@ -1,5 +1,5 @@
 import test from "ava";
-import type { PublicRun } from "../../services/runs/schemas.ts";
+import type { PublicRun } from "../../contracts/runs.ts";
 import type { WorkerStatus } from "../../services/workers.service.ts";
 import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
 import { deterministicPart, getRun, launch, metrics, tinyRun, waitForStatus } from "../runs/helpers.ts";

@@ -1,5 +1,5 @@
-import type { Role } from "../../db/entities/User.ts";
-import type { PublicMetricPoint, PublicRun } from "../../services/runs/schemas.ts";
+import type { Role } from "../../contracts/roles.ts";
+import type { PublicMetricPoint, PublicRun } from "../../contracts/runs.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 

@@ -1,5 +1,5 @@
 import test from "ava";
-import type { PublicRun } from "../../services/runs/schemas.ts";
+import type { PublicRun } from "../../contracts/runs.ts";
 import type { SweepWithTrials } from "../../services/sweeps/schemas.ts";
 import { parseSweepDefinition } from "../../sweeps/definition.ts";
 import { expandTrials } from "../../sweeps/trials.ts";

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
+import type { PublicRun } from "../../contracts/runs.ts";
 import { getExercise } from "../../exercises/index.ts";
-import type { PublicRun } from "../../services/runs/schemas.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 import {

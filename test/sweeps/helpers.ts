@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { PublicRun } from "../../services/runs/schemas.ts";
+import type { PublicRun } from "../../contracts/runs.ts";
 import type { SweepWithTrials } from "../../services/sweeps/schemas.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";

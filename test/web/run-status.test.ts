@@ -1,5 +1,5 @@
 import test from "ava";
-import { advancesStatus } from "../../web/src/run-status.ts";
+import { advancesStatus, LIFECYCLE_RANK } from "../../contracts/run-status.ts";
 
 test("a run page moves a run's status forward through its lifecycle, skipping missed steps", (t) => {
   t.true(advancesStatus("queued", "running"));
@@ -22,4 +22,8 @@ test("a run page takes a resume: a stopped or failed run starts a new lifecycle"
   t.true(advancesStatus("failed", "queued"));
   t.true(advancesStatus("stopped", "running"), "the queued frame was missed");
   t.false(advancesStatus("completed", "queued"), "a completed run cannot be resumed");
+});
+
+test("the lifecycle ranks are derived from the one transition table", (t) => {
+  t.deepEqual(LIFECYCLE_RANK, { queued: 0, running: 1, stopping: 2, stopped: 3, completed: 3, failed: 3 });
 });

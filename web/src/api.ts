@@ -31,7 +31,9 @@ export class ApiError extends Error {
   }
 }
 
-export type Role = "learner" | "researcher" | "admin";
+import type { Role } from "../../contracts/roles.ts";
+
+export type { Role };
 
 export interface User {
   id: string;

@@ -1,10 +1,10 @@
+import { ROLES } from "../../../contracts/roles.ts";
 import type { Role, User } from "../api.ts";
 import { api, errorBox } from "../app.ts";
 import { fmtDate, h } from "../dom.ts";
 import type { Page } from "../router.ts";
 
 /** Administration: accounts and roles (admins), the worker pool (researchers and admins). */
-const ROLES: Role[] = ["learner", "researcher", "admin"];
 
 export const usersPage: Page = (main) => {
   const body = h("tbody");

@@ -1,8 +1,8 @@
+import { advancesStatus, isRunStatus } from "../../../contracts/run-status.ts";
 import { api, errorBox, live } from "../app.ts";
 import { MetricChart, type MetricPoint, PointStore } from "../charts.ts";
 import { fmtDate, h, statusBadge } from "../dom.ts";
 import type { Page } from "../router.ts";
-import { advancesStatus } from "../run-status.ts";
 import { ACTIVE, type Run } from "./runs.ts";
 
 /**
@@ -79,7 +79,7 @@ export const runPage: Page = (main, { id }) => {
   /** The status shown: the last one logged in the history (the first load seeds it). */
   let lastStatus: string | undefined;
   /** Status frames so far: an HTTP answer asked for before the latest frame may be older than that
-   * frame, so its status is not used (see run-status.ts). */
+   * frame, so its status is not used (see contracts/run-status.ts). */
   let statusFrames = 0;
   /** The status of the run whose details are shown. */
   let detailsOf: string | undefined;
@@ -101,7 +101,7 @@ export const runPage: Page = (main, { id }) => {
     if (lastStatus !== undefined && advancesStatus(lastStatus, reported))
       logStatus(reported, new Date().toISOString());
     const status = lastStatus ?? reported;
-    if (run) run.status = status;
+    if (run && isRunStatus(status)) run.status = status;
     statusSlot.replaceChildren(statusBadge(status));
     stop.hidden = !ACTIVE.has(status);
     stop.disabled = status === "stopping";

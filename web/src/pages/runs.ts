@@ -1,39 +1,15 @@
 import catalog, { type CatalogEnv, type JsonSchemaProperty } from "proxima:catalog";
+import { ACTIVE_STATUSES, isRunStatus, RUN_STATUSES } from "../../../contracts/run-status.ts";
+import type { PublicRun } from "../../../contracts/runs.ts";
 import { ApiError, type User } from "../api.ts";
 import { api, clearFieldErrors, errorBox, field, live, navigate, showFieldErrors } from "../app.ts";
 import { fmtDate, fmtNumber, h, statusBadge } from "../dom.ts";
 import type { Page } from "../router.ts";
 
-/** The runs list and the new-run form. */
-export interface Run {
-  id: string;
-  ownerId: string;
-  env: string;
-  preset: string | null;
-  config: Record<string, unknown>;
-  seed: number;
-  totalSteps: number;
-  resources: { runners: number; envsPerRunner: number; gpu: boolean };
-  status: string;
-  iteration: number;
-  globalStep: number;
-  failureReason: string | null;
-  /** The deterministic evaluation of the final policy, once the run completed. */
-  evaluation: {
-    episodes: number;
-    seed: number;
-    returnMean: number;
-    returnStd: number;
-    lengthMean: number;
-  } | null;
-  createdAt: string;
-  updatedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+/** A run as the API answers it (contracts/runs.ts): the type is the server's own, never a copy. */
+export type Run = PublicRun;
 
-export const ACTIVE = new Set(["queued", "running", "stopping"]);
-const RUN_STATUSES = ["queued", "running", "stopping", "stopped", "completed", "failed"];
+export const ACTIVE: ReadonlySet<string> = new Set(ACTIVE_STATUSES);
 
 interface MetricPage {
   points: { iteration: number; metrics: Record<string, number | null> }[];
@@ -140,8 +116,9 @@ export const runsPage: Page = (main, _params, query) => {
       unsubscribers.push(
         live.subscribe({ runId: run.id }, (m) => {
           if (m.type === "status" || m.type === "subscribed") {
-            current.status = String(m["status"]);
-            tr.querySelector(".status-cell")!.replaceChildren(statusBadge(current.status));
+            const status = String(m["status"]);
+            if (isRunStatus(status)) current.status = status;
+            tr.querySelector(".status-cell")!.replaceChildren(statusBadge(status));
           } else if (m.type === "metrics") {
             current.globalStep = Number(m["globalStep"]);
             tr.querySelector(".progress-td")!.replaceChildren(progressOf(current));

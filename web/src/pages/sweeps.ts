@@ -1,3 +1,4 @@
+import { ACTIVE_SWEEP_STATUSES } from "../../../contracts/sweep-status.ts";
 import { api, errorBox, live } from "../app.ts";
 import { scatterChart } from "../charts.ts";
 import { clear, fmtDate, fmtNumber, h, statusBadge } from "../dom.ts";
@@ -50,7 +51,7 @@ interface Sweep {
   trials?: Trial[];
 }
 
-const ACTIVE = new Set(["running", "stopping"]);
+const ACTIVE: ReadonlySet<string> = new Set(ACTIVE_SWEEP_STATUSES);
 /** Coalesces the refreshes that a burst of trial updates asks for. */
 const REFRESH_MS = 1000;
 const RECONCILE_MS = 5000;

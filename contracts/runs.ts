@@ -1,0 +1,93 @@
+import { z } from "zod";
+import { RUN_STATUSES } from "./run-status.ts";
+
+/**
+ * What the runs API answers and broadcasts: one definition, for the server's validation and OpenAPI
+ * document, the WebSocket hub, and the types of the dashboard and the CLI.
+ */
+export const RunStatusSchema = z.enum(RUN_STATUSES).describe("Where the run is in its life.");
+
+/** What a run asks of the worker pool: `runners` env runners of `envsPerRunner` envs each. */
+export interface RunResources {
+  runners: number;
+  envsPerRunner: number;
+  gpu: boolean;
+}
+
+export const RunEvaluationSchema = z
+  .object({
+    episodes: z.number().int(),
+    seed: z.number().int().describe("Seed of the evaluation envs: the run's seed + 1,000,000."),
+    returnMean: z.number(),
+    returnStd: z.number(),
+    lengthMean: z.number(),
+    returns: z.array(z.number()).describe("Each episode's return."),
+    iteration: z.number().int(),
+    globalStep: z.number().int(),
+  })
+  .describe(
+    "The deterministic evaluation (argmax / clipped mean) of the final policy on fresh episodes, recorded when the run completes (RUN_EVAL_EPISODES); `proxima eval` of the final checkpoint with the same seed prints the same. Null before that, or when it could not be made.",
+  )
+  .meta({ title: "RunEvaluation" });
+/** What a completed run records: the evaluation of its final policy, and where in training that was. */
+export type RunEvaluation = z.infer<typeof RunEvaluationSchema>;
+
+export const PublicRunSchema = z
+  .object({
+    id: z.uuid(),
+    ownerId: z.uuid(),
+    env: z.string(),
+    preset: z.string().nullable(),
+    config: z.record(z.string(), z.unknown()).describe("The full resolved hyperparameters."),
+    seed: z.number().int(),
+    totalSteps: z.number().int(),
+    resources: z.object({ runners: z.number().int(), envsPerRunner: z.number().int(), gpu: z.boolean() }),
+    status: RunStatusSchema,
+    iteration: z.number().int(),
+    globalStep: z.number().int(),
+    runnersActive: z
+      .number()
+      .int()
+      .describe(
+        "Worker slots serving the run now; fewer than resources.runners while it runs degraded (a runner was lost and no free slot replaced it: its envs share a slot the run holds).",
+      ),
+    failureReason: z.string().nullable(),
+    evaluation: RunEvaluationSchema.nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+  })
+  .meta({ title: "Run" });
+export type PublicRun = z.infer<typeof PublicRunSchema>;
+
+export const MetricPointSchema = z
+  .object({
+    iteration: z.number().int(),
+    globalStep: z.number().int(),
+    wallTime: z.string(),
+    metrics: z.record(z.string(), z.number().nullable()).describe("CleanRL's keys (charts/…, losses/…)."),
+  })
+  .meta({ title: "MetricPoint" });
+export type PublicMetricPoint = z.infer<typeof MetricPointSchema>;
+
+/** `metrics.run.updated` (broadcast after every iteration). */
+export interface RunMetricsEvent {
+  runId: string;
+  ownerId: string;
+  iteration: number;
+  globalStep: number;
+  metrics: Record<string, number | null>;
+}
+
+/** `runs.status.changed` (broadcast on every status change). */
+export interface RunStatusEvent {
+  runId: string;
+  ownerId: string;
+  status: z.infer<typeof RunStatusSchema>;
+}
+
+export const RUN_METRICS_EVENT = "metrics.run.updated";
+export const RUN_STATUS_EVENT = "runs.status.changed";
+/** `runs.leases.released` (broadcast by a runs node that hands its leases back): others claim at once. */
+export const RUN_LEASES_RELEASED_EVENT = "runs.leases.released";
