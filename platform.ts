@@ -15,7 +15,7 @@ import type { ServiceFactory } from "./services/deps.ts";
 /** Every service a process may host, imported only when hosted (a worker need not load Koa). */
 const SERVICE_FACTORIES: Record<string, () => Promise<ServiceFactory>> = {
   users: async () => (await import("./services/users.service.ts")).default,
-  api: async () => (await import("./services/api.service.ts")).default,
+  api: async () => (await import("./api/api.service.ts")).default,
   runs: async () => (await import("./services/runs.service.ts")).default,
   workers: async () => (await import("./services/workers.service.ts")).default,
   tickets: async () => (await import("./services/tickets.service.ts")).default,

@@ -1,6 +1,6 @@
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
 import { type RunDescriptor, type RunEvents, TrainingRun } from "../actors/training-run.ts";
-import { ROLES, type Role } from "../contracts/roles.ts";
+import { type Caller, ROLES, type Role } from "../contracts/roles.ts";
 import { RUN_STATUSES, type RunStatus } from "../contracts/run-status.ts";
 import {
   type PublicRun,
@@ -10,6 +10,7 @@ import {
   type RunMetricsEvent,
   type RunStatusEvent,
 } from "../contracts/runs.ts";
+import { WORKERS_FREED_EVENT } from "../contracts/workers.ts";
 import { Run } from "../db/entities/Run.ts";
 import { ConflictError, NotFoundError } from "../lib/errors.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
@@ -27,7 +28,6 @@ import { seedCheckpoint, sourceCheckpoint } from "./runs/init-from.ts";
 import { exportRunPolicy } from "./runs/policy-export.ts";
 import { roleQuotas } from "./runs/quotas.ts";
 import {
-  type Caller,
   checkRunLimits,
   listRuns,
   metricHistory,
@@ -50,7 +50,6 @@ import {
   requestStop,
   validLeases,
 } from "./runs/store.ts";
-import { WORKERS_FREED_EVENT } from "./workers.service.ts";
 
 /**
  * Training runs. A run is a virtual actor (Orleans): the node whose lease is on the row (`ownerNode`,

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Context, ServiceSchema } from "moleculer";
 import { EnvRunner, type RunnerSample } from "../actors/env-runner.ts";
+import { WORKERS_FREED_EVENT, type WorkerStatus } from "../contracts/workers.ts";
 import { BadRequestError, ConflictError, EnvFailedError, NotFoundError } from "../lib/errors.ts";
 import { workerSlotsOf } from "../moleculer.config.ts";
 import type { EnvRunnerSpec } from "../rl/ppo/distributed.ts";
@@ -21,19 +22,6 @@ import { pgArray } from "./runs/store.ts";
  * Internal actions are "public", not "protected": Moleculer does not register protected actions for
  * remote nodes, and the runs node that reserves and drives runners is usually another process.
  */
-export const WORKERS_FREED_EVENT = "workers.freed";
-
-export interface WorkerStatus {
-  nodeID: string;
-  slots: number;
-  free: number;
-  gpu: boolean;
-  backend: string;
-  runners: { id: string; runId: string; ownerNode: string; initialized: boolean; shared: boolean }[];
-  /** The node is shutting down: it grants no reservations. */
-  draining: boolean;
-}
-
 interface Slot {
   runId: string;
   ownerNode: string;

@@ -1,12 +1,12 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Config } from "../../config.ts";
+import type { Caller } from "../../contracts/roles.ts";
 import { Submission } from "../../db/entities/Submission.ts";
 import { CUSTOM_ENVIRONMENT_EXERCISE } from "../../exercises/custom-environment.ts";
 import { ValidationFailedError } from "../../lib/errors.ts";
 import { isUuid } from "../../lib/uuid.ts";
 import { type CodeEnvDefinition, type CodeEnvSpec, codeEnvSubmissionId } from "../../rl/envs/code-env.ts";
 import { type CustomEnvCaps, capViolation } from "../../sandbox/env-types.ts";
-import type { Caller } from "./records.ts";
 
 /**
  * Environments defined by code, as runs use them: `custom:<submission id>` names a submission of the

@@ -1,9 +1,10 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
+import type { Caller } from "../../contracts/roles.ts";
 import { Checkpoint } from "../../db/entities/Checkpoint.ts";
 import { ValidationFailedError } from "../../lib/errors.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
 import type { Hyperparameters } from "../../rl/ppo/hyperparameters.ts";
-import { type Caller, type ResolvedRun, visibleRun } from "./records.ts";
+import { type ResolvedRun, visibleRun } from "./records.ts";
 
 /**
  * A run that starts from another run's checkpoint with hyperparameters of its own (population-based

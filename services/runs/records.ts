@@ -1,5 +1,5 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
-import type { Role } from "../../contracts/roles.ts";
+import type { Caller, Role } from "../../contracts/roles.ts";
 import { ACTIVE_STATUSES, type RunStatus } from "../../contracts/run-status.ts";
 import type { PublicMetricPoint, PublicRun, RunResources } from "../../contracts/runs.ts";
 import { MetricPoint } from "../../db/entities/MetricPoint.ts";
@@ -25,11 +25,6 @@ import {
 import { aRole, checkComputeQuota, type EnvDims } from "./compute.ts";
 import type { RoleQuota } from "./quotas.ts";
 import type { CreateRunInput } from "./schemas.ts";
-
-export interface Caller {
-  userId: string;
-  role: Role;
-}
 
 export function toPublicRun(run: Run): PublicRun {
   return {

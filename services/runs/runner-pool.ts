@@ -1,10 +1,10 @@
 import type { ServiceBroker } from "moleculer";
 import type { PolicyMessage, RunnerSample } from "../../actors/env-runner.ts";
 import type { RunnerHandle, RunnerPool } from "../../actors/training-run.ts";
+import type { WorkerStatus } from "../../contracts/workers.ts";
 import type { NodeMetadata } from "../../moleculer.config.ts";
 import type { EnvRunnerSpec } from "../../rl/ppo/distributed.ts";
 import type { RolloutCollectorState } from "../../rl/ppo/rollout.ts";
-import type { WorkerStatus } from "../workers.service.ts";
 
 /** Worker nodes known to this broker: those whose metadata advertises runner slots (and a GPU if asked). */
 export function workerNodeIds(broker: ServiceBroker, gpu = false): string[] {

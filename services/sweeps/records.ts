@@ -1,6 +1,6 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { TrialRow } from "../../actors/sweep.ts";
-import type { Role } from "../../contracts/roles.ts";
+import type { Caller, Role } from "../../contracts/roles.ts";
 import { ACTIVE_SWEEP_STATUSES, TRIAL_STATUSES, type TrialStatus } from "../../contracts/sweep-status.ts";
 import { Run } from "../../db/entities/Run.ts";
 import { Sweep } from "../../db/entities/Sweep.ts";
@@ -23,7 +23,7 @@ import { expandTrials, type TrialSpec, trialHyperparameters } from "../../sweeps
 import { usableCodeEnv } from "../runs/code-envs.ts";
 import { aRole, checkComputeQuota, envDims } from "../runs/compute.ts";
 import type { RoleQuota, RoleQuotas } from "../runs/quotas.ts";
-import { type Caller, type ResolvedRun, resolveRun } from "../runs/records.ts";
+import { type ResolvedRun, resolveRun } from "../runs/records.ts";
 import type { CreateRunInput } from "../runs/schemas.ts";
 import type { PublicSweep, PublicTrial, SweepWithTrials, TrialUpdate } from "./schemas.ts";
 

@@ -1,6 +1,6 @@
 import test from "ava";
+import type { WorkerStatus } from "../../contracts/workers.ts";
 import { getExercise } from "../../exercises/index.ts";
-import type { WorkerStatus } from "../../services/workers.service.ts";
 import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
 import { deterministicPart, getRun, launch, metrics, waitForStatus } from "../runs/helpers.ts";
 import { submitAndGrade } from "../submissions/helpers.ts";

@@ -1,6 +1,6 @@
 import test from "ava";
 import type { PublicRun } from "../../contracts/runs.ts";
-import type { WorkerStatus } from "../../services/workers.service.ts";
+import type { WorkerStatus } from "../../contracts/workers.ts";
 import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
 import { deterministicPart, getRun, launch, metrics, tinyRun, waitForStatus } from "../runs/helpers.ts";
 import { assertSoundCompletion, type Cluster, startCluster } from "./helpers.ts";

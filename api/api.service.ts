@@ -1,26 +1,26 @@
 import type { Context, ServiceSchema } from "moleculer";
-import { createApiApp } from "../api/app.ts";
-import { AuthStateCache } from "../api/auth/auth-state-cache.ts";
-import type { ApiDeps } from "../api/context.ts";
-import { type ApiServer, listen } from "../api/server.ts";
-import { WsHub } from "../api/ws/hub.ts";
 import {
   RUN_METRICS_EVENT,
   RUN_STATUS_EVENT,
   type RunMetricsEvent,
   type RunStatusEvent,
 } from "../contracts/runs.ts";
-import type { ServiceDeps } from "./deps.ts";
-import { SUBMISSION_GRADED_EVENT, type SubmissionGradedEvent } from "./submissions/schemas.ts";
+import type { ServiceDeps } from "../services/deps.ts";
+import { SUBMISSION_GRADED_EVENT, type SubmissionGradedEvent } from "../services/submissions/schemas.ts";
 import {
   SWEEP_STATUS_EVENT,
   SWEEP_TRIAL_EVENT,
   type SweepStatusEvent,
   type SweepTrialEvent,
-} from "./sweeps/schemas.ts";
-import { resolveJwtSecret } from "./users/jwt-secret.ts";
-import type { AuthState } from "./users/schemas.ts";
-import { USERS_CHANGED_EVENT, type UsersChangedPayload } from "./users.service.ts";
+} from "../services/sweeps/schemas.ts";
+import { resolveJwtSecret } from "../services/users/jwt-secret.ts";
+import type { AuthState } from "../services/users/schemas.ts";
+import { USERS_CHANGED_EVENT, type UsersChangedPayload } from "../services/users.service.ts";
+import { createApiApp } from "./app.ts";
+import { AuthStateCache } from "./auth/auth-state-cache.ts";
+import type { ApiDeps } from "./context.ts";
+import { type ApiServer, listen } from "./server.ts";
+import { WsHub } from "./ws/hub.ts";
 
 /**
  * The HTTP facade: a Koa app (api/) served on HOST:PORT. It reaches other services only through the
