@@ -1,34 +1,21 @@
 /**
- * Entry point of a pool child process (`child_process.fork`, started with `--no-node-snapshot`,
- * which isolated-vm needs on Node ≥ 20). It runs one job at a time, each in a fresh isolate, and
- * answers over the IPC channel. It holds no secrets: the pool starts it with an almost empty
- * environment. It exits when the pool disconnects, and on an isolated-vm catastrophic error
- * (an isolate that can no longer be controlled), after which the pool starts a replacement.
+ * Entry point of a pool child process (a `SupervisedChild`, see `supervised-child.ts`). It runs one
+ * job at a time, each in a fresh isolate, and answers over the IPC channel. It holds no secrets: the
+ * pool starts it with an almost empty environment. It exits when the pool disconnects, and on an
+ * isolated-vm catastrophic error (an isolate that can no longer be controlled), after which the pool
+ * starts a replacement.
  */
 import ivm from "isolated-vm";
 import { runJobInIsolate } from "./isolate-job.ts";
 import { type ChildMessage, failure, type ParentMessage, type WireResult } from "./protocol.ts";
+import { onCatastrophe, serveHost } from "./supervised-child.ts";
 
-const EXIT_CATASTROPHE = 70;
-
-function send(message: ChildMessage): void {
-  // The pool may be gone already (closed or crashed); there is nobody left to tell.
-  if (process.connected) process.send?.(message, undefined, undefined, () => {});
-}
-
-function onCatastrophe(message: string): void {
-  send({ type: "fatal", message });
-  // Give the IPC message a moment to leave, then go: the isolate's memory is unrecoverable.
-  setTimeout(() => process.exit(EXIT_CATASTROPHE), 50).unref();
-}
-
-async function handle(message: ParentMessage): Promise<void> {
-  let result: WireResult;
+async function run(job: ParentMessage["job"]): Promise<WireResult> {
   try {
-    result = await runJobInIsolate(ivm, message.job, onCatastrophe);
+    return await runJobInIsolate(ivm, job, onCatastrophe);
   } catch (error) {
     // Only a defect of the sandbox itself lands here; report it and let the pool replace this process.
-    result = {
+    return {
       status: "error",
       error: failure(
         "crash",
@@ -43,11 +30,8 @@ async function handle(message: ParentMessage): Promise<void> {
       healthy: false,
     };
   }
-  send({ type: "result", id: message.id, result });
 }
 
-process.on("message", (message: ParentMessage) => {
-  if (message?.type === "run") void handle(message);
-});
-process.on("disconnect", () => process.exit(0));
-send({ type: "ready" });
+serveHost<ParentMessage, ChildMessage>(async (message) =>
+  message?.type === "run" ? { type: "result", id: message.id, result: await run(message.job) } : undefined,
+);

@@ -1,29 +1,17 @@
 /**
- * Entry point of an env session's child process (`child_process.fork` with `--no-node-snapshot`, an
- * almost empty environment and `serialization: "advanced"`). It serves one session: one isolate,
- * one request at a time, each answered once. It exits when the host disconnects, and on an
- * isolated-vm catastrophic error; the host kills it when a crossing fails or runs past its deadline.
+ * Entry point of an env session's child process (a `SupervisedChild`, see `supervised-child.ts`,
+ * with `serialization: "advanced"`). It serves one session: one isolate, one request at a time, each
+ * answered once. It exits when the host disconnects, and on an isolated-vm catastrophic error; the
+ * host kills it when a crossing fails or runs past its deadline.
  */
 import ivm from "isolated-vm";
 import { EnvFailure, IsolateEnvs } from "./env-isolate.ts";
-import type { EnvReply, EnvRequest } from "./env-protocol.ts";
-
-const EXIT_CATASTROPHE = 70;
+import type { EnvReply, EnvRequest } from "./protocol.ts";
+import { onCatastrophe, serveHost } from "./supervised-child.ts";
 
 let session: IsolateEnvs | undefined;
 /** `limits.processMemoryMb` of the session, in bytes, once it is open. */
 let processMemoryBytes = Number.POSITIVE_INFINITY;
-
-function send(message: EnvReply): void {
-  // The host may be gone already; there is nobody left to tell.
-  if (process.connected) process.send?.(message, undefined, undefined, () => {});
-}
-
-function onCatastrophe(message: string): void {
-  send({ type: "fatal", message });
-  // Give the IPC message a moment to leave, then go: the isolate's memory is unrecoverable.
-  setTimeout(() => process.exit(EXIT_CATASTROPHE), 50).unref();
-}
 
 /** Output of this request, when there was some, and the isolate's CPU time so far. */
 function withConsole<T extends object>(reply: T): T & { console?: string; cpuMs?: number } {
@@ -69,7 +57,7 @@ function checkProcessMemory(): void {
   }
 }
 
-process.on("message", (request: EnvRequest) => {
+serveHost<EnvRequest, EnvReply>((request) => {
   let reply: EnvReply;
   try {
     reply = answer(request);
@@ -85,7 +73,5 @@ process.on("message", (request: EnvRequest) => {
           };
     reply = { type: "error", id: request.id, error: failure };
   }
-  send(withConsole(reply));
+  return withConsole(reply);
 });
-process.on("disconnect", () => process.exit(0));
-send({ type: "ready" });

@@ -10,7 +10,6 @@
 import type ivmModule from "isolated-vm";
 import type { Context, Isolate, Reference } from "isolated-vm";
 import { envPreludeSource, stepOutputLength } from "./env-prelude.ts";
-import type { EnvRequest } from "./env-protocol.ts";
 import { EnvSpecError, sessionSpec } from "./env-spec.ts";
 import {
   type CustomEnvSpec,
@@ -21,6 +20,7 @@ import {
 } from "./env-types.ts";
 import { ConsoleCollector, submissionFrames } from "./output.ts";
 import { exportsSource, PRELUDE_FILENAME, SUBMISSION_FILENAME } from "./prelude.ts";
+import type { EnvRequest } from "./protocol.ts";
 import { dropDangerousKeys } from "./result.ts";
 
 type Ivm = typeof ivmModule;

@@ -10,8 +10,6 @@
  * `EnvSessionError`. A caller's own mistakes (a wrong action array, a step before reset, two calls
  * at once) reject with a TypeError/RangeError/Error and leave the session as it was.
  */
-import type { ChildProcess } from "node:child_process";
-import type { EnvReply, EnvRequest } from "./env-protocol.ts";
 import {
   type CustomEnvCaps,
   type CustomEnvSpec,
@@ -24,8 +22,9 @@ import {
   MAX_NUM_ENVS,
   MAX_STATE_BYTES,
 } from "./env-types.ts";
-import { forkSandboxChild } from "./fork.ts";
 import { DEFAULT_NOW } from "./job.ts";
+import type { EnvReply, EnvRequest } from "./protocol.ts";
+import { type ChildExit, SupervisedChild, type WithoutId } from "./supervised-child.ts";
 
 export type {
   CapViolation,
@@ -77,15 +76,6 @@ export interface EnvSessionOptions {
 }
 
 type Reply<T extends EnvReply["type"]> = Extract<EnvReply, { type: T }>;
-type Request = EnvRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
-
-interface Pending {
-  id: number;
-  expect: EnvReply["type"];
-  resolve(reply: EnvReply): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
-}
 
 type RequiredLimit = Exclude<keyof EnvSessionLimits, "totalCpuMs" | "totalWallMs">;
 
@@ -118,193 +108,72 @@ function checkLimits(limits: EnvSessionLimits): void {
   }
 }
 
+/** Why the session's process exited when nothing had failed it. */
+function exitFailure({ code, signal, fatal, during }: ChildExit): EnvSessionError {
+  if (fatal)
+    return new EnvSessionError(
+      /memory/i.test(fatal) ? "memory" : "crash",
+      `the session's process hit a fatal isolate error (${fatal})`,
+    );
+  return new EnvSessionError(
+    "crash",
+    `the session's process exited (${signal ?? `code ${code}`})${during ? " during a call" : ""}`,
+  );
+}
+
 /**
- * The session's process: one request in flight at a time, each with its own wall-clock deadline,
- * and the first failure kept as the answer to everything after it.
+ * The session's process: a supervised child (one request in flight at a time, each with its own
+ * wall-clock deadline, the first failure kept as the answer to everything after it), the output it
+ * captured and its CPU time.
  */
-class SessionProcess {
-  readonly child: ChildProcess;
-  readonly exited: Promise<void>;
+class SessionProcess extends SupervisedChild<EnvRequest, EnvReply, EnvSessionError> {
   consoleText = "";
   /** The isolate's CPU time as of the last reply, in ms. */
   cpuMs = 0;
-  failure: EnvSessionError | undefined;
-  closing = false;
-  private pending: Pending | undefined;
-  private nextId = 1;
-  private fatal: string | undefined;
-  private budgetTimer: NodeJS.Timeout | undefined;
 
   constructor(heapMb: number) {
-    this.child = forkSandboxChild("env-child", "advanced", heapMb);
-    // An idle session does not keep the host alive; a call in flight does, through its timer.
-    this.child.unref();
-    this.child.channel?.unref();
-    let onExit: () => void = () => {};
-    this.exited = new Promise<void>((resolve) => {
-      onExit = resolve;
+    super({
+      entry: "env-child",
+      serialization: "advanced",
+      heapMb,
+      unref: true,
+      name: "the env session",
+      exitFailure,
+      unreachable: (error) =>
+        new EnvSessionError("crash", `the session's process cannot be reached (${error.message})`),
     });
-    this.child.on("message", (message: EnvReply) => this.onMessage(message));
-    this.child.on("error", () => {
-      // A process that never started emits no "exit".
-      if (this.child.pid === undefined) {
-        this.onExit(null, null);
-        onExit();
-      } else this.kill();
-    });
-    this.child.on("exit", (code, signal) => {
-      this.onExit(code, signal);
-      onExit();
-    });
-  }
-
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  /** Fails the session (and kills its process) `ms` from now, unless it has ended by then. */
-  startWallBudget(ms: number): void {
-    this.budgetTimer = setTimeout(
-      () =>
-        this.fail(
-          new EnvSessionError(
-            "timeout",
-            `the session ran past its overall wall-clock budget of ${ms} ms; its process was killed`,
-            "wall",
-          ),
-        ),
-      ms,
-    );
-    // An idle session must not keep the host alive; a call in flight does, through its own timer.
-    this.budgetTimer.unref();
-  }
-
-  ready(): Promise<void> {
-    const late = () =>
-      new EnvSessionError("crash", `the session's process did not start within ${START_TIMEOUT_MS} ms`);
-    return this.expectReply(0, "ready", START_TIMEOUT_MS, late).then(() => {});
   }
 
   /** Sends a request and resolves with its reply, of the type expected. */
-  request<T extends EnvReply["type"]>(
-    request: Request,
+  async call<T extends EnvReply["type"]>(
+    request: WithoutId<EnvRequest>,
     expect: T,
     what: string,
     wallMs: number,
   ): Promise<Reply<T>> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closing) return Promise.reject(new Error("the env session is closed"));
-    if (this.pending)
-      return Promise.reject(new Error("the env session runs one call at a time: await the last one first"));
-    const id = this.nextId++;
     const late = () =>
       new EnvSessionError(
         "timeout",
         `${what} did not answer within its wall-clock deadline of ${wallMs} ms; the session's process was killed`,
       );
-    const promise = this.expectReply(id, expect, wallMs + GRACE_MS, late);
-    this.child.send({ ...request, id } as EnvRequest, (error) => {
-      if (error)
-        this.fail(new EnvSessionError("crash", `the session's process cannot be reached (${error.message})`));
-    });
-    return promise as Promise<Reply<T>>;
-  }
-
-  /** Breaks the session with `error` (unless it broke before) and kills its process. */
-  fail(error: EnvSessionError): void {
-    this.failure ??= error;
-    const pending = this.pending;
-    this.pending = undefined;
-    if (pending) {
-      clearTimeout(pending.timer);
-      pending.reject(this.failure);
-    }
-    this.kill();
-  }
-
-  /** Ends the process; a call in flight rejects with `error`. */
-  close(error: Error): Promise<void> {
-    this.closing = true;
-    clearTimeout(this.budgetTimer);
-    const pending = this.pending;
-    this.pending = undefined;
-    if (pending) {
-      clearTimeout(pending.timer);
-      pending.reject(this.failure ?? error);
-    }
-    // Whoever awaits the exit needs the event loop to live until it comes.
-    this.child.ref();
-    this.kill();
-    return this.exited;
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
-  }
-
-  private expectReply(
-    id: number,
-    expect: EnvReply["type"],
-    deadlineMs: number,
-    late: () => EnvSessionError,
-  ): Promise<EnvReply> {
-    return new Promise<EnvReply>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(late()), deadlineMs);
-      this.pending = { id, expect, resolve, reject, timer };
-    });
-  }
-
-  private onMessage(message: EnvReply): void {
-    if (message?.type === "fatal") {
-      this.fatal = String(message.message).slice(0, 500);
-      return;
-    }
-    const pending = this.pending;
-    if (!pending) return;
-    const id = message.type === "ready" ? 0 : message.id;
-    if (id !== pending.id) return;
-    if ("console" in message && typeof message.console === "string") this.appendConsole(message.console);
-    if ("cpuMs" in message && typeof message.cpuMs === "number") this.cpuMs = message.cpuMs;
-    if (message.type === "error") {
-      const budget = message.error.budget === "cpu" ? "cpu" : undefined;
-      this.fail(new EnvSessionError(message.error.kind, message.error.message, budget));
-      return;
-    }
-    if (message.type !== pending.expect) {
-      this.fail(
+    const reply = await this.request(request, wallMs + GRACE_MS, late);
+    // The child caps the session's output; the length check only guards against a defect there.
+    if (typeof reply.console === "string" && this.consoleText.length < 64 * 1024 * 1024)
+      this.consoleText += reply.console;
+    if (typeof reply.cpuMs === "number") this.cpuMs = reply.cpuMs;
+    if (reply.type === "error")
+      throw this.fail(
         new EnvSessionError(
-          "crash",
-          `the session's process answered ${message.type} to a ${pending.expect} request`,
+          reply.error.kind,
+          reply.error.message,
+          reply.error.budget === "cpu" ? "cpu" : undefined,
         ),
       );
-      return;
-    }
-    clearTimeout(pending.timer);
-    this.pending = undefined;
-    pending.resolve(message);
-  }
-
-  private appendConsole(text: string): void {
-    // The child caps the session's output; this only guards against a defect there.
-    if (this.consoleText.length < 64 * 1024 * 1024) this.consoleText += text;
-  }
-
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
-    clearTimeout(this.budgetTimer);
-    // Killed on purpose: the call in flight, if any, has been answered already.
-    if (this.closing || this.failure) return;
-    const fatal = this.fatal;
-    const memory = fatal !== undefined && /memory/i.test(fatal);
-    const error = fatal
-      ? new EnvSessionError(
-          memory ? "memory" : "crash",
-          `the session's process hit a fatal isolate error (${fatal})`,
-        )
-      : new EnvSessionError(
-          "crash",
-          `the session's process exited (${signal ?? `code ${code}`})${this.pending ? " during a call" : ""}`,
-        );
-    this.fail(error);
+    if (reply.type !== expect)
+      throw this.fail(
+        new EnvSessionError("crash", `the session's process answered ${reply.type} to a ${expect} request`),
+      );
+    return reply as Reply<T>;
   }
 }
 
@@ -410,10 +279,24 @@ export class EnvSession {
     if (!Number.isFinite(now)) throw new RangeError(`EnvSession now must be a finite number, got ${now}`);
 
     const process = new SessionProcess(limits.processMemoryMb);
-    if (limits.totalWallMs !== undefined) process.startWallBudget(limits.totalWallMs);
+    const budget = limits.totalWallMs;
+    if (budget !== undefined)
+      process.failAfter(
+        budget,
+        () =>
+          new EnvSessionError(
+            "timeout",
+            `the session ran past its overall wall-clock budget of ${budget} ms; its process was killed`,
+            "wall",
+          ),
+      );
     try {
-      await process.ready();
-      const reply = await process.request(
+      await process.ready(
+        START_TIMEOUT_MS,
+        () =>
+          new EnvSessionError("crash", `the session's process did not start within ${START_TIMEOUT_MS} ms`),
+      );
+      const reply = await process.call(
         { type: "open", code, numEnvs, limits, seed, now },
         "opened",
         "open()",
@@ -424,7 +307,7 @@ export class EnvSession {
         throw new EnvSessionError("result", `createEnv() returned an env that ${violation.message}`);
       return new EnvSession(process, reply.spec, numEnvs, limits);
     } catch (error) {
-      await process.close(error as Error);
+      await process.stop(0, error as Error);
       throw error;
     }
   }
@@ -459,7 +342,7 @@ export class EnvSession {
         throw new RangeError(`seed ${i} must be a safe integer or undefined, got ${seed}`);
       packed[i] = seed ?? Number.NaN;
     }
-    const reply = await this.process.request(
+    const reply = await this.process.call(
       { type: "reset", seeds: packed },
       "reset",
       "reset()",
@@ -488,7 +371,7 @@ export class EnvSession {
       this.actionLow,
       this.actionHigh,
     );
-    const reply = await this.process.request(
+    const reply = await this.process.call(
       { type: "step", actions: packed },
       "step",
       "step()",
@@ -514,7 +397,7 @@ export class EnvSession {
     this.usable();
     if (!this.spec.stateful) throw new Error("this env declares no getState()/setState()");
     if (!this.started) throw new Error("call reset() before getStates()");
-    const reply = await this.process.request(
+    const reply = await this.process.call(
       { type: "getStates" },
       "states",
       "getStates()",
@@ -552,7 +435,7 @@ export class EnvSession {
     }
     if (statesJson.length > MAX_STATE_BYTES)
       throw new RangeError(`the states take more than ${MAX_STATE_BYTES} bytes as JSON`);
-    await this.process.request(
+    await this.process.call(
       { type: "setStates", statesJson, elapsed },
       "statesSet",
       "setStates()",
@@ -569,9 +452,9 @@ export class EnvSession {
   }
 
   /** Ends the session's process and resolves once it has exited; idempotent. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.closeRequested = true;
-    return this.process.close(new Error("the env session was closed during the call"));
+    await this.process.stop(0, new Error("the env session was closed during the call"));
   }
 
   private usable(): void {
@@ -580,8 +463,8 @@ export class EnvSession {
   }
 
   private malformed(what: string): never {
-    const error = new EnvSessionError("crash", `the session's process sent a malformed ${what} reply`);
-    this.process.fail(error);
-    throw this.process.failure ?? error;
+    throw this.process.fail(
+      new EnvSessionError("crash", `the session's process sent a malformed ${what} reply`),
+    );
   }
 }

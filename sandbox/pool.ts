@@ -1,11 +1,10 @@
-import type { ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
 import type { ZodType } from "zod";
 import { SandboxBusyError, SandboxClosedError, SandboxUnavailableError } from "./errors.ts";
-import { forkSandboxChild } from "./fork.ts";
 import { DEFAULT_LIMITS, type JobCaps, prepareJob } from "./job.ts";
 import { type ChildMessage, failure, type ParentMessage, type WireJob, type WireResult } from "./protocol.ts";
 import { decodeResult, lostResult } from "./result.ts";
+import { type ChildExit, SupervisedChild } from "./supervised-child.ts";
 import type { SandboxFailure, SandboxJob, SandboxLimits, SandboxResult } from "./types.ts";
 
 export interface SandboxPoolOptions {
@@ -41,7 +40,6 @@ const STARTUP_FAILURES_BEFORE_GIVING_UP = 3;
 const STOP_GRACE_MS = 2000;
 
 interface Task {
-  id: number;
   wire: WireJob;
   callNames: string[];
   schema: ZodType<unknown> | undefined;
@@ -50,18 +48,21 @@ interface Task {
 }
 
 interface Slot {
-  child: ChildProcess;
+  /** Its first failure (a deadline, a crash) is the running job's. */
+  child: SupervisedChild<ParentMessage, ChildMessage, SandboxFailure>;
   /** `retiring`: killed after its last job (unhealthy or worn out), waiting to exit. */
   state: "starting" | "idle" | "busy" | "retiring" | "gone";
   task: Task | undefined;
   taskStarted: number;
   jobs: number;
-  /** Why the pool killed it, reported as the running job's failure. */
-  killReason: SandboxFailure | undefined;
-  /** What the child said before a catastrophic exit. */
-  fatal: string | undefined;
-  timer: NodeJS.Timeout | undefined;
-  exited: Promise<void>;
+}
+
+/** How a job ended whose process was killed or died under it. */
+function timeout(wallTimeMs: number): SandboxFailure {
+  return failure(
+    "timeout",
+    `the job did not finish within its wall-clock deadline of ${wallTimeMs} ms; its process was replaced`,
+  );
 }
 
 /**
@@ -81,7 +82,6 @@ export class SandboxPool {
   private readonly queue: Task[] = [];
   private readonly readyWaiters: { resolve(): void; reject(error: Error): void }[] = [];
   private readonly idleWaiters: (() => void)[] = [];
-  private nextId = 1;
   private replaced = 0;
   private startupFailures = 0;
   private broken: string | undefined;
@@ -113,7 +113,7 @@ export class SandboxPool {
     const { wire, callNames } = prepareJob(job, this.defaults, this.caps);
     if (this.queue.length >= this.maxQueue) throw new SandboxBusyError(this.queue.length);
     const result = await new Promise<SandboxResult<unknown>>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, wire, callNames, schema: job.schema, resolve, reject });
+      this.queue.push({ wire, callNames, schema: job.schema, resolve, reject });
       this.dispatch();
     });
     return result as SandboxResult<T>;
@@ -151,7 +151,7 @@ export class SandboxPool {
     while ([...this.slots].some((s) => s.state === "busy")) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
-    await Promise.all([...this.slots].map((slot) => this.stop(slot)));
+    await Promise.all([...this.slots].map((slot) => slot.child.stop(STOP_GRACE_MS)));
   }
 
   private readyCount(): number {
@@ -159,53 +159,34 @@ export class SandboxPool {
   }
 
   private spawn(): void {
-    const child = forkSandboxChild("child", "json");
-    let onExit: () => void = () => {};
     const slot: Slot = {
-      child,
+      child: new SupervisedChild({
+        entry: "child",
+        serialization: "json",
+        name: "the sandbox process",
+        exitFailure: (exit) => this.exitFailure(slot, exit),
+      }),
       state: "starting",
       task: undefined,
       taskStarted: 0,
       jobs: 0,
-      killReason: undefined,
-      fatal: undefined,
-      timer: undefined,
-      exited: new Promise<void>((resolve) => {
-        onExit = resolve;
-      }),
     };
     this.slots.add(slot);
-    slot.timer = setTimeout(() => this.kill(slot), this.startTimeoutMs);
-    child.on("message", (message: ChildMessage) => this.onMessage(slot, message));
-    child.on("error", () => {
-      // A process that never started emits no "exit".
-      if (child.pid === undefined) this.onExit(slot, null, null);
-      else this.kill(slot);
-    });
-    child.on("exit", (code, signal) => {
-      onExit();
-      this.onExit(slot, code, signal);
-    });
+    // A child that is not ready in time is killed; its exit counts against the startup failures.
+    slot.child
+      .ready(this.startTimeoutMs, () => failure("crash", "the sandbox process did not start"))
+      .then(
+        () => this.onReady(slot),
+        () => {},
+      );
+    void slot.child.exited.then((exit) => this.onExit(slot, exit));
   }
 
-  private onMessage(slot: Slot, message: ChildMessage): void {
-    switch (message.type) {
-      case "ready":
-        if (slot.state !== "starting") return;
-        clearTimeout(slot.timer);
-        slot.state = "idle";
-        this.startupFailures = 0;
-        if (this.readyCount() >= this.size)
-          for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
-        this.dispatch();
-        return;
-      case "fatal":
-        slot.fatal = String(message.message).slice(0, 500);
-        return;
-      case "result":
-        if (slot.state === "busy" && slot.task?.id === message.id) this.complete(slot, message.result);
-        return;
-    }
+  private onReady(slot: Slot): void {
+    slot.state = "idle";
+    this.startupFailures = 0;
+    if (this.readyCount() >= this.size) for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
+    this.dispatch();
   }
 
   private dispatch(): void {
@@ -216,66 +197,53 @@ export class SandboxPool {
       slot.state = "busy";
       slot.task = task;
       slot.taskStarted = performance.now();
-      // The child enforces the deadline itself; this timer only catches a child that cannot.
-      slot.timer = setTimeout(() => {
-        slot.killReason = failure(
-          "timeout",
-          `the job did not finish within its wall-clock deadline of ${task.wire.limits.wallTimeMs} ms; its process was replaced`,
+      const { wallTimeMs } = task.wire.limits;
+      // The child enforces the deadline itself; this one only catches a child that cannot. A job
+      // whose child is lost is answered when the child has exited (`onExit`).
+      slot.child
+        .request({ type: "run", job: task.wire }, wallTimeMs + this.graceMs, () => timeout(wallTimeMs))
+        .then(
+          (reply) => this.complete(slot, reply.result),
+          () => {},
         );
-        this.kill(slot);
-      }, task.wire.limits.wallTimeMs + this.graceMs);
-      const message: ParentMessage = { type: "run", id: task.id, job: task.wire };
-      slot.child.send(message, (error) => {
-        if (error) this.kill(slot);
-      });
     }
   }
 
   private complete(slot: Slot, wire: WireResult): void {
-    clearTimeout(slot.timer);
     const task = slot.task!;
     slot.task = undefined;
     slot.jobs++;
     task.resolve(decodeResult(wire, task.callNames, task.schema));
     if (!wire.healthy || slot.jobs >= this.maxJobsPerChild) {
       slot.state = "retiring";
-      this.kill(slot);
+      slot.child.kill();
     } else {
       slot.state = "idle";
     }
     this.afterIdle();
   }
 
-  private onExit(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
-    if (slot.state === "gone") return;
-    clearTimeout(slot.timer);
+  /** Why a child that the pool did not kill exited. */
+  private exitFailure(slot: Slot, { code, signal, fatal }: ChildExit): SandboxFailure {
+    // Past its deadline, a job whose process dies (an isolate that ignored termination) is a timeout.
+    if (slot.task && performance.now() - slot.taskStarted >= slot.task.wire.limits.wallTimeMs)
+      return timeout(slot.task.wire.limits.wallTimeMs);
+    return failure(
+      "crash",
+      fatal
+        ? `the sandbox process hit a fatal isolate error (${fatal}) and was replaced`
+        : `the sandbox process exited (${signal ?? `code ${code}`}) and was replaced`,
+    );
+  }
+
+  private onExit(slot: Slot, { code, signal }: ChildExit): void {
     const wasStarting = slot.state === "starting";
     slot.state = "gone";
     this.slots.delete(slot);
     const task = slot.task;
     slot.task = undefined;
-    if (task) {
-      const elapsed = performance.now() - slot.taskStarted;
-      const { wallTimeMs } = task.wire.limits;
-      // Past its deadline, a job whose process dies (an isolate that ignored termination) is a timeout.
-      const lateDeath =
-        elapsed >= wallTimeMs
-          ? failure(
-              "timeout",
-              `the job did not finish within its wall-clock deadline of ${wallTimeMs} ms; its process was replaced`,
-            )
-          : undefined;
-      const reason =
-        slot.killReason ??
-        lateDeath ??
-        failure(
-          "crash",
-          slot.fatal
-            ? `the sandbox process hit a fatal isolate error (${slot.fatal}) and was replaced`
-            : `the sandbox process exited (${signal ?? `code ${code}`}) and was replaced`,
-        );
-      task.resolve(lostResult(task.callNames, reason, elapsed));
-    }
+    if (task)
+      task.resolve(lostResult(task.callNames, slot.child.failure!, performance.now() - slot.taskStarted));
     if (this.closing) {
       this.afterIdle();
       return;
@@ -302,16 +270,5 @@ export class SandboxPool {
     this.dispatch();
     if (![...this.slots].some((s) => s.state === "busy"))
       for (const wake of this.idleWaiters.splice(0)) wake();
-  }
-
-  private kill(slot: Slot): void {
-    if (slot.child.exitCode === null && slot.child.signalCode === null) slot.child.kill("SIGKILL");
-  }
-
-  private async stop(slot: Slot): Promise<void> {
-    if (slot.child.connected) slot.child.disconnect();
-    const timer = setTimeout(() => this.kill(slot), STOP_GRACE_MS);
-    await slot.exited;
-    clearTimeout(timer);
   }
 }
