@@ -5,14 +5,14 @@ import {
   type RunMetricsEvent,
   type RunStatusEvent,
 } from "../contracts/runs.ts";
-import type { ServiceDeps } from "../services/deps.ts";
-import { SUBMISSION_GRADED_EVENT, type SubmissionGradedEvent } from "../services/submissions/schemas.ts";
+import { SUBMISSION_GRADED_EVENT, type SubmissionGradedEvent } from "../contracts/submissions.ts";
 import {
   SWEEP_STATUS_EVENT,
   SWEEP_TRIAL_EVENT,
   type SweepStatusEvent,
   type SweepTrialEvent,
-} from "../services/sweeps/schemas.ts";
+} from "../contracts/sweeps.ts";
+import type { ServiceDeps } from "../services/deps.ts";
 import { resolveJwtSecret } from "../services/users/jwt-secret.ts";
 import type { AuthState } from "../services/users/schemas.ts";
 import { USERS_CHANGED_EVENT, type UsersChangedPayload } from "../services/users.service.ts";

@@ -14,8 +14,8 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config.ts";
+import type { SweepWithTrials } from "../contracts/sweeps.ts";
 import { type Platform, startPlatform } from "../platform.ts";
-import type { SweepWithTrials } from "../services/sweeps/schemas.ts";
 import { freePort, writeReadmeSection } from "./common.ts";
 import { createBenchDatabase, NATS_URL, randomNamespace, spawnWorker, stopChild } from "./scale-cluster.ts";
 

@@ -1,3 +1,7 @@
+/** How a sweep searches: a grid, seeded random draws, or population-based training. */
+export const SWEEP_METHODS = ["grid", "random", "pbt"] as const;
+export type SweepMethod = (typeof SWEEP_METHODS)[number];
+
 /**
  * A sweep's life: running (launching and following trials) → completed; a stop request makes it
  * stopping (its actor stops every trial) → stopped, and a resume makes it running again; failed when
@@ -5,6 +9,10 @@
  */
 export const SWEEP_STATUSES = ["running", "stopping", "stopped", "completed", "failed"] as const;
 export type SweepStatus = (typeof SWEEP_STATUSES)[number];
+/** Whether a string from the wire (a pushed frame, a query) is a sweep status. */
+export function isSweepStatus(value: string): value is SweepStatus {
+  return (SWEEP_STATUSES as readonly string[]).includes(value);
+}
 export const ACTIVE_SWEEP_STATUSES: readonly SweepStatus[] = ["running", "stopping"];
 
 /**

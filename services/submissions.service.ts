@@ -2,6 +2,11 @@ import { availableParallelism } from "node:os";
 import { type Context, Errors, type ServiceBroker, type ServiceSchema } from "moleculer";
 import type { Config } from "../config.ts";
 import { ROLES, type Role } from "../contracts/roles.ts";
+import {
+  type PublicSubmission,
+  SUBMISSION_GRADED_EVENT,
+  type SubmissionGradedEvent,
+} from "../contracts/submissions.ts";
 import { EXERCISES, exerciseSummary, getExercise, publicExercise } from "../exercises/index.ts";
 import type { GradingContext } from "../exercises/types.ts";
 import { ForbiddenError, NotFoundError, PayloadTooLargeError } from "../lib/errors.ts";
@@ -9,11 +14,6 @@ import { codeEnvId } from "../rl/envs/code-env.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { codeEnvCaps } from "./runs/code-envs.ts";
 import { errorReport, type GradedSubmission, Grader } from "./submissions/grader.ts";
-import {
-  type PublicSubmission,
-  SUBMISSION_GRADED_EVENT,
-  type SubmissionGradedEvent,
-} from "./submissions/schemas.ts";
 import {
   adoptQueued,
   type Caller,

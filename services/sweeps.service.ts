@@ -4,6 +4,14 @@ import { SweepActor, type SweepDescriptor, type SweepEvents } from "../actors/sw
 import { ROLES, type Role } from "../contracts/roles.ts";
 import { RUN_STATUS_EVENT, type RunStatusEvent } from "../contracts/runs.ts";
 import { SWEEP_STATUSES, type SweepStatus } from "../contracts/sweep-status.ts";
+import {
+  type PublicSweep,
+  SWEEP_STATUS_EVENT,
+  SWEEP_TRIAL_EVENT,
+  type SweepStatusEvent,
+  type SweepTrialEvent,
+  type SweepWithTrials,
+} from "../contracts/sweeps.ts";
 import { Sweep } from "../db/entities/Sweep.ts";
 import { SweepTrial } from "../db/entities/SweepTrial.ts";
 import { ConflictError } from "../lib/errors.ts";
@@ -20,14 +28,6 @@ import {
   trialUpdate,
   visibleSweep,
 } from "./sweeps/records.ts";
-import {
-  type PublicSweep,
-  SWEEP_STATUS_EVENT,
-  SWEEP_TRIAL_EVENT,
-  type SweepStatusEvent,
-  type SweepTrialEvent,
-  type SweepWithTrials,
-} from "./sweeps/schemas.ts";
 import {
   claimOrphanSweeps,
   claimSweep,

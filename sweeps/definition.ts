@@ -8,12 +8,10 @@
  */
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { SWEEP_METHODS } from "../contracts/sweep-status.ts";
 import { envIdSchema } from "../rl/envs/code-env.ts";
 import { hyperparametersSchema, PRESETS } from "../rl/ppo/hyperparameters.ts";
 import { DISTRIBUTION_KINDS, type Distribution, type SearchSpace } from "./space.ts";
-
-export const SWEEP_METHODS = ["grid", "random", "pbt"] as const;
-export type SweepMethod = (typeof SWEEP_METHODS)[number];
 
 /** The hyperparameters a sweep may search: rl's schema, less those the definition sets itself. */
 export const SEARCHABLE = Object.keys(hyperparametersSchema.shape).filter(

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ExerciseSummarySchema, PublicExerciseSchema } from "../../services/submissions/schemas.ts";
+import { ExerciseSummarySchema, PublicExerciseSchema } from "../../contracts/submissions.ts";
 import type { ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
 import { callService } from "./call.ts";

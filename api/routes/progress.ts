@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ProgressPageSchema, UserProgressSchema } from "../../services/submissions/schemas.ts";
+import { ProgressPageSchema, UserProgressSchema } from "../../contracts/submissions.ts";
 import type { ApiContext, ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
 import { callService } from "./call.ts";

@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { PayloadTooLargeError } from "../../lib/errors.ts";
 import {
   CreateSubmissionInput,
   type PublicSubmission,
   PublicSubmissionSchema,
   SubmissionPageSchema,
-} from "../../services/submissions/schemas.ts";
+} from "../../contracts/submissions.ts";
+import { PayloadTooLargeError } from "../../lib/errors.ts";
 import type { ApiContext, ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
 import { callService } from "./call.ts";

@@ -1,6 +1,6 @@
 import WebSocket from "ws";
 import type { RunStatus } from "../../contracts/run-status.ts";
-import type { ServerMessage } from "./messages.ts";
+import type { ServerMessage } from "../../contracts/ws.ts";
 import { TokenBucket } from "./token-bucket.ts";
 import type { WsSession } from "./upgrade-auth.ts";
 

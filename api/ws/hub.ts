@@ -5,11 +5,12 @@ import type { ServiceBroker } from "moleculer";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { RunStatus } from "../../contracts/run-status.ts";
 import type { PublicMetricPoint, RunMetricsEvent, RunStatusEvent } from "../../contracts/runs.ts";
+import type { SweepStatusEvent, SweepTrialEvent } from "../../contracts/sweeps.ts";
+import { CLOSE, type ServerMessage } from "../../contracts/ws.ts";
 import type { Logger } from "../../lib/logger.ts";
-import type { SweepStatusEvent, SweepTrialEvent } from "../../services/sweeps/schemas.ts";
 import type { AuthStateCache } from "../auth/auth-state-cache.ts";
 import { type BacklogFrame, type DropReason, type Subscription, WsConnection } from "./connection.ts";
-import { CLOSE, parseClientMessage, type ServerMessage } from "./messages.ts";
+import { parseClientMessage } from "./parse-message.ts";
 import { SweepWatchers } from "./sweep-watchers.ts";
 import {
   authenticateUpgrade,

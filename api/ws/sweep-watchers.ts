@@ -1,9 +1,9 @@
 import type { ServiceBroker } from "moleculer";
 import type { SweepStatus } from "../../contracts/sweep-status.ts";
+import type { SweepStatusEvent, SweepTrialEvent, TrialUpdate } from "../../contracts/sweeps.ts";
+import type { ServerMessage, SweepClientMessage } from "../../contracts/ws.ts";
 import type { Logger } from "../../lib/logger.ts";
-import type { SweepStatusEvent, SweepTrialEvent, TrialUpdate } from "../../services/sweeps/schemas.ts";
 import type { WsConnection } from "./connection.ts";
-import type { ServerMessage, SweepClientMessage } from "./messages.ts";
 
 interface SweepSub {
   ownerId: string | null;

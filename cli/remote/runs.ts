@@ -1,4 +1,6 @@
 import { parseArgs } from "node:util";
+import { isRunStatus, isTerminal, RUN_STATUSES } from "../../contracts/run-status.ts";
+import type { PublicMetricPoint, PublicRun } from "../../contracts/runs.ts";
 import { presetFor, presetsFor } from "../../rl/ppo/hyperparameters.ts";
 import { RemoteClient, reportError } from "./client.ts";
 import { bar, compact, followLive } from "./watch.ts";
@@ -17,31 +19,12 @@ const USAGE = `usage:
   proxima runs resume <id>
 `;
 
-interface Run {
-  id: string;
-  env: string;
-  preset: string | null;
-  status: string;
-  seed: number;
-  totalSteps: number;
-  iteration: number;
-  globalStep: number;
-  resources: { runners: number; envsPerRunner: number; gpu: boolean };
-  failureReason: string | null;
-  evaluation: { episodes: number; returnMean: number; returnStd: number } | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  config: Record<string, unknown>;
-}
+/** The API's own shapes (contracts/runs.ts), never a copy that could drift. */
+type Run = PublicRun;
+type MetricPoint = PublicMetricPoint;
 
-interface MetricPoint {
-  iteration: number;
-  globalStep: number;
-  metrics: Record<string, number | null>;
-}
-
-const TERMINAL = new Set(["completed", "stopped", "failed"]);
+/** Statuses a run's lifecycle ends in (a resume starts a new one). */
+const TERMINAL: ReadonlySet<string> = new Set(RUN_STATUSES.filter(isTerminal));
 
 class UsageError extends Error {}
 
@@ -353,7 +336,7 @@ async function follow(client: RemoteClient, id: string): Promise<number> {
       } else if (frame.type === "status" || frame.type === "subscribed") {
         const status = String(frame["status"]);
         const changed = status !== r.status;
-        r = { ...r, status };
+        if (isRunStatus(status)) r = { ...r, status };
         if (TERMINAL.has(status)) done();
         else if (changed) say(`status: ${status}`);
       }

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { FINAL_SUBMISSION_STATUSES, type PublicSubmission } from "../../contracts/submissions.ts";
 import { RemoteClient, reportError } from "./client.ts";
 
 /**
@@ -9,22 +10,10 @@ import { RemoteClient, reportError } from "./client.ts";
 const USAGE = `usage: proxima submit <exercise> <file.js> [--json]
 `;
 
-interface Submission {
-  id: string;
-  exerciseId: string;
-  status: string;
-  score: number;
-  maxScore: number;
-  tests: { name: string; hidden: boolean; passed: boolean; message: string; timeMs: number }[];
-  console: string;
-  consoleTruncated: boolean;
-  error: string | null;
-  runtimeMs: number | null;
-  /** A passed environment submission's env id (`custom:<id>`). */
-  envId?: string | null;
-}
+/** The API's own shape (contracts/submissions.ts), never a copy that could drift. */
+type Submission = PublicSubmission;
 
-const GRADED = new Set(["passed", "failed", "error"]);
+const GRADED: ReadonlySet<string> = new Set(FINAL_SUBMISSION_STATUSES);
 /** Grading takes from milliseconds (a function) to minutes (a training exercise). */
 const POLL_MS = 300;
 

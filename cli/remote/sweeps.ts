@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
+import { ACTIVE_SWEEP_STATUSES, isSweepStatus } from "../../contracts/sweep-status.ts";
+import type { PublicSweep, PublicTrial } from "../../contracts/sweeps.ts";
 import { RemoteClient, reportError } from "./client.ts";
 import { bar, compact, followLive } from "./watch.ts";
 
@@ -18,33 +20,11 @@ const USAGE = `usage:
   proxima sweeps resume <id>
 `;
 
-interface Trial {
-  index: number;
-  status: string;
-  params: Record<string, unknown>;
-  steps: number;
-  totalSteps: number;
-  lastMetric: number | null;
-  finalMetric: number | null;
-  evaluationReturn: number | null;
-  pruned: { rung: number; value: number | null; cutoff: number | null } | null;
-}
+/** The API's own shapes (contracts/sweeps.ts), never a copy that could drift. */
+type Trial = PublicTrial;
+type Sweep = PublicSweep & { trials?: Trial[] };
 
-interface Sweep {
-  id: string;
-  name: string;
-  env: string;
-  method: string;
-  status: string;
-  definition: Record<string, unknown>;
-  best: { index: number; runId: string; metric: number | null; params: Record<string, unknown> } | null;
-  trialCounts: Record<string, number>;
-  failureReason: string | null;
-  createdAt: string;
-  trials?: Trial[];
-}
-
-const ACTIVE = new Set(["running", "stopping"]);
+const ACTIVE: ReadonlySet<string> = new Set(ACTIVE_SWEEP_STATUSES);
 
 class UsageError extends Error {}
 
@@ -275,8 +255,9 @@ async function watch(id: string, client?: RemoteClient): Promise<number> {
             show(trial);
           }
         } else if (frame.type === "status" || frame.type === "subscribed") {
-          s = { ...s, status: String(frame["status"]) };
-          if (!ACTIVE.has(s.status)) done();
+          const status = String(frame["status"]);
+          if (isSweepStatus(status)) s = { ...s, status };
+          if (!ACTIVE.has(status)) done();
         }
       },
     });

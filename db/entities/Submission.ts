@@ -1,13 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { defineEntity, type InferEntity, p } from "@mikro-orm/postgresql";
+import { SUBMISSION_STATUSES } from "../../contracts/submissions.ts";
 import type { TestOutcome } from "../../exercises/types.ts";
 import type { CodeEnvSpec } from "../../rl/envs/code-env.ts";
 import { User } from "./User.ts";
-
-/** `queued` → `running` → `passed | failed | error`; the last three are final. */
-export const SUBMISSION_STATUSES = ["queued", "running", "passed", "failed", "error"] as const;
-export type SubmissionStatus = (typeof SUBMISSION_STATUSES)[number];
-export const FINAL_SUBMISSION_STATUSES: readonly SubmissionStatus[] = ["passed", "failed", "error"];
 
 /**
  * One piece of code submitted for an exercise, and its grade. `exerciseVersion` pins the version of

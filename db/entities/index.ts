@@ -18,12 +18,7 @@ export { Invite } from "./Invite.ts";
 export { MetricPoint } from "./MetricPoint.ts";
 export { RefreshToken } from "./RefreshToken.ts";
 export { Run } from "./Run.ts";
-export {
-  FINAL_SUBMISSION_STATUSES,
-  SUBMISSION_STATUSES,
-  Submission,
-  type SubmissionStatus,
-} from "./Submission.ts";
+export { Submission } from "./Submission.ts";
 export { Sweep } from "./Sweep.ts";
 export { SweepTrial } from "./SweepTrial.ts";
 export { normalizeEmail, User } from "./User.ts";

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { PublicSubmission, SubmissionStatus, UserProgress } from "../../contracts/submissions.ts";
 import { ExerciseProgress } from "../../db/entities/ExerciseProgress.ts";
-import { Submission, type SubmissionStatus } from "../../db/entities/Submission.ts";
+import { Submission } from "../../db/entities/Submission.ts";
 import { User } from "../../db/entities/User.ts";
 import { lockUserQuota } from "../../db/user-lock.ts";
 import { EXERCISES, type GradeReport } from "../../exercises/index.ts";
@@ -13,7 +14,6 @@ import {
 } from "../../lib/cursor.ts";
 import { BadRequestError, NotFoundError, RateLimitedError } from "../../lib/errors.ts";
 import { codeEnvId } from "../../rl/envs/code-env.ts";
-import type { PublicSubmission, UserProgress } from "./schemas.ts";
 
 /** Database side of submissions: quotas, state transitions, the grade and progress transaction. */
 

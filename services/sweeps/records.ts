@@ -2,6 +2,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import type { TrialRow } from "../../actors/sweep.ts";
 import type { Caller, Role } from "../../contracts/roles.ts";
 import { ACTIVE_SWEEP_STATUSES, TRIAL_STATUSES, type TrialStatus } from "../../contracts/sweep-status.ts";
+import type { PublicSweep, PublicTrial, SweepWithTrials, TrialUpdate } from "../../contracts/sweeps.ts";
 import { Run } from "../../db/entities/Run.ts";
 import { Sweep } from "../../db/entities/Sweep.ts";
 import { SweepTrial } from "../../db/entities/SweepTrial.ts";
@@ -25,7 +26,6 @@ import { aRole, checkComputeQuota, envDims } from "../runs/compute.ts";
 import type { RoleQuota, RoleQuotas } from "../runs/quotas.ts";
 import { type ResolvedRun, resolveRun } from "../runs/records.ts";
 import type { CreateRunInput } from "../runs/schemas.ts";
-import type { PublicSweep, PublicTrial, SweepWithTrials, TrialUpdate } from "./schemas.ts";
 
 export const SWEEP_ROLES: readonly Role[] = ["researcher", "admin"];
 

@@ -1,6 +1,6 @@
 import test from "ava";
 import type { PublicRun } from "../../contracts/runs.ts";
-import type { SweepWithTrials } from "../../services/sweeps/schemas.ts";
+import type { SweepWithTrials } from "../../contracts/sweeps.ts";
 import { parseSweepDefinition } from "../../sweeps/definition.ts";
 import { expandTrials } from "../../sweeps/trials.ts";
 import { type HttpResult, type TestPlatform, useTestPlatform } from "../helpers/platform.ts";

@@ -1,7 +1,7 @@
 import test from "ava";
+import type { PublicSubmission, UserProgress } from "../../contracts/submissions.ts";
 import { MetricPoint } from "../../db/entities/MetricPoint.ts";
 import { Run } from "../../db/entities/Run.ts";
-import type { PublicSubmission, UserProgress } from "../../services/submissions/schemas.ts";
 import { SOLUTIONS } from "../exercises/solutions.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { accountWithRole } from "../runs/helpers.ts";

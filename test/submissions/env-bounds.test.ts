@@ -1,7 +1,7 @@
 import test from "ava";
 import pg from "pg";
+import type { PublicSubmission } from "../../contracts/submissions.ts";
 import { getExercise } from "../../exercises/index.ts";
-import type { PublicSubmission } from "../../services/submissions/schemas.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { accountWithRole, launch, tinyRun, waitForStatus } from "../runs/helpers.ts";
 import { graded, submit } from "./helpers.ts";

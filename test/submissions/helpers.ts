@@ -1,4 +1,4 @@
-import type { PublicSubmission } from "../../services/submissions/schemas.ts";
+import type { PublicSubmission } from "../../contracts/submissions.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 

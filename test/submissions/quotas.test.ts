@@ -1,5 +1,5 @@
 import test from "ava";
-import type { PublicSubmission } from "../../services/submissions/schemas.ts";
+import type { PublicSubmission } from "../../contracts/submissions.ts";
 import { SOLUTIONS } from "../exercises/solutions.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { graded, SUBMISSION_SERVICES } from "./helpers.ts";

@@ -1,6 +1,6 @@
 import test from "ava";
 import pg from "pg";
-import type { UserProgress } from "../../services/submissions/schemas.ts";
+import type { UserProgress } from "../../contracts/submissions.ts";
 import { codeHash } from "../../services/submissions/store.ts";
 import { SOLUTIONS } from "../exercises/solutions.ts";
 import { createTestDatabase } from "../helpers/db.ts";

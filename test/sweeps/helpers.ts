@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { PublicRun } from "../../contracts/runs.ts";
-import type { SweepWithTrials } from "../../services/sweeps/schemas.ts";
+import type { SweepWithTrials } from "../../contracts/sweeps.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { SWEEP_STATUSES, TRIAL_STATUSES } from "../../contracts/sweep-status.ts";
-import { SWEEP_METHODS } from "../../sweeps/definition.ts";
+import { SWEEP_METHODS, SWEEP_STATUSES, TRIAL_STATUSES } from "./sweep-status.ts";
 
 /** The shapes the sweeps API and service share: one definition for validation and OpenAPI. */
 export const SweepStatusSchema = z.enum(SWEEP_STATUSES).describe("Where the sweep is in its life.");

@@ -1,7 +1,11 @@
 import { z } from "zod";
-import { SUBMISSION_STATUSES } from "../../db/entities/Submission.ts";
 
-/** The shapes the submissions API and service share: one definition for validation and OpenAPI. */
+/** What the submissions and exercises API takes, answers and broadcasts: one definition for validation, OpenAPI and the clients. */
+
+/** `queued` → `running` → `passed | failed | error`; the last three are final. */
+export const SUBMISSION_STATUSES = ["queued", "running", "passed", "failed", "error"] as const;
+export type SubmissionStatus = (typeof SUBMISSION_STATUSES)[number];
+export const FINAL_SUBMISSION_STATUSES: readonly SubmissionStatus[] = ["passed", "failed", "error"];
 
 /** Broadcast when a submission's grading ends; every API node tells the learner's sockets. */
 export const SUBMISSION_GRADED_EVENT = "submissions.graded";
