@@ -72,22 +72,13 @@ export function stepOutputLength(numEnvs: number, obsDim: number): number {
 // A String.raw, as the base part, so that an escape written here reaches the isolate as written.
 const ENV_HARNESS = String.raw`function (config, base) {
   "use strict";
-  const ReflectApply = Reflect.apply;
-  const defineProperty = Object.defineProperty;
-  const freeze = Object.freeze;
+  const { ReflectApply, defineProperty, freeze, stringify, parse, isView, DataViewCtor, sliceString } = base;
+  const { describeError, jsonReplacer, pendingConsole } = base;
   const ObjectKeys = Object.keys;
   const isArray = Array.isArray;
-  const isView = ArrayBuffer.isView;
-  const DataViewCtor = DataView;
   const ArrayCtor = Array;
   const F64 = Float64Array;
   const arraySlice = Array.prototype.slice;
-  const sliceString = String.prototype.slice;
-  const stringify = JSON.stringify;
-  const parse = JSON.parse;
-  const describeError = base.describeError;
-  const jsonReplacer = base.jsonReplacer;
-  const pendingConsole = base.pendingConsole;
   const N = config.numEnvs;
   const MAX_BOX = config.maxBoxSize;
   const MAX_STATE = config.maxStateBytes;

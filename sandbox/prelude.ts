@@ -36,9 +36,10 @@ export interface Harness {
 
 /**
  * The base part: `function (config, makeHarness)`. It calls `makeHarness(config, base)` last, with
- * `base` = `{ describeError, jsonReplacer, drainConsole, pendingConsole }`, and returns its result. A
- * harness is a function expression in the same style; it runs before the submission too, so the
- * built-ins it captures are the real ones.
+ * `base` = `{ describeError, jsonReplacer, drainConsole, pendingConsole }` and the built-ins it
+ * captured (`ReflectApply`, `stringify`, …), and returns its result. A harness is a function
+ * expression in the same style; it runs before the submission too, so the built-ins it captures
+ * itself are the real ones as well.
  */
 const BASE = String.raw`function (config, makeHarness) {
   "use strict";
@@ -48,6 +49,7 @@ const BASE = String.raw`function (config, makeHarness) {
   const ReflectApply = Reflect.apply;
   const ReflectConstruct = Reflect.construct;
   const stringify = JSON.stringify;
+  const parse = JSON.parse;
   const isView = ArrayBuffer.isView;
   const arrayFrom = Array.from;
   const DataViewCtor = DataView;
@@ -185,6 +187,7 @@ const BASE = String.raw`function (config, makeHarness) {
   }
 
   return makeHarness(config, freeze({
+    ReflectApply, defineProperty, freeze, stringify, parse, isView, DataViewCtor, sliceString,
     describeError,
     jsonReplacer,
     drainConsole() {
@@ -202,13 +205,8 @@ const BASE = String.raw`function (config, makeHarness) {
  */
 const JOB_HARNESS = String.raw`function (config, base) {
   "use strict";
+  const { freeze, ReflectApply, stringify, parse, describeError, jsonReplacer } = base;
   const ObjectCreate = Object.create;
-  const freeze = Object.freeze;
-  const ReflectApply = Reflect.apply;
-  const stringify = JSON.stringify;
-  const parse = JSON.parse;
-  const describeError = base.describeError;
-  const jsonReplacer = base.jsonReplacer;
 
   function describeThrown(kind, error) {
     const { text, stack, primitive } = describeError(error);
