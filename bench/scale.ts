@@ -66,6 +66,8 @@ const { values } = parseArgs({
     iterations: { type: "string", default: "6" },
     warmup: { type: "string", default: "3" },
     "no-readme": { type: "boolean", default: false },
+    /** The bench/README.md section to write: `scale-results` (CartPole) or e.g. `scale-mujoco-results`. */
+    section: { type: "string", default: "scale-results" },
   },
 });
 
@@ -119,8 +121,10 @@ function transporterBytes(broker: ServiceBroker): { sent: number; received: numb
  * The run's hyperparameters: CleanRL's CartPole preset (the costly env has CartPole's spaces), with
  * numEnvs = runners × envs per runner, and a step budget the benchmark never reaches.
  */
-function runConfig(workers: number) {
-  return resolveHyperparameters("CartPole-v1", "cleanrl", {
+/** The env's own `cleanrl` preset (CartPole's for the costly variant, which is no public id). */
+function runConfig(env: string, workers: number) {
+  const presetEnv = env.startsWith("CartPole-v1-costly") ? "CartPole-v1" : env;
+  return resolveHyperparameters(presetEnv, "cleanrl", {
     seed: 1,
     numEnvs: workers * ENVS_PER_RUNNER,
     numSteps: STEPS,
@@ -175,7 +179,7 @@ async function measureBlock(
   try {
     if (new Set(handles.map((h) => h.nodeID)).size !== workers)
       throw new Error("runners were not spread one per worker process");
-    const config = runConfig(workers);
+    const config = runConfig(envId, workers);
     await Promise.all(
       handles.map((h, index) => pool.init(h, { envId, config, numEnvs: ENVS_PER_RUNNER, index })),
     );
@@ -352,7 +356,7 @@ async function main(): Promise<void> {
     try {
       for (const env of ENVS)
         for (const workers of WORKER_COUNTS) {
-          learners.set(`${env}/${workers}`, await RunLearner.create(env, runConfig(workers)));
+          learners.set(`${env}/${workers}`, await RunLearner.create(env, runConfig(env, workers)));
           cells.push({ env, workers, blocks: [] });
         }
       for (let round = 0; round < ROUNDS; round++)
@@ -376,7 +380,7 @@ async function main(): Promise<void> {
       `Measured ${date} on ${CORES} × ${os.cpus()[0]?.model ?? "unknown CPU"} (shared machine), Node ${process.version}, ` +
         `with \`npm run bench:scale\`: NATS at ${NATS_URL}, one runner per worker process, ` +
         `${ENVS_PER_RUNNER} envs × ${STEPS} steps per runner per iteration (weak scaling), ` +
-        `CleanRL's CartPole update (4 epochs × 4 minibatches) in the coordinator; medians of ${ROUNDS} interleaved ` +
+        `each env's \`cleanrl\` update in the coordinator (${ENVS.map((e) => `${e}: ${runConfig(e, 1).updateEpochs} epochs × ${runConfig(e, 1).numMinibatches} minibatches`).join(", ")}); medians of ${ROUNDS} interleaved ` +
         `rounds × ${ITERATIONS} iterations after ${WARMUP} warm-up. Only ${CORES} cores: ` +
         `rows with more worker processes than cores are oversubscribed.`,
       "",
@@ -384,7 +388,7 @@ async function main(): Promise<void> {
       "",
       `steps/s per round: ${rows.map((r) => `${r.env} × ${r.workers}: ${r.spsRounds.map((x) => fmt(x)).join(", ")}`).join("; ")}.`,
     ].join("\n");
-    if (!values["no-readme"]) await writeReadmeSection("scale-results", "Scaling (bench:scale)", section);
+    if (!values["no-readme"]) await writeReadmeSection(values.section, "Scaling (bench:scale)", section);
   } finally {
     await cleanup();
   }

@@ -1,12 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { setPriority } from "node:os";
-import path from "node:path";
 import test from "ava";
 import { learnerUpdatesInProgress } from "../../actors/learner-thread.ts";
 import { workerNodeIds } from "../../services/runs/runner-pool.ts";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { TEST_NATS_URL as NATS_URL, spawnWorker, stopChild } from "../helpers/workers.ts";
 import { accountWithRole, getRun, launch, metrics, RUN_SERVICES, tinyRun, waitForStatus } from "./helpers.ts";
 
 /**
@@ -15,35 +14,6 @@ import { accountWithRole, getRun, launch, metrics, RUN_SERVICES, tinyRun, waitFo
  * responsive whatever the run computes; a stop interrupts the update; a learner over its memory cap
  * fails its run, not the process.
  */
-const NATS_URL = process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1:4222";
-const ROOT = path.resolve(import.meta.dirname, "../..");
-
-/** A worker process (SERVICES=workers) on the cluster of `namespace`, as a Kubernetes worker pod runs. */
-function spawnWorker(api: TestPlatform, namespace: string): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", "main.ts"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      SERVICES: "workers",
-      NATS_URL,
-      MOLECULER_NAMESPACE: namespace,
-      NODE_ID: `${namespace}-w1`,
-      DATABASE_URL: api.database.url,
-      WORKER_SLOTS: "1",
-      LOG_LEVEL: "warn",
-      NODE_ENV: "test",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
 
 async function leaseEpoch(api: TestPlatform, runId: string): Promise<number> {
   const rows = await api.platform.db.orm.em

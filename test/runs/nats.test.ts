@@ -1,42 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import path from "node:path";
 import test from "ava";
 import { workerNodeIds } from "../../services/runs/runner-pool.ts";
-import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
+import { startTestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { TEST_NATS_URL as NATS_URL, spawnWorker, stopChild } from "../helpers/workers.ts";
 import { accountWithRole, deterministicPart, launch, metrics, tinyRun, waitForStatus } from "./helpers.ts";
-
-const NATS_URL = process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1:4222";
-const ROOT = path.resolve(import.meta.dirname, "../..");
-
-/** A worker process (SERVICES=workers) on the cluster of `namespace`, as a Kubernetes worker pod would run. */
-function spawnWorker(api: TestPlatform, namespace: string, name: string, slots: number): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "main.ts"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      SERVICES: "workers",
-      NATS_URL,
-      MOLECULER_NAMESPACE: namespace,
-      NODE_ID: `${namespace}-${name}`,
-      DATABASE_URL: api.database.url,
-      WORKER_SLOTS: String(slots),
-      LOG_LEVEL: "warn",
-      NODE_ENV: "test",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  return child;
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
 
 test("worker child processes over NATS serve a run's rollouts, and its metrics equal the same run in one process", async (t) => {
   const namespace = `runs-test-${randomBytes(4).toString("hex")}`;
@@ -46,7 +14,10 @@ test("worker child processes over NATS serve a run's rollouts, and its metrics e
     MOLECULER_NAMESPACE: namespace,
     RUN_SCHEDULE_INTERVAL_MS: "100",
   });
-  const workers = [spawnWorker(cluster, namespace, "w1", 1), spawnWorker(cluster, namespace, "w2", 1)];
+  const workers = [
+    spawnWorker(cluster, namespace, { name: "w1", slots: 1 }),
+    spawnWorker(cluster, namespace, { name: "w2", slots: 1 }),
+  ];
   t.teardown(() => Promise.all(workers.map(stopChild)).then(() => undefined));
   await waitFor(
     async () => workerNodeIds(cluster.platform.broker).length,

@@ -1,13 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import path from "node:path";
 import test from "ava";
 import { decodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
 import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { PPOTrainer, type TrainerState, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
 import { workerNodeIds } from "../../services/runs/runner-pool.ts";
-import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
+import { startTestPlatform } from "../helpers/platform.ts";
 import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
+import { TEST_NATS_URL as NATS_URL, spawnWorker, stopChild } from "../helpers/workers.ts";
 import { accountWithRole, deterministicPart, launch, metrics, waitForStatus } from "./helpers.ts";
 
 /**
@@ -16,35 +15,6 @@ import { accountWithRole, deterministicPart, launch, metrics, waitForStatus } fr
  * through the CBOR serializer and merged by the learner) is PPOTrainer's run with 8 envs: metrics,
  * checkpoint (statistics included) and evaluation (with frozen statistics), bit for bit.
  */
-
-const NATS_URL = process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1:4222";
-const ROOT = path.resolve(import.meta.dirname, "../..");
-
-function spawnWorker(api: TestPlatform, namespace: string, slots: number): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", "main.ts"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      SERVICES: "workers",
-      NATS_URL,
-      MOLECULER_NAMESPACE: namespace,
-      NODE_ID: `${namespace}-w1`,
-      DATABASE_URL: api.database.url,
-      WORKER_SLOTS: String(slots),
-      LOG_LEVEL: "warn",
-      NODE_ENV: "test",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
 
 /** Pendulum truncates at 200 steps: 4 iterations × 64 steps cross it (normalised final observations). */
 const BODY = {
@@ -80,7 +50,7 @@ test("a normalised run of 2 × 4 env runners over NATS equals PPOTrainer with 8 
     MOLECULER_NAMESPACE: namespace,
     RUN_SCHEDULE_INTERVAL_MS: "100",
   });
-  const worker = spawnWorker(cluster, namespace, 2);
+  const worker = spawnWorker(cluster, namespace, { slots: 2 });
   t.teardown(() => stopChild(worker));
   await waitFor(
     async () => workerNodeIds(cluster.platform.broker).length,

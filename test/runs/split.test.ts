@@ -1,6 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import path from "node:path";
 import test from "ava";
 import { EnvRunner, type RunnerSample } from "../../actors/env-runner.ts";
 import { RunLearner } from "../../actors/learner.ts";
@@ -11,6 +9,7 @@ import { PPOTrainer, type TrainerState, WALL_TIME_KEYS } from "../../rl/ppo/trai
 import { workerNodeIds } from "../../services/runs/runner-pool.ts";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
 import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
+import { TEST_NATS_URL as NATS_URL, spawnWorker, stopChild } from "../helpers/workers.ts";
 import { accountWithRole, deterministicPart, launch, metrics, waitForStatus } from "./helpers.ts";
 
 /**
@@ -19,36 +18,6 @@ import { accountWithRole, deterministicPart, launch, metrics, waitForStatus } fr
  * train` (PPOTrainer) with 8 envs: metrics, final checkpoint and evaluation, bit for bit (wall-time
  * keys aside); and a checkpoint of one split continues exactly in another.
  */
-
-const NATS_URL = process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1:4222";
-const ROOT = path.resolve(import.meta.dirname, "../..");
-
-/** A worker process (SERVICES=workers) on the cluster of `namespace`. */
-function spawnWorker(api: TestPlatform, namespace: string, name: string, slots: number): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", "main.ts"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      SERVICES: "workers",
-      NATS_URL,
-      MOLECULER_NAMESPACE: namespace,
-      NODE_ID: `${namespace}-${name}`,
-      DATABASE_URL: api.database.url,
-      WORKER_SLOTS: String(slots),
-      LOG_LEVEL: "warn",
-      NODE_ENV: "test",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
 
 /** 8 envs × 32 steps = 256 steps per iteration, 6 iterations: many CartPole episode ends. */
 const BODY = {
@@ -87,7 +56,10 @@ test("1 × 8, 2 × 4 and 4 × 2 env runners over NATS give proxima train's metri
     RUN_CHECKPOINT_EVERY: "3",
   });
   // Two worker processes of 4 slots: the three runs (7 runners) are served at once, all over NATS.
-  const workers = [spawnWorker(cluster, namespace, "w1", 4), spawnWorker(cluster, namespace, "w2", 4)];
+  const workers = [
+    spawnWorker(cluster, namespace, { name: "w1", slots: 4 }),
+    spawnWorker(cluster, namespace, { name: "w2", slots: 4 }),
+  ];
   t.teardown(() => Promise.all(workers.map(stopChild)).then(() => undefined));
   await waitFor(
     async () => workerNodeIds(cluster.platform.broker).length,
