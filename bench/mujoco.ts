@@ -209,7 +209,11 @@ const section = [
 process.stdout.write(`${section}\n`);
 if (!values["no-readme"]) {
   await writeReadmeSection(
-    values.cost && results.length === 0 ? "mujoco-cost" : "mujoco-results",
+    values.cost && results.length === 0
+      ? "mujoco-cost"
+      : preset === "zoo"
+        ? "mujoco-zoo-results"
+        : "mujoco-results",
     "MuJoCo (bench:mujoco)",
     section,
   );
