@@ -5,6 +5,8 @@
 export class Mailbox<M> {
   private readonly queue: M[] = [];
   private draining: Promise<void> | null = null;
+  /** Set before the first message is handled: one posted meanwhile (even synchronously) only queues. */
+  private busy = false;
 
   constructor(
     private readonly handle: (message: M) => Promise<void>,
@@ -13,7 +15,9 @@ export class Mailbox<M> {
 
   post(message: M): void {
     this.queue.push(message);
-    this.draining ??= this.drain();
+    if (this.busy) return;
+    this.busy = true;
+    this.draining = this.drain();
   }
 
   /** Resolves once every message posted so far has been handled. */
@@ -31,6 +35,7 @@ export class Mailbox<M> {
         }
       }
     } finally {
+      this.busy = false;
       this.draining = null;
     }
   }

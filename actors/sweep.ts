@@ -4,7 +4,7 @@ import { deriveSeed, Rng } from "../rl/core/rng.ts";
 import { AshaBracket, ashaRungs, better, type CurvePoint, valueAtRung } from "../sweeps/asha.ts";
 import type { SweepDefinition } from "../sweeps/definition.ts";
 import { nextGeneration, type PbtMember } from "../sweeps/pbt.ts";
-import { Mailbox } from "./mailbox.ts";
+import { ActorBase } from "./actor-base.ts";
 
 /** The fixed part of a sweep, as its actor needs it. */
 export interface SweepDescriptor {
@@ -113,8 +113,6 @@ export interface SweepActorOptions {
 const TERMINAL_TRIAL: readonly TrialStatus[] = ["completed", "pruned", "stopped", "failed"];
 const isActiveRun = (p: RunProgress | undefined) => p !== undefined && ACTIVE_STATUSES.includes(p.status);
 
-type Message = { type: "tick" } | { type: "deactivate" };
-
 /**
  * The Sweep actor: one sweep, one mailbox. Each `tick` reads the sweep and its trials from the
  * database (the source of truth: a missed broadcast loses nothing), follows the trials' runs and
@@ -122,12 +120,7 @@ type Message = { type: "tick" } | { type: "deactivate" };
  * within `maxConcurrent`. A trial's row, with its run's id, exists before its run: a re-activated
  * sweep finds either that run or none, so no trial is ever launched twice.
  */
-export class SweepActor {
-  private readonly mailbox: Mailbox<Message>;
-  private timer: NodeJS.Timeout | null = null;
-  private finished = false;
-  private resolveEnded!: () => void;
-  readonly ended: Promise<void>;
+export class SweepActor extends ActorBase {
   private bracket: AshaBracket | null = null;
   private rungs: number[] = [];
   /** Each trial's curve so far (its metric's points), loaded once per activation, then incrementally. */
@@ -144,59 +137,25 @@ export class SweepActor {
     private readonly events: SweepEvents,
     private readonly options: SweepActorOptions,
   ) {
-    this.ended = new Promise((resolve) => {
-      this.resolveEnded = resolve;
-    });
-    this.mailbox = new Mailbox<Message>(
-      (m) => this.receive(m),
-      (err) => {
-        this.options.log?.error({ err, sweepId: this.sweep.id }, "sweep tick failed; retrying");
-        this.schedule();
-      },
-    );
-  }
-
-  get active(): boolean {
-    return !this.finished;
+    // Between looks (and after a look that failed) the actor waits a poll; `wake` cuts that short.
+    super(options.pollMs);
   }
 
   watches(runId: string): boolean {
     return this.following.has(runId);
   }
 
-  activate(): void {
-    this.mailbox.post({ type: "tick" });
-  }
-
-  /** Something changed (a trial's run moved, a stop request): look now rather than at the next poll. */
-  wake(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-      this.mailbox.post({ type: "tick" });
-    }
-  }
-
-  deactivate(): Promise<void> {
-    this.mailbox.post({ type: "deactivate" });
-    return this.ended;
-  }
-
-  private schedule(): void {
-    if (this.finished || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.mailbox.post({ type: "tick" });
-    }, this.options.pollMs);
-  }
-
-  private async receive(m: Message): Promise<void> {
-    if (this.finished) return;
-    if (m.type === "deactivate") return this.finish();
+  /** One look; each renews the lease (the heartbeat), and a lost lease ends the actor. */
+  protected override async tick(): Promise<void> {
     const status = await this.store.heartbeat();
     if (status === null || (status !== "running" && status !== "stopping")) return this.finish();
     if (status === "stopping") return this.stopAll();
-    if (await this.step()) this.schedule();
+    if (await this.step()) this.tickLater();
+  }
+
+  protected override onError(err: unknown): void {
+    this.options.log?.error({ err, sweepId: this.sweep.id }, "sweep tick failed; retrying");
+    this.tickLater();
   }
 
   /** One look at the trials; false once the actor has ended. */
@@ -484,14 +443,6 @@ export class SweepActor {
     if (!(await this.commit(trials, updates))) return;
     if (await this.store.finish("stopped", null)) this.events.status(this.sweep, "stopped");
     await this.finish();
-  }
-
-  private async finish(): Promise<void> {
-    if (this.finished) return;
-    this.finished = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.resolveEnded();
   }
 }
 

@@ -7,10 +7,10 @@ import type { EnvRunnerSpec } from "../rl/ppo/distributed.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
 import type { RolloutCollectorState } from "../rl/ppo/rollout.ts";
 import type { IterationMetrics } from "../rl/ppo/trainer.ts";
+import { ActorBase } from "./actor-base.ts";
 import type { PolicyMessage, RunnerSample } from "./env-runner.ts";
 import { defaultEvaluationSeed } from "./evaluation.ts";
 import { LearnerTerminatedError, LearnerThread } from "./learner-thread.ts";
-import { Mailbox } from "./mailbox.ts";
 
 /** The fixed part of a run, as its actor needs it. */
 export interface RunDescriptor {
@@ -135,12 +135,6 @@ function throwEnvFailure(settled: readonly PromiseSettledResult<unknown>[]): voi
   }
 }
 
-type Message =
-  | { type: "tick" }
-  | { type: "wake" }
-  | { type: "deactivate"; handover: boolean }
-  | { type: "fence" };
-
 /** One env runner's place in the run: index i is a fixed slice of the merged batch, wherever it runs. */
 interface Shard {
   index: number;
@@ -169,9 +163,8 @@ interface Shard {
  * database that does not answer is retried with the iteration's result kept. A lease found gone
  * (fenced) ends the actor without another write.
  */
-export class TrainingRun {
+export class TrainingRun extends ActorBase {
   status: RunStatus;
-  private readonly mailbox: Mailbox<Message>;
   private learner: LearnerThread | null = null;
   /** The learner while its thread builds it (a stop or delete ends it there). */
   private starting: LearnerThread | null = null;
@@ -190,12 +183,6 @@ export class TrainingRun {
   private lastCheckpoint = -1;
   /** The run's environment when it is defined by code (loaded at activation). */
   private codeEnv: CodeEnvDefinition | undefined;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private fenced = false;
-  private finished = false;
-  private resolveFinished!: () => void;
-  /** Resolves when the actor has ended: the run reached a terminal status, or it was deactivated. */
-  readonly ended: Promise<void>;
 
   constructor(
     readonly run: RunDescriptor,
@@ -205,36 +192,17 @@ export class TrainingRun {
     private readonly events: RunEvents,
     private readonly options: TrainingRunOptions,
   ) {
+    super(options.retryMs);
     this.status = initialStatus;
-    this.ended = new Promise((resolve) => {
-      this.resolveFinished = resolve;
-    });
-    this.mailbox = new Mailbox<Message>(
-      (m) => this.receive(m),
-      (err) => void this.onError(err),
-    );
-  }
-
-  get active(): boolean {
-    return !this.finished;
-  }
-
-  /** Starts the loop (the first tick). */
-  activate(): void {
-    this.mailbox.post({ type: "tick" });
   }
 
   /**
    * A hint that something changed (a stop request, freed worker slots): a waiting run retries now, and
    * a run whose learner computes looks at its status, to interrupt the update when it is to stop.
    */
-  wake(): void {
-    if (this.retryTimer) {
-      clearTimeout(this.retryTimer);
-      this.retryTimer = null;
-      this.mailbox.post({ type: "wake" });
-    }
-    if (!this.finished && (this.learner || this.starting)) void this.checkStop();
+  override wake(): void {
+    super.wake();
+    if (this.active && (this.learner || this.starting)) void this.checkStop();
   }
 
   /** Interrupts the learner when the run is to stop (or already has): a hint, so errors are only logged. */
@@ -252,66 +220,30 @@ export class TrainingRun {
     }
   }
 
-  /** Ends the learner's thread now (nothing of it is to be kept: a delete, a lost lease). */
-  private endLearner(): void {
+  /**
+   * Ends the learner's thread now (nothing of it is to be kept: a delete, a lost lease). A deactivation
+   * with handover (node shutdown) keeps it: the iteration in progress finishes and is checkpointed
+   * (`handover`), so that the node that takes the run over redoes nothing.
+   */
+  protected override abandon(): void {
     void this.learner?.terminate();
     void this.starting?.terminate();
   }
 
-  /**
-   * Ends the actor without changing the run's status (deletion, node shutdown); runners are released.
-   * With `handover`, the last finished iteration is recorded and checkpointed first, so that the node
-   * that takes the run over redoes nothing.
-   */
-  deactivate(handover = false): Promise<void> {
-    this.cancelRetry();
-    // A handover keeps today's contract (the iteration in progress finishes and is checkpointed).
-    if (!handover) this.endLearner();
-    this.mailbox.post({ type: "deactivate", handover });
-    return this.ended;
-  }
-
-  /** The lease was found lost: no more writes at all; the actor ends after its current message. */
-  fence(): Promise<void> {
-    this.fenced = true;
-    this.cancelRetry();
-    this.endLearner();
-    this.mailbox.post({ type: "fence" });
-    return this.ended;
-  }
-
-  private async receive(message: Message): Promise<void> {
-    if (this.finished) return;
-    if (message.type === "fence" || this.fenced) return this.finish();
-    if (message.type === "deactivate") {
-      if (message.handover) await this.handover();
-      return this.finish();
-    }
+  /** Each tick is one step of the loop: prepare (queued, re-activated), else one iteration. */
+  protected override tick(): Promise<void> {
     if (this.learner === null) return this.prepare();
     return this.iterate();
   }
 
-  private async onError(err: unknown): Promise<void> {
+  protected override async onError(err: unknown): Promise<void> {
     // Its learner was ended on purpose (delete, fence): the message that asked for it ends the actor.
     if (err instanceof LearnerTerminatedError) return;
-    if (err instanceof StoreUnavailableError && !this.finished) {
+    if (err instanceof StoreUnavailableError && this.active) {
       this.options.log?.warn({ err, runId: this.run.id }, "the database did not answer; retrying");
-      return this.retryLater();
+      return this.tickLater();
     }
     return this.fail(err);
-  }
-
-  private cancelRetry(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-  }
-
-  private retryLater(): void {
-    if (this.finished || this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.mailbox.post({ type: "tick" });
-    }, this.options.retryMs);
   }
 
   /** A store call; a thrown error means the database did not answer (the actor retries later). */
@@ -332,7 +264,7 @@ export class TrainingRun {
     const { runners, gpu } = this.run.resources;
     if (this.shards.length === 0) {
       const handles = await this.pool.reserve(this.run.id, runners, gpu);
-      if (handles === null) return this.retryLater();
+      if (handles === null) return this.tickLater();
       this.shards = handles.map((handle, index) => ({ index, handle, state: undefined }));
     }
     const spaces = await this.environment();
@@ -355,7 +287,7 @@ export class TrainingRun {
         return this.prepare();
       }
     }
-    this.mailbox.post({ type: "tick" });
+    this.tickNow();
   }
 
   /**
@@ -400,7 +332,7 @@ export class TrainingRun {
       if (learner.done) return this.complete();
       const started = performance.now();
       const samples = await this.sampleAll(learner.weights());
-      if (samples === null) return this.retryLater();
+      if (samples === null) return this.tickLater();
       // Interrupted (or asked to stop before it began), the update changed nothing: the run stops at
       // its last finished iteration, whose runner states the shards still hold.
       const m = this.stopSeen
@@ -428,7 +360,7 @@ export class TrainingRun {
       this.status = "stopping";
       return this.settle("stopping", "stopped");
     }
-    this.mailbox.post({ type: "tick" });
+    this.tickNow();
   }
 
   /** A stop interrupted the update: the last finished iteration is checkpointed and the run stops. */
@@ -612,7 +544,7 @@ export class TrainingRun {
   }
 
   /** Before a clean handover: what this activation finished is stored, so the next host redoes nothing. */
-  private async handover(): Promise<void> {
+  protected override async handover(): Promise<void> {
     if (this.learner === null) return;
     try {
       if (this.unrecorded !== null) {
@@ -675,11 +607,8 @@ export class TrainingRun {
     await this.finish();
   }
 
-  private async finish(): Promise<void> {
-    if (this.finished) return;
-    this.finished = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
+  /** As the actor ends: runners released, the learner's thread ended. */
+  protected override async cleanup(): Promise<void> {
     const handles = this.shards.map((s) => s.handle).filter((h): h is RunnerHandle => h !== null);
     this.shards = [];
     // What stays unreleased here is freed by its worker once the run has ended or moved (the
@@ -688,7 +617,6 @@ export class TrainingRun {
     await this.learner?.terminate();
     await this.starting?.terminate();
     this.learner = null;
-    this.resolveFinished();
   }
 }
 
