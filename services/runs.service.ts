@@ -1,4 +1,5 @@
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
+import { type Lease, LeasedActorHost } from "../actors/leased-host.ts";
 import { type RunDescriptor, type RunEvents, TrainingRun } from "../actors/training-run.ts";
 import { type Caller, ROLES, type Role } from "../contracts/roles.ts";
 import { RUN_STATUSES, type RunStatus } from "../contracts/run-status.ts";
@@ -39,16 +40,12 @@ import {
 import { BrokerRunnerPool } from "./runs/runner-pool.ts";
 import type { CreateRunInput } from "./runs/schemas.ts";
 import {
-  claimOrphans,
   latestCheckpoint,
   PgRunStore,
-  type RunLease,
-  releaseLease,
-  renewLeases,
   requestDelete,
   requestResume,
   requestStop,
-  validLeases,
+  runLeases,
 } from "./runs/store.ts";
 
 /**
@@ -89,13 +86,6 @@ type RunParams = CallerParams & { runId: string };
 
 const caller = (p: CallerParams): Caller => ({ userId: p.userId, role: p.role });
 
-interface Hosted {
-  actor: TrainingRun;
-  lease: RunLease;
-  /** Its lease was found lost; the actor is ending. */
-  fenced?: boolean;
-}
-
 /**
  * Whether this broker reaches the cluster now: a round trip to the NATS server (nats.js `rtt()`
  * fails at once while disconnected). A node that does not may not renew its leases: it could not
@@ -130,16 +120,13 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
   const logger = deps.logger.child({ svc: "runs" });
   const orm = db.orm;
   const fork = () => orm.em.fork();
-  const hosted = new Map<string, Hosted>();
   const quotas = roleQuotas(config);
   const ttl = config.RUN_LEASE_TTL_MS;
   /** What an environment defined by code may declare (checked at create and at resume). */
   const envCaps = codeEnvCaps(config);
-  let timer: NodeJS.Timeout | undefined;
-  let stopping = false;
-  let maintaining: Promise<void> | null = null;
-  let again = false;
   let lastKeySweep = 0;
+  /** This node's broker, from the service's start (the host's claims build actors with it). */
+  let broker: ServiceBroker;
 
   const statusEvent = (b: ServiceBroker, run: { id: string; ownerId: string }, status: RunStatus) => {
     const payload: RunStatusEvent = { runId: run.id, ownerId: run.ownerId, status };
@@ -154,14 +141,8 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
     },
   });
 
-  /**
-   * Starts this node's actor for a run under the lease it just took. An actor of an older lease of
-   * the same run (this node lost it and took it back) is fenced first: one activation writes at a time.
-   */
-  const activate = (b: ServiceBroker, run: Run, lease: RunLease) => {
-    if (stopping) return;
-    const current = hosted.get(run.id);
-    if (current?.actor.active && current.lease.epoch === lease.epoch) return;
+  /** This node's actor for a run, under the lease it just took. */
+  const newActor = (b: ServiceBroker, run: Run, lease: Lease) => {
     const descriptor: RunDescriptor = {
       id: run.id,
       ownerId: run.owner.id,
@@ -169,7 +150,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
       config: run.config,
       resources: run.resources,
     };
-    const actor = new TrainingRun(
+    return new TrainingRun(
       descriptor,
       run.status,
       new PgRunStore(orm, lease, ttl),
@@ -184,71 +165,34 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         log: logger,
       },
     );
-    hosted.set(run.id, { actor, lease });
-    void actor.ended.then(() => {
-      if (hosted.get(run.id)?.actor === actor) hosted.delete(run.id);
-    });
-    if (current?.actor.active) void current.actor.fence().then(() => actor.activate());
-    else actor.activate();
-  };
-
-  /** Tells the hosting node that the run's row changed; the row itself is what counts. */
-  const hint = async (b: ServiceBroker, run: Run) => {
-    if (!run.ownerNode) return;
-    if (run.ownerNode === b.nodeID) hosted.get(run.id)?.actor.wake();
-    else await b.call("runs.wake", { runId: run.id }, { nodeID: run.ownerNode }).catch(() => undefined);
   };
 
   /**
-   * One round of lease upkeep: renew (or, cut off from the cluster, only check) the leases of this
-   * node's actors and fence those that are lost; then claim orphaned runs. Rounds never overlap; a
-   * round asked for during one runs right after it.
+   * The runs this node hosts. It renews their leases while it reaches the cluster (a node that does
+   * not could not reach its runners: another node should take its runs over), and claims orphans.
    */
-  const maintain = (b: ServiceBroker): Promise<void> => {
-    if (maintaining) {
-      again = true;
-      return maintaining;
-    }
-    maintaining = (async () => {
-      try {
-        do {
-          again = false;
-          await maintainOnce(b);
-        } while (again && !stopping);
-      } finally {
-        maintaining = null;
-      }
-    })();
-    return maintaining;
-  };
-
-  const maintainOnce = async (b: ServiceBroker) => {
-    const reachable = await clusterReachable(b, Math.max(200, ttl / 3));
-    const leases = [...hosted]
-      .filter(([, h]) => h.actor.active && !h.fenced)
-      .map(([runId, h]) => ({ runId, lease: h.lease }));
-    const kept = reachable ? await renewLeases(orm, leases, ttl) : await validLeases(orm, leases);
-    for (const { runId, lease } of leases) {
-      const h = hosted.get(runId);
-      if (kept.has(runId) || h?.lease.epoch !== lease.epoch) continue;
-      logger.warn({ runId, epoch: lease.epoch, reachable }, "lost the run's lease; ending its actor");
-      h.fenced = true;
-      void h.actor.fence();
-    }
-    if (!reachable || stopping) return;
-    const claimed = await claimOrphans(orm, b.nodeID, ttl, CLAIM_BATCH);
-    for (const { id, epoch } of claimed) {
+  const host = new LeasedActorHost<TrainingRun>({
+    kind: "run",
+    leases: runLeases(orm, ttl),
+    claimBatch: CLAIM_BATCH,
+    intervalMs: Math.min(config.RUN_SCHEDULE_INTERVAL_MS, ttl / 3),
+    renew: { reachable: () => clusterReachable(broker, Math.max(200, ttl / 3)) },
+    async load(id, lease) {
       const run = await fork().findOne(Run, { id });
-      if (!run) continue;
-      logger.info({ runId: id, epoch, status: run.status }, "took over a run");
-      activate(b, run, { nodeID: b.nodeID, epoch });
-    }
-    if (claimed.length === CLAIM_BATCH) again = true;
-    if (Date.now() - lastKeySweep > 60_000) {
-      lastKeySweep = Date.now();
-      await deleteExpiredKeys(orm);
-    }
-  };
+      if (run) logger.info({ runId: id, epoch: lease.epoch, status: run.status }, "took over a run");
+      return run && newActor(broker, run, lease);
+    },
+    wakeRemote: (nodeID, runId) => broker.call("runs.wake", { runId }, { nodeID }),
+    async afterClaims() {
+      if (Date.now() - lastKeySweep > 60_000) {
+        lastKeySweep = Date.now();
+        await deleteExpiredKeys(orm);
+      }
+    },
+    log: logger,
+  });
+  const activate = (b: ServiceBroker, run: Run, lease: Lease) =>
+    host.activate(run.id, lease, newActor(b, run, lease));
 
   /** Creates the run under a new lease of this node and starts its actor. */
   const createRun = async (
@@ -413,7 +357,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
           const run = await fork().findOne(Run, { id: ctx.params.runId });
           if (!run) throw new NotFoundError("run");
           statusEvent(ctx.broker, { id: run.id, ownerId: run.owner.id }, next);
-          await hint(ctx.broker, run);
+          await host.hint(run.id, run.ownerNode);
           return toPublicRun(run);
         },
       },
@@ -464,7 +408,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         async handler(ctx: Context<RunParams>) {
           const run = await visibleRun(fork(), ctx.params.runId, caller(ctx.params));
           if (!(await requestDelete(orm, run.id, run.version))) throw await raced(run.id, "the delete");
-          if (run.ownerNode === ctx.broker.nodeID) await hosted.get(run.id)?.actor.deactivate();
+          if (run.ownerNode === ctx.broker.nodeID) await host.actor(run.id)?.deactivate();
           else if (run.ownerNode) {
             await ctx
               .call("runs.deactivate", { runId: run.id }, { nodeID: run.ownerNode })
@@ -529,8 +473,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         visibility: "public",
         params: { runId: "uuid" },
         handler(ctx: Context<{ runId: string }>) {
-          hosted.get(ctx.params.runId)?.actor.wake();
-          return { hosted: hosted.has(ctx.params.runId) };
+          return { hosted: host.wake(ctx.params.runId) };
         },
       },
 
@@ -539,9 +482,9 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         visibility: "public",
         params: { runId: "uuid" },
         async handler(ctx: Context<{ runId: string }>) {
-          const h = hosted.get(ctx.params.runId);
-          await h?.actor.deactivate();
-          return { deactivated: h !== undefined };
+          const actor = host.actor(ctx.params.runId);
+          await actor?.deactivate();
+          return { deactivated: actor !== undefined };
         },
       },
     },
@@ -550,17 +493,15 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
       /** Slots came free somewhere: waiting runs on this node try to reserve now rather than at their next poll. */
       [WORKERS_FREED_EVENT]: {
         handler() {
-          for (const h of hosted.values()) h.actor.wake();
+          for (const actor of host.actors()) actor.wake();
         },
       },
 
       /** Another runs node handed leases back: claim now rather than at the next scan (the scan is the truth). */
       [RUN_LEASES_RELEASED_EVENT]: {
         handler(ctx: Context<{ nodeID: string }>) {
-          if (ctx.params.nodeID === ctx.broker.nodeID || stopping) return;
-          maintain(ctx.broker).catch((err: unknown) =>
-            logger.warn({ err }, "claiming handed-back runs failed"),
-          );
+          if (ctx.params.nodeID === ctx.broker.nodeID) return;
+          host.maintain().catch((err: unknown) => logger.warn({ err }, "claiming handed-back runs failed"));
         },
       },
     },
@@ -568,15 +509,8 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
     methods: {},
 
     async started() {
-      const b = this.broker as ServiceBroker;
-      await maintain(b);
-      timer = setInterval(
-        () => {
-          maintain(b).catch((err: unknown) => logger.warn({ err }, "run lease maintenance failed"));
-        },
-        Math.min(config.RUN_SCHEDULE_INTERVAL_MS, ttl / 3),
-      );
-      timer.unref();
+      broker = this.broker as ServiceBroker;
+      await host.start(broker.nodeID);
     },
 
     /**
@@ -584,21 +518,10 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
      * handed back, and the other runs nodes are told so that they take the runs over at once.
      */
     async stopped() {
-      stopping = true;
-      clearInterval(timer);
-      await maintaining?.catch(() => undefined);
-      const b = this.broker as ServiceBroker;
-      const handed: string[] = [];
-      await Promise.all(
-        [...hosted].map(async ([runId, h]) => {
-          await h.actor.deactivate(true);
-          if (await releaseLease(orm, runId, h.lease).catch(() => false)) handed.push(runId);
-        }),
-      );
-      hosted.clear();
+      const handed = await host.stop();
       if (handed.length > 0) {
         logger.info({ runs: handed.length }, "handed run leases back");
-        await b.broadcast(RUN_LEASES_RELEASED_EVENT, { nodeID: b.nodeID, runIds: handed });
+        await broker.broadcast(RUN_LEASES_RELEASED_EVENT, { nodeID: broker.nodeID, runIds: handed });
       }
     },
   };

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
-import { SweepActor, type SweepDescriptor, type SweepEvents } from "../actors/sweep.ts";
+import { type Lease, LeasedActorHost } from "../actors/leased-host.ts";
+import { SweepActor, type SweepEvents } from "../actors/sweep.ts";
 import { ROLES, type Role } from "../contracts/roles.ts";
 import { RUN_STATUS_EVENT, type RunStatusEvent } from "../contracts/runs.ts";
 import { SWEEP_STATUSES, type SweepStatus } from "../contracts/sweep-status.ts";
@@ -28,13 +29,7 @@ import {
   trialUpdate,
   visibleSweep,
 } from "./sweeps/records.ts";
-import {
-  claimOrphanSweeps,
-  claimSweep,
-  PgSweepStore,
-  releaseSweepLease,
-  type SweepLease,
-} from "./sweeps/store.ts";
+import { claimSweep, PgSweepStore, sweepLeases } from "./sweeps/store.ts";
 
 /**
  * Hyperparameter sweeps. A sweep is a virtual actor like a run (services/runs.service.ts): the node
@@ -51,23 +46,17 @@ type SweepParams = CallerParams & { sweepId: string };
 /** How many orphaned sweeps one scan claims. */
 const CLAIM_BATCH = 8;
 
-interface Hosted {
-  actor: SweepActor;
-  lease: SweepLease;
-}
-
 export default function sweepsService(deps: ServiceDeps): ServiceSchema {
   const { config, db } = deps;
   const logger = deps.logger.child({ svc: "sweeps" });
   const orm = db.orm;
   const fork = () => orm.em.fork();
-  const hosted = new Map<string, Hosted>();
   const quotas = roleQuotas(config);
   const ttl = config.RUN_LEASE_TTL_MS;
   // A sweep looks at its trials at least three times per lease period (each look renews the lease).
   const pollMs = Math.min(config.SWEEP_POLL_MS, ttl / 3);
-  let timer: NodeJS.Timeout | undefined;
-  let stopping = false;
+  /** This node's broker, from the service's start (the host's claims build actors with it). */
+  let broker: ServiceBroker;
 
   const events = (b: ServiceBroker): SweepEvents => ({
     trial: (sweep, trial) => {
@@ -86,49 +75,31 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
     void b.broadcast(SWEEP_STATUS_EVENT, payload);
   };
 
-  const activate = (b: ServiceBroker, sweep: Sweep, lease: SweepLease) => {
-    if (stopping) return;
-    const current = hosted.get(sweep.id);
-    if (current?.actor.active && current.lease.epoch === lease.epoch) return;
-    const descriptor: SweepDescriptor = {
-      id: sweep.id,
-      ownerId: sweep.owner.id,
-      definition: sweep.definition,
-    };
-    const actor = new SweepActor(
-      descriptor,
+  const newActor = (b: ServiceBroker, sweep: Sweep, lease: Lease) =>
+    new SweepActor(
+      { id: sweep.id, ownerId: sweep.owner.id, definition: sweep.definition },
       new PgSweepStore(orm, sweep.id, lease, ttl),
       new BrokerTrialLauncher(b, orm),
       events(b),
       { pollMs, log: logger, newRunId: randomUUID },
     );
-    hosted.set(sweep.id, { actor, lease });
-    void actor.ended.then(() => {
-      if (hosted.get(sweep.id)?.actor === actor) hosted.delete(sweep.id);
-    });
-    // An older activation of this node (a lease lost and taken back) ends first: its writes are fenced.
-    if (current?.actor.active) void current.actor.deactivate().then(() => actor.activate());
-    else actor.activate();
-  };
 
-  const hint = async (b: ServiceBroker, sweep: Sweep) => {
-    if (!sweep.ownerNode) return;
-    if (sweep.ownerNode === b.nodeID) hosted.get(sweep.id)?.actor.wake();
-    else
-      await b.call("sweeps.wake", { sweepId: sweep.id }, { nodeID: sweep.ownerNode }).catch(() => undefined);
-  };
-
-  /** Claims the sweeps whose host died (or handed them back) and activates them here. */
-  const maintain = async (b: ServiceBroker) => {
-    if (stopping) return;
-    const claimed = await claimOrphanSweeps(orm, b.nodeID, ttl, CLAIM_BATCH);
-    for (const { id, epoch } of claimed) {
+  /** The sweeps this node hosts; each look of a sweep's actor renews its lease (its store's heartbeat). */
+  const host = new LeasedActorHost<SweepActor>({
+    kind: "sweep",
+    leases: sweepLeases(orm, ttl),
+    claimBatch: CLAIM_BATCH,
+    intervalMs: Math.min(config.RUN_SCHEDULE_INTERVAL_MS, ttl / 3),
+    async load(id, lease) {
       const sweep = await fork().findOne(Sweep, { id });
-      if (!sweep) continue;
-      logger.info({ sweepId: id, epoch }, "took over a sweep");
-      activate(b, sweep, { nodeID: b.nodeID, epoch });
-    }
-  };
+      if (sweep) logger.info({ sweepId: id, epoch: lease.epoch }, "took over a sweep");
+      return sweep && newActor(broker, sweep, lease);
+    },
+    wakeRemote: (nodeID, sweepId) => broker.call("sweeps.wake", { sweepId }, { nodeID }),
+    log: logger,
+  });
+  const activate = (b: ServiceBroker, sweep: Sweep, lease: Lease) =>
+    host.activate(sweep.id, lease, newActor(b, sweep, lease));
 
   return {
     name: "sweeps",
@@ -262,7 +233,7 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
             throw new ConflictError(`the sweep is already ${sweep.status}`, { status: sweep.status });
           }
           statusEvent(ctx.broker, { id: sweep.id, ownerId: sweep.owner.id }, "stopping");
-          await hint(ctx.broker, sweep);
+          await host.hint(sweep.id, sweep.ownerNode);
           const { trials: _trials, ...summary } = await sweepWithTrials(
             fork(),
             (await fork().findOne(Sweep, { id: sweep.id }))!,
@@ -315,8 +286,7 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
         visibility: "public",
         params: { sweepId: "uuid" },
         handler(ctx: Context<{ sweepId: string }>) {
-          hosted.get(ctx.params.sweepId)?.actor.wake();
-          return { hosted: hosted.has(ctx.params.sweepId) };
+          return { hosted: host.wake(ctx.params.sweepId) };
         },
       },
     },
@@ -326,7 +296,7 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
       [RUN_STATUS_EVENT]: {
         params: { runId: "string", status: "string" },
         handler(ctx: Context<RunStatusEvent>) {
-          for (const { actor } of hosted.values()) if (actor.watches(ctx.params.runId)) actor.wake();
+          for (const actor of host.actors()) if (actor.watches(ctx.params.runId)) actor.wake();
         },
       },
     },
@@ -334,28 +304,13 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
     methods: {},
 
     async started() {
-      const b = this.broker as ServiceBroker;
-      await maintain(b);
-      timer = setInterval(
-        () => {
-          maintain(b).catch((err: unknown) => logger.warn({ err }, "sweep lease maintenance failed"));
-        },
-        Math.min(config.RUN_SCHEDULE_INTERVAL_MS, ttl / 3),
-      );
-      timer.unref();
+      broker = this.broker as ServiceBroker;
+      await host.start(broker.nodeID);
     },
 
     /** Drain: every actor ends after its current look and hands its lease back for another node to claim. */
     async stopped() {
-      stopping = true;
-      clearInterval(timer);
-      await Promise.all(
-        [...hosted].map(async ([sweepId, h]) => {
-          await h.actor.deactivate();
-          await releaseSweepLease(orm, sweepId, h.lease).catch(() => undefined);
-        }),
-      );
-      hosted.clear();
+      await host.stop();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { Lease } from "../../actors/leased-host.ts";
 import type { MetricRecord, RunStore, StoredCheckpoint } from "../../actors/training-run.ts";
 import {
   ACTIVE_STATUSES,
@@ -11,22 +12,11 @@ import {
 import type { RunEvaluation } from "../../contracts/runs.ts";
 import { Checkpoint } from "../../db/entities/Checkpoint.ts";
 import type { CodeEnvDefinition } from "../../rl/envs/code-env.ts";
+import { FENCE, Fenced, fence, type LeaseTable, PgLeaseStore, UNTIL } from "../leases/lease-store.ts";
 import { findCodeEnv } from "./code-envs.ts";
-
-/**
- * A run's lease as one activation holds it: the node and the fencing epoch it claimed. Leases are
- * timed by the database's clock (`now()`), never a node's, so that clock skew between nodes cannot
- * make two of them believe they hold one run.
- */
-export interface RunLease {
-  nodeID: string;
-  epoch: number;
-}
 
 /** A list of statuses as SQL literals (the statuses are the contract's constants, never input). */
 const sqlList = (statuses: readonly RunStatus[]) => statuses.map((s) => `'${s}'`).join(", ");
-
-const ACTIVE = sqlList(ACTIVE_STATUSES);
 
 /**
  * The stop request's guard and its new status, derived from the contract's transition table: the
@@ -37,21 +27,15 @@ const STOP_STATUS = `case "status" ${STOPPABLE.map((s) => `when '${s}' then '${S
 /** A stop that ends the run at once (queued → stopped) stamps its end. */
 const STOP_ENDS = sqlList(STOPPABLE.filter((s) => isTerminal(STOP_TRANSITIONS[s]!)));
 
-/** The condition every write of an activation carries: its lease is still the run's, and still alive. */
-const FENCE = `"owner_node" = ? and "lease_epoch" = ? and "lease_until" > now()`;
-const fence = (lease: RunLease) => [lease.nodeID, lease.epoch];
-const until = `now() + ? * interval '1 millisecond'`;
-
-/**
- * A PostgreSQL array literal: MikroORM expands a JS array bound to `?` into a list, so arrays travel
- * as one text parameter (`?::uuid[]`), each element quoted and escaped.
- */
-export function pgArray(values: readonly (string | number)[]): string {
-  return `{${values.map((v) => `"${String(v).replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",")}}`;
-}
-
-/** Thrown inside a transaction to roll it back: the lease is no longer ours (or the run is gone). */
-class Fenced extends Error {}
+/** The runs' leases: an active run without a live one is claimed; a run handed back holds no runners. */
+const RUN_LEASES: LeaseTable = {
+  name: "runs",
+  activeStatuses: ACTIVE_STATUSES,
+  onRelease: `"runners_active" = 0`,
+};
+export const runLeases = (orm: MikroORM, leaseTtlMs: number) => new PgLeaseStore(orm, RUN_LEASES, leaseTtlMs);
+// Where the workers service has always found it.
+export { pgArray } from "../leases/lease-store.ts";
 
 /**
  * Asks a run to stop, in one conditional UPDATE: queued → stopped, running → stopping (the actor
@@ -83,10 +67,10 @@ export async function requestResume(
   version: number,
   nodeID: string,
   leaseTtlMs: number,
-): Promise<RunLease | null> {
+): Promise<Lease | null> {
   const rows = await em.execute<{ lease_epoch: number }[]>(
     `update "runs" set "status" = 'queued', "owner_node" = ?, "lease_epoch" = "lease_epoch" + 1,
-       "lease_until" = ${until}, "failure_reason" = null, "finished_at" = null,
+       "lease_until" = ${UNTIL}, "failure_reason" = null, "finished_at" = null,
        "version" = "version" + 1, "updated_at" = now()
      where "id" = ? and "version" = ? and "status" in (${sqlList(RESUMABLE_STATUSES)})
      returning "lease_epoch"`,
@@ -110,86 +94,6 @@ export async function requestDelete(orm: MikroORM, runId: string, version: numbe
 }
 
 /**
- * Takes over active runs whose lease has expired or was handed back, at most `limit` of them: the
- * epoch goes up, so that the previous host's writes are refused from now on. `SKIP LOCKED` lets
- * several runs nodes scan at once without waiting on each other's rows.
- */
-export async function claimOrphans(
-  orm: MikroORM,
-  nodeID: string,
-  leaseTtlMs: number,
-  limit: number,
-): Promise<{ id: string; epoch: number }[]> {
-  if (limit <= 0) return [];
-  const rows = await orm.em.getConnection().execute<{ id: string; lease_epoch: number }[]>(
-    `update "runs" set "owner_node" = ?, "lease_epoch" = "lease_epoch" + 1, "lease_until" = ${until}
-     where "id" in (
-       select "id" from "runs"
-       where "status" in (${ACTIVE}) and ("owner_node" is null or "lease_until" is null or "lease_until" < now())
-       order by "updated_at"
-       limit ? for update skip locked)
-     returning "id", "lease_epoch"`,
-    [nodeID, leaseTtlMs, limit],
-  );
-  return rows.map((r) => ({ id: r.id, epoch: r.lease_epoch }));
-}
-
-/** Renews this node's live leases; returns the ids renewed (the others are lost). */
-export async function renewLeases(
-  orm: MikroORM,
-  leases: readonly { runId: string; lease: RunLease }[],
-  leaseTtlMs: number,
-): Promise<Set<string>> {
-  if (leases.length === 0) return new Set();
-  const rows = await orm.em.getConnection().execute<{ id: string }[]>(
-    `update "runs" r set "lease_until" = ${until}
-     from unnest(?::uuid[], ?::text[], ?::int[]) as l(id, node, epoch)
-     where r."id" = l.id and r."owner_node" = l.node and r."lease_epoch" = l.epoch and r."lease_until" > now()
-     returning r."id"`,
-    [
-      leaseTtlMs,
-      pgArray(leases.map((l) => l.runId)),
-      pgArray(leases.map((l) => l.lease.nodeID)),
-      pgArray(leases.map((l) => l.lease.epoch)),
-    ],
-  );
-  return new Set(rows.map((r) => r.id));
-}
-
-/** Of these leases, the ones still valid (without renewing them: a node cut off from NATS asks this). */
-export async function validLeases(
-  orm: MikroORM,
-  leases: readonly { runId: string; lease: RunLease }[],
-): Promise<Set<string>> {
-  if (leases.length === 0) return new Set();
-  const rows = await orm.em.getConnection().execute<{ id: string }[]>(
-    `select r."id" from "runs" r
-     join unnest(?::uuid[], ?::text[], ?::int[]) as l(id, node, epoch)
-       on r."id" = l.id and r."owner_node" = l.node and r."lease_epoch" = l.epoch
-     where r."lease_until" > now()`,
-    [
-      pgArray(leases.map((l) => l.runId)),
-      pgArray(leases.map((l) => l.lease.nodeID)),
-      pgArray(leases.map((l) => l.lease.epoch)),
-    ],
-  );
-  return new Set(rows.map((r) => r.id));
-}
-
-/**
- * Hands a lease back (a clean shutdown, after the actor ended): the run is free for any runs node to
- * claim at once, instead of after the lease would have expired. The epoch stays: the next claim raises it.
- */
-export async function releaseLease(orm: MikroORM, runId: string, lease: RunLease): Promise<boolean> {
-  const rows = await orm.em.getConnection().execute<{ id: string }[]>(
-    `update "runs" set "owner_node" = null, "lease_until" = null, "runners_active" = 0
-     where "id" = ? and "owner_node" = ? and "lease_epoch" = ? returning "id"`,
-    [runId, ...fence(lease)],
-  );
-  return rows.length > 0;
-}
-
-/**
  * The store of one activation of a TrainingRun actor. Every write is conditional on the activation's
  * lease (node, epoch, not expired) and renews it; a write that finds the lease gone changes nothing and
  * reports the run as gone (null/false), and the actor ends. Writes never move `version` unless they
@@ -198,7 +102,7 @@ export async function releaseLease(orm: MikroORM, runId: string, lease: RunLease
 export class PgRunStore implements RunStore {
   constructor(
     private readonly orm: MikroORM,
-    private readonly lease: RunLease,
+    private readonly lease: Lease,
     private readonly leaseTtlMs: number,
   ) {}
 
@@ -221,7 +125,7 @@ export class PgRunStore implements RunStore {
     const terminal = to === "completed" || to === "stopped" || to === "failed";
     const rows = await this.orm.em.getConnection().execute<{ id: string }[]>(
       `update "runs" set "status" = ?, "version" = "version" + 1, "updated_at" = now(),
-         "lease_until" = ${until},
+         "lease_until" = ${UNTIL},
          "started_at" = case when ? then coalesce("started_at", now()) else "started_at" end,
          "finished_at" = case when ? then now() else "finished_at" end,
          "failure_reason" = case when ? then ? else "failure_reason" end,
@@ -261,7 +165,7 @@ export class PgRunStore implements RunStore {
       return await this.orm.em.fork().transactional(async (em) => {
         const rows = await em.execute<{ status: RunStatus }[]>(
           `update "runs" set "iteration" = ?, "global_step" = ?, "runners_active" = ?, "updated_at" = now(),
-             "lease_until" = ${until}
+             "lease_until" = ${UNTIL}
            where "id" = ? and ${FENCE} returning "status"`,
           [point.iteration, point.globalStep, runnersActive, this.leaseTtlMs, runId, ...fence(this.lease)],
         );
@@ -314,7 +218,7 @@ export class PgRunStore implements RunStore {
     const rows = await this.orm.em
       .getConnection()
       .execute<{ id: string }[]>(
-        `update "runs" set "runners_active" = ?, "lease_until" = ${until} where "id" = ? and ${FENCE} returning "id"`,
+        `update "runs" set "runners_active" = ?, "lease_until" = ${UNTIL} where "id" = ? and ${FENCE} returning "id"`,
         [runnersActive, this.leaseTtlMs, runId, ...fence(this.lease)],
       );
     return rows.length > 0;
@@ -333,7 +237,7 @@ export class PgRunStore implements RunStore {
   /** Locks the run's row under the fence (renewing the lease), or rolls the transaction back. */
   private async lockRun(em: EntityManager, runId: string): Promise<void> {
     const rows = await em.execute<{ id: string }[]>(
-      `update "runs" set "lease_until" = ${until} where "id" = ? and ${FENCE} returning "id"`,
+      `update "runs" set "lease_until" = ${UNTIL} where "id" = ? and ${FENCE} returning "id"`,
       [this.leaseTtlMs, runId, ...fence(this.lease)],
     );
     if (!rows[0]) throw new Fenced();

@@ -1,4 +1,5 @@
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { Lease } from "../../actors/leased-host.ts";
 import type { NewTrial, RunProgress, SweepStore, TrialPatch, TrialRow } from "../../actors/sweep.ts";
 import type { RunStatus } from "../../contracts/run-status.ts";
 import {
@@ -9,70 +10,26 @@ import {
   type TrialStatus,
 } from "../../contracts/sweep-status.ts";
 import type { CurvePoint } from "../../sweeps/asha.ts";
+import {
+  claimRow,
+  FENCE,
+  Fenced,
+  fence,
+  type LeaseTable,
+  PgLeaseStore,
+  UNTIL,
+} from "../leases/lease-store.ts";
 
-/**
- * A sweep's lease follows the rules of a run's (services/runs/store.ts): timed by the database's clock,
- * claimed by raising a fencing epoch, and every write of an activation is conditional on its node and
- * epoch and on the lease being alive, so that a host whose sweep was taken over writes nothing more.
- */
-export interface SweepLease {
-  nodeID: string;
-  epoch: number;
-}
-
-const ACTIVE = ACTIVE_SWEEP_STATUSES.map((s) => `'${s}'`).join(", ");
-const FENCE = `"owner_node" = ? and "lease_epoch" = ? and "lease_until" > now()`;
-const fence = (lease: SweepLease) => [lease.nodeID, lease.epoch];
-const until = `now() + ? * interval '1 millisecond'`;
-
-/** Thrown inside a transaction to roll it back: the lease is no longer ours. */
-class Fenced extends Error {}
-
-/** Takes over active sweeps whose lease expired or was handed back (as `claimOrphans` does for runs). */
-export async function claimOrphanSweeps(
-  orm: MikroORM,
-  nodeID: string,
-  leaseTtlMs: number,
-  limit: number,
-): Promise<{ id: string; epoch: number }[]> {
-  if (limit <= 0) return [];
-  const rows = await orm.em.getConnection().execute<{ id: string; lease_epoch: number }[]>(
-    `update "sweeps" set "owner_node" = ?, "lease_epoch" = "lease_epoch" + 1, "lease_until" = ${until}
-     where "id" in (
-       select "id" from "sweeps"
-       where "status" in (${ACTIVE}) and ("owner_node" is null or "lease_until" is null or "lease_until" < now())
-       order by "updated_at"
-       limit ? for update skip locked)
-     returning "id", "lease_epoch"`,
-    [nodeID, leaseTtlMs, limit],
-  );
-  return rows.map((r) => ({ id: r.id, epoch: r.lease_epoch }));
-}
+/** The sweeps' leases (services/leases/lease-store.ts): an active sweep without a live one is claimed. */
+const SWEEP_LEASES: LeaseTable = { name: "sweeps", activeStatuses: ACTIVE_SWEEP_STATUSES };
+export const sweepLeases = (orm: MikroORM, leaseTtlMs: number) =>
+  new PgLeaseStore(orm, SWEEP_LEASES, leaseTtlMs);
 
 /** Claims one sweep for this node now, whatever its lease (creation and resume); the epoch goes up. */
-export async function claimSweep(
-  em: EntityManager,
-  sweepId: string,
-  nodeID: string,
-  leaseTtlMs: number,
-): Promise<SweepLease | null> {
-  const rows = await em.execute<{ lease_epoch: number }[]>(
-    `update "sweeps" set "owner_node" = ?, "lease_epoch" = "lease_epoch" + 1, "lease_until" = ${until}
-     where "id" = ? returning "lease_epoch"`,
-    [nodeID, leaseTtlMs, sweepId],
-  );
-  return rows[0] ? { nodeID, epoch: rows[0].lease_epoch } : null;
-}
+export const claimSweep = (em: EntityManager, sweepId: string, nodeID: string, leaseTtlMs: number) =>
+  claimRow(em, SWEEP_LEASES, sweepId, nodeID, leaseTtlMs);
 
-/** Hands a lease back on a clean shutdown: any sweeps node may claim the sweep at once. */
-export async function releaseSweepLease(orm: MikroORM, sweepId: string, lease: SweepLease): Promise<void> {
-  await orm.em
-    .getConnection()
-    .execute(
-      `update "sweeps" set "owner_node" = null, "lease_until" = null where "id" = ? and "owner_node" = ? and "lease_epoch" = ?`,
-      [sweepId, ...fence(lease)],
-    );
-}
+const ACTIVE = ACTIVE_SWEEP_STATUSES.map((s) => `'${s}'`).join(", ");
 
 interface TrialDbRow {
   id: string;
@@ -108,12 +65,15 @@ const COLUMNS: Record<keyof TrialPatch, string> = {
 };
 const JSON_COLUMNS = new Set(["rungs"]);
 
-/** The Sweep actor's store for one activation: every write is fenced by the activation's lease. */
+/**
+ * The Sweep actor's store for one activation: every write is fenced by the activation's lease, as a
+ * run's is (services/runs/store.ts), so that a host whose sweep was taken over writes nothing more.
+ */
 export class PgSweepStore implements SweepStore {
   constructor(
     private readonly orm: MikroORM,
     private readonly sweepId: string,
-    private readonly lease: SweepLease,
+    private readonly lease: Lease,
     private readonly leaseTtlMs: number,
   ) {}
 
@@ -121,7 +81,7 @@ export class PgSweepStore implements SweepStore {
     const rows = await this.orm.em
       .getConnection()
       .execute<{ status: SweepStatus }[]>(
-        `update "sweeps" set "lease_until" = ${until} where "id" = ? and ${FENCE} returning "status"`,
+        `update "sweeps" set "lease_until" = ${UNTIL} where "id" = ? and ${FENCE} returning "status"`,
         [this.leaseTtlMs, this.sweepId, ...fence(this.lease)],
       );
     return rows[0]?.status ?? null;
@@ -269,7 +229,7 @@ export class PgSweepStore implements SweepStore {
     try {
       await this.orm.em.fork().transactional(async (em: EntityManager) => {
         const rows = await em.execute<{ id: string }[]>(
-          `update "sweeps" set "lease_until" = ${until}, "updated_at" = now() where "id" = ? and ${FENCE} returning "id"`,
+          `update "sweeps" set "lease_until" = ${UNTIL}, "updated_at" = now() where "id" = ? and ${FENCE} returning "id"`,
           [this.leaseTtlMs, this.sweepId, ...fence(this.lease)],
         );
         if (!rows[0]) throw new Fenced();

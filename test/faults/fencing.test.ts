@@ -1,6 +1,6 @@
 import test from "ava";
 import { openDatabase } from "../../db/index.ts";
-import { claimOrphans, PgRunStore, releaseLease, renewLeases } from "../../services/runs/store.ts";
+import { PgRunStore, runLeases } from "../../services/runs/store.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 
 /** The lease store against real PostgreSQL: what a host that lost its lease can and cannot write. */
@@ -57,7 +57,7 @@ test("a host whose lease was taken over can no longer write: points, checkpoints
   t.true(await a.saveCheckpoint(runId, checkpoint(1)));
 
   await expire();
-  const claimed = await claimOrphans(orm, "b", 60_000, 10);
+  const claimed = await runLeases(orm, 60_000).claimOrphans("b", 10);
   t.deepEqual(claimed, [{ id: runId, epoch: 2 }]);
 
   t.is(await a.recordIteration(runId, point(2, 2), 1), null);
@@ -67,7 +67,10 @@ test("a host whose lease was taken over can no longer write: points, checkpoints
   t.is(await a.status(runId), null);
   t.is(await count("metric_points"), 1, "the refused point was not written");
   t.is(await count("checkpoints"), 1, "the refused checkpoint was not written");
-  t.deepEqual([...(await renewLeases(orm, [{ runId, lease: { nodeID: "a", epoch: 1 } }], 60_000))], []);
+  t.deepEqual(
+    [...(await runLeases(orm, 60_000).renew([{ id: runId, lease: { nodeID: "a", epoch: 1 } }]))],
+    [],
+  );
 
   const b = new PgRunStore(orm, { nodeID: "b", epoch: 2 }, 60_000);
   t.is(await b.status(runId), "running");
@@ -81,7 +84,7 @@ test("a host whose lease was taken over can no longer write: points, checkpoints
 test("a lease that expired without a takeover fences its host too, and a claim never takes a live lease", async (t) => {
   const { orm, runId, point, expire } = await setup(t);
   const a = new PgRunStore(orm, { nodeID: "a", epoch: 1 }, 60_000);
-  t.deepEqual(await claimOrphans(orm, "b", 60_000, 10), [], "a live lease is not claimable");
+  t.deepEqual(await runLeases(orm, 60_000).claimOrphans("b", 10), [], "a live lease is not claimable");
   await expire();
   t.is(await a.recordIteration(runId, point(1, 1), 1), null, "an expired lease writes nothing");
   t.false(await a.transition(runId, "running", "failed"));
@@ -89,10 +92,10 @@ test("a lease that expired without a takeover fences its host too, and a claim n
 
 test("a lease handed back is claimable at once, and the claim raises the epoch", async (t) => {
   const { orm, runId } = await setup(t);
-  t.true(await releaseLease(orm, runId, { nodeID: "a", epoch: 1 }));
-  t.deepEqual(await claimOrphans(orm, "b", 60_000, 10), [{ id: runId, epoch: 2 }]);
+  t.true(await runLeases(orm, 60_000).release(runId, { nodeID: "a", epoch: 1 }));
+  t.deepEqual(await runLeases(orm, 60_000).claimOrphans("b", 10), [{ id: runId, epoch: 2 }]);
   t.false(
-    await releaseLease(orm, runId, { nodeID: "a", epoch: 1 }),
+    await runLeases(orm, 60_000).release(runId, { nodeID: "a", epoch: 1 }),
     "the old host cannot hand back what it lost",
   );
 });
