@@ -1,22 +1,18 @@
 import { availableParallelism } from "node:os";
-import { type Context, Errors, type ServiceBroker, type ServiceSchema } from "moleculer";
+import { Errors, type ServiceBroker, type ServiceSchema } from "moleculer";
 import type { Config } from "../config.ts";
-import { ROLES, type Role } from "../contracts/roles.ts";
-import {
-  type PublicSubmission,
-  SUBMISSION_GRADED_EVENT,
-  type SubmissionGradedEvent,
-} from "../contracts/submissions.ts";
+import { SUBMISSION_GRADED_EVENT, type SubmissionGradedEvent } from "../contracts/submissions.ts";
 import { EXERCISES, exerciseSummary, getExercise, publicExercise } from "../exercises/index.ts";
 import type { GradingContext } from "../exercises/types.ts";
 import { ForbiddenError, NotFoundError, PayloadTooLargeError } from "../lib/errors.ts";
 import { codeEnvId } from "../rl/envs/code-env.ts";
+import { implement } from "./action.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { codeEnvCaps } from "./runs/code-envs.ts";
+import { SUBMISSIONS_ACTIONS } from "./submissions/actions.ts";
 import { errorReport, type GradedSubmission, Grader } from "./submissions/grader.ts";
 import {
   adoptQueued,
-  type Caller,
   createSubmission,
   finishSubmission,
   listSubmissions,
@@ -38,9 +34,6 @@ import {
  * once its node is gone); one left `running` is marked `error`: it may be the very code that brought
  * its process down, and grading it again could do so forever.
  */
-const CALLER = { userId: "uuid", role: { type: "enum", values: [...ROLES] } } as const;
-type CallerParams = { userId: string; role: Role };
-const caller = (p: CallerParams): Caller => ({ userId: p.userId, role: p.role });
 
 /** What an environment check may meet and use, from the node's settings. */
 export function envCheckSettings(config: Config): NonNullable<GradingContext["env"]> {
@@ -111,130 +104,80 @@ export default function submissionsService(deps: ServiceDeps): ServiceSchema {
 
     dependencies: [],
 
-    actions: {
-      exercises: {
-        visibility: "public",
-        params: {},
-        handler() {
-          return EXERCISES.map(exerciseSummary);
-        },
+    actions: implement(SUBMISSIONS_ACTIONS, {
+      exercises() {
+        return EXERCISES.map(exerciseSummary);
       },
 
-      exercise: {
-        visibility: "public",
-        params: { exerciseId: "string" },
-        handler(ctx: Context<{ exerciseId: string }>) {
-          const exercise = getExercise(ctx.params.exerciseId);
-          if (!exercise) throw new NotFoundError("exercise");
-          return publicExercise(exercise);
-        },
+      exercise(ctx) {
+        const exercise = getExercise(ctx.params.exerciseId);
+        if (!exercise) throw new NotFoundError("exercise");
+        return publicExercise(exercise);
       },
 
-      create: {
-        visibility: "public",
-        params: { ...CALLER, exerciseId: "string", code: { type: "string", min: 1 } },
-        async handler(
-          ctx: Context<CallerParams & { exerciseId: string; code: string }>,
-        ): Promise<PublicSubmission> {
-          const { exerciseId, code, userId } = ctx.params;
-          const exercise = getExercise(exerciseId);
-          if (!exercise) throw new NotFoundError("exercise");
-          const bytes = Buffer.byteLength(code, "utf8");
-          if (bytes > config.SUBMISSION_MAX_CODE_BYTES) {
-            throw new PayloadTooLargeError(
-              `the code takes ${bytes} bytes; at most ${config.SUBMISSION_MAX_CODE_BYTES} are accepted`,
-              { limit: config.SUBMISSION_MAX_CODE_BYTES },
-            );
-          }
-          if (!grader)
-            throw new Errors.ServiceNotAvailableError({
-              action: "submissions.create",
-              nodeID: ctx.broker.nodeID,
-            });
-          const submission = await createSubmission(
-            orm,
-            {
-              userId,
-              exerciseId,
-              exerciseVersion: exercise.version,
-              maxScore: exercise.points,
-              code,
-              ownerNode: ctx.broker.nodeID,
-              typicalSeconds: exercise.kind === "training" ? 10 : 2,
-            },
-            { perMinute: config.SUBMISSIONS_PER_MINUTE, concurrent: config.SUBMISSIONS_CONCURRENT_PER_USER },
+      async create(ctx) {
+        const { exerciseId, code, userId } = ctx.params;
+        const exercise = getExercise(exerciseId);
+        if (!exercise) throw new NotFoundError("exercise");
+        const bytes = Buffer.byteLength(code, "utf8");
+        if (bytes > config.SUBMISSION_MAX_CODE_BYTES) {
+          throw new PayloadTooLargeError(
+            `the code takes ${bytes} bytes; at most ${config.SUBMISSION_MAX_CODE_BYTES} are accepted`,
+            { limit: config.SUBMISSION_MAX_CODE_BYTES },
           );
-          grader.enqueue(submission.id, exerciseId, userId);
-          return toPublicSubmission(submission, true);
-        },
-      },
-
-      get: {
-        visibility: "public",
-        params: { ...CALLER, submissionId: "uuid" },
-        async handler(ctx: Context<CallerParams & { submissionId: string }>): Promise<PublicSubmission> {
-          const s = await visibleSubmission(orm.em.fork(), ctx.params.submissionId, caller(ctx.params));
-          return toPublicSubmission(s, true);
-        },
-      },
-
-      list: {
-        visibility: "public",
-        params: {
-          ...CALLER,
-          exerciseId: "string",
-          limit: { type: "number", integer: true, min: 1, max: 100, optional: true },
-          cursor: { type: "string", optional: true },
-          forUser: { type: "uuid", optional: true },
-        },
-        handler(
-          ctx: Context<
-            CallerParams & { exerciseId: string; limit?: number; cursor?: string; forUser?: string }
-          >,
-        ) {
-          const { exerciseId, limit, cursor, forUser } = ctx.params;
-          if (!getExercise(exerciseId)) throw new NotFoundError("exercise");
-          return listSubmissions(orm.em.fork(), caller(ctx.params), {
-            exerciseId,
-            limit: limit ?? 20,
-            cursor,
-            userId: forUser,
+        }
+        if (!grader)
+          throw new Errors.ServiceNotAvailableError({
+            action: "submissions.create",
+            nodeID: ctx.broker.nodeID,
           });
-        },
+        const submission = await createSubmission(
+          orm,
+          {
+            userId,
+            exerciseId,
+            exerciseVersion: exercise.version,
+            maxScore: exercise.points,
+            code,
+            ownerNode: ctx.broker.nodeID,
+            typicalSeconds: exercise.kind === "training" ? 10 : 2,
+          },
+          { perMinute: config.SUBMISSIONS_PER_MINUTE, concurrent: config.SUBMISSIONS_CONCURRENT_PER_USER },
+        );
+        grader.enqueue(submission.id, exerciseId, userId);
+        return toPublicSubmission(submission, true);
       },
 
-      myProgress: {
-        visibility: "public",
-        params: CALLER,
-        async handler(ctx: Context<CallerParams>) {
-          const [progress] = await progressOf(orm.em.fork(), [{ id: ctx.params.userId }]);
-          return progress;
-        },
+      async get(ctx) {
+        const s = await visibleSubmission(orm.em.fork(), ctx.params.submissionId, ctx.params);
+        return toPublicSubmission(s, true);
       },
 
-      progress: {
-        visibility: "public",
-        params: {
-          ...CALLER,
-          limit: { type: "number", integer: true, min: 1, max: 100, optional: true },
-          cursor: { type: "string", optional: true },
-        },
-        async handler(ctx: Context<CallerParams & { limit?: number; cursor?: string }>) {
-          if (ctx.params.role !== "admin")
-            throw new ForbiddenError("only admins see every learner's progress");
-          return progressPage(orm.em.fork(), { limit: ctx.params.limit ?? 20, cursor: ctx.params.cursor });
-        },
+      list(ctx) {
+        const { exerciseId, limit, cursor, forUser } = ctx.params;
+        if (!getExercise(exerciseId)) throw new NotFoundError("exercise");
+        return listSubmissions(orm.em.fork(), ctx.params, {
+          exerciseId,
+          limit: limit ?? 20,
+          cursor,
+          userId: forUser,
+        });
       },
 
-      /** Pool and queue figures of this node (tests, benchmarks, operators). */
-      stats: {
-        visibility: "public",
-        params: {},
-        handler() {
-          return { ...(grader?.stats() ?? { queued: 0, active: 0 }), pool: grader?.pool.stats() ?? null };
-        },
+      async myProgress(ctx) {
+        const [progress] = await progressOf(orm.em.fork(), [{ id: ctx.params.userId }]);
+        return progress!;
       },
-    },
+
+      async progress(ctx) {
+        if (ctx.params.role !== "admin") throw new ForbiddenError("only admins see every learner's progress");
+        return progressPage(orm.em.fork(), { limit: ctx.params.limit ?? 20, cursor: ctx.params.cursor });
+      },
+
+      stats() {
+        return { ...(grader?.stats() ?? { queued: 0, active: 0 }), pool: grader?.pool.stats() ?? null };
+      },
+    }),
 
     events: {},
 

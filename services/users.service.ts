@@ -1,8 +1,8 @@
-import type { Context, ServiceSchema } from "moleculer";
-import { ROLES, type Role } from "../contracts/roles.ts";
+import type { ServiceSchema } from "moleculer";
 import { User } from "../db/entities/User.ts";
 import { ValidationFailedError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
+import { implement } from "./action.ts";
 import type { ServiceDeps } from "./deps.ts";
 import {
   createUser,
@@ -10,23 +10,18 @@ import {
   getUser,
   listUsers,
   toPublicUser,
-  type UserPatch,
   updateUser,
 } from "./users/accounts.ts";
+import { USERS_ACTIONS } from "./users/actions.ts";
 import { resolveJwtSecret } from "./users/jwt-secret.ts";
 import { LoginLimiter } from "./users/login-limiter.ts";
-import { createInvite, type RegistrationInput, register } from "./users/registration.ts";
-import type { AuthState } from "./users/schemas.ts";
+import { createInvite, register } from "./users/registration.ts";
 import { login, logout, refresh, type SessionDeps } from "./users/sessions.ts";
 
 /**
  * Accounts and sessions. Thin: each action takes its own EntityManager fork and delegates to
- * `services/users/`. The API validates requests with zod before calling; the params here are the
- * service's own contract with any caller in the cluster.
- *
- * Actions are "public" (callable from other nodes, never auto-published by a gateway) rather than
- * "protected": Moleculer does not register protected actions for remote nodes, and the API may run in
- * another process than this service.
+ * `services/users/`. Its actions' params and results are declared in users/actions.ts, the contract
+ * with any caller in the cluster (the API validates requests before calling, and so does each action).
  */
 export const USERS_CHANGED_EVENT = "users.changed";
 
@@ -51,125 +46,51 @@ export default function usersService(deps: ServiceDeps): ServiceSchema {
 
     dependencies: [],
 
-    actions: {
-      /** Self-registration, as REGISTRATION allows (services/users/registration.ts). */
-      register: {
-        visibility: "public",
-        params: {
-          email: "string",
-          password: "string",
-          name: "string",
-          invite: { type: "string", optional: true },
-          ip: { type: "string", optional: true },
-        },
-        async handler(ctx: Context<RegistrationInput>) {
-          const store = sessionDeps().limiter.store;
-          return toPublicUser(await register(fork(), store, config, ctx.params));
-        },
+    actions: implement(USERS_ACTIONS, {
+      register(ctx) {
+        return register(fork(), sessionDeps().limiter.store, config, ctx.params).then(toPublicUser);
       },
-
-      /** An account an admin creates, with any role (whatever REGISTRATION says). */
-      create: {
-        visibility: "public",
-        params: {
-          email: "string",
-          password: "string",
-          name: "string",
-          role: { type: "enum", values: [...ROLES], optional: true },
-        },
-        async handler(ctx: Context<{ email: string; password: string; name: string; role?: Role }>) {
-          return toPublicUser(await createUser(fork(), ctx.params));
-        },
+      async create(ctx) {
+        return toPublicUser(await createUser(fork(), ctx.params));
       },
-
-      /** An admin's invite code for REGISTRATION=invite. */
-      createInvite: {
-        visibility: "public",
-        params: { adminId: "uuid", expiresInHours: { type: "number", integer: true, min: 1, max: 8760 } },
-        handler(ctx: Context<{ adminId: string; expiresInHours: number }>) {
-          return createInvite(fork(), ctx.params.adminId, ctx.params.expiresInHours);
-        },
+      createInvite(ctx) {
+        return createInvite(fork(), ctx.params.adminId, ctx.params.expiresInHours);
       },
-
-      login: {
-        visibility: "public",
-        params: { email: "string", password: "string", ip: { type: "string", optional: true } },
-        handler(ctx: Context<{ email: string; password: string; ip?: string }>) {
-          return login(fork(), sessionDeps(), ctx.params);
-        },
+      login(ctx) {
+        return login(fork(), sessionDeps(), ctx.params);
       },
-
-      refresh: {
-        visibility: "public",
-        params: { refreshToken: "string" },
-        handler(ctx: Context<{ refreshToken: string }>) {
-          return refresh(fork(), sessionDeps(), ctx.params.refreshToken);
-        },
+      refresh(ctx) {
+        return refresh(fork(), sessionDeps(), ctx.params.refreshToken);
       },
-
-      logout: {
-        visibility: "public",
-        params: { refreshToken: "string" },
-        async handler(ctx: Context<{ refreshToken: string }>) {
-          return { revoked: await logout(fork(), ctx.params.refreshToken) };
-        },
+      async logout(ctx) {
+        return { revoked: await logout(fork(), ctx.params.refreshToken) };
       },
-
-      /** Called by the API on every authenticated request (behind its short cache). */
-      authState: {
-        visibility: "public",
-        params: { id: "uuid" },
-        async handler(ctx: Context<{ id: string }>): Promise<AuthState> {
-          const user = await fork().findOne(User, { id: ctx.params.id });
-          return user
-            ? {
-                id: ctx.params.id,
-                exists: true,
-                disabled: user.disabled,
-                role: user.role,
-                account: toPublicUser(user),
-              }
-            : { id: ctx.params.id, exists: false, disabled: true, role: null, account: null };
-        },
+      async authState(ctx) {
+        const user = await fork().findOne(User, { id: ctx.params.id });
+        return user
+          ? {
+              id: ctx.params.id,
+              exists: true,
+              disabled: user.disabled,
+              role: user.role,
+              account: toPublicUser(user),
+            }
+          : { id: ctx.params.id, exists: false, disabled: true, role: null, account: null };
       },
-
-      get: {
-        visibility: "public",
-        params: { id: "uuid" },
-        async handler(ctx: Context<{ id: string }>) {
-          return toPublicUser(await getUser(fork(), ctx.params.id));
-        },
+      async get(ctx) {
+        return toPublicUser(await getUser(fork(), ctx.params.id));
       },
-
-      list: {
-        visibility: "public",
-        params: {
-          limit: { type: "number", integer: true, min: 1, max: 100, optional: true },
-          cursor: { type: "string", optional: true },
-        },
-        handler(ctx: Context<{ limit?: number; cursor?: string }>) {
-          return listUsers(fork(), { limit: ctx.params.limit ?? 50, cursor: ctx.params.cursor });
-        },
+      list(ctx) {
+        return listUsers(fork(), { limit: ctx.params.limit ?? 50, cursor: ctx.params.cursor });
       },
-
-      /** An admin's change; broadcasts `users.changed` so that every API node drops its cached state. */
-      update: {
-        visibility: "public",
-        params: {
-          id: "uuid",
-          name: { type: "string", optional: true },
-          role: { type: "enum", values: [...ROLES], optional: true },
-          disabled: { type: "boolean", optional: true },
-        },
-        async handler(ctx: Context<{ id: string } & UserPatch>) {
-          const { id, ...patch } = ctx.params;
-          const user = toPublicUser(await updateUser(fork(), id, patch));
-          const payload: UsersChangedPayload = { id };
-          await ctx.broadcast(USERS_CHANGED_EVENT, payload);
-          return user;
-        },
+      async update(ctx) {
+        const { id, ...patch } = ctx.params;
+        const user = toPublicUser(await updateUser(fork(), id, patch));
+        const payload: UsersChangedPayload = { id };
+        await ctx.broadcast(USERS_CHANGED_EVENT, payload);
+        return user;
       },
-    },
+    }),
 
     events: {},
 
