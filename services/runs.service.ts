@@ -1,10 +1,9 @@
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
 import { type Lease, LeasedActorHost } from "../actors/leased-host.ts";
 import { type RunDescriptor, type RunEvents, TrainingRun } from "../actors/training-run.ts";
-import { type Caller, ROLES, type Role } from "../contracts/roles.ts";
-import { RUN_STATUSES, type RunStatus } from "../contracts/run-status.ts";
+import type { Role } from "../contracts/roles.ts";
+import type { RunStatus } from "../contracts/run-status.ts";
 import {
-  type PublicRun,
   RUN_LEASES_RELEASED_EVENT,
   RUN_METRICS_EVENT,
   RUN_STATUS_EVENT,
@@ -15,7 +14,9 @@ import { WORKERS_FREED_EVENT } from "../contracts/workers.ts";
 import { Run } from "../db/entities/Run.ts";
 import { ConflictError, NotFoundError } from "../lib/errors.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
+import { implement } from "./action.ts";
 import type { ServiceDeps } from "./deps.ts";
+import { RUNS_ACTIONS } from "./runs/actions.ts";
 import { checkResumedCodeEnv, codeEnvCaps, usableCodeEnv } from "./runs/code-envs.ts";
 import { envDims, storedEnvDims } from "./runs/compute.ts";
 import {
@@ -63,28 +64,8 @@ import {
  * Every caller-facing action takes the caller (`userId`, `role`) and applies visibility itself:
  * another user's run is a 404, for the API and the WebSocket hub alike (`runs.visible`).
  */
-const CALLER = { userId: "uuid", role: { type: "enum", values: [...ROLES] } } as const;
-const RUN_CALLER = { runId: "uuid", ...CALLER } as const;
-const CREATE_PARAMS = {
-  ...CALLER,
-  env: "string",
-  preset: { type: "string", optional: true },
-  hyperparameters: { type: "object", optional: true },
-  seed: { type: "number", integer: true, optional: true },
-  totalSteps: { type: "number", integer: true, positive: true },
-  resources: { type: "object", optional: true },
-  initFrom: { type: "object", optional: true },
-  /** A run id chosen by the caller (a sweep names its trial's run before creating it); not in the API. */
-  id: { type: "uuid", optional: true },
-} as const;
-
 /** How many orphaned runs one scan claims: a node takes its share, the others take the rest. */
 const CLAIM_BATCH = 16;
-
-type CallerParams = { userId: string; role: Role };
-type RunParams = CallerParams & { runId: string };
-
-const caller = (p: CallerParams): Caller => ({ userId: p.userId, role: p.role });
 
 /**
  * Whether this broker reaches the cluster now: a round trip to the NATS server (nats.js `rtt()`
@@ -258,85 +239,55 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
 
     dependencies: [],
 
-    actions: {
-      create: {
-        visibility: "public",
-        params: CREATE_PARAMS,
-        async handler(ctx: Context<CallerParams & CreateRunInput>): Promise<PublicRun> {
-          const { userId, role, ...input } = ctx.params;
-          return toPublicRun(await createRun(ctx.broker, userId, role, input));
-        },
+    actions: implement(RUNS_ACTIONS, {
+      async create(ctx) {
+        const { userId, role, ...input } = ctx.params;
+        return toPublicRun(await createRun(ctx.broker, userId, role, input));
       },
 
       /**
        * `create` under an Idempotency-Key: the same key and body give the same run (`replayed`), the
        * same key with another body a 422, and while the first request is in flight a 409.
        */
-      createOnce: {
-        visibility: "public",
-        params: { ...CREATE_PARAMS, idempotencyKey: { type: "string", min: 1, max: 255 } },
-        async handler(
-          ctx: Context<CallerParams & CreateRunInput & { idempotencyKey: string }>,
-        ): Promise<{ run: PublicRun; replayed: boolean }> {
-          const { userId, role, idempotencyKey, ...input } = ctx.params;
-          const claim = await claimKey(
-            orm,
-            userId,
-            idempotencyKey,
-            requestDigest(input),
-            config.IDEMPOTENCY_KEY_TTL_S,
-            config.REQUEST_TIMEOUT_MS,
+      async createOnce(ctx) {
+        const { userId, role, idempotencyKey, ...input } = ctx.params;
+        const claim = await claimKey(
+          orm,
+          userId,
+          idempotencyKey,
+          requestDigest(input),
+          config.IDEMPOTENCY_KEY_TTL_S,
+          config.REQUEST_TIMEOUT_MS,
+        );
+        if (claim.kind === "replay") {
+          const run = await fork().findOne(Run, { id: claim.runId });
+          if (!run) throw replayedRunGone();
+          return { run: toPublicRun(run), replayed: true };
+        }
+        try {
+          const run = await createRun(ctx.broker, userId, role, input, claim.keyId);
+          return { run: toPublicRun(run), replayed: false };
+        } catch (err) {
+          await releaseKey(orm, claim.keyId).catch((e: unknown) =>
+            logger.warn({ err: e }, "could not free an idempotency key"),
           );
-          if (claim.kind === "replay") {
-            const run = await fork().findOne(Run, { id: claim.runId });
-            if (!run) throw replayedRunGone();
-            return { run: toPublicRun(run), replayed: true };
-          }
-          try {
-            const run = await createRun(ctx.broker, userId, role, input, claim.keyId);
-            return { run: toPublicRun(run), replayed: false };
-          } catch (err) {
-            await releaseKey(orm, claim.keyId).catch((e: unknown) =>
-              logger.warn({ err: e }, "could not free an idempotency key"),
-            );
-            throw err;
-          }
-        },
+          throw err;
+        }
       },
 
-      list: {
-        visibility: "public",
-        params: {
-          ...CALLER,
-          status: { type: "enum", values: [...RUN_STATUSES], optional: true },
-          env: { type: "string", optional: true },
-          limit: { type: "number", integer: true, min: 1, max: 100, optional: true },
-          cursor: { type: "string", optional: true },
-        },
-        handler(
-          ctx: Context<CallerParams & { status?: RunStatus; env?: string; limit?: number; cursor?: string }>,
-        ) {
-          const { status, env, limit, cursor } = ctx.params;
-          return listRuns(fork(), caller(ctx.params), { status, env, limit: limit ?? 50, cursor });
-        },
+      list(ctx) {
+        const { status, env, limit, cursor } = ctx.params;
+        return listRuns(fork(), ctx.params, { status, env, limit: limit ?? 50, cursor });
       },
 
-      get: {
-        visibility: "public",
-        params: RUN_CALLER,
-        async handler(ctx: Context<RunParams>): Promise<PublicRun> {
-          return toPublicRun(await visibleRun(fork(), ctx.params.runId, caller(ctx.params)));
-        },
+      async get(ctx) {
+        return toPublicRun(await visibleRun(fork(), ctx.params.runId, ctx.params));
       },
 
       /** For the WebSocket hub: whether the user may watch the run, and where it stands. */
-      visible: {
-        visibility: "public",
-        params: RUN_CALLER,
-        async handler(ctx: Context<RunParams>) {
-          const run = await visibleRun(fork(), ctx.params.runId, caller(ctx.params));
-          return { ownerId: run.owner.id, status: run.status, iteration: run.iteration };
-        },
+      async visible(ctx) {
+        const run = await visibleRun(fork(), ctx.params.runId, ctx.params);
+        return { ownerId: run.owner.id, status: run.status, iteration: run.iteration };
       },
 
       /**
@@ -344,57 +295,49 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
        * conditional UPDATE: of concurrent stop, resume and delete requests exactly one changes the run,
        * the others get 409. A run that is not queued or running cannot be stopped (409).
        */
-      stop: {
-        visibility: "public",
-        params: RUN_CALLER,
-        async handler(ctx: Context<RunParams>): Promise<PublicRun> {
-          const before = await visibleRun(fork(), ctx.params.runId, caller(ctx.params));
-          if (before.status !== "queued" && before.status !== "running") {
-            throw new ConflictError(`a ${before.status} run cannot be stopped`, { status: before.status });
-          }
-          const next = await requestStop(orm, ctx.params.runId);
-          if (next === null) throw await raced(ctx.params.runId, "the stop");
-          const run = await fork().findOne(Run, { id: ctx.params.runId });
-          if (!run) throw new NotFoundError("run");
-          statusEvent(ctx.broker, { id: run.id, ownerId: run.owner.id }, next);
-          await host.hint(run.id, run.ownerNode);
-          return toPublicRun(run);
-        },
+      async stop(ctx) {
+        const before = await visibleRun(fork(), ctx.params.runId, ctx.params);
+        if (before.status !== "queued" && before.status !== "running") {
+          throw new ConflictError(`a ${before.status} run cannot be stopped`, { status: before.status });
+        }
+        const next = await requestStop(orm, ctx.params.runId);
+        if (next === null) throw await raced(ctx.params.runId, "the stop");
+        const run = await fork().findOne(Run, { id: ctx.params.runId });
+        if (!run) throw new NotFoundError("run");
+        statusEvent(ctx.broker, { id: run.id, ownerId: run.owner.id }, next);
+        await host.hint(run.id, run.ownerNode);
+        return toPublicRun(run);
       },
 
       /**
        * A stopped or failed run goes back to the queue on this node (a new lease); it continues from its
        * last checkpoint. Conditional on the version read: a concurrent stop, resume or delete wins or loses whole.
        */
-      resume: {
-        visibility: "public",
-        params: RUN_CALLER,
-        async handler(ctx: Context<RunParams>): Promise<PublicRun> {
-          const em = fork();
-          const current = await visibleRun(em, ctx.params.runId, caller(ctx.params));
-          if (current.status !== "stopped" && current.status !== "failed") {
-            throw new ConflictError(`a ${current.status} run cannot be resumed`, { status: current.status });
-          }
-          if (isCodeEnvId(current.envId)) await checkResumedCodeEnv(em, current.envId, envCaps);
-          const q = quotas[ctx.params.role];
-          checkRunLimits(
-            ctx.params.role,
-            q,
-            { config: current.config, resources: current.resources },
-            await storedEnvDims(em, current.envId),
-          );
-          // The owner's active runs are counted under their lock, in the resume's own transaction.
-          const lease = await em.transactional(async (tx) => {
-            await reserveRunSlot(tx, { userId: current.owner.id, role: ctx.params.role }, q);
-            return requestResume(tx, current.id, current.version, ctx.broker.nodeID, ttl);
-          });
-          if (!lease) throw await raced(current.id, "the resume");
-          const run = await fork().findOne(Run, { id: current.id });
-          if (!run) throw await raced(current.id, "the resume");
-          statusEvent(ctx.broker, { id: run.id, ownerId: run.owner.id }, "queued");
-          activate(ctx.broker, run, lease);
-          return toPublicRun(run);
-        },
+      async resume(ctx) {
+        const em = fork();
+        const current = await visibleRun(em, ctx.params.runId, ctx.params);
+        if (current.status !== "stopped" && current.status !== "failed") {
+          throw new ConflictError(`a ${current.status} run cannot be resumed`, { status: current.status });
+        }
+        if (isCodeEnvId(current.envId)) await checkResumedCodeEnv(em, current.envId, envCaps);
+        const q = quotas[ctx.params.role];
+        checkRunLimits(
+          ctx.params.role,
+          q,
+          { config: current.config, resources: current.resources },
+          await storedEnvDims(em, current.envId),
+        );
+        // The owner's active runs are counted under their lock, in the resume's own transaction.
+        const lease = await em.transactional(async (tx) => {
+          await reserveRunSlot(tx, { userId: current.owner.id, role: ctx.params.role }, q);
+          return requestResume(tx, current.id, current.version, ctx.broker.nodeID, ttl);
+        });
+        if (!lease) throw await raced(current.id, "the resume");
+        const run = await fork().findOne(Run, { id: current.id });
+        if (!run) throw await raced(current.id, "the resume");
+        statusEvent(ctx.broker, { id: run.id, ownerId: run.owner.id }, "queued");
+        activate(ctx.broker, run, lease);
+        return toPublicRun(run);
       },
 
       /**
@@ -402,92 +345,64 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
        * conditional DELETE on the version read, so a concurrent stop, resume or delete wins or loses
        * whole. The host's next write finds no row (fencing); it is also told to end the actor now.
        */
-      delete: {
-        visibility: "public",
-        params: RUN_CALLER,
-        async handler(ctx: Context<RunParams>) {
-          const run = await visibleRun(fork(), ctx.params.runId, caller(ctx.params));
-          if (!(await requestDelete(orm, run.id, run.version))) throw await raced(run.id, "the delete");
-          if (run.ownerNode === ctx.broker.nodeID) await host.actor(run.id)?.deactivate();
-          else if (run.ownerNode) {
-            await ctx
-              .call("runs.deactivate", { runId: run.id }, { nodeID: run.ownerNode })
-              .catch((err: unknown) => logger.warn({ err, runId: run.id }, "the run's host did not answer"));
-          }
-          return { deleted: true };
-        },
+      async delete(ctx) {
+        const run = await visibleRun(fork(), ctx.params.runId, ctx.params);
+        if (!(await requestDelete(orm, run.id, run.version))) throw await raced(run.id, "the delete");
+        if (run.ownerNode === ctx.broker.nodeID) await host.actor(run.id)?.deactivate();
+        else if (run.ownerNode) {
+          await ctx
+            .call("runs.deactivate", { runId: run.id }, { nodeID: run.ownerNode })
+            .catch((err: unknown) => logger.warn({ err, runId: run.id }, "the run's host did not answer"));
+        }
+        return { deleted: true };
       },
 
-      metrics: {
-        visibility: "public",
-        params: {
-          ...RUN_CALLER,
-          fromIteration: { type: "number", integer: true, min: 0, optional: true },
-          maxPoints: { type: "number", integer: true, min: 1, max: 10_000, optional: true },
-        },
-        async handler(ctx: Context<RunParams & { fromIteration?: number; maxPoints?: number }>) {
-          const em = fork();
-          const run = await visibleRun(em, ctx.params.runId, caller(ctx.params));
-          const points = await metricHistory(em, run.id, ctx.params.fromIteration ?? 0, ctx.params.maxPoints);
-          return { runId: run.id, points };
-        },
+      async metrics(ctx) {
+        const em = fork();
+        const run = await visibleRun(em, ctx.params.runId, ctx.params);
+        const points = await metricHistory(em, run.id, ctx.params.fromIteration ?? 0, ctx.params.maxPoints);
+        return { runId: run.id, points };
       },
 
       /** The latest checkpoint as rl's single-blob format (`encodeCheckpoint`). */
-      checkpoint: {
-        visibility: "public",
-        params: RUN_CALLER,
-        async handler(ctx: Context<RunParams>) {
-          const run = await visibleRun(fork(), ctx.params.runId, caller(ctx.params));
-          const c = await latestCheckpoint(orm, run.id);
-          if (!c) throw new NotFoundError("checkpoint");
-          return {
-            runId: run.id,
-            iteration: c.iteration,
-            globalStep: c.globalStep,
-            bytes: new Uint8Array(c.bytes),
-          };
-        },
+      async checkpoint(ctx) {
+        const run = await visibleRun(fork(), ctx.params.runId, ctx.params);
+        const c = await latestCheckpoint(orm, run.id);
+        if (!c) throw new NotFoundError("checkpoint");
+        return {
+          runId: run.id,
+          iteration: c.iteration,
+          globalStep: c.globalStep,
+          bytes: new Uint8Array(c.bytes),
+        };
       },
 
       /** The latest checkpoint's deterministic policy as an ONNX model (rl/export/onnx.ts). */
-      policyOnnx: {
-        visibility: "public",
-        params: RUN_CALLER,
-        async handler(ctx: Context<RunParams>) {
-          const em = fork();
-          const run = await visibleRun(em, ctx.params.runId, caller(ctx.params));
-          const c = await latestCheckpoint(orm, run.id);
-          if (!c) throw new NotFoundError("checkpoint");
-          return {
-            runId: run.id,
-            iteration: c.iteration,
-            globalStep: c.globalStep,
-            bytes: await exportRunPolicy(em, new Uint8Array(c.bytes)),
-          };
-        },
+      async policyOnnx(ctx) {
+        const em = fork();
+        const run = await visibleRun(em, ctx.params.runId, ctx.params);
+        const c = await latestCheckpoint(orm, run.id);
+        if (!c) throw new NotFoundError("checkpoint");
+        return {
+          runId: run.id,
+          iteration: c.iteration,
+          globalStep: c.globalStep,
+          bytes: await exportRunPolicy(em, new Uint8Array(c.bytes)),
+        };
       },
 
       /** On the hosting node: a run's row changed (stop request), a waiting actor looks again now. */
-      wake: {
-        visibility: "public",
-        params: { runId: "uuid" },
-        handler(ctx: Context<{ runId: string }>) {
-          return { hosted: host.wake(ctx.params.runId) };
-        },
+      wake(ctx) {
+        return { hosted: host.wake(ctx.params.runId) };
       },
 
       /** On the hosting node: ends the run's actor after its current message, releasing its runners. */
-      deactivate: {
-        visibility: "public",
-        params: { runId: "uuid" },
-        async handler(ctx: Context<{ runId: string }>) {
-          const actor = host.actor(ctx.params.runId);
-          await actor?.deactivate();
-          return { deactivated: actor !== undefined };
-        },
+      async deactivate(ctx) {
+        const actor = host.actor(ctx.params.runId);
+        await actor?.deactivate();
+        return { deactivated: actor !== undefined };
       },
-    },
+    }),
 
     events: {
       /** Slots came free somewhere: waiting runs on this node try to reserve now rather than at their next poll. */

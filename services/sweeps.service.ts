@@ -2,23 +2,23 @@ import { randomUUID } from "node:crypto";
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
 import { type Lease, LeasedActorHost } from "../actors/leased-host.ts";
 import { SweepActor, type SweepEvents } from "../actors/sweep.ts";
-import { ROLES, type Role } from "../contracts/roles.ts";
 import { RUN_STATUS_EVENT, type RunStatusEvent } from "../contracts/runs.ts";
-import { SWEEP_STATUSES, type SweepStatus } from "../contracts/sweep-status.ts";
+import type { SweepStatus } from "../contracts/sweep-status.ts";
 import {
   type PublicSweep,
   SWEEP_STATUS_EVENT,
   SWEEP_TRIAL_EVENT,
   type SweepStatusEvent,
   type SweepTrialEvent,
-  type SweepWithTrials,
 } from "../contracts/sweeps.ts";
 import { Sweep } from "../db/entities/Sweep.ts";
 import { SweepTrial } from "../db/entities/SweepTrial.ts";
 import { ConflictError } from "../lib/errors.ts";
+import { implement } from "./action.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { codeEnvCaps } from "./runs/code-envs.ts";
 import { roleQuotas } from "./runs/quotas.ts";
+import { SWEEPS_ACTIONS } from "./sweeps/actions.ts";
 import { BrokerTrialLauncher } from "./sweeps/launcher.ts";
 import {
   checkDefinition,
@@ -37,12 +37,6 @@ import { claimSweep, PgSweepStore, sweepLeases } from "./sweeps/store.ts";
  * and when a host dies another sweeps node claims the expired lease and re-activates the actor from
  * the database. Requests write the database first (a stop request is a write), then hint the host.
  */
-const CALLER = { userId: "uuid", role: { type: "enum", values: [...ROLES] } } as const;
-const SWEEP_CALLER = { sweepId: "uuid", ...CALLER } as const;
-
-type CallerParams = { userId: string; role: Role };
-type SweepParams = CallerParams & { sweepId: string };
-
 /** How many orphaned sweeps one scan claims. */
 const CLAIM_BATCH = 8;
 
@@ -108,188 +102,152 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
 
     dependencies: [],
 
-    actions: {
-      create: {
-        visibility: "public",
-        params: { ...CALLER, definition: "object" },
-        async handler(ctx: Context<CallerParams & { definition: unknown }>): Promise<SweepWithTrials> {
-          const { userId, role } = ctx.params;
-          const em = fork();
-          const { def, trials } = await checkDefinition(
-            em,
-            ctx.params.definition,
-            { userId, role },
-            quotas,
-            codeEnvCaps(config),
-          );
-          const { sweep, lease } = await em.transactional(async (tx) => {
-            await reserveSweepSlot(tx, { userId, role }, quotas[role]);
-            const created = tx.create(Sweep, {
-              owner: userId,
-              name: def.name,
-              envId: def.env,
-              method: def.method,
-              definition: def,
-              status: "running",
-            });
-            await tx.flush();
-            for (const t of trials) {
-              await tx.execute(
-                `insert into "sweep_trials" ("id", "sweep_id", "index", "params", "seed", "total_steps", "run_id",
-                   "status", "rungs", "member", "generation", "created_at", "updated_at", "steps", "iteration")
-                 values (?, ?, ?, ?::jsonb, ?, ?, ?, 'pending', '[]'::jsonb, ?, ?, now(), now(), 0, 0)`,
-                [
-                  randomUUID(),
-                  created.id,
-                  t.index,
-                  JSON.stringify(t.params),
-                  t.seed,
-                  t.totalSteps,
-                  randomUUID(),
-                  t.member ?? null,
-                  t.generation ?? null,
-                ],
-              );
-            }
-            const claimed = await claimSweep(tx, created.id, ctx.broker.nodeID, ttl);
-            return { sweep: created, lease: claimed! };
+    actions: implement(SWEEPS_ACTIONS, {
+      async create(ctx) {
+        const { userId, role } = ctx.params;
+        const em = fork();
+        const { def, trials } = await checkDefinition(
+          em,
+          ctx.params.definition,
+          { userId, role },
+          quotas,
+          codeEnvCaps(config),
+        );
+        const { sweep, lease } = await em.transactional(async (tx) => {
+          await reserveSweepSlot(tx, { userId, role }, quotas[role]);
+          const created = tx.create(Sweep, {
+            owner: userId,
+            name: def.name,
+            envId: def.env,
+            method: def.method,
+            definition: def,
+            status: "running",
           });
-          statusEvent(ctx.broker, { id: sweep.id, ownerId: userId }, "running");
-          activate(ctx.broker, sweep, lease);
-          return sweepWithTrials(fork(), sweep);
-        },
+          await tx.flush();
+          for (const t of trials) {
+            await tx.execute(
+              `insert into "sweep_trials" ("id", "sweep_id", "index", "params", "seed", "total_steps", "run_id",
+                 "status", "rungs", "member", "generation", "created_at", "updated_at", "steps", "iteration")
+               values (?, ?, ?, ?::jsonb, ?, ?, ?, 'pending', '[]'::jsonb, ?, ?, now(), now(), 0, 0)`,
+              [
+                randomUUID(),
+                created.id,
+                t.index,
+                JSON.stringify(t.params),
+                t.seed,
+                t.totalSteps,
+                randomUUID(),
+                t.member ?? null,
+                t.generation ?? null,
+              ],
+            );
+          }
+          const claimed = await claimSweep(tx, created.id, ctx.broker.nodeID, ttl);
+          return { sweep: created, lease: claimed! };
+        });
+        statusEvent(ctx.broker, { id: sweep.id, ownerId: userId }, "running");
+        activate(ctx.broker, sweep, lease);
+        return sweepWithTrials(fork(), sweep);
       },
 
-      list: {
-        visibility: "public",
-        params: {
-          ...CALLER,
-          status: { type: "enum", values: [...SWEEP_STATUSES], optional: true },
-          limit: { type: "number", integer: true, min: 1, max: 100, optional: true },
-        },
-        async handler(ctx: Context<CallerParams & { status?: SweepStatus; limit?: number }>) {
-          const { userId, role, status, limit } = ctx.params;
-          const em = fork();
-          const sweeps = await em.find(
-            Sweep,
-            { ...(role === "admin" ? {} : { owner: userId }), ...(status ? { status } : {}) },
-            { orderBy: { createdAt: "desc", id: "desc" }, limit: limit ?? 50 },
-          );
-          const trials = await em.find(SweepTrial, { sweep: { $in: sweeps.map((s) => s.id) } });
-          const items: PublicSweep[] = sweeps.map((s) =>
-            toPublicSweep(
-              s,
-              trials.filter((t) => t.sweep.id === s.id),
-            ),
-          );
-          return { items };
-        },
+      async list(ctx) {
+        const { userId, role, status, limit } = ctx.params;
+        const em = fork();
+        const sweeps = await em.find(
+          Sweep,
+          { ...(role === "admin" ? {} : { owner: userId }), ...(status ? { status } : {}) },
+          { orderBy: { createdAt: "desc", id: "desc" }, limit: limit ?? 50 },
+        );
+        const trials = await em.find(SweepTrial, { sweep: { $in: sweeps.map((s) => s.id) } });
+        const items: PublicSweep[] = sweeps.map((s) =>
+          toPublicSweep(
+            s,
+            trials.filter((t) => t.sweep.id === s.id),
+          ),
+        );
+        return { items };
       },
 
-      get: {
-        visibility: "public",
-        params: SWEEP_CALLER,
-        async handler(ctx: Context<SweepParams>): Promise<SweepWithTrials> {
-          const em = fork();
-          return sweepWithTrials(em, await visibleSweep(em, ctx.params.sweepId, ctx.params));
-        },
+      async get(ctx) {
+        const em = fork();
+        return sweepWithTrials(em, await visibleSweep(em, ctx.params.sweepId, ctx.params));
       },
 
       /** For the WebSocket hub: whether the user may watch the sweep, and where it stands. */
-      visible: {
-        visibility: "public",
-        params: SWEEP_CALLER,
-        async handler(ctx: Context<SweepParams>) {
-          const em = fork();
-          const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
-          const full = await sweepWithTrials(em, sweep);
-          return { ownerId: sweep.owner.id, status: sweep.status, trials: full.trials };
-        },
+      async visible(ctx) {
+        const em = fork();
+        const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
+        const full = await sweepWithTrials(em, sweep);
+        return { ownerId: sweep.owner.id, status: sweep.status, trials: full.trials };
       },
 
-      results: {
-        visibility: "public",
-        params: SWEEP_CALLER,
-        async handler(ctx: Context<SweepParams>): Promise<{ name: string; csv: string }> {
-          const em = fork();
-          const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
-          const full = await sweepWithTrials(em, sweep);
-          return { name: sweep.name, csv: resultsCsv(sweep, full.trials) };
-        },
+      async results(ctx) {
+        const em = fork();
+        const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
+        const full = await sweepWithTrials(em, sweep);
+        return { name: sweep.name, csv: resultsCsv(sweep, full.trials) };
       },
 
       /** A running sweep is asked to stop: its actor stops every trial's run, then marks it stopped. */
-      stop: {
-        visibility: "public",
-        params: SWEEP_CALLER,
-        async handler(ctx: Context<SweepParams>): Promise<PublicSweep> {
-          const em = fork();
-          const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
-          const rows = await em.execute<{ id: string }[]>(
-            `update "sweeps" set "status" = 'stopping', "updated_at" = now() where "id" = ? and "status" = 'running' returning "id"`,
-            [sweep.id],
-          );
-          if (rows.length === 0 && sweep.status !== "stopping") {
-            throw new ConflictError(`the sweep is already ${sweep.status}`, { status: sweep.status });
-          }
-          statusEvent(ctx.broker, { id: sweep.id, ownerId: sweep.owner.id }, "stopping");
-          await host.hint(sweep.id, sweep.ownerNode);
-          const { trials: _trials, ...summary } = await sweepWithTrials(
-            fork(),
-            (await fork().findOne(Sweep, { id: sweep.id }))!,
-          );
-          return summary;
-        },
+      async stop(ctx) {
+        const em = fork();
+        const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
+        const rows = await em.execute<{ id: string }[]>(
+          `update "sweeps" set "status" = 'stopping', "updated_at" = now() where "id" = ? and "status" = 'running' returning "id"`,
+          [sweep.id],
+        );
+        if (rows.length === 0 && sweep.status !== "stopping") {
+          throw new ConflictError(`the sweep is already ${sweep.status}`, { status: sweep.status });
+        }
+        statusEvent(ctx.broker, { id: sweep.id, ownerId: sweep.owner.id }, "stopping");
+        await host.hint(sweep.id, sweep.ownerNode);
+        const { trials: _trials, ...summary } = await sweepWithTrials(
+          fork(),
+          (await fork().findOne(Sweep, { id: sweep.id }))!,
+        );
+        return summary;
       },
 
       /** A stopped sweep runs again on this node: its stopped trials resume, its pending ones start. */
-      resume: {
-        visibility: "public",
-        params: SWEEP_CALLER,
-        async handler(ctx: Context<SweepParams>): Promise<PublicSweep> {
-          const em = fork();
-          const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
-          const lease = await em.transactional(async (tx) => {
-            // Counted against the owner's quota (with the caller's role, as runs' resume does).
-            if (sweep.status === "stopped" || sweep.status === "failed")
-              await reserveSweepSlot(
-                tx,
-                { userId: sweep.owner.id, role: ctx.params.role },
-                quotas[ctx.params.role],
-              );
-            const rows = await tx.execute<{ id: string }[]>(
-              `update "sweeps" set "status" = 'running', "finished_at" = null, "failure_reason" = null,
-                 "best_trial_id" = null, "best_metric" = null, "updated_at" = now()
-               where "id" = ? and "status" in ('stopped', 'failed') returning "id"`,
-              [sweep.id],
+      async resume(ctx) {
+        const em = fork();
+        const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
+        const lease = await em.transactional(async (tx) => {
+          // Counted against the owner's quota (with the caller's role, as runs' resume does).
+          if (sweep.status === "stopped" || sweep.status === "failed")
+            await reserveSweepSlot(
+              tx,
+              { userId: sweep.owner.id, role: ctx.params.role },
+              quotas[ctx.params.role],
             );
-            if (rows.length === 0) return null;
-            await tx.execute(
-              `update "sweep_trials" set "status" = 'pending', "finished_at" = null, "updated_at" = now()
-               where "sweep_id" = ? and "status" = 'stopped'`,
-              [sweep.id],
-            );
-            return claimSweep(tx, sweep.id, ctx.broker.nodeID, ttl);
-          });
-          if (!lease)
-            throw new ConflictError(`a ${sweep.status} sweep cannot be resumed`, { status: sweep.status });
-          const fresh = (await fork().findOne(Sweep, { id: sweep.id }))!;
-          statusEvent(ctx.broker, { id: sweep.id, ownerId: sweep.owner.id }, "running");
-          activate(ctx.broker, fresh, lease);
-          const { trials: _trials, ...summary } = await sweepWithTrials(fork(), fresh);
-          return summary;
-        },
+          const rows = await tx.execute<{ id: string }[]>(
+            `update "sweeps" set "status" = 'running', "finished_at" = null, "failure_reason" = null,
+               "best_trial_id" = null, "best_metric" = null, "updated_at" = now()
+             where "id" = ? and "status" in ('stopped', 'failed') returning "id"`,
+            [sweep.id],
+          );
+          if (rows.length === 0) return null;
+          await tx.execute(
+            `update "sweep_trials" set "status" = 'pending', "finished_at" = null, "updated_at" = now()
+             where "sweep_id" = ? and "status" = 'stopped'`,
+            [sweep.id],
+          );
+          return claimSweep(tx, sweep.id, ctx.broker.nodeID, ttl);
+        });
+        if (!lease)
+          throw new ConflictError(`a ${sweep.status} sweep cannot be resumed`, { status: sweep.status });
+        const fresh = (await fork().findOne(Sweep, { id: sweep.id }))!;
+        statusEvent(ctx.broker, { id: sweep.id, ownerId: sweep.owner.id }, "running");
+        activate(ctx.broker, fresh, lease);
+        const { trials: _trials, ...summary } = await sweepWithTrials(fork(), fresh);
+        return summary;
       },
 
       /** On the hosting node: the sweep's row changed (a stop request), its actor looks now. */
-      wake: {
-        visibility: "public",
-        params: { sweepId: "uuid" },
-        handler(ctx: Context<{ sweepId: string }>) {
-          return { hosted: host.wake(ctx.params.sweepId) };
-        },
+      wake(ctx) {
+        return { hosted: host.wake(ctx.params.sweepId) };
       },
-    },
+    }),
 
     events: {
       /** A trial's run changed status (ended, most usefully): its sweep looks now, not at its next poll. */

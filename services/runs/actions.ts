@@ -1,0 +1,66 @@
+import { z } from "zod";
+import { RUN_STATUSES, type RunStatus } from "../../contracts/run-status.ts";
+import type { PublicMetricPoint, PublicRun } from "../../contracts/runs.ts";
+import { CallerParams, defineActions, returns } from "../action.ts";
+import type { listRuns } from "./records.ts";
+import { CreateRunInput } from "./schemas.ts";
+
+/** A run's id and who asks about it. */
+const RunCaller = CallerParams.extend({ runId: z.uuid() });
+
+/** A run's creation: the API's body, who asks, and (for a sweep's trial, never from the API) its id. */
+const CreateRunParams = CallerParams.extend(CreateRunInput.shape).extend({ id: z.uuid().optional() });
+
+/** A checkpoint or policy download. */
+interface RunBlob {
+  runId: string;
+  iteration: number;
+  globalStep: number;
+  bytes: Uint8Array;
+}
+
+/** The runs service's actions (runs.service.ts): what each takes and gives. */
+export const RUNS_ACTIONS = defineActions({
+  create: { params: CreateRunParams, result: returns<PublicRun>() },
+  /**
+   * `create` under an Idempotency-Key: the same key and body give the same run (`replayed`), the
+   * same key with another body a 422, and while the first request is in flight a 409.
+   */
+  createOnce: {
+    params: CreateRunParams.extend({ idempotencyKey: z.string().min(1).max(255) }),
+    result: returns<{ run: PublicRun; replayed: boolean }>(),
+  },
+  list: {
+    params: CallerParams.extend({
+      status: z.enum(RUN_STATUSES).optional(),
+      env: z.string().optional(),
+      limit: z.number().int().min(1).max(100).optional(),
+      cursor: z.string().optional(),
+    }),
+    result: returns<Awaited<ReturnType<typeof listRuns>>>(),
+  },
+  get: { params: RunCaller, result: returns<PublicRun>() },
+  /** For the WebSocket hub: whether the user may watch the run, and where it stands. */
+  visible: {
+    params: RunCaller,
+    result: returns<{ ownerId: string; status: RunStatus; iteration: number }>(),
+  },
+  stop: { params: RunCaller, result: returns<PublicRun>() },
+  resume: { params: RunCaller, result: returns<PublicRun>() },
+  delete: { params: RunCaller, result: returns<{ deleted: boolean }>() },
+  metrics: {
+    params: RunCaller.extend({
+      fromIteration: z.number().int().min(0).optional(),
+      maxPoints: z.number().int().min(1).max(10_000).optional(),
+    }),
+    result: returns<{ runId: string; points: PublicMetricPoint[] }>(),
+  },
+  /** The latest checkpoint as rl's single-blob format (`encodeCheckpoint`). */
+  checkpoint: { params: RunCaller, result: returns<RunBlob>() },
+  /** The latest checkpoint's deterministic policy as an ONNX model (rl/export/onnx.ts). */
+  policyOnnx: { params: RunCaller, result: returns<RunBlob>() },
+  /** On the hosting node: a run's row changed (stop request), a waiting actor looks again now. */
+  wake: { params: z.object({ runId: z.uuid() }), result: returns<{ hosted: boolean }>() },
+  /** On the hosting node: ends the run's actor after its current message, releasing its runners. */
+  deactivate: { params: z.object({ runId: z.uuid() }), result: returns<{ deactivated: boolean }>() },
+});
