@@ -15,6 +15,7 @@ import { Run } from "../db/entities/Run.ts";
 import { ConflictError, NotFoundError } from "../lib/errors.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import { implement } from "./action.ts";
+import { call } from "./actions.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { RUNS_ACTIONS } from "./runs/actions.ts";
 import { checkResumedCodeEnv, codeEnvCaps, usableCodeEnv } from "./runs/code-envs.ts";
@@ -163,7 +164,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
       if (run) logger.info({ runId: id, epoch: lease.epoch, status: run.status }, "took over a run");
       return run && newActor(broker, run, lease);
     },
-    wakeRemote: (nodeID, runId) => broker.call("runs.wake", { runId }, { nodeID }),
+    wakeRemote: (nodeID, runId) => call(broker, "runs.wake", { runId }, { nodeID }),
     async afterClaims() {
       if (Date.now() - lastKeySweep > 60_000) {
         lastKeySweep = Date.now();
@@ -350,9 +351,9 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         if (!(await requestDelete(orm, run.id, run.version))) throw await raced(run.id, "the delete");
         if (run.ownerNode === ctx.broker.nodeID) await host.actor(run.id)?.deactivate();
         else if (run.ownerNode) {
-          await ctx
-            .call("runs.deactivate", { runId: run.id }, { nodeID: run.ownerNode })
-            .catch((err: unknown) => logger.warn({ err, runId: run.id }, "the run's host did not answer"));
+          await call(ctx.broker, "runs.deactivate", { runId: run.id }, { nodeID: run.ownerNode }).catch(
+            (err: unknown) => logger.warn({ err, runId: run.id }, "the run's host did not answer"),
+          );
         }
         return { deleted: true };
       },

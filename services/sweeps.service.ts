@@ -15,6 +15,7 @@ import { Sweep } from "../db/entities/Sweep.ts";
 import { SweepTrial } from "../db/entities/SweepTrial.ts";
 import { ConflictError } from "../lib/errors.ts";
 import { implement } from "./action.ts";
+import { call } from "./actions.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { codeEnvCaps } from "./runs/code-envs.ts";
 import { roleQuotas } from "./runs/quotas.ts";
@@ -89,7 +90,7 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
       if (sweep) logger.info({ sweepId: id, epoch: lease.epoch }, "took over a sweep");
       return sweep && newActor(broker, sweep, lease);
     },
-    wakeRemote: (nodeID, sweepId) => broker.call("sweeps.wake", { sweepId }, { nodeID }),
+    wakeRemote: (nodeID, sweepId) => call(broker, "sweeps.wake", { sweepId }, { nodeID }),
     log: logger,
   });
   const activate = (b: ServiceBroker, sweep: Sweep, lease: Lease) =>

@@ -42,7 +42,7 @@ export function authRoutes(v1: RouteScope, deps: ApiDeps): void {
       409: { description: "An account with this email (in any case) exists." },
     },
     async handler(ctx, { body }) {
-      const user = await callService<PublicUser>(deps, ctx, "users.register", { ...body, ip: ctx.ip });
+      const user = await callService(deps, ctx, "users.register", { ...body, ip: ctx.ip });
       ctx.status = 201;
       ctx.set("Location", `/api/v1/users/${user.id}`);
       ctx.body = user;
@@ -69,7 +69,7 @@ export function authRoutes(v1: RouteScope, deps: ApiDeps): void {
       403: { description: "The account is disabled." },
     },
     async handler(ctx, { body }) {
-      ctx.body = await callService<TokenPair>(deps, ctx, "users.login", { ...body, ip: ctx.ip });
+      ctx.body = await callService(deps, ctx, "users.login", { ...body, ip: ctx.ip });
     },
   });
 
@@ -88,7 +88,7 @@ export function authRoutes(v1: RouteScope, deps: ApiDeps): void {
       401: { description: "Unknown, expired, revoked or reused refresh token." },
     },
     async handler(ctx, { body }) {
-      ctx.body = await callService<TokenPair>(deps, ctx, "users.refresh", body);
+      ctx.body = await callService(deps, ctx, "users.refresh", body);
     },
   });
 
@@ -195,7 +195,7 @@ export function sessionRoutes(v1: RouteScope, deps: ApiDeps): void {
     },
     async handler(ctx, { body }) {
       requireSessionHeader(ctx);
-      const pair = await callService<TokenPair>(deps, ctx, "users.login", { ...body, ip: ctx.ip });
+      const pair = await callService(deps, ctx, "users.login", { ...body, ip: ctx.ip });
       ctx.body = setSessionCookie(ctx, deps, pair);
     },
   });
@@ -220,7 +220,7 @@ export function sessionRoutes(v1: RouteScope, deps: ApiDeps): void {
       const refreshToken = ctx.cookies.get(SESSION_COOKIE);
       if (!refreshToken) throw new UnauthorizedError("no browser session: log in");
       try {
-        const pair = await callService<TokenPair>(deps, ctx, "users.refresh", { refreshToken });
+        const pair = await callService(deps, ctx, "users.refresh", { refreshToken });
         ctx.body = setSessionCookie(ctx, deps, pair);
       } catch (err) {
         clearSessionCookie(ctx);

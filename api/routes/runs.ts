@@ -76,7 +76,7 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
     async handler(ctx, { body }) {
       const key = ctx.get("idempotency-key");
       if (ctx.headers["idempotency-key"] === undefined) {
-        ctx.body = await callService<PublicRun>(deps, ctx, "runs.create", { ...body, ...who(ctx) });
+        ctx.body = await callService(deps, ctx, "runs.create", { ...body, ...who(ctx) });
         ctx.status = 201;
         return;
       }
@@ -85,7 +85,7 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
           { field: "header.idempotency-key", message: "must be 1 to 255 visible ASCII characters" },
         ]);
       }
-      const result = await callService<{ run: PublicRun; replayed: boolean }>(deps, ctx, "runs.createOnce", {
+      const result = await callService(deps, ctx, "runs.createOnce", {
         ...body,
         ...who(ctx),
         idempotencyKey: key,
@@ -221,7 +221,7 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
       200: { description: "The checkpoint (format PRXCKPT1).", contentType: "application/octet-stream" },
     },
     async handler(ctx, { params }) {
-      const c = await callService<{ iteration: number; globalStep: number; bytes: Uint8Array }>(
+      const c = await callService(
         deps,
         ctx,
         "runs.checkpoint",
@@ -254,7 +254,7 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
       409: { description: "The checkpoint's policy cannot be exported; the problem names the environment." },
     },
     async handler(ctx, { params }) {
-      const p = await callService<{ iteration: number; globalStep: number; bytes: Uint8Array }>(
+      const p = await callService(
         deps,
         ctx,
         "runs.policyOnnx",

@@ -51,7 +51,7 @@ export function submissionRoutes(v1: RouteScope, deps: ApiDeps): void {
           { limit: deps.config.SUBMISSION_MAX_CODE_BYTES },
         );
       }
-      const submission = await callService<PublicSubmission>(deps, ctx, "submissions.create", {
+      const submission = await callService(deps, ctx, "submissions.create", {
         exerciseId: params.id,
         code: body.code,
         ...who(ctx),

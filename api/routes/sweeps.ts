@@ -43,7 +43,7 @@ export function sweepRoutes(v1: RouteScope, deps: ApiDeps): void {
       },
     },
     async handler(ctx, { body }) {
-      ctx.body = await callService<SweepWithTrials>(deps, ctx, "sweeps.create", {
+      ctx.body = await callService(deps, ctx, "sweeps.create", {
         definition: body,
         ...who(ctx),
       });
@@ -131,7 +131,7 @@ export function sweepRoutes(v1: RouteScope, deps: ApiDeps): void {
     notFound: "sweep",
     responses: { 200: { description: "RFC 4180 CSV, one row per trial.", contentType: "text/csv" } },
     async handler(ctx, { params }) {
-      const r = await callService<{ csv: string }>(deps, ctx, "sweeps.results", {
+      const r = await callService(deps, ctx, "sweeps.results", {
         sweepId: params.id,
         ...who(ctx),
       });

@@ -70,7 +70,7 @@ export function userRoutes(v1: RouteScope, deps: ApiDeps): void {
       409: { description: "An account with this email (in any case) exists." },
     },
     async handler(ctx, { body }) {
-      const user = await callService<PublicUser>(deps, ctx, "users.create", body);
+      const user = await callService(deps, ctx, "users.create", body);
       ctx.status = 201;
       ctx.set("Location", `/api/v1/users/${user.id}`);
       ctx.body = user;
@@ -140,7 +140,7 @@ export function userRoutes(v1: RouteScope, deps: ApiDeps): void {
     async handler(ctx, { params }) {
       const caller = ctx.state.user!;
       if (caller.role !== "admin" && caller.id !== params.id) throw new NotFoundError("user");
-      ctx.body = await callService<PublicUser>(deps, ctx, "users.get", { id: params.id });
+      ctx.body = await callService(deps, ctx, "users.get", { id: params.id });
     },
   });
 
@@ -161,7 +161,7 @@ export function userRoutes(v1: RouteScope, deps: ApiDeps): void {
       409: { description: "The change would leave no active admin." },
     },
     async handler(ctx, { params, body }) {
-      const user = await callService<PublicUser>(deps, ctx, "users.update", { id: params.id, ...body });
+      const user = await callService(deps, ctx, "users.update", { id: params.id, ...body });
       // The users.changed broadcast reaches every API node; dropping the entry here as well makes the
       // change effective on this node before the response leaves, whatever the transport's latency.
       deps.authStates.invalidate(params.id);

@@ -3,6 +3,7 @@ import type { SweepStatus } from "../../contracts/sweep-status.ts";
 import type { SweepStatusEvent, SweepTrialEvent, TrialUpdate } from "../../contracts/sweeps.ts";
 import type { ServerMessage, SweepClientMessage } from "../../contracts/ws.ts";
 import type { Logger } from "../../lib/logger.ts";
+import { call } from "../../services/actions.ts";
 import type { WsConnection } from "./connection.ts";
 
 interface SweepSub {
@@ -78,7 +79,7 @@ export class SweepWatchers {
     const { userId, role } = conn.session;
     let seen: { ownerId: string; status: SweepStatus; trials: TrialUpdate[] };
     try {
-      seen = await this.broker.call("sweeps.visible", { sweepId, userId, role });
+      seen = await call(this.broker, "sweeps.visible", { sweepId, userId, role });
     } catch (err) {
       if (subs.get(sweepId) !== sub) return;
       this.remove(conn, sweepId);

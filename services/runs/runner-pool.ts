@@ -5,6 +5,7 @@ import type { WorkerStatus } from "../../contracts/workers.ts";
 import type { NodeMetadata } from "../../moleculer.config.ts";
 import type { EnvRunnerSpec } from "../../rl/ppo/distributed.ts";
 import type { RolloutCollectorState } from "../../rl/ppo/rollout.ts";
+import { call } from "../actions.ts";
 
 /** Worker nodes known to this broker: those whose metadata advertises runner slots (and a GPU if asked). */
 export function workerNodeIds(broker: ServiceBroker, gpu = false): string[] {
@@ -27,9 +28,7 @@ export async function workerStatuses(
 ): Promise<WorkerStatus[]> {
   const statuses = await Promise.all(
     workerNodeIds(broker, gpu).map((nodeID) =>
-      (broker.call("workers.status", forRun ?? {}, { nodeID, retries: 0 }) as Promise<WorkerStatus>).catch(
-        () => null,
-      ),
+      call(broker, "workers.status", forRun ?? {}, { nodeID, retries: 0 }).catch(() => null),
     ),
   );
   return statuses.filter((s): s is WorkerStatus => s !== null);
@@ -60,13 +59,12 @@ export class BrokerRunnerPool implements RunnerPool {
     const granted: RunnerHandle[] = [];
     await Promise.all(
       [...plan].map(async ([nodeID, n]) => {
-        const reply = (await this.broker
-          .call(
-            "workers.reserve",
-            { runId, count: n, ownerNode: this.broker.nodeID, gpu },
-            { nodeID, retries: 0 },
-          )
-          .catch(() => ({ runnerIds: [] }))) as { runnerIds: string[] };
+        const reply = await call(
+          this.broker,
+          "workers.reserve",
+          { runId, count: n, ownerNode: this.broker.nodeID, gpu },
+          { nodeID, retries: 0 },
+        ).catch(() => ({ runnerIds: [] }));
         for (const id of reply.runnerIds) granted.push({ id, nodeID });
       }),
     );
@@ -84,13 +82,12 @@ export class BrokerRunnerPool implements RunnerPool {
     const statuses = await workerStatuses(this.broker, gpu, { runId, ownerNode: this.broker.nodeID });
     const free = statuses.filter((s) => s.free > 0).sort((a, b) => b.free - a.free);
     const ask = async (nodeID: string, share: boolean): Promise<RunnerHandle | null> => {
-      const reply = (await this.broker
-        .call(
-          "workers.reserve",
-          { runId, count: 1, ownerNode: this.broker.nodeID, gpu, share },
-          { nodeID, retries: 0 },
-        )
-        .catch(() => ({ runnerIds: [] }))) as { runnerIds: string[]; shared?: boolean };
+      const reply: { runnerIds: string[]; shared?: boolean } = await call(
+        this.broker,
+        "workers.reserve",
+        { runId, count: 1, ownerNode: this.broker.nodeID, gpu, share },
+        { nodeID, retries: 0 },
+      ).catch(() => ({ runnerIds: [] }));
       const id = reply.runnerIds[0];
       return id === undefined ? null : { id, nodeID, shared: reply.shared === true };
     };
@@ -108,7 +105,8 @@ export class BrokerRunnerPool implements RunnerPool {
   }
 
   async init(handle: RunnerHandle, spec: EnvRunnerSpec, state?: RolloutCollectorState): Promise<void> {
-    await this.broker.call(
+    await call(
+      this.broker,
       "workers.init",
       { runnerId: handle.id, spec, state },
       { nodeID: handle.nodeID, retries: 0 },
@@ -116,7 +114,8 @@ export class BrokerRunnerPool implements RunnerPool {
   }
 
   sample(handle: RunnerHandle, weights: PolicyMessage): Promise<RunnerSample> {
-    return this.broker.call(
+    return call(
+      this.broker,
       "workers.sample",
       {
         runnerId: handle.id,
@@ -125,7 +124,7 @@ export class BrokerRunnerPool implements RunnerPool {
         ...(weights.normalization ? { normalization: weights.normalization } : {}),
       },
       { nodeID: handle.nodeID, retries: 0 },
-    ) as Promise<RunnerSample>;
+    );
   }
 
   async release(runId: string, handles: readonly RunnerHandle[]): Promise<readonly RunnerHandle[]> {
@@ -134,13 +133,16 @@ export class BrokerRunnerPool implements RunnerPool {
     await Promise.all(
       [...nodes].map(async (nodeID) => {
         const mine = handles.filter((h) => h.nodeID === nodeID);
-        await this.broker
-          .call("workers.release", { runId, runnerIds: mine.map((h) => h.id) }, { nodeID, retries: 0 })
-          .catch(() => {
-            // Unreachable now (dead, frozen, cut off): the caller retries; a node that comes back
-            // then frees the slots, and one that never does took them with it.
-            failed.push(...mine);
-          });
+        await call(
+          this.broker,
+          "workers.release",
+          { runId, runnerIds: mine.map((h) => h.id) },
+          { nodeID, retries: 0 },
+        ).catch(() => {
+          // Unreachable now (dead, frozen, cut off): the caller retries; a node that comes back
+          // then frees the slots, and one that never does took them with it.
+          failed.push(...mine);
+        });
       }),
     );
     return failed;

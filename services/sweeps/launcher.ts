@@ -2,6 +2,7 @@ import type { MikroORM } from "@mikro-orm/postgresql";
 import type { ServiceBroker } from "moleculer";
 import type { LaunchResult, SweepDescriptor, TrialLauncher, TrialRow } from "../../actors/sweep.ts";
 import { User } from "../../db/entities/User.ts";
+import { call } from "../actions.ts";
 import { runInput } from "./records.ts";
 
 const codeOf = (err: unknown) => (err as { code?: unknown }).code;
@@ -53,7 +54,7 @@ export class BrokerTrialLauncher implements TrialLauncher {
   async launch(sweep: SweepDescriptor, trial: TrialRow): Promise<LaunchResult> {
     const who = await this.owner(sweep);
     try {
-      await this.broker.call("runs.create", {
+      await call(this.broker, "runs.create", {
         ...who,
         ...runInput(sweep.definition, trial),
         ...(trial.lineage ? { initFrom: trial.lineage.initFrom } : {}),
@@ -72,7 +73,7 @@ export class BrokerTrialLauncher implements TrialLauncher {
   async resume(sweep: SweepDescriptor, trial: TrialRow): Promise<LaunchResult> {
     const who = await this.owner(sweep);
     try {
-      await this.broker.call("runs.resume", { ...who, runId: trial.runId });
+      await call(this.broker, "runs.resume", { ...who, runId: trial.runId });
       return "launched";
     } catch (err) {
       if (notNow(err)) return "throttled";
@@ -84,7 +85,7 @@ export class BrokerTrialLauncher implements TrialLauncher {
 
   async stop(sweep: SweepDescriptor, runId: string): Promise<void> {
     try {
-      await this.broker.call("runs.stop", { ...(await this.owner(sweep, true)), runId });
+      await call(this.broker, "runs.stop", { ...(await this.owner(sweep, true)), runId });
     } catch (err) {
       // Already ended, or deleted by its owner: nothing to stop.
       if (codeOf(err) === 409 || codeOf(err) === 404) return;
