@@ -221,12 +221,7 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
       200: { description: "The checkpoint (format PRXCKPT1).", contentType: "application/octet-stream" },
     },
     async handler(ctx, { params }) {
-      const c = await callService(
-        deps,
-        ctx,
-        "runs.checkpoint",
-        { runId: params.id, ...who(ctx) },
-      );
+      const c = await callService(deps, ctx, "runs.checkpoint", { runId: params.id, ...who(ctx) });
       ctx.set("content-type", "application/octet-stream");
       ctx.set("content-disposition", `attachment; filename="run-${params.id}-iter-${c.iteration}.ckpt"`);
       ctx.set("x-checkpoint-iteration", String(c.iteration));
@@ -254,12 +249,7 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
       409: { description: "The checkpoint's policy cannot be exported; the problem names the environment." },
     },
     async handler(ctx, { params }) {
-      const p = await callService(
-        deps,
-        ctx,
-        "runs.policyOnnx",
-        { runId: params.id, ...who(ctx) },
-      );
+      const p = await callService(deps, ctx, "runs.policyOnnx", { runId: params.id, ...who(ctx) });
       ctx.set("content-type", "application/octet-stream");
       ctx.set("content-disposition", `attachment; filename="run-${params.id}-iter-${p.iteration}.onnx"`);
       ctx.set("x-checkpoint-iteration", String(p.iteration));
