@@ -2,7 +2,6 @@ import { z } from "zod";
 import { ForbiddenError, UnauthorizedError } from "../../lib/errors.ts";
 import {
   NewAccountSchema,
-  type PublicUser,
   PublicUserSchema,
   type TokenPair,
   TokenPairSchema,

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { RUN_STATUSES } from "../../contracts/run-status.ts";
-import { MetricPointSchema, type PublicRun, PublicRunSchema } from "../../contracts/runs.ts";
+import { MetricPointSchema, PublicRunSchema } from "../../contracts/runs.ts";
 import { ValidationFailedError } from "../../lib/errors.ts";
 import { IDEMPOTENCY_KEY_PATTERN } from "../../services/runs/idempotency.ts";
 import { CreateRunInput } from "../../services/runs/schemas.ts";

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import {
   CreateSubmissionInput,
-  type PublicSubmission,
   PublicSubmissionSchema,
   SubmissionPageSchema,
 } from "../../contracts/submissions.ts";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { SWEEP_STATUSES } from "../../contracts/sweep-status.ts";
-import { PublicSweepSchema, type SweepWithTrials, SweepWithTrialsSchema } from "../../contracts/sweeps.ts";
+import { PublicSweepSchema, SweepWithTrialsSchema } from "../../contracts/sweeps.ts";
 import { SweepDefinitionInput } from "../../sweeps/definition.ts";
 import type { ApiContext, ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";

@@ -5,7 +5,6 @@ import {
   NameSchema,
   NewInviteSchema,
   PasswordSchema,
-  type PublicUser,
   PublicUserSchema,
   RoleSchema,
 } from "../../services/users/schemas.ts";
