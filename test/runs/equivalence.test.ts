@@ -1,9 +1,7 @@
 import test from "ava";
 import { EnvRunner } from "../../actors/env-runner.ts";
 import { mergeRollouts } from "../../rl/ppo/distributed.ts";
-import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import type { Rollout } from "../../rl/ppo/rollout.ts";
-import { PPOTrainer, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import {
   accountWithRole,
@@ -12,6 +10,7 @@ import {
   metrics,
   RUN_SERVICES,
   tinyRun,
+  trainLocally,
   waitForStatus,
 } from "./helpers.ts";
 
@@ -22,24 +21,8 @@ test("a one-runner run through the API has the metrics of proxima train's single
   const me = await accountWithRole(api(), "learner");
   const run = await launch(api(), me.token, body);
   await waitForStatus(api(), me.token, run.id, ["completed"]);
-  const trainer = await PPOTrainer.create({
-    envId: "CartPole-v1",
-    config: resolveHyperparameters("CartPole-v1", "cleanrl", {
-      ...body.hyperparameters,
-      totalTimesteps: body.totalSteps,
-      seed: body.seed,
-    }),
-  });
-  const local: { iteration: number; globalStep: number; metrics: Record<string, number | null> }[] = [];
-  await trainer.train((m) => {
-    const { iteration, global_step, ...rest } = m;
-    const values: Record<string, number | null> = {};
-    for (const [k, v] of Object.entries(rest)) {
-      if (!(WALL_TIME_KEYS as readonly string[]).includes(k))
-        values[k] = Number.isFinite(v) ? (v as number) : null;
-    }
-    local.push({ iteration, globalStep: global_step, metrics: values });
-  });
+  const { trainer, points: local } = await trainLocally(body);
+  t.teardown(() => trainer.dispose());
   t.deepEqual(deterministicPart(await metrics(api(), me.token, run.id)), local);
 });
 

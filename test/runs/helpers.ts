@@ -1,5 +1,8 @@
 import type { Role } from "../../contracts/roles.ts";
 import type { PublicMetricPoint, PublicRun } from "../../contracts/runs.ts";
+import { prepareEnv } from "../../rl/envs/registry.ts";
+import { type PresetName, resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
+import { PPOTrainer, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -110,4 +113,44 @@ export async function holdWorkerSlots(api: TestPlatform): Promise<{ release(): P
       await waitForStatus(api, token, blocker.id, ["stopped"]);
     },
   };
+}
+
+/** A metric point as `deterministicPart` gives it: wall-time keys left out, non-finite values null. */
+export interface LocalPoint {
+  iteration: number;
+  globalStep: number;
+  metrics: Record<string, number | null>;
+}
+
+/**
+ * `proxima train`'s run of a launch body: PPOTrainer in this process with the body's env, preset
+ * (cleanrl by default), hyperparameters, seed and steps. Its points compare with a platform run's
+ * `deterministicPart`; the trainer is returned to evaluate or read its state (the caller disposes it).
+ */
+export async function trainLocally(body: {
+  env: string;
+  preset?: PresetName;
+  seed: number;
+  totalSteps: number;
+  hyperparameters?: Record<string, unknown>;
+}): Promise<{ trainer: PPOTrainer; points: LocalPoint[] }> {
+  await prepareEnv(body.env);
+  const trainer = await PPOTrainer.create({
+    envId: body.env,
+    config: resolveHyperparameters(body.env, body.preset ?? "cleanrl", {
+      ...body.hyperparameters,
+      totalTimesteps: body.totalSteps,
+      seed: body.seed,
+    }),
+  });
+  const points: LocalPoint[] = [];
+  await trainer.train((m) => {
+    const { iteration, global_step, ...rest } = m;
+    const values: Record<string, number | null> = {};
+    for (const [k, v] of Object.entries(rest))
+      if (!(WALL_TIME_KEYS as readonly string[]).includes(k))
+        values[k] = Number.isFinite(v) ? (v as number) : null;
+    points.push({ iteration, globalStep: global_step, metrics: values });
+  });
+  return { trainer, points };
 }

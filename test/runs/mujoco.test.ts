@@ -1,14 +1,19 @@
 import { randomBytes } from "node:crypto";
 import test from "ava";
 import * as ort from "onnxruntime-node";
-import { makeEnv, prepareEnv } from "../../rl/envs/registry.ts";
-import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
-import { PPOTrainer, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
+import { makeEnv } from "../../rl/envs/registry.ts";
 import { workerNodeIds } from "../../services/runs/runner-pool.ts";
 import { startTestPlatform } from "../helpers/platform.ts";
 import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
 import { TEST_NATS_URL as NATS_URL, spawnWorker, stopChild } from "../helpers/workers.ts";
-import { accountWithRole, deterministicPart, launch, metrics, waitForStatus } from "./helpers.ts";
+import {
+  accountWithRole,
+  deterministicPart,
+  launch,
+  metrics,
+  trainLocally,
+  waitForStatus,
+} from "./helpers.ts";
 
 /**
  * Issue 16: a MuJoCo task runs through the platform as a classic one does. HalfCheetah-v5 with its
@@ -50,25 +55,8 @@ test("HalfCheetah-v5 over 2 env runners in a worker process is proxima train's r
   const done = await waitForStatus(cluster, me.token, run.id, ["completed", "failed"], RUN_DEADLINE_MS);
   t.is(done.status, "completed", done.failureReason ?? "");
 
-  await prepareEnv(BODY.env);
-  const trainer = await PPOTrainer.create({
-    envId: BODY.env,
-    config: resolveHyperparameters(BODY.env, BODY.preset, {
-      ...BODY.hyperparameters,
-      totalTimesteps: BODY.totalSteps,
-      seed: BODY.seed,
-    }),
-  });
+  const { trainer, points: local } = await trainLocally(BODY);
   t.teardown(() => trainer.dispose());
-  const local: { iteration: number; globalStep: number; metrics: Record<string, number | null> }[] = [];
-  await trainer.train((m) => {
-    const { iteration, global_step, ...rest } = m;
-    const values: Record<string, number | null> = {};
-    for (const [k, v] of Object.entries(rest))
-      if (!(WALL_TIME_KEYS as readonly string[]).includes(k))
-        values[k] = Number.isFinite(v) ? (v as number) : null;
-    local.push({ iteration, globalStep: global_step, metrics: values });
-  });
   const points = await metrics(cluster, me.token, run.id);
   t.is(points.length, 3);
   t.deepEqual(deterministicPart(points), local, "metrics equal proxima train's, bit for bit");

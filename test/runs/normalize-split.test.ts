@@ -1,13 +1,19 @@
 import { randomBytes } from "node:crypto";
 import test from "ava";
 import { decodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
-import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
-import { PPOTrainer, type TrainerState, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
+import type { TrainerState } from "../../rl/ppo/trainer.ts";
 import { workerNodeIds } from "../../services/runs/runner-pool.ts";
 import { startTestPlatform } from "../helpers/platform.ts";
 import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
 import { TEST_NATS_URL as NATS_URL, spawnWorker, stopChild } from "../helpers/workers.ts";
-import { accountWithRole, deterministicPart, launch, metrics, waitForStatus } from "./helpers.ts";
+import {
+  accountWithRole,
+  deterministicPart,
+  launch,
+  metrics,
+  trainLocally,
+  waitForStatus,
+} from "./helpers.ts";
 
 /**
  * Issue 14, item 4, over the wire: with observation and reward normalisation, a run of 2 env runners
@@ -63,24 +69,8 @@ test("a normalised run of 2 × 4 env runners over NATS equals PPOTrainer with 8 
   const done = await waitForStatus(cluster, me.token, run.id, ["completed", "failed"], RUN_DEADLINE_MS);
   t.is(done.status, "completed", done.failureReason ?? "");
 
-  const trainer = await PPOTrainer.create({
-    envId: BODY.env,
-    config: resolveHyperparameters(BODY.env, BODY.preset, {
-      ...BODY.hyperparameters,
-      totalTimesteps: BODY.totalSteps,
-      seed: BODY.seed,
-    }),
-  });
-  const local: { iteration: number; globalStep: number; metrics: Record<string, number | null> }[] = [];
-  await trainer.train((m) => {
-    const { iteration, global_step, ...rest } = m;
-    const values: Record<string, number | null> = {};
-    for (const [k, v] of Object.entries(rest)) {
-      if (!(WALL_TIME_KEYS as readonly string[]).includes(k))
-        values[k] = Number.isFinite(v) ? (v as number) : null;
-    }
-    local.push({ iteration, globalStep: global_step, metrics: values });
-  });
+  const { trainer, points: local } = await trainLocally(BODY);
+  t.teardown(() => trainer.dispose());
   t.deepEqual(deterministicPart(await metrics(cluster, me.token, run.id)), local, "metrics");
 
   const res = await cluster.authedFetch(me.token, `/api/v1/runs/${run.id}/checkpoint`);

@@ -10,7 +10,14 @@ import { workerNodeIds } from "../../services/runs/runner-pool.ts";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
 import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
 import { TEST_NATS_URL as NATS_URL, spawnWorker, stopChild } from "../helpers/workers.ts";
-import { accountWithRole, deterministicPart, launch, metrics, waitForStatus } from "./helpers.ts";
+import {
+  accountWithRole,
+  deterministicPart,
+  launch,
+  metrics,
+  trainLocally,
+  waitForStatus,
+} from "./helpers.ts";
 
 /**
  * Issue 14, item 8: scaling out never changes the result. One run, its 8 envs split 1 × 8, 2 × 4 and
@@ -84,24 +91,8 @@ test("1 × 8, 2 × 4 and 4 × 2 env runners over NATS give proxima train's metri
   }
 
   // proxima train --set numEnvs=8 …: the same trainer, in this process.
-  const trainer = await PPOTrainer.create({
-    envId: BODY.env,
-    config: resolveHyperparameters(BODY.env, BODY.preset, {
-      ...BODY.hyperparameters,
-      totalTimesteps: BODY.totalSteps,
-      seed: BODY.seed,
-    }),
-  });
-  const local: { iteration: number; globalStep: number; metrics: Record<string, number | null> }[] = [];
-  await trainer.train((m) => {
-    const { iteration, global_step, ...rest } = m;
-    const values: Record<string, number | null> = {};
-    for (const [k, v] of Object.entries(rest)) {
-      if (!(WALL_TIME_KEYS as readonly string[]).includes(k))
-        values[k] = Number.isFinite(v) ? (v as number) : null;
-    }
-    local.push({ iteration, globalStep: global_step, metrics: values });
-  });
+  const { trainer, points: local } = await trainLocally(BODY);
+  t.teardown(() => trainer.dispose());
   t.true(
     local.some((p) => (p.metrics["charts/episodes"] ?? 0) > 0),
     "the run spans episode ends",
