@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from "./clock.ts";
 import { Mailbox } from "./mailbox.ts";
 
 type Message = { type: "tick" } | { type: "deactivate"; handover: boolean } | { type: "fence" };
@@ -14,7 +15,7 @@ type Message = { type: "tick" } | { type: "deactivate"; handover: boolean } | { 
  */
 export abstract class ActorBase {
   private readonly mailbox: Mailbox<Message>;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: unknown = null;
   private finished = false;
   private resolveEnded!: () => void;
   /** Resolves when the actor has ended: its work is done, or it was deactivated or fenced. */
@@ -22,8 +23,11 @@ export abstract class ActorBase {
   /** The lease was found lost: the actor writes nothing more, and ends at its next message. */
   protected fenced = false;
 
-  /** `laterMs`: how long `tickLater` waits (a retry's or a poll's interval). */
-  constructor(private readonly laterMs: number) {
+  /** `laterMs`: how long `tickLater` waits (a retry's or a poll's interval), on `clock`'s timer. */
+  constructor(
+    private readonly laterMs: number,
+    protected readonly clock: Clock = systemClock,
+  ) {
     this.ended = new Promise((resolve) => {
       this.resolveEnded = resolve;
     });
@@ -44,7 +48,7 @@ export abstract class ActorBase {
 
   /** Something changed (a stop request, freed slots, a trial's run moved): a waiting actor ticks now. */
   wake(): void {
-    if (this.timer) {
+    if (this.timer !== null) {
       this.cancelTickLater();
       this.tickNow();
     }
@@ -92,15 +96,15 @@ export abstract class ActorBase {
 
   /** The next tick after `laterMs`, unless one is already waiting or the actor has ended. */
   protected tickLater(): void {
-    if (this.finished || this.timer) return;
-    this.timer = setTimeout(() => {
+    if (this.finished || this.timer !== null) return;
+    this.timer = this.clock.setTimeout(() => {
       this.timer = null;
       this.tickNow();
     }, this.laterMs);
   }
 
   private cancelTickLater(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
   }
 

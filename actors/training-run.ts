@@ -8,6 +8,7 @@ import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
 import type { RolloutCollectorState } from "../rl/ppo/rollout.ts";
 import type { IterationMetrics } from "../rl/ppo/trainer.ts";
 import { ActorBase } from "./actor-base.ts";
+import type { Clock } from "./clock.ts";
 import type { PolicyMessage, RunnerSample } from "./env-runner.ts";
 import { defaultEvaluationSeed } from "./evaluation.ts";
 import { LearnerTerminatedError, LearnerThread } from "./learner-thread.ts";
@@ -98,6 +99,8 @@ export interface TrainingRunOptions {
   evaluationEpisodes?: number;
   /** The memory cap of the run's learner thread, MiB (LearnerThreadOptions.memoryMb); default 1024. */
   learnerMemoryMb?: number;
+  /** The timer of its retries; the process's by default (a test's in unit tests). */
+  clock?: Clock;
   log?: {
     info?(obj: object, msg: string): void;
     warn(obj: object, msg: string): void;
@@ -192,7 +195,7 @@ export class TrainingRun extends ActorBase {
     private readonly events: RunEvents,
     private readonly options: TrainingRunOptions,
   ) {
-    super(options.retryMs);
+    super(options.retryMs, options.clock);
     this.status = initialStatus;
   }
 
