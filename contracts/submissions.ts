@@ -46,7 +46,12 @@ export const ExerciseSummarySchema = z
   .meta({ title: "ExerciseSummary" });
 
 export const PublicExerciseSchema = ExerciseSummarySchema.extend({
-  statement: z.string().describe("Markdown."),
+  statement: z.string().describe("Markdown, with maths as TeX between $ (inline) or $$ (displayed)."),
+  statementHtml: z
+    .string()
+    .describe(
+      "The statement as HTML, maths typeset by KaTeX (its stylesheet and fonts are needed to show it). KaTeX's inline styles are data-katex-style attributes, to be applied through the CSSOM, as a page whose CSP refuses style attributes must.",
+    ),
   starterCode: z.string(),
   signature: z.string(),
   entry: z.string().describe("The function the submission must declare."),
@@ -57,6 +62,7 @@ export const PublicExerciseSchema = ExerciseSummarySchema.extend({
     memoryMb: z.number().optional(),
   }),
 }).meta({ title: "Exercise" });
+export type PublicExercise = z.infer<typeof PublicExerciseSchema>;
 
 const JsonBoxSchema = z.object({
   kind: z.literal("box"),

@@ -5,6 +5,7 @@ import customEnvironment from "./custom-environment.ts";
 import discountedReturns from "./discounted-returns.ts";
 import gae from "./gae.ts";
 import mountainCarShaping from "./mountain-car-shaping.ts";
+import { renderStatement } from "./statement.ts";
 import type { Exercise, ExerciseSummary, PublicExercise } from "./types.ts";
 
 /**
@@ -40,12 +41,25 @@ export function exerciseSummary(e: Exercise): ExerciseSummary {
   };
 }
 
+/** Statements are constants: each is typeset once per process. */
+const STATEMENT_HTML = new WeakMap<Exercise, string>();
+
+function statementHtml(e: Exercise): string {
+  let html = STATEMENT_HTML.get(e);
+  if (html === undefined) {
+    html = renderStatement(e.statement);
+    STATEMENT_HTML.set(e, html);
+  }
+  return html;
+}
+
 /** What the API may show: no hidden test and no grader leaves the server. */
 export function publicExercise(e: Exercise): PublicExercise {
   const { cpuTimeMs, wallTimeMs, memoryMb } = e.limits;
   return {
     ...exerciseSummary(e),
     statement: e.statement,
+    statementHtml: statementHtml(e),
     starterCode: e.starterCode,
     signature: e.signature,
     entry: e.entry,

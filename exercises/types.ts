@@ -108,6 +108,8 @@ export interface PublicExercise {
   title: string;
   summary: string;
   statement: string;
+  /** The statement rendered, maths typeset (exercises/statement.ts). */
+  statementHtml: string;
   starterCode: string;
   signature: string;
   entry: string;

@@ -70,6 +70,51 @@ function suite() {
   );
 
   anyTest.serial(
+    "statements show their maths typeset by KaTeX, its fonts from our origin, under the strict CSP",
+    async (t) => {
+      const me = await api().register();
+      const w = await openPage(browser());
+      const { page } = w;
+      const fonts: string[] = [];
+      page.on("response", (r) => {
+        if (r.url().endsWith(".woff2")) fonts.push(`${r.status()} ${r.headers()["content-type"]} ${r.url()}`);
+      });
+      await loginThroughForm(page, api().url, me.email, me.password);
+      await page.goto(`${api().url}/exercises/advantage-normalization`);
+      const statement = page.locator("article.statement");
+      await statement.locator(".katex").first().waitFor();
+      // One displayed formula and two inline ones ($n-1$, $10^{-8}$); no TeX source left as text.
+      t.is(await statement.locator(".katex-display").count(), 1);
+      t.is(await statement.locator(".katex").count(), 3);
+      t.false(((await statement.textContent()) ?? "").includes("$"));
+      // KaTeX's layout arrived through the CSSOM (the CSP refuses style attributes): the struts have
+      // their heights, the fraction's rows their offsets, and no data-katex-style is left unapplied.
+      const display = statement.locator(".katex-display");
+      t.not(
+        await display.locator(".katex-strut").first().evaluate("(e) => getComputedStyle(e).height"),
+        "0px",
+      );
+      t.not(
+        await display.locator(".vlist > span").first().evaluate("(e) => getComputedStyle(e).top"),
+        "auto",
+      );
+      t.is(await statement.locator("[data-katex-style]").count(), 0);
+      // KaTeX's fonts load, from our own origin, as woff2.
+      await page.evaluate("document.fonts.ready.then(() => true)");
+      const loaded = await page.evaluate(
+        '[...document.fonts].filter((f) => f.family.replace(/"/g, "") === "KaTeX_Main" && f.status === "loaded").length',
+      );
+      t.true(Number(loaded) > 0);
+      t.true(fonts.length > 0);
+      for (const f of fonts) t.true(f.startsWith(`200 font/woff2 ${api().url}/assets/`), f);
+      await screenshot(page, "exercise-katex");
+      t.deepEqual(w.errors, []);
+      t.deepEqual(w.failedResponses, []);
+      await w.context.close();
+    },
+  );
+
+  anyTest.serial(
     "an environment of one's own: the starter code passes its checks, and its env id leads to a run on it",
     async (t) => {
       const me = await api().register();

@@ -1,3 +1,4 @@
+import "katex/dist/katex.min.css";
 import "uplot/dist/uPlot.min.css";
 import "./styles.css";
 import { api, errorBox, live, navigate, setRouter } from "./app.ts";

@@ -1,31 +1,19 @@
 import { javascript } from "@codemirror/lang-javascript";
 import { basicSetup, EditorView } from "codemirror";
 import DOMPurify from "dompurify";
-import { marked } from "marked";
+import type { PublicExercise } from "../../../contracts/submissions.ts";
 import { api, errorBox, live } from "../app.ts";
 import { h, statusBadge } from "../dom.ts";
 import type { Cleanup, Page } from "../router.ts";
 
 /**
- * One exercise: the statement (Markdown → HTML → DOMPurify, inserted as a DOM fragment, style
- * attributes dropped since the CSP refuses inline styles), the visible tests, a CodeMirror editor
+ * One exercise: the statement (HTML rendered by the server, maths typeset by KaTeX; DOMPurify, inserted
+ * as a DOM fragment, style attributes dropped since the CSP refuses inline styles: KaTeX's layout
+ * comes as data-katex-style and is applied through the CSSOM), the visible tests, a CodeMirror editor
  * with the starter code (the draft is kept in localStorage per exercise version), and the grade with
  * one line per test. The grade arrives by the WebSocket's `submission` push; polling covers a socket
  * that is down at the time.
  */
-interface Exercise {
-  id: string;
-  version: number;
-  title: string;
-  summary: string;
-  statement: string;
-  starterCode: string;
-  signature: string;
-  points: number;
-  visibleTests: { name: string; description: string; args: unknown[]; expected?: unknown }[];
-  limits: { cpuTimeMs?: number; wallTimeMs?: number; memoryMb?: number };
-}
-
 interface Submission {
   id: string;
   status: string;
@@ -43,13 +31,22 @@ interface Submission {
 const GRADED = new Set(["passed", "failed", "error"]);
 const POLL_MS = 1000;
 
-function markdown(source: string): DocumentFragment {
-  const html = marked.parse(source, { async: false, gfm: true });
+/** Where the server put KaTeX's inline styles (exercises/statement.ts). */
+const KATEX_STYLE = "data-katex-style";
+
+function statementFragment(html: string): DocumentFragment {
   const fragment = DOMPurify.sanitize(html, {
     RETURN_DOM_FRAGMENT: true,
     FORBID_ATTR: ["style"],
     FORBID_TAGS: ["style", "form", "input"],
+    // KaTeX's MathML wraps the formula with its TeX source (read by screen readers, not shown).
+    ADD_TAGS: ["semantics", "annotation"],
   });
+  // Writes through the CSSOM are not inline styles in the CSP's sense (security-headers.ts).
+  for (const el of fragment.querySelectorAll<HTMLElement>(`[${KATEX_STYLE}]`)) {
+    el.style.cssText = el.getAttribute(KATEX_STYLE) ?? "";
+    el.removeAttribute(KATEX_STYLE);
+  }
   // The page's h1 is the exercise's title: the statement's headings go one level down.
   for (const heading of [...fragment.querySelectorAll("h1, h2, h3, h4, h5")].reverse()) {
     const lower = document.createElement(`h${Number(heading.tagName[1]) + 1}`);
@@ -121,11 +118,11 @@ export const exercisePage: Page = (main, { id }) => {
   const cleanups: Cleanup[] = [];
 
   api
-    .get<Exercise>(`/api/v1/exercises/${encodeURIComponent(id!)}`)
+    .get<PublicExercise>(`/api/v1/exercises/${encodeURIComponent(id!)}`)
     .then((exercise) => {
       if (disposed) return;
       const draftKey = `proxima:draft:${exercise.id}:v${exercise.version}`;
-      const statement = h("article", { class: "statement" }, markdown(exercise.statement));
+      const statement = h("article", { class: "statement" }, statementFragment(exercise.statementHtml));
       const holder = h("div", { class: "editor" });
       // CodeMirror injects its styles through style-mod, which uses a constructable stylesheet only in
       // a shadow root (in a document it adds a <style> element, which style-src 'self' refuses): the
