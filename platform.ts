@@ -4,6 +4,7 @@ import { type Database, openDatabase } from "./db/index.ts";
 import { resolveAccelerator } from "./lib/accelerator.ts";
 import { type HealthServer, startHealthServer } from "./lib/health-server.ts";
 import { createRootLogger, type Logger } from "./lib/logger.ts";
+import { addMetricsSource, processMetricsText } from "./lib/metrics.ts";
 import { createBrokerOptions } from "./moleculer.config.ts";
 import type { ServiceFactory } from "./services/deps.ts";
 
@@ -67,15 +68,16 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
   config = await resolveAccelerator(config, services, logger);
   const db = await openDatabase(config, { logger });
   const broker = new ServiceBroker(createBrokerOptions(config, services, logger));
+  // The scrape-time gauges (database, runs, draining) read this process's broker and database.
+  const metricsSource = addMetricsSource({ broker, db, services });
   // The probe/metrics port listens before the broker connects (alive, not ready). An API process
   // scrapes its HTTP metrics there too: in production /metrics is not on the public port.
   let health: HealthServer | undefined;
   try {
     if (config.HEALTH_PORT !== undefined) {
-      const metrics = services.includes("api")
-        ? await import("./api/metrics.ts").then((m) => () => m.metricsText(broker))
-        : undefined;
-      health = await startHealthServer(broker, config.HOST, config.HEALTH_PORT, metrics);
+      health = await startHealthServer(broker, config.HOST, config.HEALTH_PORT, () =>
+        processMetricsText(broker),
+      );
     }
     for (const name of services) {
       const factory = await SERVICE_FACTORIES[name]!();
@@ -83,6 +85,7 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     }
     await broker.start();
   } catch (err) {
+    metricsSource.remove();
     await broker.stop().catch(() => {});
     await health?.close();
     await db.close();
@@ -103,11 +106,13 @@ export async function startPlatform(config: Config, opts: StartOptions = {}): Pr
     healthUrl: health?.url,
     stop() {
       stopping ??= (async () => {
+        metricsSource.drain();
         try {
           // The API drains first, while the broker still reaches the nodes its requests call.
           await (api as { drain?: () => Promise<void> } | undefined)?.drain?.();
           await broker.stop();
         } finally {
+          metricsSource.remove();
           await health?.close();
           await db.close();
         }

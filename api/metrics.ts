@@ -1,26 +1,16 @@
 import { createRequire } from "node:module";
 import type { Middleware } from "koa";
 import type { ServiceBroker } from "moleculer";
-import { brokerMetricsText } from "../lib/broker-metrics.ts";
+import { processMetricsText } from "../lib/metrics.ts";
 import type { ApiState } from "./context.ts";
 
 /**
  * Prometheus metrics of the API process: prometheus-api-metrics' HTTP histograms (by method, route
- * pattern and status) and prom-client's default process metrics, followed by the broker's own
- * metrics (calls, events, transit), so that one scrape of `/metrics` covers the process.
+ * pattern and status) and prom-client's default process metrics, beside Proxima's own metrics and the
+ * broker's (calls, events, transit): lib/metrics.ts serves them all, so that one scrape of `/metrics`
+ * covers the process. The middleware registers its metrics in the registry lib/metrics.ts reads.
  */
 const require = createRequire(import.meta.url);
-
-interface PromRegistry {
-  contentType: string;
-  metrics(): Promise<string>;
-}
-
-// prom-client is resolved from prometheus-api-metrics' own location: the registry must be the very
-// instance the middleware registers its histograms in.
-const promClient = createRequire(require.resolve("prometheus-api-metrics"))("prom-client") as {
-  register: PromRegistry;
-};
 
 let httpMetrics: Middleware | undefined;
 
@@ -37,10 +27,6 @@ export function httpMetricsMiddleware(): Middleware<ApiState> {
   return (ctx, next) => (ctx.path.startsWith("/metrics") ? next() : collect(ctx, next));
 }
 
-export async function metricsText(broker: ServiceBroker): Promise<{ contentType: string; body: string }> {
-  const http = await promClient.register.metrics();
-  return {
-    contentType: promClient.register.contentType,
-    body: `${http.trimEnd()}\n${brokerMetricsText(broker)}`,
-  };
+export function metricsText(broker: ServiceBroker): Promise<{ contentType: string; body: string }> {
+  return processMetricsText(broker);
 }

@@ -8,6 +8,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ChildNotice } from "./protocol.ts";
+import { tallyExit, tallyStart } from "./tally.ts";
 
 /** Whether this module runs from TypeScript sources (through tsx) or from the compiled `dist/`. */
 const FROM_SOURCES = import.meta.url.endsWith(".ts");
@@ -71,6 +72,8 @@ export class SupervisedChild<Request extends { id: number }, Reply extends { typ
   private nextId = 1;
   private fatal: string | undefined;
   private closing = false;
+  /** Killed by this host (a deadline, a failure, retired): its exit is no crash. */
+  private killed = false;
 
   constructor(options: SupervisedChildOptions<F>) {
     this.options = options;
@@ -95,8 +98,11 @@ export class SupervisedChild<Request extends { id: number }, Reply extends { typ
     this.exited = new Promise((resolve) => {
       onExit = resolve;
     });
+    const kind = options.entry === "child" ? "job" : "env";
+    tallyStart(kind);
     const exit = (code: number | null, signal: NodeJS.Signals | null) => {
       const what = { code, signal, fatal: this.fatal, during: this.pending !== undefined };
+      tallyExit(kind, this.closing ? "stopped" : this.killed ? "killed" : "crash");
       // Closed on purpose: the request in flight, if any, has been answered already.
       if (!this.closing) this.fail(options.exitFailure(what));
       onExit(what);
@@ -154,7 +160,9 @@ export class SupervisedChild<Request extends { id: number }, Reply extends { typ
   }
 
   kill(): void {
-    if (this.process.exitCode === null && this.process.signalCode === null) this.process.kill("SIGKILL");
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
+    this.killed = true;
+    this.process.kill("SIGKILL");
   }
 
   /**
