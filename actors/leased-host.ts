@@ -1,3 +1,5 @@
+import { recordLeaseLoss, recordLeaseTakeovers } from "../lib/metrics.ts";
+
 /**
  * A lease as one activation holds it: the node and the fencing epoch it claimed. Every write of the
  * activation is conditional on both (services/leases/lease-store.ts), so that a host that lost its
@@ -182,6 +184,7 @@ export class LeasedActorHost<A extends LeasedActor> {
     if (renew) await this.renew(reachable);
     if (!reachable || this.stopping) return;
     const claimed = await leases.claimOrphans(this.nodeID, claimBatch);
+    recordLeaseTakeovers(this.options.kind, claimed.length);
     for (const { id, epoch } of claimed) {
       const lease = { nodeID: this.nodeID, epoch };
       const actor = await this.options.load(id, lease);
@@ -206,6 +209,7 @@ export class LeasedActorHost<A extends LeasedActor> {
         `lost the ${kind}'s lease; ending its actor`,
       );
       h.fenced = true;
+      recordLeaseLoss(kind);
       void h.actor.fence();
     }
   }

@@ -3,6 +3,7 @@ import type { Context, ServiceSchema } from "moleculer";
 import { EnvRunner, type RunnerSample } from "../actors/env-runner.ts";
 import { WORKERS_FREED_EVENT, type WorkerStatus } from "../contracts/workers.ts";
 import { BadRequestError, ConflictError, EnvFailedError, NotFoundError } from "../lib/errors.ts";
+import { addWorkerSlots, recordWorkerEnvSteps } from "../lib/metrics.ts";
 import { workerSlotsOf } from "../moleculer.config.ts";
 import type { EnvRunnerSpec } from "../rl/ppo/distributed.ts";
 import type { NormalizationState } from "../rl/ppo/normalize.ts";
@@ -37,6 +38,7 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
   const held = new Map<string, Slot>();
   let draining = false;
   let sweepTimer: NodeJS.Timeout | undefined;
+  let removeSlotsMetric: (() => void) | undefined;
   const used = () => [...held.values()].filter((s) => !s.shared).length;
   const freeSlots = () => (draining ? 0 : Math.max(0, slots - used()));
 
@@ -254,12 +256,17 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
           const runner = slotOf(runnerId).runner;
           if (!runner)
             throw new ConflictError("the env runner was reserved but not initialised", { runnerId });
-          if (!runner.spec.codeEnv) return runner.sample({ version, policy, normalization });
-          try {
-            return await runner.sample({ version, policy, normalization });
-          } catch (err) {
-            throw envFailure(runner.spec.envId, err);
+          let sample: RunnerSample;
+          if (!runner.spec.codeEnv) sample = await runner.sample({ version, policy, normalization });
+          else {
+            try {
+              sample = await runner.sample({ version, policy, normalization });
+            } catch (err) {
+              throw envFailure(runner.spec.envId, err);
+            }
           }
+          recordWorkerEnvSteps(runner.spec.numEnvs * runner.spec.config.numSteps);
+          return sample;
         },
       },
 
@@ -301,6 +308,7 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
 
     started() {
       logger.info({ slots, gpu: config.WORKER_GPU }, "worker slots available");
+      removeSlotsMetric = addWorkerSlots(() => ({ slots, used: used(), gpu: config.WORKER_GPU, draining }));
       const broker = this.broker;
       sweepTimer = setInterval(() => {
         sweep((free) => void broker.broadcast(WORKERS_FREED_EVENT, { nodeID: broker.nodeID, free })).catch(
@@ -319,6 +327,7 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
     stopped() {
       draining = true;
       clearInterval(sweepTimer);
+      removeSlotsMetric?.();
       if (held.size > 0) logger.info({ runners: held.size }, "draining: releasing env runners");
       for (const [id, s] of [...held]) free(id, s);
     },

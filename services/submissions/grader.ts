@@ -3,6 +3,7 @@ import type { Submission } from "../../db/entities/Submission.ts";
 import { type Exercise, type GradeReport, getExercise } from "../../exercises/index.ts";
 import type { GradingContext } from "../../exercises/types.ts";
 import type { Logger } from "../../lib/logger.ts";
+import { observeGrading } from "../../lib/metrics.ts";
 import {
   SandboxClosedError,
   SandboxPool,
@@ -194,7 +195,9 @@ export class Grader {
       }
     }
     const graded = await finishSubmission(orm, id, ["running"], report);
-    if (graded) this.options.onGraded({ submission: graded, report });
+    if (!graded) return;
+    observeGrading(exercise?.kind ?? "unknown", graded);
+    this.options.onGraded({ submission: graded, report });
   }
 }
 
