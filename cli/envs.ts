@@ -2,20 +2,27 @@
  * `proxima envs [--json] [--presets]`: the environment registry; with --presets, every setting each
  * preset gives each env and the source it reproduces.
  */
-import { parseArgs } from "node:util";
 import { listEnvs } from "../rl/envs/registry.ts";
 import { presetSource, presetsFor, resolveHyperparameters } from "../rl/ppo/hyperparameters.ts";
+import { type CommandSpec, type OptionTable, parseCommand } from "./command.ts";
+
+export const ENVS = {
+  name: "proxima envs",
+  summary: "Lists the registered environments: spaces, time limit, reward threshold and presets.",
+  options: {
+    json: { type: "boolean", default: false, description: "print the registry as JSON" },
+    presets: {
+      type: "boolean",
+      default: false,
+      description: "list every setting each preset gives each env, and the source it reproduces",
+    },
+  },
+} satisfies CommandSpec<OptionTable>;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      json: { type: "boolean", default: false },
-      presets: { type: "boolean", default: false },
-    },
-  });
+  const parsed = parseCommand(ENVS, argv);
+  if (!parsed) return 0;
+  const { values } = parsed;
   const envs = listEnvs().map((e) => ({
     ...e,
     presets: presetsFor(e.id),

@@ -6,25 +6,41 @@
  * in a local sandbox process, as the workers run it.
  */
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { defaultEvaluationSeed, evaluateTrainedPolicy } from "../actors/evaluation.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import { readCheckpoint } from "../rl/ppo/checkpoint.ts";
+import { type CommandSpec, type OptionTable, parseCommand } from "./command.ts";
 import { parseIntFlag } from "./flags.ts";
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      checkpoint: { type: "string" },
-      episodes: { type: "string", default: "20" },
-      seed: { type: "string" },
-      "env-code": { type: "string" },
-      json: { type: "boolean", default: false },
+export const EVAL = {
+  name: "proxima eval",
+  summary: "Evaluates a checkpoint's deterministic policy (argmax / clipped mean) on fresh episodes.",
+  options: {
+    checkpoint: {
+      type: "string",
+      value: "DIR|FILE",
+      description: "a checkpoint folder (proxima train's) or file (downloaded from a run)",
     },
-  });
+    episodes: { type: "string", default: "20", value: "N", description: "episodes to play" },
+    seed: {
+      type: "string",
+      value: "N",
+      description:
+        "seed of the first episode; default: the run's seed + 1000000, as the platform's evaluation",
+    },
+    "env-code": {
+      type: "string",
+      value: "FILE.js",
+      description: "the script of an environment defined by code (custom:<id> runs need it)",
+    },
+    json: { type: "boolean", default: false, description: "print the result as one JSON line" },
+  },
+} satisfies CommandSpec<OptionTable>;
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(EVAL, argv);
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.checkpoint) throw new Error("--checkpoint DIR|FILE is required");
   const episodes = parseIntFlag("--episodes", values.episodes, 1);
   const state = await readCheckpoint(values.checkpoint);

@@ -6,11 +6,11 @@
  * is run once in a local sandbox process to read them, as `proxima eval --env-code` runs it.
  */
 import { readFile, rename, writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import type { EnvSpaces } from "../rl/core/types.ts";
 import { codeEnvSpaces, isCodeEnvId } from "../rl/envs/code-env.ts";
 import { exportPolicyOnnx } from "../rl/export/onnx.ts";
 import { readCheckpoint } from "../rl/ppo/checkpoint.ts";
+import { type CommandSpec, type OptionTable, parseCommand } from "./command.ts";
 
 const FORMATS = ["onnx"] as const;
 
@@ -26,19 +26,30 @@ async function declaredSpaces(envId: string, file: string): Promise<EnvSpaces> {
   }
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      checkpoint: { type: "string" },
-      format: { type: "string", default: "onnx" },
-      out: { type: "string" },
-      "env-code": { type: "string" },
-      json: { type: "boolean", default: false },
+export const EXPORT = {
+  name: "proxima export",
+  summary: "Writes a checkpoint's deterministic policy as an ONNX model that takes raw observations.",
+  options: {
+    checkpoint: {
+      type: "string",
+      value: "DIR|FILE",
+      description: "a checkpoint folder (proxima train's) or file (downloaded from a run)",
     },
-  });
+    format: { type: "string", default: "onnx", value: FORMATS.join("|"), description: "the model's format" },
+    out: { type: "string", value: "FILE", description: "where to write the model" },
+    "env-code": {
+      type: "string",
+      value: "FILE.js",
+      description: "the script of an environment defined by code, for its spaces (custom:<id> runs need it)",
+    },
+    json: { type: "boolean", default: false, description: "print a JSON summary" },
+  },
+} satisfies CommandSpec<OptionTable>;
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(EXPORT, argv);
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.checkpoint) throw new Error("--checkpoint DIR|FILE is required");
   if (!values.out) throw new Error("--out FILE is required");
   if (!(FORMATS as readonly string[]).includes(values.format))

@@ -39,7 +39,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
 
 function usage(): string {
   const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
-  return `usage: proxima <command> [options]\n\ncommands:\n${rows.join("\n")}\n`;
+  return `usage: proxima <command> [options]\n\ncommands:\n${rows.join("\n")}\n\nproxima <command> --help describes a command and its options.\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? 1 : 0;
   }
-  const command = commands[name];
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
     process.stderr.write(`proxima: unknown command "${name}" (try: ${Object.keys(commands).join(", ")})\n`);
     return 2;

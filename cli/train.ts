@@ -3,14 +3,15 @@
  *   [--engine fused|tfjs] [--checkpoint-dir DIR] [--checkpoint-every K] [--eval-episodes N]
  *   [--set key=value ...] [--json]`, or `proxima train --env-code FILE.js [...]`
  *
- * Trains PPO locally, evaluates the deterministic policy on fresh episodes, writes a checkpoint.
+ * Trains PPO locally, evaluates the deterministic policy on fresh episodes, writes a checkpoint
+ * (into --checkpoint-dir, by default a new runs/<env>-<time>/, named at the end).
  * Progress goes to stderr (a bar on a TTY, plain lines otherwise); with --json the last line of
  * stdout is one JSON object summarising the run. With `--env-code`, the env is a learner's own
  * (the custom-environment exercise's contract), stepped in a local sandbox process as the workers
  * step it; its env id is `custom:local` unless `--env custom:<id>` names it.
  */
-import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
+import { mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
 import { type CodeEnvSpec, isCodeEnvId } from "../rl/envs/code-env.ts";
 import { isEnvId, unknownEnvMessage } from "../rl/envs/registry.ts";
 import { saveCheckpoint } from "../rl/ppo/checkpoint.ts";
@@ -23,6 +24,7 @@ import {
   PPOTrainer,
 } from "../rl/ppo/trainer.ts";
 import { CodeVectorEnv } from "../sandbox/code-vector-env.ts";
+import { type CommandSpec, type OptionTable, parseCommand } from "./command.ts";
 import { parseIntFlag } from "./flags.ts";
 
 export interface TrainSummary {
@@ -38,7 +40,8 @@ export interface TrainSummary {
   evalEpisodes: number;
   backend: string;
   engine: string;
-  checkpointDir: string | null;
+  /** Where the checkpoint is: --checkpoint-dir, or runs/<env>-<time>/. */
+  checkpointDir: string;
 }
 
 /** `--set key=value` overrides: the value is parsed as JSON when it can be (numbers, booleans, null, arrays). */
@@ -79,26 +82,90 @@ function progress(totalIterations: number): (m: IterationMetrics) => void {
   };
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      env: { type: "string" },
-      preset: { type: "string" },
-      seed: { type: "string", default: "1" },
-      "total-steps": { type: "string" },
-      backend: { type: "string" },
-      engine: { type: "string" },
-      "checkpoint-dir": { type: "string" },
-      "checkpoint-every": { type: "string", default: "50" },
-      "eval-episodes": { type: "string", default: "10" },
-      set: { type: "string", multiple: true, default: [] },
-      "env-code": { type: "string" },
-      json: { type: "boolean", default: false },
+/** Where a plain `proxima train` keeps its checkpoint, relative to the working directory. */
+export const DEFAULT_CHECKPOINT_ROOT = "runs";
+
+/**
+ * `runs/<env>-<UTC time>/`, e.g. runs/CartPole-v1-20261206-195400 (an env id's `:` becomes `-`, for
+ * filesystems that refuse it). The folder is created here, exclusively: a second train started in the
+ * same second gets `-2`, never the first one's folder.
+ */
+export async function defaultCheckpointDir(envId: string, now = new Date()): Promise<string> {
+  const time = now
+    .toISOString()
+    .replace(/\.\d+Z$/, "")
+    .replaceAll("-", "")
+    .replace("T", "-")
+    .replaceAll(":", "");
+  const base = path.join(DEFAULT_CHECKPOINT_ROOT, `${envId.replace(/[^A-Za-z0-9._-]/g, "-")}-${time}`);
+  await mkdir(DEFAULT_CHECKPOINT_ROOT, { recursive: true });
+  for (let n = 1; ; n++) {
+    const dir = n === 1 ? base : `${base}-${n}`;
+    try {
+      await mkdir(dir);
+      return dir;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
+}
+
+export const TRAIN = {
+  name: "proxima train",
+  summary:
+    "Trains PPO locally, evaluates the deterministic policy on fresh episodes and keeps the checkpoint.",
+  options: {
+    env: { type: "string", value: "ID", description: "the environment (see `proxima envs`)" },
+    preset: {
+      type: "string",
+      value: "zoo|cleanrl",
+      description: "hyperparameter preset; default: the env's rl-zoo preset where one exists, else cleanrl",
     },
-  });
+    seed: { type: "string", default: "1", value: "N", description: "seed of the envs and the networks" },
+    "total-steps": {
+      type: "string",
+      value: "N",
+      description: "env steps to train for; default: the preset's",
+    },
+    backend: {
+      type: "string",
+      value: "NAME",
+      description: "TensorFlow.js backend (wasm, cpu, tensorflow, …)",
+    },
+    engine: { type: "string", value: "fused|tfjs", description: "the learner's engine" },
+    "checkpoint-dir": {
+      type: "string",
+      value: "DIR",
+      description: `where the checkpoint is kept; default: ${DEFAULT_CHECKPOINT_ROOT}/<env>-<time>/`,
+    },
+    "checkpoint-every": { type: "string", default: "50", value: "K", description: "save every K iterations" },
+    "eval-episodes": {
+      type: "string",
+      default: "10",
+      value: "N",
+      description: "episodes of the final evaluation",
+    },
+    set: {
+      type: "string",
+      multiple: true,
+      default: [],
+      value: "KEY=VALUE",
+      description: "override one hyperparameter (the value is JSON when it parses)",
+    },
+    "env-code": {
+      type: "string",
+      value: "FILE.js",
+      description: "train on an environment defined by code, run in a local sandbox (env id custom:local)",
+    },
+    json: { type: "boolean", default: false, description: "print a JSON summary as the last line of stdout" },
+  },
+  notes: "Progress goes to stderr. `proxima eval --checkpoint DIR` evaluates the kept checkpoint again.",
+} satisfies CommandSpec<OptionTable>;
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommand(TRAIN, argv);
+  if (!parsed) return 0;
+  const { values } = parsed;
   const codeFile = values["env-code"];
   const envId = values.env ?? (codeFile ? "custom:local" : undefined);
   if (!envId) throw new Error("--env is required (see `proxima envs`), or --env-code FILE.js");
@@ -172,17 +239,17 @@ async function trainAndReport(
     engine: values.engine as EngineName | undefined,
     ...(o.codeEnv ? { env: await o.codeEnv(config.numEnvs) } : {}),
   });
-  const checkpointDir = values["checkpoint-dir"] ?? null;
+  const checkpointDir = values["checkpoint-dir"] ?? (await defaultCheckpointDir(envId));
   const report = progress(trainer.numIterations);
   const started = performance.now();
   await trainer.train(async (m) => {
     report(m);
-    if (checkpointDir && m.iteration % checkpointEvery === 0 && !trainer.done) {
+    if (m.iteration % checkpointEvery === 0 && !trainer.done) {
       await saveCheckpoint(checkpointDir, trainer.getState());
     }
   });
   const wallSeconds = (performance.now() - started) / 1000;
-  if (checkpointDir) await saveCheckpoint(checkpointDir, trainer.getState());
+  await saveCheckpoint(checkpointDir, trainer.getState());
   const evaluation: EvaluationResult = o.codeEnv
     ? await evaluatePolicyOn(
         await o.codeEnv(evalEpisodes),
@@ -215,7 +282,7 @@ async function trainAndReport(
     process.stdout.write(
       `${envId}: ${summary.totalSteps} steps in ${summary.wallSeconds.toFixed(1)} s (${summary.sps} steps/s); ` +
         `evaluation over ${evalEpisodes} episodes: ${evaluation.mean.toFixed(1)} ± ${evaluation.std.toFixed(1)}` +
-        `${checkpointDir ? `; checkpoint in ${checkpointDir}` : ""}\n`,
+        `; checkpoint in ${checkpointDir} (proxima eval --checkpoint ${checkpointDir})\n`,
     );
   }
   return 0;

@@ -1,9 +1,18 @@
-import { parseArgs } from "node:util";
 import { loadConfig } from "../config.ts";
+import { findRunningEmbeddedPostgres } from "../db/embedded.ts";
 import { openDatabase } from "../db/index.ts";
 import { ConflictError, ValidationFailedError } from "../lib/errors.ts";
 import { createUser } from "../services/users/accounts.ts";
 import { EmailSchema, NameSchema, RoleSchema } from "../services/users/schemas.ts";
+import {
+  type CommandGroup,
+  type CommandSpec,
+  type OptionTable,
+  parseCommand,
+  runGroup,
+  type Subcommand,
+  usageLine,
+} from "./command.ts";
 import { promptSecret } from "./prompt.ts";
 
 /**
@@ -11,36 +20,52 @@ import { promptSecret } from "./prompt.ts";
  * directly in the database, with the same rules as registration. The password is read from stdin —
  * one line, so that `printf '%s\n' "$PW" | proxima users create ...` works in scripts — or, on a
  * terminal, typed at a prompt without echo. Never from argv: it would be visible in `ps` and history.
+ *
+ * The database: DATABASE_URL, or the embedded PostgreSQL under PROXIMA_DATA_DIR. While the server
+ * runs, that one is the server's (a cluster serves one process): the command connects to it as the
+ * server does (findRunningEmbeddedPostgres), so the first admin needs no restart.
  */
-const USAGE = `usage: proxima users create --email <email> [--role learner|researcher|admin] [--name <name>]
-The password is read from stdin (one line), or prompted for without echo on a terminal.
-`;
+export const USERS_CREATE = {
+  name: "proxima users create",
+  summary: "Creates an account directly in the database, with the same rules as registration.",
+  options: {
+    email: { type: "string", value: "EMAIL", description: "the account's email, its login" },
+    role: {
+      type: "string",
+      default: "learner",
+      value: "learner|researcher|admin",
+      description: "what the account may do",
+    },
+    name: { type: "string", value: "NAME", description: "its display name; default: the email's local part" },
+  },
+  notes:
+    "The password is read from stdin (one line), or prompted for without echo on a terminal.\n" +
+    "The database is DATABASE_URL or, when it is unset, the embedded PostgreSQL under PROXIMA_DATA_DIR:\n" +
+    "the running server's when it runs (no restart needed), else started for this command.",
+} satisfies CommandSpec<OptionTable>;
 
-export async function run(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command !== "create") {
-    process.stderr.write(USAGE);
-    return command === "--help" || command === "-h" ? 0 : 2;
-  }
-  let values: { email?: string; role?: string; name?: string; help?: boolean };
+export const SUBCOMMANDS: Record<string, Subcommand> = { create: { spec: USERS_CREATE, run: create } };
+export const USERS: CommandGroup = {
+  name: "proxima users",
+  summary: "Manages accounts directly in the database.",
+  subcommands: SUBCOMMANDS,
+};
+
+export function run(argv: string[]): Promise<number> {
+  return runGroup(USERS, argv);
+}
+
+const USAGE = `usage: ${usageLine(USERS_CREATE)} (proxima users create --help describes them)\n`;
+
+async function create(argv: string[]): Promise<number> {
+  let values: { email?: string; role: string; name?: string };
   try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        email: { type: "string" },
-        role: { type: "string", default: "learner" },
-        name: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }));
+    const parsed = parseCommand(USERS_CREATE, argv);
+    if (!parsed) return 0;
+    ({ values } = parsed);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}`);
     return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
   }
   const email = EmailSchema.safeParse(values.email ?? "");
   const role = RoleSchema.safeParse(values.role);
@@ -62,7 +87,13 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const db = await openDatabase(loadConfig(), {
+  const config = loadConfig();
+  const running = config.DATABASE_URL
+    ? undefined
+    : await findRunningEmbeddedPostgres(config.PROXIMA_DATA_DIR);
+  const db = await openDatabase(running ? { ...config, DATABASE_URL: running.url } : config, {
+    // The running server has brought the schema up to date: it owns it.
+    migrate: running === undefined,
     logger: {
       info() {},
       warn: (m) => process.stderr.write(`${m}\n`),

@@ -352,13 +352,54 @@ async function readLockPid(lockPath: string): Promise<number | undefined> {
   return Number.isInteger(pid) && pid > 0 ? pid : 0;
 }
 
-async function readOwnerPid(dataDir: string): Promise<number | undefined> {
+/** The embedded server another live Proxima process runs on a data directory. */
+export interface RunningEmbeddedPostgres {
+  /** Connection URL of the application database (it carries the password). */
+  url: string;
+  /** The Proxima process that started it (the server). */
+  ownerPid: number;
+  port: number;
+}
+
+/**
+ * The embedded server a live Proxima process (a running `npm start`) has started on `dataDir`, or
+ * undefined when there is none: a command run beside the server (`proxima users create`) connects to
+ * it over 127.0.0.1 with the cluster's password, as the server does, instead of starting a second
+ * server on a cluster that serves one. An orphan (its owner gone) is not offered: the next start
+ * stops it (recoverClusterDir).
+ */
+export async function findRunningEmbeddedPostgres(
+  dataDir: string,
+  database = "proxima",
+): Promise<RunningEmbeddedPostgres | undefined> {
+  const resolved = path.resolve(dataDir);
+  const lockPid = await readLockPid(path.join(resolved, "postgres", LOCK_FILE));
+  if (!lockPid || !isRunningPostgres(lockPid)) return undefined;
+  const owner = await readOwner(resolved);
+  if (owner?.port === undefined || !processState(owner.pid).alive) return undefined;
+  const password = await readPassword(resolved, path.join(dataDir, "postgres"));
+  return {
+    url: `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${owner.port}/${database}`,
+    ownerPid: owner.pid,
+    port: owner.port,
+  };
+}
+
+async function readOwner(dataDir: string): Promise<{ pid: number; port?: number } | undefined> {
   try {
-    const owner = JSON.parse(await fs.readFile(path.join(dataDir, OWNER_FILE), "utf8")) as { pid?: unknown };
-    return typeof owner.pid === "number" ? owner.pid : undefined;
+    const owner = JSON.parse(await fs.readFile(path.join(dataDir, OWNER_FILE), "utf8")) as {
+      pid?: unknown;
+      port?: unknown;
+    };
+    if (typeof owner.pid !== "number") return undefined;
+    return { pid: owner.pid, ...(typeof owner.port === "number" ? { port: owner.port } : {}) };
   } catch {
     return undefined;
   }
+}
+
+async function readOwnerPid(dataDir: string): Promise<number | undefined> {
+  return (await readOwner(dataDir))?.pid;
 }
 
 /** A process racing us for the same data directory may have written its own record since. */

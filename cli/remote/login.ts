@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { type CommandSpec, type OptionTable, parseCommand, usageLine } from "../command.ts";
 import { readLine, readSecret } from "../prompt.ts";
 import { login, normaliseServer, RemoteClient, reportError } from "./client.ts";
 import { credentialsPath, deleteCredentials, NotLoggedInError, saveCredentials } from "./credentials.ts";
@@ -7,29 +7,39 @@ import { credentialsPath, deleteCredentials, NotLoggedInError, saveCredentials }
  * `proxima login --server URL [--email E]`: logs in to a Proxima API and stores the session (see
  * credentials.ts). The password comes from stdin or a no-echo prompt. `proxima logout` revokes it.
  */
-const USAGE = `usage: proxima login --server <url> [--email <email>]
-The password is read from stdin (one line), or prompted for without echo on a terminal.
-`;
+export const LOGIN = {
+  name: "proxima login",
+  summary:
+    "Logs in to a Proxima server and keeps the session for the remote commands (runs, sweeps, submit).",
+  options: {
+    server: {
+      type: "string",
+      short: "s",
+      value: "URL",
+      description: "the server, e.g. http://localhost:3000",
+    },
+    email: { type: "string", short: "e", value: "EMAIL", description: "your account; default: asked for" },
+  },
+  notes: "The password is read from stdin (one line), or prompted for without echo on a terminal.",
+} satisfies CommandSpec<OptionTable>;
+
+export const LOGOUT = {
+  name: "proxima logout",
+  summary: "Revokes the stored session on the server and removes it here.",
+  options: {},
+} satisfies CommandSpec<OptionTable>;
+
+const USAGE = `usage: ${usageLine(LOGIN)} (proxima login --help describes them)\n`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { server?: string; email?: string; help?: boolean };
+  let values: { server?: string; email?: string };
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        server: { type: "string", short: "s" },
-        email: { type: "string", short: "e" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
+    const parsed = parseCommand(LOGIN, argv);
+    if (!parsed) return 0;
+    ({ values } = parsed);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}`);
     return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
   }
   if (!values.server) {
     process.stderr.write(`--server is required\n${USAGE}`);
@@ -49,8 +59,10 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 export async function logout(argv: string[]): Promise<number> {
-  if (argv.length > 0) {
-    process.stderr.write("usage: proxima logout\n");
+  try {
+    if (parseCommand(LOGOUT, argv) === null) return 0;
+  } catch {
+    process.stderr.write(`usage: ${usageLine(LOGOUT)}\n`);
     return 2;
   }
   try {

@@ -1,7 +1,15 @@
-import { parseArgs } from "node:util";
 import { isRunStatus, isTerminal, RUN_STATUSES } from "../../contracts/run-status.ts";
 import type { PublicMetricPoint, PublicRun } from "../../contracts/runs.ts";
 import { presetFor, presetsFor } from "../../rl/ppo/hyperparameters.ts";
+import {
+  type CommandGroup,
+  type CommandSpec,
+  type OptionTable,
+  parseCommand,
+  runGroup,
+  type Subcommand,
+  UsageError,
+} from "../command.ts";
 import { RemoteClient, reportError } from "./client.ts";
 import { bar, compact, followLive } from "./watch.ts";
 
@@ -9,16 +17,6 @@ import { bar, compact, followLive } from "./watch.ts";
  * `proxima runs create|list|show|watch|stop|resume`: training runs on a Proxima server, through its
  * public API (the session of `proxima login`).
  */
-const USAGE = `usage:
-  proxima runs create --env <id> [--preset cleanrl|zoo] [--total-steps N] [--seed N] [--runners N]
-                      [--envs-per-runner N] [--gpu] [--set name=value]... [--watch] [--json]
-  proxima runs list [--status S] [--limit N] [--json]
-  proxima runs show <id> [--json]
-  proxima runs watch <id>
-  proxima runs stop <id>
-  proxima runs resume <id>
-`;
-
 /** The API's own shapes (contracts/runs.ts), never a copy that could drift. */
 type Run = PublicRun;
 type MetricPoint = PublicMetricPoint;
@@ -26,44 +24,101 @@ type MetricPoint = PublicMetricPoint;
 /** Statuses a run's lifecycle ends in (a resume starts a new one). */
 const TERMINAL: ReadonlySet<string> = new Set(RUN_STATUSES.filter(isTerminal));
 
-class UsageError extends Error {}
+const ID = "<id>";
 
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  try {
-    switch (sub) {
-      case "create":
-        return await create(rest);
-      case "list":
-        return await list(rest);
-      case "show":
-        return await show(rest);
-      case "watch":
-        return await watch(rest);
-      case "stop":
-      case "resume":
-        return await transition(sub, rest);
-      case "--help":
-      case "-h":
-        process.stdout.write(USAGE);
-        return 0;
-      default:
-        process.stderr.write(`${sub ? `unknown runs command "${sub}"\n` : ""}${USAGE}`);
-        return 2;
-    }
-  } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(`proxima runs: ${(err as Error).message}\n${USAGE}`);
-      return 2;
-    }
-    return reportError(`runs ${sub}`, err);
-  }
+const CREATE = {
+  name: "proxima runs create",
+  summary: "Launches a PPO run on the server and prints its id.",
+  options: {
+    env: { type: "string", value: "ID", description: "the environment (see `proxima envs`), or custom:<id>" },
+    preset: { type: "string", value: "cleanrl|zoo", description: "hyperparameter preset" },
+    "total-steps": {
+      type: "string",
+      value: "N",
+      description: "env steps to train for; default: the preset's",
+    },
+    seed: { type: "string", value: "N", description: "the run's seed" },
+    runners: { type: "string", value: "N", description: "env runners (workers' slots) the run uses" },
+    "envs-per-runner": { type: "string", value: "N", description: "envs each runner steps" },
+    gpu: { type: "boolean", description: "ask for a GPU worker" },
+    set: {
+      type: "string",
+      multiple: true,
+      value: "NAME=VALUE",
+      description: "one hyperparameter (the value is JSON when it parses)",
+    },
+    watch: { type: "boolean", description: "follow the run's metrics until it ends" },
+    json: { type: "boolean", description: "print the created run as JSON" },
+  },
+} satisfies CommandSpec<OptionTable>;
+
+const LIST = {
+  name: "proxima runs list",
+  summary: "Lists your runs (an admin's: all), newest first.",
+  options: {
+    status: {
+      type: "string",
+      value: "STATUS",
+      description: `only runs in this status (${RUN_STATUSES.join(", ")})`,
+    },
+    limit: { type: "string", value: "N", description: "at most N runs (default: 50)" },
+    json: { type: "boolean", description: "print the runs as JSON" },
+  },
+} satisfies CommandSpec<OptionTable>;
+
+const SHOW = {
+  name: "proxima runs show",
+  summary: "Shows one run: status, progress, resources, evaluation and its latest metrics.",
+  args: ID,
+  options: { json: { type: "boolean", description: "print the run and its latest metrics as JSON" } },
+} satisfies CommandSpec<OptionTable>;
+
+const WATCH = {
+  name: "proxima runs watch",
+  summary: "Follows a run's metrics live until it ends (exit 1 if it failed).",
+  args: ID,
+  options: {},
+} satisfies CommandSpec<OptionTable>;
+
+const STOP = {
+  name: "proxima runs stop",
+  summary: "Stops a run: at once when queued, within one iteration when running.",
+  args: ID,
+  options: {},
+} satisfies CommandSpec<OptionTable>;
+
+const RESUME = {
+  name: "proxima runs resume",
+  summary: "Resumes a stopped (or failed) run from its last checkpoint.",
+  args: ID,
+  options: {},
+} satisfies CommandSpec<OptionTable>;
+
+export const SUBCOMMANDS: Record<string, Subcommand> = {
+  create: { spec: CREATE, run: create },
+  list: { spec: LIST, run: list },
+  show: { spec: SHOW, run: show },
+  watch: { spec: WATCH, run: watch },
+  stop: { spec: STOP, run: (args) => transition("stop", args) },
+  resume: { spec: RESUME, run: (args) => transition("resume", args) },
+};
+
+export const RUNS: CommandGroup = {
+  name: "proxima runs",
+  summary: "Training runs on a Proxima server (after `proxima login`).",
+  subcommands: SUBCOMMANDS,
+};
+
+export function run(argv: string[]): Promise<number> {
+  return runGroup(RUNS, argv, (sub, err) => reportError(`runs ${sub}`, err));
 }
 
-function oneId(args: string[]): string {
-  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: {} });
-  if (positionals.length !== 1) throw new UsageError("expected one run id");
-  return positionals[0]!;
+/** The one run id a command takes; null when it was asked for its help (printed). */
+function oneId(spec: CommandSpec<OptionTable>, args: string[]): string | null {
+  const parsed = parseCommand(spec, args);
+  if (!parsed) return null;
+  if (parsed.positionals.length !== 1) throw new UsageError("expected one run id");
+  return parsed.positionals[0]!;
 }
 
 /** `name=value`: the value as JSON when it parses (numbers, booleans, null, arrays), else a string. */
@@ -86,22 +141,9 @@ function integer(flag: string, raw: string | undefined): number | undefined {
 }
 
 async function create(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      env: { type: "string" },
-      preset: { type: "string" },
-      "total-steps": { type: "string" },
-      seed: { type: "string" },
-      runners: { type: "string" },
-      "envs-per-runner": { type: "string" },
-      gpu: { type: "boolean" },
-      set: { type: "string", multiple: true },
-      watch: { type: "boolean" },
-      json: { type: "boolean" },
-    },
-  });
+  const parsed = parseCommand(CREATE, args);
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.env) throw new UsageError("--env is required");
   let totalSteps = integer("--total-steps", values["total-steps"]);
   if (totalSteps === undefined) {
@@ -150,11 +192,9 @@ function pad(rows: string[][]): string {
 }
 
 async function list(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: { status: { type: "string" }, limit: { type: "string" }, json: { type: "boolean" } },
-  });
+  const parsed = parseCommand(LIST, args);
+  if (!parsed) return 0;
+  const { values } = parsed;
   const query = new URLSearchParams({ limit: String(integer("--limit", values.limit) ?? 50) });
   if (values.status) query.set("status", values.status);
   const client = await RemoteClient.fromStore();
@@ -202,12 +242,9 @@ function ending(r: Run): string {
 }
 
 async function show(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: { json: { type: "boolean" } },
-  });
+  const parsed = parseCommand(SHOW, args);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError("expected one run id");
   const client = await RemoteClient.fromStore();
   const r = await client.get<Run>(`/api/v1/runs/${encodeURIComponent(positionals[0]!)}`);
@@ -241,7 +278,8 @@ async function show(args: string[]): Promise<number> {
 }
 
 async function transition(what: "stop" | "resume", args: string[]): Promise<number> {
-  const id = oneId(args);
+  const id = oneId(what === "stop" ? STOP : RESUME, args);
+  if (id === null) return 0;
   const client = await RemoteClient.fromStore();
   const r = await client.post<Run>(`/api/v1/runs/${encodeURIComponent(id)}/${what}`);
   process.stdout.write(`${r.id} ${r.status}\n`);
@@ -249,7 +287,8 @@ async function transition(what: "stop" | "resume", args: string[]): Promise<numb
 }
 
 async function watch(args: string[]): Promise<number> {
-  const id = oneId(args);
+  const id = oneId(WATCH, args);
+  if (id === null) return 0;
   const client = await RemoteClient.fromStore();
   return follow(client, id);
 }

@@ -1,14 +1,21 @@
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { FINAL_SUBMISSION_STATUSES, type PublicSubmission } from "../../contracts/submissions.ts";
+import { type CommandSpec, type OptionTable, parseCommand, usageLine } from "../command.ts";
 import { RemoteClient, reportError } from "./client.ts";
 
 /**
  * `proxima submit EXERCISE FILE.js`: submits code for an exercise, waits for its grade and prints
  * the result of every test. Exit code 0 when the submission passed, 1 otherwise.
  */
-const USAGE = `usage: proxima submit <exercise> <file.js> [--json]
-`;
+export const SUBMIT = {
+  name: "proxima submit",
+  summary: "Submits code for an exercise, waits for its grade and prints the result of every test.",
+  args: "<exercise> <file.js>",
+  options: { json: { type: "boolean", description: "print the graded submission as one JSON line" } },
+  notes: "Exit code 0 when the submission passed, 1 otherwise. `proxima login` first.",
+} satisfies CommandSpec<OptionTable>;
+
+const USAGE = `usage: ${usageLine(SUBMIT)}\n`;
 
 /** The API's own shape (contracts/submissions.ts), never a copy that could drift. */
 type Submission = PublicSubmission;
@@ -18,22 +25,15 @@ const GRADED: ReadonlySet<string> = new Set(FINAL_SUBMISSION_STATUSES);
 const POLL_MS = 300;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { json?: boolean; help?: boolean };
+  let values: { json?: boolean };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-    }));
+    const parsed = parseCommand(SUBMIT, argv);
+    if (!parsed) return 0;
+    ({ values, positionals } = parsed);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}`);
     return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
   }
   if (positionals.length !== 2) {
     process.stderr.write(USAGE);

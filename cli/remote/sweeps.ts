@@ -1,8 +1,16 @@
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { ACTIVE_SWEEP_STATUSES, isSweepStatus } from "../../contracts/sweep-status.ts";
 import type { PublicSweep, PublicTrial } from "../../contracts/sweeps.ts";
+import {
+  type CommandGroup,
+  type CommandSpec,
+  type OptionTable,
+  parseCommand,
+  runGroup,
+  type Subcommand,
+  UsageError,
+} from "../command.ts";
 import { RemoteClient, reportError } from "./client.ts";
 import { bar, compact, followLive } from "./watch.ts";
 
@@ -11,75 +19,107 @@ import { bar, compact, followLive } from "./watch.ts";
  * document is the API's sweep definition (the server validates it and names the offending key).
  * `watch` follows the sweep's trials live over the WebSocket until the sweep ends.
  */
-const USAGE = `usage:
-  proxima sweeps create -f <sweep.yaml> [--watch] [--json]
-  proxima sweeps list [--status S] [--json]
-  proxima sweeps show <id> [--json]
-  proxima sweeps watch <id>
-  proxima sweeps stop <id>
-  proxima sweeps resume <id>
-`;
-
 /** The API's own shapes (contracts/sweeps.ts), never a copy that could drift. */
 type Trial = PublicTrial;
 type Sweep = PublicSweep & { trials?: Trial[] };
 
 const ACTIVE: ReadonlySet<string> = new Set(ACTIVE_SWEEP_STATUSES);
 
-class UsageError extends Error {}
+const ID = "<id>";
 
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  try {
-    switch (sub) {
-      case "create":
-        return await create(rest);
-      case "list":
-        return await list(rest);
-      case "show":
-        return await show(rest);
-      case "watch":
-        return await watch(oneId(rest));
-      case "stop":
-      case "resume": {
-        const client = await RemoteClient.fromStore();
-        const s = await client.post<Sweep>(`/api/v1/sweeps/${encodeURIComponent(oneId(rest))}/${sub}`);
-        process.stdout.write(`${s.id} ${s.status}\n`);
-        return 0;
-      }
-      case "--help":
-      case "-h":
-        process.stdout.write(USAGE);
-        return 0;
-      default:
-        process.stderr.write(`${sub ? `unknown sweeps command "${sub}"\n` : ""}${USAGE}`);
-        return 2;
-    }
-  } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(`proxima sweeps: ${(err as Error).message}\n${USAGE}`);
-      return 2;
-    }
-    return reportError(`sweeps ${sub}`, err);
-  }
+const CREATE = {
+  name: "proxima sweeps create",
+  summary: "Launches a hyperparameter sweep from a YAML definition (the API's; the server names a bad key).",
+  options: {
+    file: { type: "string", short: "f", value: "SWEEP.yaml", description: "the sweep's definition" },
+    watch: { type: "boolean", description: "follow the sweep's trials until it ends" },
+    json: { type: "boolean", description: "print the created sweep as JSON" },
+  },
+} satisfies CommandSpec<OptionTable>;
+
+const LIST = {
+  name: "proxima sweeps list",
+  summary: "Lists your sweeps (an admin's: all), newest first, with their trials' counts and best result.",
+  options: {
+    status: { type: "string", value: "STATUS", description: "only sweeps in this status" },
+    json: { type: "boolean", description: "print the sweeps as JSON" },
+  },
+} satisfies CommandSpec<OptionTable>;
+
+const SHOW = {
+  name: "proxima sweeps show",
+  summary: "Shows one sweep and the table of its trials.",
+  args: ID,
+  options: { json: { type: "boolean", description: "print the sweep and its trials as JSON" } },
+} satisfies CommandSpec<OptionTable>;
+
+const WATCH = {
+  name: "proxima sweeps watch",
+  summary: "Follows a sweep's trials live until it ends, then prints the trials table.",
+  args: ID,
+  options: {},
+} satisfies CommandSpec<OptionTable>;
+
+const STOP = {
+  name: "proxima sweeps stop",
+  summary: "Stops a sweep and every trial it is running.",
+  args: ID,
+  options: {},
+} satisfies CommandSpec<OptionTable>;
+
+const RESUME = {
+  name: "proxima sweeps resume",
+  summary: "Resumes a stopped sweep: its stopped trials continue from their checkpoints, the rest start.",
+  args: ID,
+  options: {},
+} satisfies CommandSpec<OptionTable>;
+
+async function transition(what: "stop" | "resume", args: string[]): Promise<number> {
+  const id = oneId(what === "stop" ? STOP : RESUME, args);
+  if (id === null) return 0;
+  const client = await RemoteClient.fromStore();
+  const s = await client.post<Sweep>(`/api/v1/sweeps/${encodeURIComponent(id)}/${what}`);
+  process.stdout.write(`${s.id} ${s.status}\n`);
+  return 0;
 }
 
-function oneId(args: string[]): string {
-  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: {} });
-  if (positionals.length !== 1) throw new UsageError("expected one sweep id");
-  return positionals[0]!;
+export const SUBCOMMANDS: Record<string, Subcommand> = {
+  create: { spec: CREATE, run: create },
+  list: { spec: LIST, run: list },
+  show: { spec: SHOW, run: show },
+  watch: {
+    spec: WATCH,
+    run: async (args) => {
+      const id = oneId(WATCH, args);
+      return id === null ? 0 : watch(id);
+    },
+  },
+  stop: { spec: STOP, run: (args) => transition("stop", args) },
+  resume: { spec: RESUME, run: (args) => transition("resume", args) },
+};
+
+export const SWEEPS: CommandGroup = {
+  name: "proxima sweeps",
+  summary: "Hyperparameter sweeps on a Proxima server (after `proxima login`).",
+  subcommands: SUBCOMMANDS,
+};
+
+export function run(argv: string[]): Promise<number> {
+  return runGroup(SWEEPS, argv, (sub, err) => reportError(`sweeps ${sub}`, err));
+}
+
+/** The one sweep id a command takes; null when it was asked for its help (printed). */
+function oneId(spec: CommandSpec<OptionTable>, args: string[]): string | null {
+  const parsed = parseCommand(spec, args);
+  if (!parsed) return null;
+  if (parsed.positionals.length !== 1) throw new UsageError("expected one sweep id");
+  return parsed.positionals[0]!;
 }
 
 async function create(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      file: { type: "string", short: "f" },
-      watch: { type: "boolean" },
-      json: { type: "boolean" },
-    },
-  });
+  const parsed = parseCommand(CREATE, args);
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.file) throw new UsageError("-f <sweep.yaml> is required");
   let text: string;
   try {
@@ -125,11 +165,9 @@ function counts(s: Sweep): string {
 }
 
 async function list(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: { status: { type: "string" }, json: { type: "boolean" } },
-  });
+  const parsed = parseCommand(LIST, args);
+  if (!parsed) return 0;
+  const { values } = parsed;
   const query = new URLSearchParams({ limit: "100" });
   if (values.status) query.set("status", values.status);
   const client = await RemoteClient.fromStore();
@@ -175,12 +213,9 @@ function summary(s: Sweep): string {
 }
 
 async function show(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: { json: { type: "boolean" } },
-  });
+  const parsed = parseCommand(SHOW, args);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError("expected one sweep id");
   const client = await RemoteClient.fromStore();
   const s = await client.get<Sweep>(`/api/v1/sweeps/${encodeURIComponent(positionals[0]!)}`);
