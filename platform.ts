@@ -4,9 +4,9 @@ import { type Database, openDatabase } from "./db/index.ts";
 import { resolveAccelerator } from "./lib/accelerator.ts";
 import { type HealthServer, startHealthServer } from "./lib/health-server.ts";
 import { createRootLogger, type Logger } from "./lib/logger.ts";
-import { addMetricsSource, processMetricsText } from "./lib/metrics.ts";
 import { createBrokerOptions } from "./moleculer.config.ts";
 import type { ServiceFactory } from "./services/deps.ts";
+import { addMetricsSource, processMetricsText } from "./services/metrics.ts";
 
 /**
  * One Proxima process: its database, its broker and the services it hosts (`SERVICES`).

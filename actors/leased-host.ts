@@ -1,5 +1,3 @@
-import { recordLeaseLoss, recordLeaseTakeovers } from "../lib/metrics.ts";
-
 /**
  * A lease as one activation holds it: the node and the fencing epoch it claimed. Every write of the
  * activation is conditional on both (services/leases/lease-store.ts), so that a host that lost its
@@ -57,6 +55,9 @@ export interface LeasedActorHostOptions<A extends LeasedActor> {
   wakeRemote(nodeID: string, id: string): Promise<unknown>;
   /** After a round's claims: the service's own upkeep. */
   afterClaims?(): Promise<void>;
+  /** Told how many orphans a round took over, and of each lease found lost (the service's metrics). */
+  onTakeovers?(count: number): void;
+  onLeaseLost?(): void;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
@@ -184,7 +185,7 @@ export class LeasedActorHost<A extends LeasedActor> {
     if (renew) await this.renew(reachable);
     if (!reachable || this.stopping) return;
     const claimed = await leases.claimOrphans(this.nodeID, claimBatch);
-    recordLeaseTakeovers(this.options.kind, claimed.length);
+    this.options.onTakeovers?.(claimed.length);
     for (const { id, epoch } of claimed) {
       const lease = { nodeID: this.nodeID, epoch };
       const actor = await this.options.load(id, lease);
@@ -209,7 +210,7 @@ export class LeasedActorHost<A extends LeasedActor> {
         `lost the ${kind}'s lease; ending its actor`,
       );
       h.fenced = true;
-      recordLeaseLoss(kind);
+      this.options.onLeaseLost?.();
       void h.actor.fence();
     }
   }

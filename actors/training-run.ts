@@ -101,6 +101,12 @@ export interface TrainingRunOptions {
   learnerMemoryMb?: number;
   /** The timer of its retries; the process's by default (a test's in unit tests). */
   clock?: Clock;
+  /** Told of the events operators watch (the service's metrics): runners lost, replaced, checkpoint writes. */
+  metrics?: {
+    runnersLost(count: number): void;
+    runnerReplaced(): void;
+    checkpointWritten(seconds: number): void;
+  };
   log?: {
     info?(obj: object, msg: string): void;
     warn(obj: object, msg: string): void;
@@ -409,6 +415,7 @@ export class TrainingRun extends ActorBase {
         }
       });
       await this.drop(lost);
+      this.options.metrics?.runnersLost(lost.length);
       if (failures > budget) {
         const last = settled.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
         throw new RunnerFailuresError(
@@ -439,6 +446,8 @@ export class TrainingRun extends ActorBase {
         continue;
       }
       if (previous) await this.release([previous]);
+      // A shard that leaves a shared slot for one of its own was not lost: only a new runner counts.
+      else this.options.metrics?.runnerReplaced();
       changed = true;
     }
     const missing = this.shards.some((s) => s.handle === null);
@@ -569,6 +578,7 @@ export class TrainingRun extends ActorBase {
     if (states.some((s) => s === undefined)) return true;
     const runnerStates = states as RolloutCollectorState[];
     const bytes = await learner.checkpoint(runnerStates);
+    const writing = performance.now();
     const saved = await this.db(() =>
       this.store.saveCheckpoint(this.run.id, {
         iteration: learner.iteration,
@@ -577,7 +587,10 @@ export class TrainingRun extends ActorBase {
         runnerStates,
       }),
     );
-    if (saved) this.lastCheckpoint = learner.iteration;
+    if (saved) {
+      this.lastCheckpoint = learner.iteration;
+      this.options.metrics?.checkpointWritten((performance.now() - writing) / 1000);
+    }
     return saved;
   }
 

@@ -1,14 +1,14 @@
 import { createRequire } from "node:module";
 import type { Middleware } from "koa";
 import type { ServiceBroker } from "moleculer";
-import { processMetricsText } from "../lib/metrics.ts";
+import { processMetricsText } from "../services/metrics.ts";
 import type { ApiState } from "./context.ts";
 
 /**
  * Prometheus metrics of the API process: prometheus-api-metrics' HTTP histograms (by method, route
  * pattern and status) and prom-client's default process metrics, beside Proxima's own metrics and the
- * broker's (calls, events, transit): lib/metrics.ts serves them all, so that one scrape of `/metrics`
- * covers the process. The middleware registers its metrics in the registry lib/metrics.ts reads.
+ * broker's (calls, events, transit): services/metrics.ts serves them all, so that one scrape of `/metrics`
+ * covers the process. The middleware registers its metrics in the registry services/metrics.ts reads.
  */
 const require = createRequire(import.meta.url);
 

@@ -1,6 +1,6 @@
 /**
  * Counts of this process's sandbox children, kept as plain numbers so that the sandbox depends on no
- * metrics library (the child side imports supervised-child.ts too); lib/metrics.ts reads them when
+ * metrics library (the child side imports supervised-child.ts too); services/metrics.ts reads them when
  * Prometheus scrapes. `job`: a child of the grading pool (`child` entry); `env`: an env session.
  */
 export type SandboxKind = "job" | "env";

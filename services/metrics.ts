@@ -4,8 +4,8 @@ import type { ServiceBroker } from "moleculer";
 import type * as PromClient from "prom-client";
 import { RUN_STATUSES } from "../contracts/run-status.ts";
 import type { Database } from "../db/index.ts";
+import { brokerMetricsText } from "../lib/broker-metrics.ts";
 import { sandboxProcessTally } from "../sandbox/tally.ts";
-import { brokerMetricsText } from "./broker-metrics.ts";
 
 /**
  * Proxima's own Prometheus metrics (issue 19: the chart's dashboards and alerts query them), in the

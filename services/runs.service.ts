@@ -17,6 +17,13 @@ import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import { implement } from "./action.ts";
 import { call } from "./actions.ts";
 import type { ServiceDeps } from "./deps.ts";
+import {
+  observeCheckpointWrite,
+  recordLeaseLoss,
+  recordLeaseTakeovers,
+  recordRunnerLosses,
+  recordRunnerReplacement,
+} from "./metrics.ts";
 import { RUNS_ACTIONS } from "./runs/actions.ts";
 import { checkResumedCodeEnv, codeEnvCaps, usableCodeEnv } from "./runs/code-envs.ts";
 import { envDims, storedEnvDims } from "./runs/compute.ts";
@@ -144,6 +151,11 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         runnerFailuresPerIteration: config.RUN_RUNNER_FAILURES_PER_ITERATION,
         evaluationEpisodes: config.RUN_EVAL_EPISODES,
         learnerMemoryMb: config.RUN_LEARNER_MEMORY_MB,
+        metrics: {
+          runnersLost: recordRunnerLosses,
+          runnerReplaced: recordRunnerReplacement,
+          checkpointWritten: observeCheckpointWrite,
+        },
         log: logger,
       },
     );
@@ -171,6 +183,8 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         await deleteExpiredKeys(orm);
       }
     },
+    onTakeovers: (count) => recordLeaseTakeovers("run", count),
+    onLeaseLost: () => recordLeaseLoss("run"),
     log: logger,
   });
   const activate = (b: ServiceBroker, run: Run, lease: Lease) =>

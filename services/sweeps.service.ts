@@ -17,6 +17,7 @@ import { ConflictError } from "../lib/errors.ts";
 import { implement } from "./action.ts";
 import { call } from "./actions.ts";
 import type { ServiceDeps } from "./deps.ts";
+import { recordLeaseLoss, recordLeaseTakeovers } from "./metrics.ts";
 import { codeEnvCaps } from "./runs/code-envs.ts";
 import { roleQuotas } from "./runs/quotas.ts";
 import { SWEEPS_ACTIONS } from "./sweeps/actions.ts";
@@ -91,6 +92,8 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
       return sweep && newActor(broker, sweep, lease);
     },
     wakeRemote: (nodeID, sweepId) => call(broker, "sweeps.wake", { sweepId }, { nodeID }),
+    onTakeovers: (count) => recordLeaseTakeovers("sweep", count),
+    onLeaseLost: () => recordLeaseLoss("sweep"),
     log: logger,
   });
   const activate = (b: ServiceBroker, sweep: Sweep, lease: Lease) =>

@@ -3,13 +3,13 @@ import type { Submission } from "../../db/entities/Submission.ts";
 import { type Exercise, type GradeReport, getExercise } from "../../exercises/index.ts";
 import type { GradingContext } from "../../exercises/types.ts";
 import type { Logger } from "../../lib/logger.ts";
-import { observeGrading } from "../../lib/metrics.ts";
 import {
   SandboxClosedError,
   SandboxPool,
   type SandboxPoolOptions,
   SandboxUnavailableError,
 } from "../../sandbox/index.ts";
+import { observeGrading } from "../metrics.ts";
 import { claimSubmission, finishSubmission, requeueSubmission } from "./store.ts";
 
 /**
