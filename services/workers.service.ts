@@ -1,18 +1,19 @@
 import { randomUUID } from "node:crypto";
 import type { Context, ServiceSchema } from "moleculer";
 import { EnvRunner, type RunnerSample } from "../actors/env-runner.ts";
-import { WORKERS_FREED_EVENT, type WorkerStatus } from "../contracts/workers.ts";
-import { BadRequestError, ConflictError, EnvFailedError, NotFoundError } from "../lib/errors.ts";
+import { WORKERS_FREED_EVENT } from "../contracts/workers.ts";
+import { ConflictError, EnvFailedError, NotFoundError } from "../lib/errors.ts";
 import { workerSlotsOf } from "../moleculer.config.ts";
 import type { EnvRunnerSpec } from "../rl/ppo/distributed.ts";
-import type { NormalizationState } from "../rl/ppo/normalize.ts";
 import type { RolloutCollectorState } from "../rl/ppo/rollout.ts";
 import { CodeVectorEnv } from "../sandbox/code-vector-env.ts";
+import { implement } from "./action.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { addWorkerSlots, recordWorkerEnvSteps } from "./metrics.ts";
 import { codeEnvCaps } from "./runs/code-envs.ts";
 import { workerStatuses } from "./runs/runner-pool.ts";
 import { pgArray } from "./runs/store.ts";
+import { WORKERS_ACTIONS } from "./workers/actions.ts";
 
 /**
  * EnvRunner hosting on a worker node. Capacity is WORKER_SLOTS (default: one per core) and WORKER_GPU,
@@ -136,42 +137,34 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
 
     dependencies: [],
 
-    actions: {
+    actions: implement(WORKERS_ACTIONS, {
       /**
        * This node's capacity and runners. Asked on behalf of a run's host (`runId`, `ownerNode`), the
        * runners this node still holds for the run's previous host are freed first when they are orphans.
        */
-      status: {
-        visibility: "public",
-        params: { runId: { type: "uuid", optional: true }, ownerNode: { type: "string", optional: true } },
-        async handler(ctx: Context<{ runId?: string; ownerNode?: string }>): Promise<WorkerStatus> {
-          if (ctx.params.runId && ctx.params.ownerNode)
-            await dropTakenOver(ctx.params.runId, ctx.params.ownerNode);
-          return {
-            nodeID: ctx.broker.nodeID,
-            slots,
-            free: freeSlots(),
-            gpu: config.WORKER_GPU,
-            backend: config.PROXIMA_BACKEND,
-            runners: [...held].map(([id, s]) => ({
-              id,
-              runId: s.runId,
-              ownerNode: s.ownerNode,
-              initialized: s.runner !== null,
-              shared: s.shared,
-            })),
-            draining,
-          };
-        },
+      async status(ctx) {
+        if (ctx.params.runId && ctx.params.ownerNode)
+          await dropTakenOver(ctx.params.runId, ctx.params.ownerNode);
+        return {
+          nodeID: ctx.broker.nodeID,
+          slots,
+          free: freeSlots(),
+          gpu: config.WORKER_GPU,
+          backend: config.PROXIMA_BACKEND,
+          runners: [...held].map(([id, s]) => ({
+            id,
+            runId: s.runId,
+            ownerNode: s.ownerNode,
+            initialized: s.runner !== null,
+            shared: s.shared,
+          })),
+          draining,
+        };
       },
 
       /** Every worker node's status (for the API), asked of each node. */
-      list: {
-        visibility: "public",
-        params: {},
-        handler(ctx: Context): Promise<WorkerStatus[]> {
-          return workerStatuses(ctx.broker);
-        },
+      list(ctx) {
+        return workerStatuses(ctx.broker);
       },
 
       /**
@@ -179,115 +172,75 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
        * `share`, a full node that already hosts a runner of the run grants one more runner in that slot:
        * a run that lost a runner and finds no free slot continues on fewer slots rather than waiting.
        */
-      reserve: {
-        visibility: "public",
-        params: {
-          runId: "uuid",
-          ownerNode: "string",
-          count: { type: "number", integer: true, min: 1, max: 1024 },
-          gpu: { type: "boolean", optional: true },
-          share: { type: "boolean", optional: true },
-        },
-        async handler(
-          ctx: Context<{ runId: string; ownerNode: string; count: number; gpu?: boolean; share?: boolean }>,
-        ) {
-          const { runId, ownerNode, count, gpu, share } = ctx.params;
-          if (draining || (gpu && !config.WORKER_GPU)) return { runnerIds: [] };
-          await dropTakenOver(runId, ownerNode);
-          const grant = Math.min(count, freeSlots());
-          const runnerIds: string[] = [];
-          for (let i = 0; i < grant; i++) {
+      async reserve(ctx) {
+        const { runId, ownerNode, count, gpu, share } = ctx.params;
+        if (draining || (gpu && !config.WORKER_GPU)) return { runnerIds: [] };
+        await dropTakenOver(runId, ownerNode);
+        const grant = Math.min(count, freeSlots());
+        const runnerIds: string[] = [];
+        for (let i = 0; i < grant; i++) {
+          const id = randomUUID();
+          held.set(id, { runId, ownerNode, runner: null, shared: false });
+          runnerIds.push(id);
+        }
+        if (grant === 0 && share) {
+          const hosts = [...held.values()].some(
+            (s) => s.runId === runId && s.ownerNode === ownerNode && !s.shared,
+          );
+          if (hosts) {
             const id = randomUUID();
-            held.set(id, { runId, ownerNode, runner: null, shared: false });
-            runnerIds.push(id);
+            held.set(id, { runId, ownerNode, runner: null, shared: true });
+            return { runnerIds: [id], shared: true };
           }
-          if (grant === 0 && share) {
-            const hosts = [...held.values()].some(
-              (s) => s.runId === runId && s.ownerNode === ownerNode && !s.shared,
-            );
-            if (hosts) {
-              const id = randomUUID();
-              held.set(id, { runId, ownerNode, runner: null, shared: true });
-              return { runnerIds: [id], shared: true };
-            }
-          }
-          return { runnerIds };
-        },
+        }
+        return { runnerIds };
       },
 
       /** Builds a reserved runner's envs and collector (from a checkpointed state when given). */
-      init: {
-        visibility: "public",
-        params: { runnerId: "uuid", spec: "object", state: { type: "object", optional: true } },
-        async handler(
-          ctx: Context<{ runnerId: string; spec: EnvRunnerSpec; state?: RolloutCollectorState }>,
-        ) {
-          const { runnerId, spec, state } = ctx.params;
-          const slot = slotOf(runnerId);
-          const runner = await createRunner(spec, state);
-          const previous = slot.runner;
-          slot.runner = runner;
-          // Released while it was being built: nobody will sample it.
-          if (held.get(runnerId) !== slot) await runner.close();
-          await previous?.close();
-          return { ok: true };
-        },
+      async init(ctx) {
+        const { runnerId, spec, state } = ctx.params;
+        const slot = slotOf(runnerId);
+        const runner = await createRunner(spec, state);
+        const previous = slot.runner;
+        slot.runner = runner;
+        // Released while it was being built: nobody will sample it.
+        if (held.get(runnerId) !== slot) await runner.close();
+        await previous?.close();
+        return { ok: true };
       },
 
       /** One rollout with the weights sent (binary Float32Array); trajectories come back as typed arrays. */
-      sample: {
-        visibility: "public",
-        params: {
-          runnerId: "uuid",
-          version: { type: "number", integer: true },
-          policy: "any",
-          normalization: { type: "any", optional: true },
-        },
-        async handler(
-          ctx: Context<{
-            runnerId: string;
-            version: number;
-            policy: unknown;
-            normalization?: NormalizationState | null;
-          }>,
-        ): Promise<RunnerSample> {
-          const { runnerId, version, policy, normalization } = ctx.params;
-          if (!(policy instanceof Float32Array)) throw new BadRequestError("policy must be a Float32Array");
-          const runner = slotOf(runnerId).runner;
-          if (!runner)
-            throw new ConflictError("the env runner was reserved but not initialised", { runnerId });
-          let sample: RunnerSample;
-          if (!runner.spec.codeEnv) sample = await runner.sample({ version, policy, normalization });
-          else {
-            try {
-              sample = await runner.sample({ version, policy, normalization });
-            } catch (err) {
-              throw envFailure(runner.spec.envId, err);
-            }
+      async sample(ctx) {
+        const { runnerId, version, policy, normalization } = ctx.params;
+        const runner = slotOf(runnerId).runner;
+        if (!runner) throw new ConflictError("the env runner was reserved but not initialised", { runnerId });
+        let sample: RunnerSample;
+        if (!runner.spec.codeEnv) sample = await runner.sample({ version, policy, normalization });
+        else {
+          try {
+            sample = await runner.sample({ version, policy, normalization });
+          } catch (err) {
+            throw envFailure(runner.spec.envId, err);
           }
-          recordWorkerEnvSteps(runner.spec.numEnvs * runner.spec.config.numSteps);
-          return sample;
-        },
+        }
+        recordWorkerEnvSteps(runner.spec.numEnvs * runner.spec.config.numSteps);
+        return sample;
       },
 
       /** Frees a run's runners (all of them, or those named). */
-      release: {
-        visibility: "public",
-        params: { runId: "uuid", runnerIds: { type: "array", items: "string", optional: true } },
-        handler(ctx: Context<{ runId: string; runnerIds?: string[] }>) {
-          const { runId, runnerIds } = ctx.params;
-          const ids = runnerIds ?? [...held].filter(([, s]) => s.runId === runId).map(([id]) => id);
-          let released = 0;
-          for (const id of ids) {
-            const slot = held.get(id);
-            if (slot?.runId === runId && free(id, slot)) released++;
-          }
-          if (released > 0)
-            ctx.broadcast(WORKERS_FREED_EVENT, { nodeID: ctx.broker.nodeID, free: freeSlots() });
-          return { released };
-        },
+      release(ctx) {
+        const { runId, runnerIds } = ctx.params;
+        const ids = runnerIds ?? [...held].filter(([, s]) => s.runId === runId).map(([id]) => id);
+        let released = 0;
+        for (const id of ids) {
+          const slot = held.get(id);
+          if (slot?.runId === runId && free(id, slot)) released++;
+        }
+        if (released > 0)
+          ctx.broadcast(WORKERS_FREED_EVENT, { nodeID: ctx.broker.nodeID, free: freeSlots() });
+        return { released };
       },
-    },
+    }),
 
     events: {
       /** The node hosting a run is gone: its runners here would never be released otherwise. */

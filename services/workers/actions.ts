@@ -42,7 +42,7 @@ export const WORKERS_ACTIONS = defineActions({
       spec: objectOf<EnvRunnerSpec>(),
       state: objectOf<RolloutCollectorState>().optional(),
     }),
-    result: returns<{ ok: true }>(),
+    result: returns<{ ok: boolean }>(),
   },
   /** One rollout with the weights sent (binary Float32Array); trajectories come back as typed arrays. */
   sample: {
