@@ -81,6 +81,8 @@ export function createBrokerOptions(config: Config, services: string[], logger: 
       check: (err: Errors.MoleculerError | Error) =>
         !(err instanceof Errors.MoleculerError && err.code >= 400 && err.code < 500),
     },
+    // Actions parse their params with their contracts' zod schemas (services/action.ts): one validator.
+    validator: false,
     // Graceful shutdown: stop() waits for in-flight requests before services stop.
     tracking: { enabled: true, shutdownTimeout: 10_000 },
     heartbeatInterval: config.HEARTBEAT_INTERVAL_S,

@@ -256,7 +256,6 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
     events: {
       /** A trial's run changed status (ended, most usefully): its sweep looks now, not at its next poll. */
       [RUN_STATUS_EVENT]: {
-        params: { runId: "string", status: "string" },
         handler(ctx: Context<RunStatusEvent>) {
           for (const actor of host.actors()) if (actor.watches(ctx.params.runId)) actor.wake();
         },
