@@ -1,3 +1,4 @@
+import { type FieldProblem, plainFieldMessage } from "../../contracts/problems.ts";
 import { type Credentials, loadCredentials, saveCredentials } from "./credentials.ts";
 
 /**
@@ -5,10 +6,7 @@ import { type Credentials, loadCredentials, saveCredentials } from "./credential
  * it is about to expire or is refused, the rotated pair saved at once (a refresh token works once).
  * Server errors become `ProblemError`s carrying the problem+json `detail` and field problems.
  */
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
+export type { FieldProblem };
 
 export class ProblemError extends Error {
   override name = "ProblemError";
@@ -168,7 +166,8 @@ export class RemoteClient {
 export function reportError(command: string, err: unknown): number {
   if (err instanceof ProblemError) {
     process.stderr.write(`proxima ${command}: ${err.message}\n`);
-    for (const e of err.errors) process.stderr.write(`  ${e.field}: ${e.message}\n`);
+    // Every field the server named, one line each, in plain language (contracts/problems.ts).
+    for (const e of err.errors) process.stderr.write(`  ${e.field}: ${plainFieldMessage(e.message)}\n`);
     return 1;
   }
   throw err;

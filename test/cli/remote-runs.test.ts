@@ -179,6 +179,26 @@ test("server validation errors print the detail and each field problem, and exit
   t.regex(missing.stderr, /run not found/);
 });
 
+test("every invalid field is printed, one line each, in plain language rather than the validator's words", async (t) => {
+  const { cli } = await loggedIn(t);
+  const r = await cli.run([
+    "runs",
+    "create",
+    "--env",
+    "CartPole-v1",
+    "--total-steps",
+    "1280",
+    "--set",
+    "learningRate=-1",
+    "--set",
+    "gamma=2",
+  ]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^ {2}hyperparameters\.learningRate: must be greater than 0$/m);
+  t.regex(r.stderr, /^ {2}hyperparameters\.gamma: must be at most 1$/m);
+  t.notRegex(r.stderr, /Too (small|big)|expected number/);
+});
+
 test("an expired access token is renewed with the stored refresh token, and the new pair is stored", async (t) => {
   const { cli } = await loggedIn(t);
   const file = credentialsFile(cli);

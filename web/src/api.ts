@@ -5,10 +5,9 @@
  * across tabs with a Web Lock: two tabs presenting the same refresh token would look like token
  * reuse to the server, which then revokes the whole login.
  */
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
+import type { FieldProblem } from "../../contracts/problems.ts";
+
+export type { FieldProblem };
 
 export interface Problem {
   type?: string;

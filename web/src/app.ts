@@ -1,3 +1,4 @@
+import { plainFieldMessage } from "../../contracts/problems.ts";
 import { Api, ApiError, type FieldProblem } from "./api.ts";
 import { h } from "./dom.ts";
 import { Live } from "./live.ts";
@@ -30,13 +31,13 @@ export function errorBox(err: unknown): HTMLElement {
 
 /**
  * Shows each field problem of a problem+json 422 next to its input (`data-field` names the request
- * field, as the API does: `totalSteps`, `hyperparameters.learningRate`, `resources.runners`) and
- * returns the problems no field claimed.
+ * field, as the API does: `totalSteps`, `hyperparameters.learningRate`, `resources.runners`), all of
+ * them at once and in plain language (contracts/problems.ts), and returns the problems no field
+ * claimed. The first invalid input gets the focus.
  */
 export function showFieldErrors(form: HTMLFormElement, errors: readonly FieldProblem[]): FieldProblem[] {
   clearFieldErrors(form);
   const unclaimed: FieldProblem[] = [];
-  let first: HTMLElement | null = null;
   for (const problem of errors) {
     const field = form.querySelector<HTMLElement>(`[data-field="${CSS.escape(problem.field)}"]`);
     if (!field) {
@@ -45,12 +46,14 @@ export function showFieldErrors(form: HTMLFormElement, errors: readonly FieldPro
     }
     const input = field.querySelector<HTMLElement>("input, select, textarea");
     const slot = field.querySelector<HTMLElement>(".field-error");
-    if (slot) slot.textContent = problem.message;
+    // Two problems of one field (rare) are both shown.
+    if (slot)
+      slot.textContent = [slot.textContent, plainFieldMessage(problem.message)].filter(Boolean).join(" ");
     field.classList.add("invalid");
     input?.setAttribute("aria-invalid", "true");
-    first ??= input;
   }
-  first?.focus();
+  // The first invalid field in the form's order, whatever order the problems came in.
+  form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
   return unclaimed;
 }
 

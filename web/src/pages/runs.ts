@@ -1,4 +1,5 @@
 import catalog, { type CatalogEnv, type JsonSchemaProperty } from "proxima:catalog";
+import { type FieldProblem, plainFieldMessage } from "../../../contracts/problems.ts";
 import { ACTIVE_STATUSES, isRunStatus, RUN_STATUSES } from "../../../contracts/run-status.ts";
 import type { PublicRun } from "../../../contracts/runs.ts";
 import { ApiError, type User } from "../api.ts";
@@ -243,6 +244,43 @@ function hyperInput(name: string, schema: JsonSchemaProperty): HyperInput {
   };
 }
 
+interface NumberRule {
+  integer: boolean;
+  minimum?: number;
+  exclusiveMinimum?: number;
+  maximum?: number;
+  /** Empty means "none" (a nullable hyperparameter) rather than a missing value. */
+  optional?: boolean;
+}
+
+/** What is wrong with a number typed into the form, in the words of contracts/problems.ts; null: nothing. */
+function numberProblem(raw: string, rule: NumberRule): string | null {
+  const text = raw.trim();
+  if (text === "") return rule.optional ? null : "must not be empty";
+  const n = Number(text);
+  if (!Number.isFinite(n)) return rule.integer ? "must be a whole number" : "must be a number";
+  if (rule.integer && !Number.isInteger(n)) return "must be a whole number";
+  if (rule.minimum !== undefined && n < rule.minimum) return `must be at least ${rule.minimum}`;
+  if (rule.exclusiveMinimum !== undefined && n <= rule.exclusiveMinimum)
+    return `must be greater than ${rule.exclusiveMinimum}`;
+  if (rule.maximum !== undefined && n > rule.maximum) return `must be at most ${rule.maximum}`;
+  return null;
+}
+
+/** A hyperparameter's number rule from the catalog's schema (the one the API validates with). */
+function ruleOf(hi: HyperInput, schema: JsonSchemaProperty): NumberRule | null {
+  if (hi.kind !== "number" && hi.kind !== "integer" && hi.kind !== "nullable-number") return null;
+  const numeric = hi.kind === "nullable-number" ? schema.anyOf?.find((s) => s.type !== "null") : schema;
+  if (!numeric) return null;
+  return {
+    integer: numeric.type === "integer",
+    minimum: numeric.minimum,
+    exclusiveMinimum: numeric.exclusiveMinimum,
+    maximum: numeric.maximum,
+    optional: hi.kind === "nullable-number",
+  };
+}
+
 function rangeText(schema: JsonSchemaProperty): string {
   const lo = schema.minimum ?? schema.exclusiveMinimum;
   const parts: string[] = [];
@@ -416,6 +454,40 @@ export const newRunPage: Page = (main) => {
     return trimmed !== "" && Number.isFinite(Number(trimmed)) ? Number(trimmed) : trimmed;
   };
 
+  /**
+   * Every number of the form, checked here against the same bounds. The API names every bad field of
+   * the request, but checks the hyperparameters only once the request's own fields are valid: a bad
+   * total and a bad learning rate would come back one after the other. So a refused request's
+   * problems are shown with those the form finds itself; what needs the server (a preset's
+   * cross-field rules, quotas) comes from it alone.
+   */
+  const formProblems = (): FieldProblem[] => {
+    const checks: [string, string, NumberRule][] = [
+      ["totalSteps", totalSteps.value, { integer: true, minimum: 1 }],
+      ["seed", seed.value, { integer: true, minimum: 0 }],
+      ["resources.runners", runners.value, { integer: true, minimum: 1 }],
+    ];
+    for (const hi of inputs) {
+      const rule = ruleOf(hi, props[hi.name] ?? {});
+      if (rule) checks.push([`hyperparameters.${hi.name}`, (hi.input as HTMLInputElement).value, rule]);
+    }
+    return checks.flatMap(([name, raw, rule]) => {
+      const message = numberProblem(raw, rule);
+      return message ? [{ field: name, message }] : [];
+    });
+  };
+  const withFormProblems = (server: readonly FieldProblem[]): FieldProblem[] => {
+    // The form's own words win for a field both name: they speak of what was typed ("must not be
+    // empty" rather than the request's "must be a number" for an empty box).
+    const local = formProblems();
+    const named = new Set(local.map((p) => p.field));
+    return [...local, ...server.filter((p) => !named.has(p.field))];
+  };
+  const needChanges = () =>
+    status.replaceChildren(
+      h("p", { class: "error", role: "alert" }, "Some fields need a change: see the messages below them."),
+    );
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearFieldErrors(form);
@@ -438,26 +510,21 @@ export const newRunPage: Page = (main) => {
       const run = await api.post<Run>("/api/v1/runs", body);
       navigate(`/runs/${run.id}`);
     } catch (err) {
-      const unclaimed = err instanceof ApiError ? showFieldErrors(form, err.errors) : [];
-      if (!(err instanceof ApiError) || err.errors.length === 0 || unclaimed.length > 0) {
+      const problems = err instanceof ApiError && err.errors.length > 0 ? withFormProblems(err.errors) : [];
+      const unclaimed = showFieldErrors(form, problems);
+      if (problems.length === 0 || unclaimed.length > 0) {
         status.replaceChildren(errorBox(err));
         if (unclaimed.length > 0) {
           status.append(
             h(
               "ul",
               { class: "error" },
-              unclaimed.map((p) => h("li", null, `${p.field}: ${p.message}`)),
+              unclaimed.map((p) => h("li", null, `${p.field}: ${plainFieldMessage(p.message)}`)),
             ),
           );
         }
       } else {
-        status.replaceChildren(
-          h(
-            "p",
-            { class: "error", role: "alert" },
-            "Some fields need a change: see the messages below them.",
-          ),
-        );
+        needChanges();
       }
     } finally {
       submit.disabled = false;
