@@ -77,6 +77,12 @@ export const TestOutcomeSchema = z.object({
   passed: z.boolean(),
   message: z.string(),
   timeMs: z.number(),
+  scored: z
+    .literal(false)
+    .optional()
+    .describe(
+      "false: a check shown for information (an example), not counted in the score; absent: counted.",
+    ),
 });
 
 export const PublicSubmissionSchema = z

@@ -64,6 +64,20 @@ export function functionExercise<T>(spec: FunctionExerciseSpec<T>): Exercise {
   };
 }
 
+/**
+ * What a test the job never reached says: the job's own failure (a syntax error, a top-level throw,
+ * memory) is the grade's `error`, said once, rather than repeated on every test.
+ */
+export const NOT_RUN_MESSAGE = "not run: the code failed before this test (see the error)";
+
+/**
+ * Whether a call was never attempted: the sandbox fills the calls a failed job did not reach with
+ * its failure, prefixed "not run: " (sandbox/result.ts).
+ */
+function notReached(call: SandboxCallResult<unknown>): boolean {
+  return !call.ok && call.error.message.startsWith("not run");
+}
+
 /** Turns a call's result into a test outcome; `mismatch` runs only for a call that returned. */
 export function outcomeOf(
   call: SandboxCallResult<unknown>,
@@ -71,6 +85,7 @@ export function outcomeOf(
   mismatch: (value: unknown) => string | null,
 ): TestOutcome {
   const timeMs = round(call.timeMs, 3);
+  if (notReached(call)) return { name: call.name, hidden, passed: false, message: NOT_RUN_MESSAGE, timeMs };
   if (!call.ok) {
     return {
       name: call.name,
@@ -99,9 +114,10 @@ function hiddenFailure(error: SandboxFailure): string {
 }
 
 /**
- * Score = points × passed tests / tests (every test weighs the same), rounded to 0.01; the
- * submission passes when the score reaches `passingScore` of the points. A job that failed as a
- * whole (the code did not load, ran out of memory or time, or its process died) is an `error`.
+ * Score = points × passed tests / tests (every test weighs the same, `scored: false` ones not at
+ * all), rounded to 0.01; the submission passes when the score reaches `passingScore` of the points.
+ * A job that failed as a whole (the code did not load, ran out of memory or time, or its process
+ * died) is an `error`.
  */
 export function report(
   points: number,
@@ -110,8 +126,9 @@ export function report(
   results: readonly SandboxResult<unknown>[],
   extra: { runtimeMs?: number; error?: string | null; console?: string } = {},
 ): GradeReport {
-  const passedCount = tests.filter((t) => t.passed).length;
-  const score = tests.length === 0 ? 0 : round((points * passedCount) / tests.length, 2);
+  const scored = tests.filter((t) => t.scored !== false);
+  const passedCount = scored.filter((t) => t.passed).length;
+  const score = scored.length === 0 ? 0 : round((points * passedCount) / scored.length, 2);
   const failedJob = results.find((r) => r.status === "error");
   const error =
     extra.error ?? (failedJob?.error ? `${failedJob.error.kind}: ${failedJob.error.message}` : null);

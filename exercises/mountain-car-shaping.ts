@@ -195,7 +195,12 @@ async function grade(code: string, sandbox: Sandbox): Promise<GradeReport> {
       runtimeMs: performance.now() - started,
       console: results.map((r) => r.console).join(""),
     });
-  const withExamples = (r: GradeReport): GradeReport => ({ ...r, tests: [...exampleOutcomes, ...r.tests] });
+  // The examples only check that shapeReward returns numbers: shown, never scored (the score is the
+  // training's), so that "2 checks passed" never sits beside 0 points.
+  const withExamples = (r: GradeReport): GradeReport => ({
+    ...r,
+    tests: [...exampleOutcomes.map((t): TestOutcome => ({ ...t, scored: false })), ...r.tests],
+  });
 
   if (!exampleOutcomes.every((t) => t.passed)) {
     // Nothing trains on a function that does not return numbers; the examples say why.

@@ -51,6 +51,8 @@ export interface TestOutcome {
   passed: boolean;
   message: string;
   timeMs: number;
+  /** false: shown for information (an example), not counted in the score. */
+  scored?: false;
 }
 
 /** What grading a submission produced. */

@@ -65,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
         const mark = t.passed ? "✓" : "✗";
         const detail = t.passed ? "" : `: ${t.message}`;
         process.stdout.write(
-          `${mark} ${t.name}${t.hidden ? " (hidden)" : ""}${detail} (${t.timeMs.toFixed(0)} ms)\n`,
+          `${mark} ${t.name}${t.hidden ? " (hidden)" : ""}${t.scored === false ? " (example, not scored)" : ""}${detail} (${t.timeMs.toFixed(0)} ms)\n`,
         );
       }
       if (submission.error) process.stdout.write(`error: ${submission.error}\n`);

@@ -4,6 +4,7 @@ import { referenceSurrogate, surrogateCase } from "../../exercises/clipped-surro
 import { referenceValueLoss } from "../../exercises/clipped-value-loss.ts";
 import { referenceDiscountedReturns } from "../../exercises/discounted-returns.ts";
 import { referenceGae } from "../../exercises/gae.ts";
+import { NOT_RUN_MESSAGE } from "../../exercises/grading.ts";
 import { EXERCISES, getExercise, publicExercise } from "../../exercises/index.ts";
 import { SandboxPool } from "../../sandbox/index.ts";
 import { SOLUTIONS } from "./solutions.ts";
@@ -98,6 +99,26 @@ test("mountain-car-shaping: energy-based shaping passes the training run, the pl
     plain.tests.find((x) => /greedy policy reaches/.test(x.name))!.message,
     /reached the flag in 0 of 10/,
   );
+  // Its two examples pass, but are shown as such and not scored: no "2 passed" beside 0 points.
+  t.is(plain.score, 0);
+  t.deepEqual(
+    plain.tests.filter((x) => x.passed).map((x) => x.scored),
+    [false, false],
+  );
+  t.true(plain.tests.slice(2).every((x) => x.scored === undefined && !x.passed));
+});
+
+test("a function exercise whose code does not compile: the syntax error is said once, the tests were not run", async (t) => {
+  const exercise = getExercise("gae")!;
+  const r = await exercise.grade("function gae( {", pool);
+  t.is(r.status, "error");
+  t.is(r.score, 0);
+  t.regex(r.error ?? "", /^syntax: SyntaxError/);
+  t.true(r.tests.length > 2);
+  for (const x of r.tests) {
+    t.false(x.passed);
+    t.is(x.message, NOT_RUN_MESSAGE);
+  }
 });
 
 test("mountain-car-shaping: a slow shaping function is stopped by its time budget, not trained on for minutes", async (t) => {

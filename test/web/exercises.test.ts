@@ -52,10 +52,23 @@ function suite() {
       t.true((await result.locator('li[data-passed="true"]').count()) >= failedTests);
       await screenshot(page, "exercise-passed");
 
-      // The draft survives a reload.
+      // The draft survives a reload, and so does the learner's history: latest first, the best score.
       await page.reload();
       await page.locator(".cm-content").waitFor();
       t.regex((await page.locator(".cm-content").textContent()) ?? "", /g = rewards\[t\] \+ gamma \* g/);
+      const history = page.locator('section[aria-label="Your submissions"]');
+      await history.locator("tbody tr").nth(1).waitFor();
+      t.is(await history.locator("tbody tr").count(), 2);
+      t.is(await history.locator("tbody tr").nth(0).locator("[data-status]").textContent(), "passed");
+      t.is(await history.locator("tbody tr").nth(1).locator("[data-status]").textContent(), "failed");
+      t.regex(
+        (await history.locator("[data-best]").textContent()) ?? "",
+        /^Best: (\d+) \/ \1 points passed after 2 graded submissions\.$/,
+      );
+      // An earlier submission's result can be shown again.
+      await history.locator("tbody tr").nth(1).getByRole("button").click();
+      await result.and(page.locator('[data-status="failed"]')).waitFor();
+      await screenshot(page, "exercise-history");
 
       await page.getByRole("link", { name: "My progress" }).click();
       await page

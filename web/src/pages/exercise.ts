@@ -1,9 +1,9 @@
 import { javascript } from "@codemirror/lang-javascript";
 import { basicSetup, EditorView } from "codemirror";
 import DOMPurify from "dompurify";
-import type { PublicExercise } from "../../../contracts/submissions.ts";
+import type { PublicExercise, PublicSubmission, UserProgress } from "../../../contracts/submissions.ts";
 import { api, errorBox, live } from "../app.ts";
-import { h, statusBadge } from "../dom.ts";
+import { fmtDate, fmtNumber, h, statusBadge } from "../dom.ts";
 import type { Cleanup, Page } from "../router.ts";
 
 /**
@@ -14,19 +14,8 @@ import type { Cleanup, Page } from "../router.ts";
  * one line per test. The grade arrives by the WebSocket's `submission` push; polling covers a socket
  * that is down at the time.
  */
-interface Submission {
-  id: string;
-  status: string;
-  score: number;
-  maxScore: number;
-  tests: { name: string; hidden: boolean; passed: boolean; message: string; timeMs: number }[];
-  console: string;
-  consoleTruncated: boolean;
-  error: string | null;
-  runtimeMs: number | null;
-  /** A passed environment submission's env id (`custom:<id>`). */
-  envId?: string | null;
-}
+/** The API's own shape (contracts/submissions.ts). */
+type Submission = PublicSubmission;
 
 const GRADED = new Set(["passed", "failed", "error"]);
 const POLL_MS = 1000;
@@ -56,20 +45,26 @@ function statementFragment(html: string): DocumentFragment {
   return fragment;
 }
 
+/**
+ * The grade's headline, in the score's own terms: only scored tests are counted (a training
+ * exercise's examples are shown but not scored), so that it never reads "2 checks passed" beside 0
+ * points.
+ */
+function gradeLine(s: Submission): string {
+  const scored = s.tests.filter((t) => t.scored !== false);
+  const passed = scored.filter((t) => t.passed).length;
+  const examples = s.tests.length - scored.length;
+  if (examples === 0)
+    return ` ${fmtNumber(s.score)} / ${s.maxScore} points, ${passed} of ${scored.length} tests passed`;
+  const unscored = `; ${examples} example${examples === 1 ? "" : "s"} shown, not scored`;
+  return ` ${fmtNumber(s.score)} / ${s.maxScore} points, ${passed} of ${scored.length} scored checks passed${unscored}`;
+}
+
 function resultView(s: Submission): HTMLElement {
-  const passed = s.tests.filter((t) => t.passed).length;
   return h(
     "section",
     { class: "card", "aria-label": "Result", "data-submission": s.id, "data-status": s.status },
-    h(
-      "h2",
-      null,
-      "Result ",
-      statusBadge(s.status),
-      GRADED.has(s.status)
-        ? ` ${s.score} / ${s.maxScore} points, ${passed} of ${s.tests.length} tests passed`
-        : "",
-    ),
+    h("h2", null, "Result ", statusBadge(s.status), GRADED.has(s.status) ? gradeLine(s) : ""),
     GRADED.has(s.status) ? null : h("p", { class: "muted", role: "status" }, "Grading…"),
     s.error ? h("p", { class: "error" }, s.error) : null,
     s.envId
@@ -94,6 +89,7 @@ function resultView(s: Submission): HTMLElement {
           h("span", { class: "visually-hidden" }, t.passed ? "passed: " : "failed: "),
           h("strong", null, t.name),
           t.hidden ? h("span", { class: "muted" }, " (hidden)") : null,
+          t.scored === false ? h("span", { class: "muted" }, " (example, not scored)") : null,
           t.passed ? null : h("div", { class: "error" }, t.message),
           h("span", { class: "muted" }, ` ${t.timeMs.toFixed(0)} ms`),
         ),
@@ -108,6 +104,72 @@ function resultView(s: Submission): HTMLElement {
         )
       : null,
   );
+}
+
+/** The learner's standing on this exercise: best score, then every submission, latest first. */
+function historyView(
+  exercise: PublicExercise,
+  progress: UserProgress | null,
+  items: Submission[],
+  show: (id: string) => void,
+): HTMLElement[] {
+  const mine = progress?.exercises.find((e) => e.exerciseId === exercise.id);
+  const best = mine
+    ? h(
+        "p",
+        { "data-best": String(mine.bestScore) },
+        `Best: ${fmtNumber(mine.bestScore)} / ${mine.maxScore} points `,
+        statusBadge(mine.passed ? "passed" : "failed"),
+        ` after ${mine.attempts} graded submission${mine.attempts === 1 ? "" : "s"}.`,
+      )
+    : h("p", { class: "empty" }, "No graded submission yet.");
+  const rows = items.map((s) =>
+    h(
+      "tr",
+      { "data-submission": s.id },
+      h("td", null, fmtDate(s.createdAt)),
+      h("td", null, statusBadge(s.status)),
+      h("td", { class: "num" }, GRADED.has(s.status) ? `${fmtNumber(s.score)} / ${s.maxScore}` : "–"),
+      h(
+        "td",
+        null,
+        h(
+          "button",
+          {
+            type: "button",
+            class: "link",
+            onclick: () => show(s.id),
+            "aria-label": `Show the submission of ${fmtDate(s.createdAt)}`,
+          },
+          "Show",
+        ),
+      ),
+    ),
+  );
+  if (items.length === 0)
+    return [h("h2", null, "Your submissions"), h("p", { class: "empty" }, "Nothing submitted yet.")];
+  return [
+    h("h2", null, "Your submissions"),
+    best,
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { class: "history" },
+        h(
+          "thead",
+          null,
+          h(
+            "tr",
+            null,
+            ["Submitted", "Status", "Score", ""].map((c) => h("th", { scope: "col" }, c)),
+          ),
+        ),
+        h("tbody", null, rows),
+      ),
+    ),
+  ];
 }
 
 export const exercisePage: Page = (main, { id }) => {
@@ -134,6 +196,7 @@ export const exercisePage: Page = (main, { id }) => {
       const reset = h("button", { type: "button" }, "Reset to starter code");
       const resultSlot = h("div", { "aria-live": "polite" });
       const submitStatus = h("div", { class: "form-status" });
+      const history = h("section", { "aria-label": "Your submissions", class: "history" });
       main.append(
         h(
           "div",
@@ -165,6 +228,7 @@ export const exercisePage: Page = (main, { id }) => {
             h("div", { class: "actions" }, submit, reset),
             submitStatus,
             resultSlot,
+            history,
           ),
         ),
       );
@@ -192,12 +256,35 @@ export const exercisePage: Page = (main, { id }) => {
 
       let current: string | null = null;
       let poll: ReturnType<typeof setTimeout> | undefined;
+      const loadHistory = async () => {
+        const query = new URLSearchParams({ limit: "20" });
+        // An admin's list is everyone's: this page shows the caller's own.
+        if (api.me) query.set("userId", api.me.id);
+        try {
+          const [page, progress] = await Promise.all([
+            api.get<{ items: Submission[] }>(
+              `/api/v1/exercises/${encodeURIComponent(exercise.id)}/submissions?${query}`,
+            ),
+            api.get<UserProgress>("/api/v1/me/progress").catch(() => null),
+          ]);
+          if (!disposed)
+            history.replaceChildren(
+              ...historyView(exercise, progress, page.items, (sid) => {
+                current = sid;
+                void fetchResult(sid);
+              }),
+            );
+        } catch (err) {
+          if (!disposed) history.replaceChildren(errorBox(err));
+        }
+      };
       const show = (s: Submission) => {
         if (s.id !== current) return;
         resultSlot.replaceChildren(resultView(s));
         if (GRADED.has(s.status)) {
           clearTimeout(poll);
           submit.disabled = false;
+          void loadHistory();
         }
       };
       const fetchResult = async (submissionId: string) => {
@@ -219,6 +306,7 @@ export const exercisePage: Page = (main, { id }) => {
         }),
         () => clearTimeout(poll),
       );
+      void loadHistory();
       submit.addEventListener("click", async () => {
         submitStatus.replaceChildren();
         submit.disabled = true;
