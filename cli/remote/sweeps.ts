@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
+import { formatParam, formatParams } from "../../contracts/sweep-format.ts";
 import { ACTIVE_SWEEP_STATUSES, isSweepStatus } from "../../contracts/sweep-status.ts";
 import type { PublicSweep, PublicTrial } from "../../contracts/sweeps.ts";
 import {
@@ -195,7 +196,7 @@ function trialsTable(s: Sweep): string {
     ...(s.trials ?? []).map((t) => [
       String(t.index),
       t.pruned ? `pruned@${t.pruned.rung}` : t.status,
-      ...params.map((p) => JSON.stringify(t.params[p])),
+      ...params.map((p) => formatParam(t.params[p])),
       `${t.steps}/${t.totalSteps}`,
       compact(t.lastMetric),
       compact(t.finalMetric),
@@ -207,7 +208,7 @@ function trialsTable(s: Sweep): string {
 
 function summary(s: Sweep): string {
   const best = s.best
-    ? `best #${s.best.index} ${compact(s.best.metric)} ${JSON.stringify(s.best.params)}`
+    ? `best #${s.best.index} ${compact(s.best.metric)} (${formatParams(s.best.params)})`
     : "no result yet";
   return `${s.name} (${s.env}, ${s.method}): ${s.status}; ${counts(s)}; ${best}`;
 }

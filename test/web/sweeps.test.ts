@@ -84,6 +84,14 @@ function suite() {
 
       t.is(await page.locator('figure[data-chart^="charts-episodic-return-vs-"]').count(), 2);
       await screenshot(page, "sweep");
+      // The trials table stays within the page at 1280 and 390 px: it scrolls in its own box.
+      for (const width of [1280, 390]) {
+        await page.setViewportSize({ width, height: 900 });
+        const overflow = Number(
+          await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"),
+        );
+        t.true(overflow <= 0, `${overflow} px of horizontal overflow at ${width} px`);
+      }
       t.deepEqual(w.errors, []);
       await w.context.close();
     },

@@ -1,3 +1,4 @@
+import { formatParam, formatParams, prunedReason } from "../../../contracts/sweep-format.ts";
 import { ACTIVE_SWEEP_STATUSES } from "../../../contracts/sweep-status.ts";
 import { api, errorBox, live } from "../app.ts";
 import { scatterChart } from "../charts.ts";
@@ -169,6 +170,7 @@ export const sweepPage: Page = (main, { id }) => {
     );
     const columns = ["#", "status", ...params, "steps", "last", "final", "eval"];
     const metric = String(sweep.definition["metric"] ?? "metric");
+    const mode = sweep.definition["mode"] === "min" ? "min" : "max";
     const label: Record<string, string> = {
       last: `latest ${metric}`,
       final: `final ${metric}`,
@@ -231,12 +233,12 @@ export const sweepPage: Page = (main, { id }) => {
                   t.pruned
                     ? h(
                         "span",
-                        { class: "muted" },
-                        ` at ${t.pruned.rung.toLocaleString()} steps (${fmtNumber(t.pruned.value)} < ${fmtNumber(t.pruned.cutoff)})`,
+                        { class: "muted pruned-reason" },
+                        `at ${t.pruned.rung.toLocaleString()} steps: ${prunedReason(t.pruned, mode, fmtNumber)}`,
                       )
                     : null,
                 ),
-                params.map((p) => h("td", { class: "num" }, JSON.stringify(t.params[p]))),
+                params.map((p) => h("td", { class: "num" }, formatParam(t.params[p]))),
                 h("td", { class: "num" }, `${t.steps.toLocaleString()} / ${t.totalSteps.toLocaleString()}`),
                 h("td", { class: "num" }, fmtNumber(t.lastMetric)),
                 h("td", { class: "num" }, fmtNumber(t.finalMetric)),
@@ -284,7 +286,7 @@ export const sweepPage: Page = (main, { id }) => {
             h("strong", null, "Best trial: "),
             h("a", { href: `/runs/${s.best.runId}` }, `#${s.best.index}`),
             ` ${fmtNumber(s.best.metric)} with `,
-            h("code", null, JSON.stringify(s.best.params)),
+            h("code", null, formatParams(s.best.params)),
           )
         : h("p", { class: "muted" }, `${s.env}, ${s.method}; no trial has a result yet.`),
       s.failureReason ? h("p", { class: "error" }, s.failureReason) : null,
