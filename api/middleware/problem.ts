@@ -73,14 +73,6 @@ export function problemMiddleware(): Middleware<ApiState> {
 function mapError(err: unknown): Mapped {
   if (err instanceof Errors.MoleculerError) {
     const type = err.type || "ERROR";
-    if (err.type === "VALIDATION_ERROR" && Array.isArray(err.data)) {
-      // A service's own parameter validator (fastest-validator) refused the call.
-      const errors = (err.data as { field?: string; message?: string }[]).map((e) => ({
-        field: e.field ?? "",
-        message: e.message ?? "is invalid",
-      }));
-      return { status: 422, type: "VALIDATION_FAILED", detail: "the request is invalid", errors };
-    }
     if (UNAVAILABLE_TYPES.has(type)) {
       return {
         status: 503,

@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 import { Errors, type ServiceBroker } from "moleculer";
 import type { Role } from "../../contracts/roles.ts";
 import { ForbiddenError, UnauthorizedError } from "../../lib/errors.ts";
-import type { RedeemedTicket } from "../../services/tickets/tickets.ts";
+import { call } from "../../services/actions.ts";
 import type { AuthStateCache } from "../auth/auth-state-cache.ts";
 import { BEARER_REALM, PROBLEM_CONTENT_TYPE } from "../middleware/problem.ts";
 import { invalidAccessToken, verifyAccessToken } from "./access-token.ts";
@@ -62,8 +62,10 @@ export async function authenticateUpgrade(
     userId = verified.sub;
     expiresAt = verified.expiresAt;
   } else if (ticket) {
-    const redeemed = await deps.broker.call<RedeemedTicket | null, { ticket: string }>("tickets.redeem", {
-      ticket,
+    const redeemed = await call(deps.broker, "tickets.redeem", { ticket }).catch((err: unknown) => {
+      // A malformed ticket (too long) fails the action's schema: it is an invalid ticket like any other.
+      if ((err as { type?: unknown }).type === "VALIDATION_FAILED") return null;
+      throw err;
     });
     if (!redeemed) {
       throw new UnauthorizedError("the ticket is unknown, used or expired", { bearerError: "invalid_token" });
@@ -112,21 +114,12 @@ export interface Refusal {
 
 export function refusalOf(err: unknown): Refusal {
   if (err instanceof Errors.MoleculerError) {
-    if (err.code >= 400 && err.code < 500 && err.type !== "VALIDATION_ERROR") {
+    if (err.code >= 400 && err.code < 500) {
       return {
         status: err.code,
         type: err.type,
         detail: err.message,
         data: err.data as Record<string, unknown>,
-      };
-    }
-    if (err.type === "VALIDATION_ERROR") {
-      // tickets.redeem's own validation: a malformed ticket is an invalid one.
-      return {
-        status: 401,
-        type: "UNAUTHORIZED",
-        detail: "the ticket is unknown, used or expired",
-        data: { bearerError: "invalid_token" },
       };
     }
     return {

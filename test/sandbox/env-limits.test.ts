@@ -130,8 +130,10 @@ test("a session past its overall CPU budget fails with a timeout that names the 
   t.is(error.message, "step() ran out of the session's overall CPU budget of 300 ms");
   // Many crossings passed their own 5 s limit before the budget ran out, and the last one was cut at
   // what was left of the budget: the session's CPU ends near 300 ms, far below one crossing's limit.
+  // What is left is given to isolated-vm in whole milliseconds, rounded down (env-isolate.ts
+  // cpuTimeout), so the last crossing may stop up to 1 ms short of the budget (299.94 ms was seen).
   t.true(steps > 1, `${steps} steps`);
-  t.true(session.cpuTimeMs >= 300 && session.cpuTimeMs < 1300, `${session.cpuTimeMs} ms`);
+  t.true(session.cpuTimeMs >= 299 && session.cpuTimeMs < 1300, `${session.cpuTimeMs} ms`);
   t.true(session.closed);
 });
 
