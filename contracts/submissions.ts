@@ -45,6 +45,8 @@ export const ExerciseSummarySchema = z
   })
   .meta({ title: "ExerciseSummary" });
 
+export type ExerciseSummary = z.infer<typeof ExerciseSummarySchema>;
+
 export const PublicExerciseSchema = ExerciseSummarySchema.extend({
   statement: z.string().describe("Markdown, with maths as TeX between $ (inline) or $$ (displayed)."),
   statementHtml: z
@@ -145,6 +147,8 @@ export const ExerciseProgressSchema = z.object({
   firstPassedAt: z.string().nullable(),
   lastSubmissionAt: z.string(),
 });
+
+export type ExerciseProgress = z.infer<typeof ExerciseProgressSchema>;
 
 export const EnvProgressSchema = z.object({
   env: z.string(),

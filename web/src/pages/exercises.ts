@@ -1,51 +1,8 @@
+/** The exercise catalogue with the caller's standing on each, and the progress pages (types: contracts/). */
+import type { ExerciseSummary, UserProgress } from "../../../contracts/submissions.ts";
 import { api, errorBox } from "../app.ts";
 import { fmtDate, fmtNumber, h, statusBadge } from "../dom.ts";
 import type { Page } from "../router.ts";
-
-/** The exercise catalogue with the caller's standing on each, and the progress pages. */
-interface ExerciseSummary {
-  id: string;
-  version: number;
-  kind: "function" | "training" | "environment";
-  title: string;
-  summary: string;
-  points: number;
-  passingScore: number;
-}
-
-export interface ExerciseProgress {
-  exerciseId: string;
-  title: string;
-  attempts: number;
-  bestScore: number;
-  maxScore: number;
-  passed: boolean;
-  bestSubmissionId: string | null;
-  firstPassedAt: string | null;
-  lastSubmissionAt: string;
-}
-
-export interface UserProgress {
-  userId: string;
-  email?: string;
-  name?: string;
-  exercisesAttempted: number;
-  exercisesPassed: number;
-  exercisesTotal: number;
-  points: number;
-  attempts: number;
-  lastActivity: string | null;
-  exercises: ExerciseProgress[];
-  runs: {
-    launched: number;
-    byEnv: {
-      env: string;
-      runs: number;
-      bestEpisodicReturn: number | null;
-      bestEvaluationReturn: number | null;
-    }[];
-  };
-}
 
 function table(headers: string[], rows: HTMLTableRowElement[], cls = ""): HTMLElement {
   return h(
