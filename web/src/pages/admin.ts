@@ -1,4 +1,5 @@
 import { ROLES } from "../../../contracts/roles.ts";
+import type { WorkerStatus } from "../../../contracts/workers.ts";
 import type { Role, User } from "../api.ts";
 import { api, errorBox } from "../app.ts";
 import { fmtDate, h } from "../dom.ts";
@@ -93,14 +94,7 @@ export const usersPage: Page = (main) => {
   return undefined;
 };
 
-interface WorkerNode {
-  nodeID: string;
-  slots: number;
-  free: number;
-  gpu: boolean;
-  backend: string;
-  runners: { id: string; runId: string; ownerNode: string; initialized: boolean }[];
-}
+type WorkerNode = WorkerStatus;
 
 /** Polled every 5 s: the pool changes as runs come and go and nodes join or leave. */
 export const workersPage: Page = (main) => {

@@ -1,5 +1,6 @@
 import { formatParam, formatParams, prunedReason } from "../../../contracts/sweep-format.ts";
 import { ACTIVE_SWEEP_STATUSES } from "../../../contracts/sweep-status.ts";
+import type { PublicSweep, PublicTrial } from "../../../contracts/sweeps.ts";
 import { api, errorBox, live } from "../app.ts";
 import { scatterChart } from "../charts.ts";
 import { clear, fmtDate, fmtNumber, h, statusBadge } from "../dom.ts";
@@ -13,44 +14,9 @@ import type { Page } from "../router.ts";
  * reconnect the hub sends every trial as it stands, and the page refreshes; while the sweep runs it is
  * also read every 5 s, for the broadcasts a just-restarted API node may have missed.
  */
-interface Trial {
-  id: string;
-  index: number;
-  status: string;
-  params: Record<string, unknown>;
-  seed: number;
-  runId: string;
-  totalSteps: number;
-  steps: number;
-  iteration: number;
-  lastMetric: number | null;
-  finalMetric: number | null;
-  evaluationReturn: number | null;
-  rungs: { rung: number; value: number | null; continued: boolean }[];
-  pruned: { rung: number; value: number | null; cutoff: number | null } | null;
-  failureReason: string | null;
-}
-
-interface Sweep {
-  id: string;
-  name: string;
-  env: string;
-  method: string;
-  status: string;
-  definition: Record<string, unknown>;
-  best: {
-    trialId: string;
-    index: number;
-    runId: string;
-    metric: number | null;
-    params: Record<string, unknown>;
-  } | null;
-  trialCounts: Record<string, number>;
-  failureReason: string | null;
-  createdAt: string;
-  finishedAt: string | null;
-  trials?: Trial[];
-}
+/** The API's own shapes (contracts/sweeps.ts), never a copy that could drift. */
+type Trial = PublicTrial;
+type Sweep = PublicSweep & { trials?: Trial[] };
 
 const ACTIVE: ReadonlySet<string> = new Set(ACTIVE_SWEEP_STATUSES);
 /** Coalesces the refreshes that a burst of trial updates asks for. */
