@@ -2,8 +2,8 @@ import type { ParameterizedContext } from "koa";
 import type { ServiceBroker } from "moleculer";
 import type { Config } from "../config.ts";
 import type { Role } from "../contracts/roles.ts";
+import type { PublicUser } from "../contracts/users.ts";
 import type { Logger } from "../lib/logger.ts";
-import type { PublicUser } from "../services/users/schemas.ts";
 import type { AuthStateCache } from "./auth/auth-state-cache.ts";
 
 /** What the API process knows about the caller of an authenticated request. */

@@ -1,11 +1,7 @@
 import { z } from "zod";
+import { PublicUserSchema, type TokenPair, TokenPairSchema } from "../../contracts/users.ts";
 import { ForbiddenError, UnauthorizedError } from "../../lib/errors.ts";
-import {
-  NewAccountSchema,
-  PublicUserSchema,
-  type TokenPair,
-  TokenPairSchema,
-} from "../../services/users/schemas.ts";
+import { NewAccountSchema } from "../../services/users/schemas.ts";
 import type { ApiContext, ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
 import { callService } from "./call.ts";

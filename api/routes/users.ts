@@ -1,11 +1,11 @@
 import { z } from "zod";
+import { PublicUserSchema } from "../../contracts/users.ts";
 import { NotFoundError } from "../../lib/errors.ts";
 import {
   EmailSchema,
   NameSchema,
   NewInviteSchema,
   PasswordSchema,
-  PublicUserSchema,
   RoleSchema,
 } from "../../services/users/schemas.ts";
 import type { ApiDeps } from "../context.ts";

@@ -1,11 +1,11 @@
 import { type EntityManager, LockMode, UniqueConstraintViolationException } from "@mikro-orm/postgresql";
 import type { Role } from "../../contracts/roles.ts";
+import type { PublicUser } from "../../contracts/users.ts";
 import { RefreshToken } from "../../db/entities/RefreshToken.ts";
 import { normalizeEmail, User } from "../../db/entities/User.ts";
 import { isStorableText } from "../../lib/cursor.ts";
 import { ConflictError, NotFoundError, ValidationFailedError } from "../../lib/errors.ts";
 import { assertAcceptablePassword, hashPassword } from "./passwords.ts";
-import type { PublicUser } from "./schemas.ts";
 
 /**
  * Accounts: creation, lookup, listing and the changes an admin may make. Every function works on the

@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { ROLES } from "../../contracts/roles.ts";
+import type { PublicUser, TokenPair } from "../../contracts/users.ts";
 import { defineActions, returns } from "../action.ts";
 import type { UserPage } from "./accounts.ts";
 import type { NewInvite } from "./registration.ts";
-import type { AuthState, PublicUser, TokenPair } from "./schemas.ts";
+import type { AuthState } from "./schemas.ts";
 
 /** The users service's actions (users.service.ts): what each takes and gives. */
 export const USERS_ACTIONS = defineActions({

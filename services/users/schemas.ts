@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ROLES } from "../../contracts/roles.ts";
+import type { PublicUser } from "../../contracts/users.ts";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordProblems } from "./passwords.ts";
 
 /**
@@ -56,31 +57,6 @@ export const NewInviteSchema = z
     expiresAt: z.iso.datetime(),
   })
   .meta({ title: "Invite" });
-
-export const PublicUserSchema = z
-  .object({
-    id: z.uuid(),
-    email: z.string(),
-    name: z.string(),
-    role: RoleSchema,
-    disabled: z.boolean(),
-    createdAt: z.iso.datetime(),
-    updatedAt: z.iso.datetime(),
-  })
-  .meta({ title: "User" });
-
-export type PublicUser = z.infer<typeof PublicUserSchema>;
-
-export const TokenPairSchema = z
-  .object({
-    accessToken: z.string().describe("JWT (HS256) to send as `Authorization: Bearer <token>`."),
-    refreshToken: z.string().describe("Opaque; exchange it once at /auth/refresh for a new pair."),
-    expiresIn: z.number().int().describe("Lifetime of the access token in seconds."),
-    tokenType: z.literal("Bearer"),
-  })
-  .meta({ title: "TokenPair" });
-
-export type TokenPair = z.infer<typeof TokenPairSchema>;
 
 /** What the API needs to know about the holder of a valid token, on every request. */
 export interface AuthState {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager } from "@mikro-orm/postgresql";
+import type { TokenPair } from "../../contracts/users.ts";
 import { RefreshToken } from "../../db/entities/RefreshToken.ts";
 import { normalizeEmail, type User } from "../../db/entities/User.ts";
 import { ForbiddenError, UnauthorizedError } from "../../lib/errors.ts";
@@ -7,7 +8,6 @@ import type { Logger } from "../../lib/logger.ts";
 import { findUserByEmail } from "./accounts.ts";
 import type { LoginLimiter } from "./login-limiter.ts";
 import { verifyAgainstDummy, verifyPassword } from "./passwords.ts";
-import type { TokenPair } from "./schemas.ts";
 import { hashRefreshToken, newRefreshToken, signAccessToken } from "./tokens.ts";
 
 /**

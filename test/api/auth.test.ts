@@ -1,5 +1,5 @@
 import test from "ava";
-import type { PublicUser, TokenPair } from "../../services/users/schemas.ts";
+import type { PublicUser, TokenPair } from "../../contracts/users.ts";
 import { TEST_PASSWORD, useTestPlatform } from "../helpers/platform.ts";
 
 const api = useTestPlatform(test);

@@ -1,5 +1,5 @@
 import test from "ava";
-import type { PublicUser } from "../../services/users/schemas.ts";
+import type { PublicUser } from "../../contracts/users.ts";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.ts";
 import { startTestPlatform } from "../helpers/platform.ts";
 

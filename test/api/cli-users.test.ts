@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import test from "ava";
-import type { PublicUser } from "../../services/users/schemas.ts";
+import type { PublicUser } from "../../contracts/users.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { startTestPlatform } from "../helpers/platform.ts";
 

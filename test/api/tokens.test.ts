@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import test from "ava";
-import type { TokenPair } from "../../services/users/schemas.ts";
+import type { TokenPair } from "../../contracts/users.ts";
 import { TEST_JWT_SECRET, useTestPlatform } from "../helpers/platform.ts";
 
 const api = useTestPlatform(test);

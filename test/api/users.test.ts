@@ -1,5 +1,5 @@
 import test from "ava";
-import type { PublicUser } from "../../services/users/schemas.ts";
+import type { PublicUser } from "../../contracts/users.ts";
 import { TEST_ADMIN, useTestPlatform } from "../helpers/platform.ts";
 
 const api = useTestPlatform(test);

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { ExecutionContext, TestFn } from "ava";
 import { type Config, loadConfig } from "../../config.ts";
+import type { PublicUser, TokenPair } from "../../contracts/users.ts";
 import { type Platform, startPlatform } from "../../platform.ts";
-import type { PublicUser, TokenPair } from "../../services/users/schemas.ts";
 import { createTestDatabase, type TestDatabase } from "./db.ts";
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import test from "ava";
 import { DEFAULT_WS_OPTIONS } from "../../api/ws/hub.ts";
 import { RUN_METRICS_EVENT, RUN_STATUS_EVENT } from "../../contracts/runs.ts";
-import type { TokenPair } from "../../services/users/schemas.ts";
+import type { TokenPair } from "../../contracts/users.ts";
 import { type RegisteredUser, useTestPlatform } from "../helpers/platform.ts";
 import { addTableRunsService, metricsEvent, point, type RunTable, startHub, TestSocket } from "./helpers.ts";
 

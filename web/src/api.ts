@@ -31,17 +31,12 @@ export class ApiError extends Error {
 }
 
 import type { Role } from "../../contracts/roles.ts";
+import type { PublicUser } from "../../contracts/users.ts";
 
 export type { Role };
 
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  role: Role;
-  disabled: boolean;
-  createdAt?: string;
-}
+/** An account as the API answers it (contracts/users.ts). */
+export type User = PublicUser;
 
 interface AccessToken {
   accessToken: string;
