@@ -16,7 +16,8 @@ import { cliFor } from "./helpers.ts";
  * which opens the embedded database as the application does and keeps it open.
  */
 const FIXTURE = fileURLToPath(new URL("../db/fixtures/open-embedded.ts", import.meta.url));
-const PORT = 55441;
+/** Below Linux's ephemeral range (32768–60999), which other tests' connections draw from. */
+const PORT = 25441;
 
 async function startServer(env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, "server@example.org"], {

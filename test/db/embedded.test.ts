@@ -79,7 +79,9 @@ async function startCrashingChild(dataDir: string, port: number, email: string):
 
 test("the embedded server starts from nothing, keeps its data across starts, and recovers from a stale lock and a killed owner", async (t) => {
   const dataDir = await emptyDataDir();
-  const port = 55432;
+  // Below Linux's ephemeral range (32768–60999): a port there can be taken at any moment by another
+  // test's connection or listen(0) (CI once found 55432 in use).
+  const port = 25432;
   const config = {
     DATABASE_URL: undefined,
     PROXIMA_DATA_DIR: dataDir,
@@ -171,7 +173,7 @@ test("the embedded server starts from nothing, keeps its data across starts, and
     const parent = await mkdtemp(path.join(os.tmpdir(), "proxima-private-"));
     t.teardown(() => rm(parent, { recursive: true, force: true }));
     const error = await t.throwsAsync(
-      startEmbeddedPostgres({ dataDir: path.join(parent, "data"), port: 55433 }),
+      startEmbeddedPostgres({ dataDir: path.join(parent, "data"), port: 25433 }),
       {
         instanceOf: EmbeddedPostgresError,
       },
