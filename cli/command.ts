@@ -167,3 +167,11 @@ export async function runGroup(
     throw err;
   }
 }
+
+/** The one id (of a run, a sweep) a command takes as its argument; null when it printed its help. */
+export function oneId(spec: CommandSpec<OptionTable>, args: string[], what: string): string | null {
+  const parsed = parseCommand(spec, args);
+  if (!parsed) return null;
+  if (parsed.positionals.length !== 1) throw new UsageError(`expected one ${what} id`);
+  return parsed.positionals[0]!;
+}

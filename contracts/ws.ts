@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { RunStatus } from "./run-status.ts";
+import type { SubmissionGradedEvent } from "./submissions.ts";
 import type { SweepStatus } from "./sweep-status.ts";
 import type { TrialUpdate } from "./sweeps.ts";
 
@@ -54,17 +55,8 @@ export type ServerMessage =
   | { type: "unsubscribed"; sweepId: string }
   | { type: "trial"; sweepId: string; trial: TrialUpdate }
   | { type: "status"; sweepId: string; status: SweepStatus }
-  | {
-      type: "submission";
-      submissionId: string;
-      exerciseId: string;
-      exerciseVersion: number;
-      status: "passed" | "failed" | "error";
-      score: number;
-      maxScore: number;
-      /** A passed environment submission's env id (`custom:<id>`); null otherwise. */
-      envId: string | null;
-    };
+  /** A graded submission, told to its learner's sockets (the event without the owner's id). */
+  | ({ type: "submission" } & Omit<SubmissionGradedEvent, "userId">);
 
 /**
  * Close codes. 1008 (policy violation), 1009 (message too big) and 1001 (going away) are RFC 6455

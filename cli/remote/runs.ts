@@ -5,6 +5,7 @@ import {
   type CommandGroup,
   type CommandSpec,
   type OptionTable,
+  oneId,
   parseCommand,
   runGroup,
   type Subcommand,
@@ -111,14 +112,6 @@ export const RUNS: CommandGroup = {
 
 export function run(argv: string[]): Promise<number> {
   return runGroup(RUNS, argv, (sub, err) => reportError(`runs ${sub}`, err));
-}
-
-/** The one run id a command takes; null when it was asked for its help (printed). */
-function oneId(spec: CommandSpec<OptionTable>, args: string[]): string | null {
-  const parsed = parseCommand(spec, args);
-  if (!parsed) return null;
-  if (parsed.positionals.length !== 1) throw new UsageError("expected one run id");
-  return parsed.positionals[0]!;
 }
 
 /** `name=value`: the value as JSON when it parses (numbers, booleans, null, arrays), else a string. */
@@ -278,7 +271,7 @@ async function show(args: string[]): Promise<number> {
 }
 
 async function transition(what: "stop" | "resume", args: string[]): Promise<number> {
-  const id = oneId(what === "stop" ? STOP : RESUME, args);
+  const id = oneId(what === "stop" ? STOP : RESUME, args, "run");
   if (id === null) return 0;
   const client = await RemoteClient.fromStore();
   const r = await client.post<Run>(`/api/v1/runs/${encodeURIComponent(id)}/${what}`);
@@ -287,7 +280,7 @@ async function transition(what: "stop" | "resume", args: string[]): Promise<numb
 }
 
 async function watch(args: string[]): Promise<number> {
-  const id = oneId(WATCH, args);
+  const id = oneId(WATCH, args, "run");
   if (id === null) return 0;
   const client = await RemoteClient.fromStore();
   return follow(client, id);

@@ -7,6 +7,7 @@ import {
   type CommandGroup,
   type CommandSpec,
   type OptionTable,
+  oneId,
   parseCommand,
   runGroup,
   type Subcommand,
@@ -76,7 +77,7 @@ const RESUME = {
 } satisfies CommandSpec<OptionTable>;
 
 async function transition(what: "stop" | "resume", args: string[]): Promise<number> {
-  const id = oneId(what === "stop" ? STOP : RESUME, args);
+  const id = oneId(what === "stop" ? STOP : RESUME, args, "sweep");
   if (id === null) return 0;
   const client = await RemoteClient.fromStore();
   const s = await client.post<Sweep>(`/api/v1/sweeps/${encodeURIComponent(id)}/${what}`);
@@ -91,7 +92,7 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   watch: {
     spec: WATCH,
     run: async (args) => {
-      const id = oneId(WATCH, args);
+      const id = oneId(WATCH, args, "sweep");
       return id === null ? 0 : watch(id);
     },
   },
@@ -107,14 +108,6 @@ export const SWEEPS: CommandGroup = {
 
 export function run(argv: string[]): Promise<number> {
   return runGroup(SWEEPS, argv, (sub, err) => reportError(`sweeps ${sub}`, err));
-}
-
-/** The one sweep id a command takes; null when it was asked for its help (printed). */
-function oneId(spec: CommandSpec<OptionTable>, args: string[]): string | null {
-  const parsed = parseCommand(spec, args);
-  if (!parsed) return null;
-  if (parsed.positionals.length !== 1) throw new UsageError("expected one sweep id");
-  return parsed.positionals[0]!;
 }
 
 async function create(args: string[]): Promise<number> {
