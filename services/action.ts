@@ -1,4 +1,4 @@
-import type { CallingOptions, Context, ServiceBroker, ServiceSchema } from "moleculer";
+import type { Context, ServiceSchema } from "moleculer";
 import { z } from "zod";
 import { ROLES } from "../contracts/roles.ts";
 import { ValidationFailedError } from "../lib/errors.ts";
@@ -8,7 +8,7 @@ import { ValidationFailedError } from "../lib/errors.ts";
  * fastest-validator is not used) and the type of its result. A service declares its contracts once,
  * beside its schema (`defineActions`), implements them (`implement`, which checks every handler's
  * params and result types against them), and every caller in the cluster calls them by name through
- * `call`, typed from the same declaration (services/actions.ts gathers them).
+ * `call` in services/actions.ts, typed from the same declarations.
  */
 export interface ActionContract<P extends z.ZodType = z.ZodType, R = unknown> {
   params: P;
@@ -77,20 +77,4 @@ export function implement<C extends Contracts>(contracts: C, handlers: Handlers<
     };
   }
   return actions;
-}
-
-/** Every action of the cluster by its full name (`runs.create`), from services/actions.ts. */
-export type Registry = Record<string, ActionContract>;
-
-/**
- * A typed call of an action by its full name: the params are checked against its contract by the
- * compiler here and by its schema on the service's side, and the result has the contract's type.
- */
-export function callAction<R extends Registry, N extends keyof R & string>(
-  broker: ServiceBroker,
-  name: N,
-  params: ParamsIn<R[N]>,
-  opts?: CallingOptions,
-): Promise<R[N]["result"]> {
-  return broker.call(name, params, opts) as Promise<R[N]["result"]>;
 }

@@ -1,5 +1,5 @@
 import type { CallingOptions, ServiceBroker } from "moleculer";
-import { callAction, type ParamsIn } from "./action.ts";
+import type { ParamsIn } from "./action.ts";
 import type { RUNS_ACTIONS } from "./runs/actions.ts";
 import type { SUBMISSIONS_ACTIONS } from "./submissions/actions.ts";
 import type { SWEEPS_ACTIONS } from "./sweeps/actions.ts";
@@ -32,5 +32,5 @@ export function call<N extends ActionName>(
   params: ActionParams<N>,
   opts?: CallingOptions,
 ): Promise<ActionResult<N>> {
-  return callAction<Actions, N>(broker, name, params, opts);
+  return broker.call(name, params, opts) as Promise<ActionResult<N>>;
 }

@@ -1,6 +1,5 @@
 import type { Role } from "../../contracts/roles.ts";
 import type { PublicMetricPoint, PublicRun } from "../../contracts/runs.ts";
-import { prepareEnv } from "../../rl/envs/registry.ts";
 import { type PresetName, resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { PPOTrainer, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
@@ -134,7 +133,6 @@ export async function trainLocally(body: {
   totalSteps: number;
   hyperparameters?: Record<string, unknown>;
 }): Promise<{ trainer: PPOTrainer; points: LocalPoint[] }> {
-  await prepareEnv(body.env);
   const trainer = await PPOTrainer.create({
     envId: body.env,
     config: resolveHyperparameters(body.env, body.preset ?? "cleanrl", {
