@@ -143,7 +143,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
       descriptor,
       run.status,
       new PgRunStore(orm, lease, ttl),
-      new BrokerRunnerPool(b),
+      new BrokerRunnerPool(b, lease.epoch),
       events(b),
       {
         checkpointEvery: config.RUN_CHECKPOINT_EVERY,

@@ -27,6 +27,8 @@ import { WORKERS_ACTIONS } from "./workers/actions.ts";
 interface Slot {
   runId: string;
   ownerNode: string;
+  /** The lease epoch of the run's activation that reserved it (absent from a caller that sends none). */
+  epoch: number | undefined;
   runner: EnvRunner | null;
   /** A second runner of a run in a slot it already holds (granted when the node was full). */
   shared: boolean;
@@ -55,8 +57,8 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
     if (runIds.length === 0) return;
     const rows = await deps.db.orm.em
       .getConnection()
-      .execute<{ id: string; owner_node: string | null; status: string }[]>(
-        `select "id", "owner_node", "status" from "runs" where "id" = any(?::uuid[])`,
+      .execute<{ id: string; owner_node: string | null; lease_epoch: number; status: string }[]>(
+        `select "id", "owner_node", "lease_epoch", "status" from "runs" where "id" = any(?::uuid[])`,
         [pgArray(runIds)],
       );
     const live = new Map(rows.map((r) => [r.id, r]));
@@ -64,7 +66,10 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
     for (const [id, s] of snapshot) {
       const run = live.get(s.runId);
       const wanted =
-        run && ["queued", "running", "stopping"].includes(run.status) && run.owner_node === s.ownerNode;
+        run &&
+        ["queued", "running", "stopping"].includes(run.status) &&
+        run.owner_node === s.ownerNode &&
+        (s.epoch === undefined || run.lease_epoch === s.epoch);
       if (!wanted && free(id, s)) released++;
     }
     if (released > 0) {
@@ -115,17 +120,25 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
   };
 
   /**
-   * A run's new host asks for runners while this node still holds runners for its previous host (that
-   * died or was cut off, and whose disconnection may not be noticed yet): if the database names the
-   * caller as the run's host, the old runners are orphans and their slots are freed now.
+   * A run's new activation asks for runners while this node still holds runners for a previous one:
+   * another host (that died or was cut off, and whose disconnection may not be noticed yet), or the same
+   * node under an older lease epoch (it lost the lease in an outage and took the run back; the release
+   * its old activation sent was lost). If the database names the caller as the run's host, the old
+   * runners are orphans and their slots are freed now.
    */
-  const dropTakenOver = async (runId: string, ownerNode: string) => {
-    const stale = [...held].filter(([, s]) => s.runId === runId && s.ownerNode !== ownerNode);
+  const dropTakenOver = async (runId: string, ownerNode: string, epoch: number | undefined) => {
+    const older = (s: Slot) =>
+      s.ownerNode !== ownerNode || (epoch !== undefined && s.epoch !== undefined && s.epoch < epoch);
+    const stale = [...held].filter(([, s]) => s.runId === runId && older(s));
     if (stale.length === 0) return;
     const rows = await deps.db.orm.em
       .getConnection()
-      .execute<{ owner_node: string | null }[]>(`select "owner_node" from "runs" where "id" = ?`, [runId]);
-    if (rows[0]?.owner_node !== ownerNode) return;
+      .execute<{ owner_node: string | null; lease_epoch: number }[]>(
+        `select "owner_node", "lease_epoch" from "runs" where "id" = ?`,
+        [runId],
+      );
+    const row = rows[0];
+    if (row?.owner_node !== ownerNode || (epoch !== undefined && row.lease_epoch !== epoch)) return;
     for (const [id, s] of stale) free(id, s);
     logger.warn({ runId, released: stale.length }, "released the env runners of a run's previous host");
   };
@@ -144,7 +157,7 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
        */
       async status(ctx) {
         if (ctx.params.runId && ctx.params.ownerNode)
-          await dropTakenOver(ctx.params.runId, ctx.params.ownerNode);
+          await dropTakenOver(ctx.params.runId, ctx.params.ownerNode, ctx.params.epoch);
         return {
           nodeID: ctx.broker.nodeID,
           slots,
@@ -173,23 +186,23 @@ export default function workersService(deps: ServiceDeps): ServiceSchema {
        * a run that lost a runner and finds no free slot continues on fewer slots rather than waiting.
        */
       async reserve(ctx) {
-        const { runId, ownerNode, count, gpu, share } = ctx.params;
+        const { runId, ownerNode, epoch, count, gpu, share } = ctx.params;
         if (draining || (gpu && !config.WORKER_GPU)) return { runnerIds: [] };
-        await dropTakenOver(runId, ownerNode);
+        await dropTakenOver(runId, ownerNode, epoch);
         const grant = Math.min(count, freeSlots());
         const runnerIds: string[] = [];
         for (let i = 0; i < grant; i++) {
           const id = randomUUID();
-          held.set(id, { runId, ownerNode, runner: null, shared: false });
+          held.set(id, { runId, ownerNode, epoch, runner: null, shared: false });
           runnerIds.push(id);
         }
         if (grant === 0 && share) {
           const hosts = [...held.values()].some(
-            (s) => s.runId === runId && s.ownerNode === ownerNode && !s.shared,
+            (s) => s.runId === runId && s.ownerNode === ownerNode && s.epoch === epoch && !s.shared,
           );
           if (hosts) {
             const id = randomUUID();
-            held.set(id, { runId, ownerNode, runner: null, shared: true });
+            held.set(id, { runId, ownerNode, epoch, runner: null, shared: true });
             return { runnerIds: [id], shared: true };
           }
         }

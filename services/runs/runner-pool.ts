@@ -24,7 +24,7 @@ export function workerNodeIds(broker: ServiceBroker, gpu = false): string[] {
 export async function workerStatuses(
   broker: ServiceBroker,
   gpu = false,
-  forRun?: { runId: string; ownerNode: string },
+  forRun?: { runId: string; ownerNode: string; epoch?: number },
 ): Promise<WorkerStatus[]> {
   const statuses = await Promise.all(
     workerNodeIds(broker, gpu).map((nodeID) =>
@@ -42,11 +42,28 @@ export async function workerStatuses(
  * land on another node, where the runner does not exist): the actor handles a failed runner itself.
  */
 export class BrokerRunnerPool implements RunnerPool {
-  constructor(private readonly broker: ServiceBroker) {}
+  /**
+   * `epoch`: the lease epoch of the activation this pool serves. Runners are reserved in its name, so
+   * that a worker frees the runners of an older activation of the run even when the same node took the
+   * run back (it lost the lease in an outage and claimed it again): the node alone does not tell them apart.
+   */
+  constructor(
+    private readonly broker: ServiceBroker,
+    private readonly epoch?: number,
+  ) {}
+
+  /** Who reserves: this node, as the activation of `epoch`. */
+  private host(runId: string): { runId: string; ownerNode: string; epoch?: number } {
+    return {
+      runId,
+      ownerNode: this.broker.nodeID,
+      ...(this.epoch === undefined ? {} : { epoch: this.epoch }),
+    };
+  }
 
   async reserve(runId: string, count: number, gpu: boolean): Promise<RunnerHandle[] | null> {
     const free = new Map<string, number>();
-    const me = { runId, ownerNode: this.broker.nodeID };
+    const me = this.host(runId);
     for (const s of await workerStatuses(this.broker, gpu, me)) if (s.free > 0) free.set(s.nodeID, s.free);
     const plan = new Map<string, number>();
     for (let i = 0; i < count; i++) {
@@ -62,7 +79,7 @@ export class BrokerRunnerPool implements RunnerPool {
         const reply = await call(
           this.broker,
           "workers.reserve",
-          { runId, count: n, ownerNode: this.broker.nodeID, gpu },
+          { ...me, count: n, gpu },
           { nodeID, retries: 0 },
         ).catch(() => ({ runnerIds: [] }));
         for (const id of reply.runnerIds) granted.push({ id, nodeID });
@@ -79,13 +96,14 @@ export class BrokerRunnerPool implements RunnerPool {
   }
 
   async reserveOne(runId: string, gpu: boolean, shareOn: readonly string[]): Promise<RunnerHandle | null> {
-    const statuses = await workerStatuses(this.broker, gpu, { runId, ownerNode: this.broker.nodeID });
+    const me = this.host(runId);
+    const statuses = await workerStatuses(this.broker, gpu, me);
     const free = statuses.filter((s) => s.free > 0).sort((a, b) => b.free - a.free);
     const ask = async (nodeID: string, share: boolean): Promise<RunnerHandle | null> => {
       const reply: { runnerIds: string[]; shared?: boolean } = await call(
         this.broker,
         "workers.reserve",
-        { runId, count: 1, ownerNode: this.broker.nodeID, gpu, share },
+        { ...me, count: 1, gpu, share },
         { nodeID, retries: 0 },
       ).catch(() => ({ runnerIds: [] }));
       const id = reply.runnerIds[0];

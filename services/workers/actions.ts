@@ -16,7 +16,11 @@ export const WORKERS_ACTIONS = defineActions({
    * runners this node still holds for the run's previous host are freed first when they are orphans.
    */
   status: {
-    params: z.object({ runId: z.uuid().optional(), ownerNode: z.string().optional() }),
+    params: z.object({
+      runId: z.uuid().optional(),
+      ownerNode: z.string().optional(),
+      epoch: z.number().int().min(0).optional(),
+    }),
     result: returns<WorkerStatus>(),
   },
   /** Every worker node's status (for the API), asked of each node. */
@@ -29,6 +33,8 @@ export const WORKERS_ACTIONS = defineActions({
     params: z.object({
       runId: z.uuid(),
       ownerNode: z.string(),
+      /** The lease epoch of the run's activation that reserves (absent: any activation on ownerNode). */
+      epoch: z.number().int().min(0).optional(),
       count: z.number().int().min(1).max(1024),
       gpu: z.boolean().optional(),
       share: z.boolean().optional(),

@@ -1,7 +1,7 @@
 import test from "ava";
 import { openDatabase } from "../../db/index.ts";
 import { PgRunStore, runLeases } from "../../services/runs/store.ts";
-import { createTestDatabase } from "../helpers/db.ts";
+import { createTestDatabase, insertLeasedRun } from "../helpers/db.ts";
 
 /** The lease store against real PostgreSQL: what a host that lost its lease can and cannot write. */
 async function setup(t: import("ava").ExecutionContext) {
@@ -17,17 +17,7 @@ async function setup(t: import("ava").ExecutionContext) {
     await database.drop();
   });
   const conn = db.orm.em.getConnection();
-  const [user] = await conn.execute<{ id: string }[]>(
-    `insert into "users" ("id", "email", "name", "role", "password_hash", "disabled", "created_at", "updated_at")
-     values (gen_random_uuid(), 'fence@example.org', 'F', 'learner', 'x', false, now(), now()) returning "id"`,
-  );
-  const [run] = await conn.execute<{ id: string }[]>(
-    `insert into "runs" ("id", "owner_id", "env_id", "config", "seed", "total_steps", "resources", "status",
-       "owner_node", "lease_until", "lease_epoch", "version", "created_at", "updated_at")
-     values (gen_random_uuid(), ?, 'CartPole-v1', '{}', 1, 1000, '{"runners":1,"envsPerRunner":1,"gpu":false}',
-       'running', 'a', now() + interval '1 minute', 1, 1, now(), now()) returning "id"`,
-    [user!.id],
-  );
+  const runId = await insertLeasedRun(conn, { email: "fence@example.org", ownerNode: "a", epoch: 1 });
   const point = (iteration: number, value: number) => ({
     iteration,
     globalStep: iteration * 128,
@@ -42,12 +32,12 @@ async function setup(t: import("ava").ExecutionContext) {
   const count = async (table: string) =>
     (
       await conn.execute<{ n: number }[]>(`select count(*)::int as n from "${table}" where "run_id" = ?`, [
-        run!.id,
+        runId,
       ])
     )[0]!.n;
   const expire = () =>
-    conn.execute(`update "runs" set "lease_until" = now() - interval '1 second' where "id" = ?`, [run!.id]);
-  return { orm: db.orm, conn, runId: run!.id, point, checkpoint, count, expire };
+    conn.execute(`update "runs" set "lease_until" = now() - interval '1 second' where "id" = ?`, [runId]);
+  return { orm: db.orm, conn, runId, point, checkpoint, count, expire };
 }
 
 test("a host whose lease was taken over can no longer write: points, checkpoints, status and runner counts are refused and nothing changes", async (t) => {

@@ -78,6 +78,8 @@ export async function startCluster(t: ExecutionContext, opts: ClusterOptions = {
   const children: Child[] = [];
   t.teardown(async () => {
     await Promise.all(children.map((c) => c.kill9()));
+    // A failure on CI is seen once and must be explained from its log: what each process said.
+    if (!t.passed) for (const c of children) process.stderr.write(childLogTail(c));
     if (!opts.databaseUrl) await database.drop();
   });
   const api = await startTestPlatform(
@@ -112,6 +114,14 @@ export async function startCluster(t: ExecutionContext, opts: ClusterOptions = {
       );
     },
   };
+}
+
+const LOG_TAIL_CHARS = 16_000;
+
+function childLogTail(child: Child): string {
+  const logs = child.logs();
+  const tail = logs.length > LOG_TAIL_CHARS ? `…${logs.slice(-LOG_TAIL_CHARS)}` : logs;
+  return `\n----- ${child.nodeID} (last ${Math.min(logs.length, LOG_TAIL_CHARS)} of ${logs.length} chars) -----\n${tail}\n`;
 }
 
 export function spawnNode(nodeID: string, env: Record<string, string>): Child {

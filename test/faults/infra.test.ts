@@ -36,7 +36,8 @@ async function reference(c: Cluster, token: string) {
 test("NATS restarted mid-run: every process reconnects and the run completes with the metrics of an undisturbed run", async (t) => {
   allowLongTest(t);
   const nats = await startPrivateNats(t);
-  const c = await startCluster(t, { natsUrl: nats.url });
+  // Info logs: the outage and every reconnection are what a failure here would need explained.
+  const c = await startCluster(t, { natsUrl: nats.url, env: { LOG_LEVEL: "info" } });
   c.spawn("r1", "runs");
   c.spawn("w1", "workers", { WORKER_SLOTS: "1" });
   c.spawn("w2", "workers", { WORKER_SLOTS: "1" });

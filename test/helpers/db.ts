@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { PostgreSqlConnection } from "@mikro-orm/postgresql";
 import pg from "pg";
 
 /** The PostgreSQL server tests create their databases on (trust auth on this machine and in CI). */
@@ -41,4 +42,27 @@ async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A learner and a running CartPole run written straight into the tables, its lease held by `ownerNode`
+ * under `epoch` for a minute: for tests that play a run's host themselves, with no runs service.
+ */
+export async function insertLeasedRun(
+  conn: Pick<PostgreSqlConnection, "execute">,
+  opts: { email: string; ownerNode: string; epoch: number },
+): Promise<string> {
+  const [user] = await conn.execute<{ id: string }[]>(
+    `insert into "users" ("id", "email", "name", "role", "password_hash", "disabled", "created_at", "updated_at")
+     values (gen_random_uuid(), ?, 'Lease test', 'learner', 'x', false, now(), now()) returning "id"`,
+    [opts.email],
+  );
+  const [run] = await conn.execute<{ id: string }[]>(
+    `insert into "runs" ("id", "owner_id", "env_id", "config", "seed", "total_steps", "resources", "status",
+       "owner_node", "lease_until", "lease_epoch", "version", "created_at", "updated_at")
+     values (gen_random_uuid(), ?, 'CartPole-v1', '{}', 1, 1000, '{"runners":1,"envsPerRunner":1,"gpu":false}',
+       'running', ?, now() + interval '1 minute', ?, 1, now(), now()) returning "id"`,
+    [user!.id, opts.ownerNode, opts.epoch],
+  );
+  return run!.id;
 }

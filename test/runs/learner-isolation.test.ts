@@ -1,11 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { setPriority } from "node:os";
 import test from "ava";
 import { learnerUpdatesInProgress } from "../../actors/learner-thread.ts";
-import { workerNodeIds } from "../../services/runs/runner-pool.ts";
 import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { TEST_NATS_URL as NATS_URL, spawnWorker, stopChild } from "../helpers/workers.ts";
+import { startWorkerCluster } from "../helpers/workers.ts";
 import { accountWithRole, getRun, launch, metrics, RUN_SERVICES, tinyRun, waitForStatus } from "./helpers.ts";
 
 /**
@@ -67,26 +65,16 @@ function openLoop(send: (i: number) => Promise<unknown>, intervalMs: number): { 
 test.serial(
   "while a heavy learner trains, /healthz and an authenticated /me on the same process answer during its updates and the run's lease is never lost",
   async (t) => {
-    const namespace = `isolation-${randomBytes(4).toString("hex")}`;
     // The controller (API, accounts, run actors with their learners) in this process; the env runners
     // in a worker process, as in the cluster. A short lease: a loop frozen for 2 s would lose it.
-    const controller = await startTestPlatform(t, {
-      SERVICES: "api,users,runs",
-      NATS_URL,
-      MOLECULER_NAMESPACE: namespace,
-      RUN_SCHEDULE_INTERVAL_MS: "100",
-      RUN_LEASE_TTL_MS: "2000",
-      RUN_EVAL_EPISODES: "10",
+    const { controller, workers } = await startWorkerCluster(t, {
+      prefix: "isolation",
+      workers: [{}],
+      env: { RUN_LEASE_TTL_MS: "2000", RUN_EVAL_EPISODES: "10" },
     });
-    const worker = spawnWorker(controller, namespace);
-    t.teardown(() => stopChild(worker));
     // In the cluster the env runners are on other machines; here they share the cores, behind the API.
-    if (worker.pid) setPriority(worker.pid, 10);
-    await waitFor(
-      async () => workerNodeIds(controller.platform.broker).length,
-      (n) => n === 1,
-      "the worker node",
-    );
+    const pid = workers[0]?.pid;
+    if (pid) setPriority(pid, 10);
     const me = await accountWithRole(controller, "learner");
     const get = (url: string, token?: string) =>
       fetch(`${controller.url}${url}`, token ? { headers: { authorization: `Bearer ${token}` } } : {}).then(

@@ -1,11 +1,8 @@
-import { randomBytes } from "node:crypto";
 import test from "ava";
 import * as ort from "onnxruntime-node";
 import { makeEnv } from "../../rl/envs/registry.ts";
-import { workerNodeIds } from "../../services/runs/runner-pool.ts";
-import { startTestPlatform } from "../helpers/platform.ts";
-import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
-import { TEST_NATS_URL as NATS_URL, spawnWorker, stopChild } from "../helpers/workers.ts";
+import { allowLongTest, RUN_DEADLINE_MS } from "../helpers/wait.ts";
+import { startWorkerCluster } from "../helpers/workers.ts";
 import {
   accountWithRole,
   deterministicPart,
@@ -33,22 +30,11 @@ const BODY = {
 
 test("HalfCheetah-v5 over 2 env runners in a worker process is proxima train's run with 2 envs, and its policy runs as ONNX", async (t) => {
   allowLongTest(t);
-  const namespace = `mujoco-test-${randomBytes(4).toString("hex")}`;
-  const cluster = await startTestPlatform(t, {
-    SERVICES: "api,users,runs",
-    NATS_URL,
-    MOLECULER_NAMESPACE: namespace,
-    RUN_SCHEDULE_INTERVAL_MS: "100",
-    RUN_EVAL_EPISODES: "2",
+  const { controller: cluster } = await startWorkerCluster(t, {
+    prefix: "mujoco-test",
+    workers: [{ slots: 2 }],
+    env: { RUN_EVAL_EPISODES: "2" },
   });
-  const worker = spawnWorker(cluster, namespace, { slots: 2 });
-  t.teardown(() => stopChild(worker));
-  await waitFor(
-    async () => workerNodeIds(cluster.platform.broker).length,
-    (n) => n === 1,
-    "the worker node",
-    60_000,
-  );
   const me = await accountWithRole(cluster, "learner");
   const run = await launch(cluster, me.token, BODY);
   t.deepEqual(run.resources, { runners: 2, envsPerRunner: 1, gpu: false });

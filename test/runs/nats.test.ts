@@ -1,30 +1,16 @@
-import { randomBytes } from "node:crypto";
 import test from "ava";
-import { workerNodeIds } from "../../services/runs/runner-pool.ts";
 import { startTestPlatform } from "../helpers/platform.ts";
-import { waitFor } from "../helpers/wait.ts";
-import { TEST_NATS_URL as NATS_URL, spawnWorker, stopChild } from "../helpers/workers.ts";
+import { startWorkerCluster } from "../helpers/workers.ts";
 import { accountWithRole, deterministicPart, launch, metrics, tinyRun, waitForStatus } from "./helpers.ts";
 
 test("worker child processes over NATS serve a run's rollouts, and its metrics equal the same run in one process", async (t) => {
-  const namespace = `runs-test-${randomBytes(4).toString("hex")}`;
-  const cluster = await startTestPlatform(t, {
-    SERVICES: "api,users,runs",
-    NATS_URL,
-    MOLECULER_NAMESPACE: namespace,
-    RUN_SCHEDULE_INTERVAL_MS: "100",
+  const { controller: cluster, namespace } = await startWorkerCluster(t, {
+    prefix: "runs-test",
+    workers: [
+      { name: "w1", slots: 1 },
+      { name: "w2", slots: 1 },
+    ],
   });
-  const workers = [
-    spawnWorker(cluster, namespace, { name: "w1", slots: 1 }),
-    spawnWorker(cluster, namespace, { name: "w2", slots: 1 }),
-  ];
-  t.teardown(() => Promise.all(workers.map(stopChild)).then(() => undefined));
-  await waitFor(
-    async () => workerNodeIds(cluster.platform.broker).length,
-    (n) => n === 2,
-    "two worker nodes",
-    60_000,
-  );
   const me = await accountWithRole(cluster, "researcher");
   const body = tinyRun(6, { resources: { runners: 2 } });
   const run = await launch(cluster, me.token, body);

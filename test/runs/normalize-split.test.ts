@@ -1,11 +1,8 @@
-import { randomBytes } from "node:crypto";
 import test from "ava";
 import { decodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
 import type { TrainerState } from "../../rl/ppo/trainer.ts";
-import { workerNodeIds } from "../../services/runs/runner-pool.ts";
-import { startTestPlatform } from "../helpers/platform.ts";
-import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
-import { TEST_NATS_URL as NATS_URL, spawnWorker, stopChild } from "../helpers/workers.ts";
+import { allowLongTest, RUN_DEADLINE_MS } from "../helpers/wait.ts";
+import { startWorkerCluster } from "../helpers/workers.ts";
 import {
   accountWithRole,
   deterministicPart,
@@ -49,21 +46,10 @@ function comparable(state: TrainerState): unknown {
 
 test("a normalised run of 2 × 4 env runners over NATS equals PPOTrainer with 8 envs: metrics, statistics, evaluation", async (t) => {
   allowLongTest(t);
-  const namespace = `norm-split-${randomBytes(4).toString("hex")}`;
-  const cluster = await startTestPlatform(t, {
-    SERVICES: "api,users,runs",
-    NATS_URL,
-    MOLECULER_NAMESPACE: namespace,
-    RUN_SCHEDULE_INTERVAL_MS: "100",
+  const { controller: cluster } = await startWorkerCluster(t, {
+    prefix: "norm-split",
+    workers: [{ slots: 2 }],
   });
-  const worker = spawnWorker(cluster, namespace, { slots: 2 });
-  t.teardown(() => stopChild(worker));
-  await waitFor(
-    async () => workerNodeIds(cluster.platform.broker).length,
-    (n) => n === 1,
-    "a worker node",
-    60_000,
-  );
   const me = await accountWithRole(cluster, "researcher");
   const run = await launch(cluster, me.token, { ...BODY, resources: { runners: 2 } });
   const done = await waitForStatus(cluster, me.token, run.id, ["completed", "failed"], RUN_DEADLINE_MS);

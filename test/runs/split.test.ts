@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import test from "ava";
 import { EnvRunner, type RunnerSample } from "../../actors/env-runner.ts";
 import { RunLearner } from "../../actors/learner.ts";
@@ -6,10 +5,9 @@ import type { PublicRun } from "../../contracts/runs.ts";
 import { decodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
 import { type Hyperparameters, resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { PPOTrainer, type TrainerState, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
-import { workerNodeIds } from "../../services/runs/runner-pool.ts";
-import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
-import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
-import { TEST_NATS_URL as NATS_URL, spawnWorker, stopChild } from "../helpers/workers.ts";
+import type { TestPlatform } from "../helpers/platform.ts";
+import { allowLongTest, RUN_DEADLINE_MS } from "../helpers/wait.ts";
+import { startWorkerCluster } from "../helpers/workers.ts";
 import {
   accountWithRole,
   deterministicPart,
@@ -53,27 +51,16 @@ async function checkpointOf(api: TestPlatform, token: string, id: string): Promi
 
 test("1 × 8, 2 × 4 and 4 × 2 env runners over NATS give proxima train's metrics, checkpoint and evaluation with 8 envs, bit for bit", async (t) => {
   allowLongTest(t);
-  const namespace = `split-test-${randomBytes(4).toString("hex")}`;
-  const cluster = await startTestPlatform(t, {
-    SERVICES: "api,users,runs",
-    NATS_URL,
-    MOLECULER_NAMESPACE: namespace,
-    RUN_SCHEDULE_INTERVAL_MS: "100",
-    // A checkpoint at iteration 3 for the runs that continue from it in another split (below).
-    RUN_CHECKPOINT_EVERY: "3",
-  });
   // Two worker processes of 4 slots: the three runs (7 runners) are served at once, all over NATS.
-  const workers = [
-    spawnWorker(cluster, namespace, { name: "w1", slots: 4 }),
-    spawnWorker(cluster, namespace, { name: "w2", slots: 4 }),
-  ];
-  t.teardown(() => Promise.all(workers.map(stopChild)).then(() => undefined));
-  await waitFor(
-    async () => workerNodeIds(cluster.platform.broker).length,
-    (n) => n === 2,
-    "two worker nodes",
-    60_000,
-  );
+  const { controller: cluster } = await startWorkerCluster(t, {
+    prefix: "split-test",
+    workers: [
+      { name: "w1", slots: 4 },
+      { name: "w2", slots: 4 },
+    ],
+    // A checkpoint at iteration 3 for the runs that continue from it in another split (below).
+    env: { RUN_CHECKPOINT_EVERY: "3" },
+  });
   const me = await accountWithRole(cluster, "researcher");
   const splits = [1, 2, 4];
   const runs = await Promise.all(
