@@ -60,6 +60,19 @@ test("runs are aligned on the union of their x values, null where a run has no p
   t.deepEqual(ys[0], [1, null, 2, 3]);
   t.deepEqual(ys[1], [null, 7, 9, null], "a repeated x keeps the later point");
   t.deepEqual(ys[2], [null, null, null, null], "a point without a finite x is left out");
+  // A scatter keeps every point, two trials with the same value included.
+  const scatter = alignSeries(
+    [
+      { x: [0.2, 0.1, 0.1], y: [1, 2, 3] },
+      { x: [0.1], y: [4] },
+    ],
+    true,
+  );
+  t.deepEqual(scatter.xs, [0.1, 0.1, 0.1, 0.2]);
+  t.deepEqual(scatter.ys, [
+    [2, 3, null, 1],
+    [null, null, 4, null],
+  ]);
 });
 
 test("x as env steps, wall-clock seconds, or seconds since the run's first point", (t) => {

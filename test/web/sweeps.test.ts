@@ -2,7 +2,14 @@ import anyTest from "ava";
 import { TEST_ADMIN, useTestPlatform } from "../helpers/platform.ts";
 import { holdWorkerSlots } from "../runs/helpers.ts";
 import { createSweep, SWEEP_SERVICES, tinySweep, waitForSweep } from "../sweeps/helpers.ts";
-import { browserUnavailable, loginThroughForm, openPage, screenshot, useBrowser } from "./helpers.ts";
+import {
+  browserUnavailable,
+  loginThroughForm,
+  openPage,
+  screenshot,
+  useBrowser,
+  waitForAttribute,
+} from "./helpers.ts";
 
 /** Sweeps in the browser: the list, the trials table sorted by metric, the metric against each parameter. */
 const skip = browserUnavailable();
@@ -82,7 +89,22 @@ function suite() {
       await page.getByRole("button", { name: /^#/ }).click();
       t.deepEqual(await indices(), [3, 2, 1, 0]);
 
-      t.is(await page.locator('figure[data-chart^="charts-episodic-return-vs-"]').count(), 2);
+      const scatters = page.locator('figure[data-chart^="charts-episodic-return-vs-"]');
+      t.is(await scatters.count(), 2);
+      // Every trial is a dot, two that share a value included.
+      t.deepEqual(await scatters.evaluateAll((els) => els.map((el) => el.getAttribute("data-points"))), [
+        "4",
+        "4",
+      ]);
+      // The trials' learning curves overlaid, one legend entry per trial, and on to the compare page.
+      const CURVES = 'figure[data-chart="learning-curves"]';
+      await waitForAttribute(page, CURVES, "data-series", (v) => v === "4");
+      t.deepEqual(
+        await page
+          .locator(`${CURVES} .chart-legend li`)
+          .evaluateAll((lis) => lis.map((li) => li.getAttribute("data-curve"))),
+        ["#0", "#1", "#2", "#3"],
+      );
       await screenshot(page, "sweep");
       // The trials table stays within the page at 1280 and 390 px: it scrolls in its own box.
       for (const width of [1280, 390]) {
@@ -92,6 +114,11 @@ function suite() {
         );
         t.true(overflow <= 0, `${overflow} px of horizontal overflow at ${width} px`);
       }
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.getByRole("link", { name: "Compare trials" }).click();
+      await page.waitForURL(/\/compare\?sweep=/);
+      await page.getByRole("heading", { name: "Compare trials: tiny grid" }).waitFor();
+      await waitForAttribute(page, 'figure[data-chart="comparison"]', "data-series", (v) => v === "4");
       t.deepEqual(w.errors, []);
       await w.context.close();
     },

@@ -62,11 +62,24 @@ export interface Aligned {
 /**
  * uPlot draws series that share one x array: several runs' (x, y) lists become one sorted x array,
  * the union of theirs, with null where a run has no point. A run with two points at the same x
- * (a replayed iteration) keeps the later one. Points whose x is not finite are left out.
+ * (a replayed iteration) keeps the later one, unless `repeats` is set: a scatter's points (trials
+ * that share a hyperparameter value) each get a row of their own. Points whose x is not finite are
+ * left out.
  */
 export function alignSeries(
   series: readonly { x: readonly number[]; y: readonly (number | null)[] }[],
+  repeats = false,
 ): Aligned {
+  if (repeats) {
+    const rows = series.flatMap((s, k) =>
+      s.x.flatMap((x, i) => (Number.isFinite(x) ? [{ x, k, y: s.y[i] ?? null }] : [])),
+    );
+    rows.sort((a, b) => a.x - b.x);
+    return {
+      xs: rows.map((r) => r.x),
+      ys: series.map((_, k) => rows.map((r) => (r.k === k ? r.y : null))),
+    };
+  }
   const all = new Set<number>();
   for (const s of series) for (const x of s.x) if (Number.isFinite(x)) all.add(x);
   const xs = [...all].sort((a, b) => a - b);

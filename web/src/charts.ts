@@ -175,7 +175,10 @@ export class LineChart {
   update(curves: readonly Curve[], view: Partial<ChartView> = {}): void {
     this.curves = [...curves];
     this.view = { ...this.view, ...view };
-    const { xs, ys } = alignSeries(this.curves);
+    const { xs, ys } = alignSeries(
+      this.curves,
+      this.curves.some((c) => c.dots),
+    );
     this.xs = xs;
     this.raw = ys;
     const w = this.view.smoothing;
@@ -392,9 +395,16 @@ export class LineChart {
   /** The legend's values: each curve at the hovered x (its nearest point), or its latest when none is hovered. */
   private readOut(idx: number | null): void {
     const x = idx === null ? null : this.xs[idx];
-    this.legendX.textContent = x === undefined || x === null ? "latest" : `at ${this.formatX(x)}`;
+    const none = this.curves.every((c) => c.dots) ? "" : "latest";
+    this.legendX.textContent = x === undefined || x === null ? none : `at ${this.formatX(x)}`;
     this.rows.forEach((row, i) => {
       const raw = this.raw[i] ?? [];
+      if (idx === null && this.curves[i]!.dots) {
+        // A scatter has no "latest": say how many points it has.
+        const n = raw.filter((v) => v !== null).length;
+        row.value.textContent = n === 1 ? "1 point" : `${n} points`;
+        return;
+      }
       const at = idx === null ? lastIndex(raw) : nearestIndex(raw, idx);
       if (at === null) {
         row.value.textContent = "no points";
