@@ -51,7 +51,7 @@ test("smoothing keeps gaps, leaves weight 0 and constant series alone, and start
 });
 
 test("runs are aligned on the union of their x values, null where a run has no point", (t) => {
-  const { xs, ys } = alignSeries([
+  const { xs, ys, rows } = alignSeries([
     { x: [0, 10, 20], y: [1, 2, 3] },
     { x: [5, 10, 10], y: [7, 8, 9] },
     { x: [Number.NaN], y: [4] },
@@ -60,6 +60,7 @@ test("runs are aligned on the union of their x values, null where a run has no p
   t.deepEqual(ys[0], [1, null, 2, 3]);
   t.deepEqual(ys[1], [null, 7, 9, null], "a repeated x keeps the later point");
   t.deepEqual(ys[2], [null, null, null, null], "a point without a finite x is left out");
+  t.deepEqual(rows, [[0, 2, 3], [1, 2, 2], [-1]]);
   // A scatter keeps every point, two trials with the same value included.
   const scatter = alignSeries(
     [
@@ -73,6 +74,7 @@ test("runs are aligned on the union of their x values, null where a run has no p
     [2, 3, null, 1],
     [null, null, 4, null],
   ]);
+  t.deepEqual(scatter.rows, [[3, 0, 1], [2]]);
 });
 
 test("x as env steps, wall-clock seconds, or seconds since the run's first point", (t) => {

@@ -188,6 +188,9 @@ function suite() {
 
       for (const width of [1280, 390]) assertFits(t, await overflowAt(w, width), width);
       await screenshot(page, "compare-phone");
+      // With nothing picked, the page says how to pick.
+      await page.goto(`${api().url}/compare`);
+      await page.getByText("No runs to compare").waitFor();
       t.deepEqual(w.failedResponses, []);
       t.deepEqual(w.errors, []);
       await w.context.close();

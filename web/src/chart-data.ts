@@ -57,6 +57,8 @@ export function xValues(points: readonly SeriesPoint[], mode: XMode): number[] {
 export interface Aligned {
   xs: number[];
   ys: (number | null)[][];
+  /** Per series, the row of each of its points (-1: left out), to place values derived from them. */
+  rows: number[][];
 }
 
 /**
@@ -70,29 +72,41 @@ export function alignSeries(
   series: readonly { x: readonly number[]; y: readonly (number | null)[] }[],
   repeats = false,
 ): Aligned {
+  const rows: number[][] = series.map((s) => new Array(s.x.length).fill(-1));
+  let xs: number[];
   if (repeats) {
-    const rows = series.flatMap((s, k) =>
-      s.x.flatMap((x, i) => (Number.isFinite(x) ? [{ x, k, y: s.y[i] ?? null }] : [])),
-    );
-    rows.sort((a, b) => a.x - b.x);
-    return {
-      xs: rows.map((r) => r.x),
-      ys: series.map((_, k) => rows.map((r) => (r.k === k ? r.y : null))),
-    };
-  }
-  const all = new Set<number>();
-  for (const s of series) for (const x of s.x) if (Number.isFinite(x)) all.add(x);
-  const xs = [...all].sort((a, b) => a - b);
-  const index = new Map(xs.map((x, i) => [x, i]));
-  const ys = series.map((s) => {
-    const out: (number | null)[] = new Array(xs.length).fill(null);
-    s.x.forEach((x, i) => {
-      const at = index.get(x);
-      if (at !== undefined) out[at] = s.y[i] ?? null;
+    const points = series.flatMap((s, k) => s.x.flatMap((x, i) => (Number.isFinite(x) ? [{ x, k, i }] : [])));
+    points.sort((a, b) => a.x - b.x);
+    points.forEach((p, row) => {
+      rows[p.k]![p.i] = row;
     });
-    return out;
+    xs = points.map((p) => p.x);
+  } else {
+    const all = new Set<number>();
+    for (const s of series) for (const x of s.x) if (Number.isFinite(x)) all.add(x);
+    xs = [...all].sort((a, b) => a - b);
+    const index = new Map(xs.map((x, i) => [x, i]));
+    series.forEach((s, k) => {
+      s.x.forEach((x, i) => {
+        rows[k]![i] = index.get(x) ?? -1;
+      });
+    });
+  }
+  const ys = series.map((s, k) => place(s.y, rows[k]!, xs.length));
+  return { xs, ys, rows };
+}
+
+/** A series' values put in their aligned rows (null elsewhere); a later point wins a shared row. */
+export function place(
+  values: readonly (number | null)[],
+  rows: readonly number[],
+  length: number,
+): (number | null)[] {
+  const out: (number | null)[] = new Array(length).fill(null);
+  rows.forEach((row, i) => {
+    if (row >= 0) out[row] = values[i] ?? null;
   });
-  return { xs, ys };
+  return out;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   formatDuration,
   lastIndex,
   nearestIndex,
+  place,
   type SeriesPoint,
   smoothEma,
   tickLabels,
@@ -68,7 +69,7 @@ export const COLORS = [
 ];
 
 /** Hex colour with an alpha byte: the raw curve is drawn faint behind the smoothed one. */
-const faint = (color: string) => `${color}47`;
+const faint = (color: string) => `${color}59`;
 
 const X_LABEL: Record<XMode, string> = { step: "env steps", wall: "wall time", relative: "time since start" };
 
@@ -142,6 +143,8 @@ export class LineChart {
   private raw: (number | null)[][] = [];
   private smoothed: ((number | null)[] | null)[] = [];
   private xs: number[] = [];
+  /** Per curve, the aligned row of each of its points. */
+  private placed: number[][] = [];
   private hidden = new Set<number>();
   private draws = 0;
 
@@ -173,16 +176,24 @@ export class LineChart {
 
   /** New curves, or a new view of them: the plot is rebuilt only when its shape changed. */
   update(curves: readonly Curve[], view: Partial<ChartView> = {}): void {
-    this.curves = [...curves];
+    // A new view of the same curves (the smoothing slider moving) keeps their alignment.
+    if (!sameCurves(this.curves, curves)) {
+      this.curves = [...curves];
+      const aligned = alignSeries(
+        this.curves,
+        this.curves.some((c) => c.dots),
+      );
+      this.xs = aligned.xs;
+      this.raw = aligned.ys;
+      this.placed = aligned.rows;
+    }
     this.view = { ...this.view, ...view };
-    const { xs, ys } = alignSeries(
-      this.curves,
-      this.curves.some((c) => c.dots),
-    );
-    this.xs = xs;
-    this.raw = ys;
     const w = this.view.smoothing;
-    this.smoothed = this.curves.map((c, i) => (c.dots || w <= 0 ? null : smoothEma(ys[i]!, w)));
+    // Each curve is smoothed over its own points, then placed on the shared x: another run's x
+    // values are no observation of this one.
+    this.smoothed = this.curves.map((c, i) =>
+      c.dots || w <= 0 ? null : place(smoothEma(c.y, w), this.placed[i]!, this.xs.length),
+    );
 
     const structure = JSON.stringify({
       view: { ...this.view, smoothing: w > 0 },
@@ -444,6 +455,18 @@ export class LineChart {
     const width = Math.max(200, Math.floor(this.holder.clientWidth));
     if (width !== this.plot.width) this.plot.setSize({ width, height: this.opts.height ?? 200 });
   }
+}
+
+/** Whether two lists of curves draw the same points (labels, colours and values). */
+function sameCurves(a: readonly Curve[], b: readonly Curve[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((c, k) => {
+    const d = b[k]!;
+    if (c.label !== d.label || c.color !== d.color || c.axis !== d.axis || c.dots !== d.dots) return false;
+    if (c.href !== d.href || c.x.length !== d.x.length || c.y.length !== d.y.length) return false;
+    for (let i = 0; i < c.x.length; i++) if (c.x[i] !== d.x[i] || c.y[i] !== d.y[i]) return false;
+    return true;
+  });
 }
 
 /**
