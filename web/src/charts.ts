@@ -290,7 +290,8 @@ export class LineChart {
     });
     const xAxis: uPlot.Axis = {
       label: valueX?.label ?? X_LABEL[mode],
-      size: 40,
+      // uPlot's time ticks take two lines (time, then the date where it changes).
+      size: !valueX && mode === "wall" ? 56 : 40,
       ...(valueX?.log
         ? { values: (_u: uPlot, ticks: number[]) => ticks.map(compact) }
         : valueX || mode === "step"

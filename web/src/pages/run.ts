@@ -44,8 +44,8 @@ export const runPage: Page = (main, { id }) => {
   const charts = CHARTS.map((c) => new LineChart({ title: c.title }, view));
   const drawCharts = () => {
     const points = store.sorted();
+    const x = xValues(points, view.x);
     CHARTS.forEach((c, i) => {
-      const x = xValues(points, view.x);
       charts[i]!.update(
         c.series.map((s) => ({
           label: s.label,
