@@ -5,6 +5,7 @@ import { api, errorBox, live, navigate, setRouter } from "./app.ts";
 import { h } from "./dom.ts";
 import { usersPage, workersPage } from "./pages/admin.ts";
 import { loginPage, registerPage } from "./pages/auth.ts";
+import { comparePage } from "./pages/compare.ts";
 import { allProgressPage, exercisesPage, progressPage } from "./pages/exercises.ts";
 import { runPage } from "./pages/run.ts";
 import { newRunPage, runsPage } from "./pages/runs.ts";
@@ -132,6 +133,7 @@ async function start(): Promise<void> {
     .add("/runs", "Runs", runsPage)
     .add("/runs/new", "New run", newRunPage)
     .add("/runs/:id", "Run", runPage)
+    .add("/compare", "Compare runs", comparePage)
     .add("/sweeps", "Sweeps", sweepsPage)
     .add("/sweeps/:id", "Sweep", sweepPage)
     .add("/exercises", "Exercises", exercisesPage)

@@ -1,6 +1,14 @@
 import { advancesStatus, isRunStatus } from "../../../contracts/run-status.ts";
 import { api, errorBox, live } from "../app.ts";
-import { MetricChart, type MetricPoint, PointStore } from "../charts.ts";
+import { xValues } from "../chart-data.ts";
+import {
+  type ChartView,
+  chartControls,
+  DEFAULT_VIEW,
+  LineChart,
+  type MetricPoint,
+  PointStore,
+} from "../charts.ts";
 import { fmtDate, h, statusBadge } from "../dom.ts";
 import type { Page } from "../router.ts";
 import { ACTIVE, type Run } from "./runs.ts";
@@ -11,14 +19,15 @@ import { ACTIVE, type Run } from "./runs.ts";
  * for the iterations after the last one it holds, so a dropped connection or an API restart loses
  * no point: the store is keyed by iteration, so overlaps are harmless.
  */
-const CHARTS: { title: string; series: { key: string; label: string }[] }[] = [
+const CHARTS: { title: string; series: { key: string; label: string; axis?: "right" }[] }[] = [
   { title: "Episodic return", series: [{ key: "charts/episodic_return", label: "return" }] },
   { title: "Steps per second", series: [{ key: "charts/SPS", label: "SPS" }] },
   {
     title: "Losses",
     series: [
       { key: "losses/policy_loss", label: "policy" },
-      { key: "losses/value_loss", label: "value" },
+      // Value loss (~20) is three orders above policy loss (~0.01): on one axis the policy line is flat.
+      { key: "losses/value_loss", label: "value", axis: "right" },
     ],
   },
   { title: "Approx KL", series: [{ key: "losses/approx_kl", label: "approx_kl" }] },
@@ -31,7 +40,27 @@ const RECONCILE_MS = 5000;
 
 export const runPage: Page = (main, { id }) => {
   const store = new PointStore();
-  const charts = CHARTS.map((c) => new MetricChart(c.title, c.series));
+  let view: ChartView = { ...DEFAULT_VIEW };
+  const charts = CHARTS.map((c) => new LineChart({ title: c.title }, view));
+  const drawCharts = () => {
+    const points = store.sorted();
+    const x = xValues(points, view.x);
+    CHARTS.forEach((c, i) => {
+      charts[i]!.update(
+        c.series.map((s) => ({
+          label: s.label,
+          axis: s.axis,
+          x,
+          y: points.map((p) => p.metrics[s.key] ?? null),
+        })),
+        view,
+      );
+    });
+  };
+  const controls = chartControls(view, (next) => {
+    view = next;
+    drawCharts();
+  });
   const statusSlot = h("span");
   const progress = h("progress", { max: 1, value: 0, "aria-label": "progress" });
   const progressText = h("span", { class: "muted" });
@@ -61,6 +90,7 @@ export const runPage: Page = (main, { id }) => {
     ),
     h("div", { class: "progress-row" }, progress, progressText),
     actionStatus,
+    controls,
     h(
       "section",
       { class: "charts", "aria-label": "Metrics" },
@@ -193,9 +223,8 @@ export const runPage: Page = (main, { id }) => {
   }, RECONCILE_MS);
 
   const offStore = store.onChange(() => {
-    const points = store.sorted();
-    for (const chart of charts) chart.update(points);
-    if (run && points.length > 0) download.disabled = false;
+    drawCharts();
+    if (run && store.points.size > 0) download.disabled = false;
   });
 
   const act = async (what: "stop" | "resume") => {
@@ -243,7 +272,14 @@ export const runPage: Page = (main, { id }) => {
             // A hole before this point (broadcasts this API node missed): fetch it from the history.
             const last = store.lastIteration;
             if (store.points.size > 0 && point.iteration > last + 1) void fetchFrom(last + 1).catch(() => {});
-            store.add({ iteration: point.iteration, globalStep: point.globalStep, metrics: point.metrics });
+            // A live frame has no time of its own: its arrival stands for it (the stored point's
+            // time, read on the next load, is the metric's write, a few milliseconds earlier).
+            store.add({
+              iteration: point.iteration,
+              globalStep: point.globalStep,
+              wallTime: new Date().toISOString(),
+              metrics: point.metrics,
+            });
             renderProgress(point.globalStep);
           } else if (m.type === "status" || m.type === "subscribed") {
             const status = String(m["status"]);

@@ -51,6 +51,17 @@ export const runsPage: Page = (main, _params, query) => {
   const body = h("tbody");
   const message = h("div");
   const more = h("button", { type: "button", hidden: true }, "Load more");
+  // Ticked runs, in the order ticked: the compare page lists and colours them in that order.
+  const picked: string[] = [];
+  const compare = h("button", { type: "button", disabled: true, "data-action": "compare" }, "Compare");
+  compare.addEventListener("click", () => navigate(`/compare?runs=${picked.join(",")}`));
+  const pick = (id: string, on: boolean) => {
+    const at = picked.indexOf(id);
+    if (on && at < 0) picked.push(id);
+    if (!on && at >= 0) picked.splice(at, 1);
+    compare.disabled = picked.length === 0;
+    compare.textContent = picked.length > 0 ? `Compare (${picked.length})` : "Compare";
+  };
   main.append(
     h(
       "div",
@@ -60,6 +71,7 @@ export const runsPage: Page = (main, _params, query) => {
         "div",
         { class: "actions" },
         filter,
+        compare,
         h("a", { href: "/runs/new", class: "button primary" }, "New run"),
       ),
     ),
@@ -75,6 +87,7 @@ export const runsPage: Page = (main, _params, query) => {
           h(
             "tr",
             null,
+            h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Compare")),
             ["Run", "Status", "Env", "Progress", "Latest return", "Started by", "Created"].map((c) =>
               h("th", { scope: "col" }, c),
             ),
@@ -101,9 +114,12 @@ export const runsPage: Page = (main, _params, query) => {
         returnCell.textContent = fmtNumber(value);
       })
       .catch(() => {});
+    const tick = h("input", { type: "checkbox", "aria-label": `Compare ${run.id.slice(0, 8)}` });
+    tick.addEventListener("change", () => pick(run.id, tick.checked));
     const tr = h(
       "tr",
       { "data-run-id": run.id },
+      h("td", null, tick),
       h("td", null, h("a", { href: `/runs/${run.id}` }, run.id.slice(0, 8))),
       h("td", { class: "status-cell" }, statusBadge(run.status)),
       h("td", null, run.env),

@@ -2,7 +2,8 @@ import { formatParam, formatParams, prunedReason } from "../../../contracts/swee
 import { ACTIVE_SWEEP_STATUSES } from "../../../contracts/sweep-status.ts";
 import type { PublicSweep, PublicTrial } from "../../../contracts/sweeps.ts";
 import { api, errorBox, live } from "../app.ts";
-import { scatterChart } from "../charts.ts";
+import { isLogSampled, xValues } from "../chart-data.ts";
+import { type ChartView, chartControls, DEFAULT_VIEW, LineChart, type MetricPoint } from "../charts.ts";
 import { clear, fmtDate, fmtNumber, h, statusBadge } from "../dom.ts";
 import type { Page } from "../router.ts";
 
@@ -115,25 +116,87 @@ export const sweepPage: Page = (main, { id }) => {
   const best = h("div");
   const tableSlot = h("div");
   const chartsSlot = h("section", { class: "charts", "aria-label": "Metric against each hyperparameter" });
+  let sweep: Sweep | undefined;
+  let sort: SortKey = { column: "final", descending: true };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let disposed = false;
+  let scatters: LineChart[] = [];
+
+  // The trials' learning curves, overlaid: each trial's history is fetched once, then only its new
+  // iterations as the trial advances.
+  let curvesView: ChartView = { ...DEFAULT_VIEW };
+  const curvesChart = new LineChart({ title: "Learning curves", height: 260 }, curvesView);
+  const histories = new Map<string, MetricPoint[]>();
+  const drawCurves = () => {
+    if (!sweep?.trials) return;
+    const metric = String(sweep.definition["metric"] ?? "charts/episodic_return");
+    const trials = [...sweep.trials].sort((a, b) => a.index - b.index);
+    curvesChart.update(
+      trials.map((t) => {
+        const points = histories.get(t.runId) ?? [];
+        return {
+          label: `#${t.index}`,
+          href: `/runs/${t.runId}`,
+          x: xValues(points, curvesView.x),
+          y: points.map((p) => p.metrics[metric] ?? null),
+        };
+      }),
+      curvesView,
+    );
+  };
+  let fetching = false;
+  let fetchAgain = false;
+  const fetchCurves = async (trials: readonly Trial[]): Promise<void> => {
+    // One fetch at a time (two would both append the same new iterations); a call during one runs after it.
+    if (fetching) {
+      fetchAgain = true;
+      return;
+    }
+    fetching = true;
+    await Promise.all(
+      trials.map(async (t) => {
+        const have = histories.get(t.runId) ?? [];
+        const last = have.at(-1);
+        if (t.steps === 0 || (last && last.globalStep >= t.steps)) return;
+        const page = await api.get<{ points: MetricPoint[] }>(
+          `/api/v1/runs/${t.runId}/metrics?fromIteration=${last ? last.iteration + 1 : 0}`,
+        );
+        histories.set(t.runId, [...have, ...page.points]);
+      }),
+    ).finally(() => {
+      fetching = false;
+    });
+    if (disposed) return;
+    drawCurves();
+    if (fetchAgain && sweep?.trials) {
+      fetchAgain = false;
+      await fetchCurves(sweep.trials);
+    }
+  };
   main.append(
     h("div", { class: "page-head" }, heading, h("div", { class: "actions" }, statusSlot, stop, resume, csv)),
     actionStatus,
     best,
     h("h2", null, "Trials"),
     tableSlot,
+    h(
+      "div",
+      { class: "page-head" },
+      h("h2", null, "Learning curves"),
+      h("a", { href: `/compare?sweep=${id}`, class: "button" }, "Compare trials"),
+    ),
+    chartControls(curvesView, (next) => {
+      curvesView = next;
+      drawCurves();
+    }),
+    h("section", { class: "charts wide", "aria-label": "Trials' learning curves" }, curvesChart.element),
     chartsSlot,
   );
 
-  let sweep: Sweep | undefined;
-  let sort: SortKey = { column: "final", descending: true };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let disposed = false;
-
   const renderTable = () => {
     if (!sweep?.trials) return;
-    const params = Object.keys(
-      (sweep.definition["searchSpace"] as Record<string, unknown> | undefined) ?? {},
-    );
+    const space = (sweep.definition["searchSpace"] as Record<string, unknown> | undefined) ?? {};
+    const params = Object.keys(space);
     const columns = ["#", "status", ...params, "steps", "last", "final", "eval"];
     const metric = String(sweep.definition["metric"] ?? "metric");
     const mode = sweep.definition["mode"] === "min" ? "min" : "max";
@@ -215,25 +278,35 @@ export const sweepPage: Page = (main, { id }) => {
         ),
       ),
     );
-    chartsSlot.replaceChildren(
-      ...params
-        .filter((p) => sweep!.trials!.some((t) => typeof t.params[p] === "number"))
-        .map((p) =>
-          scatterChart(
-            `${metric} vs ${p}`,
-            p,
-            sweep!
-              .trials!.filter(
-                (t) => typeof t.params[p] === "number" && (t.finalMetric ?? t.lastMetric) !== null,
-              )
-              .map((t) => ({
-                x: t.params[p] as number,
-                y: (t.finalMetric ?? t.lastMetric) as number,
-                pruned: t.status === "pruned",
-              })),
-          ),
-        ),
-    );
+    for (const chart of scatters) chart.destroy();
+    scatters = params
+      .filter((p) => sweep!.trials!.some((t) => typeof t.params[p] === "number"))
+      .map((p) => {
+        const done = sweep!.trials!.filter(
+          (t) => typeof t.params[p] === "number" && (t.finalMetric ?? t.lastMetric) !== null,
+        );
+        const chart = new LineChart({
+          title: `${metric} vs ${p}`,
+          // A log-sampled parameter (a learning rate) spreads its trials evenly on a log axis only.
+          valueX: { label: p, log: isLogSampled(space[p]) },
+        });
+        const of = (pruned: boolean) => {
+          const picked = done.filter((t) => (t.status === "pruned") === pruned);
+          return {
+            x: picked.map((t) => t.params[p] as number),
+            y: picked.map((t) => (t.finalMetric ?? t.lastMetric) as number),
+          };
+        };
+        chart.update(
+          [
+            { label: "trial", dots: true, ...of(false) },
+            { label: "pruned", dots: true, color: "#9ca3af", ...of(true) },
+          ],
+          { smoothing: 0, logY: false },
+        );
+        return chart;
+      });
+    chartsSlot.replaceChildren(...scatters.map((c) => c.element));
   };
 
   const render = (s: Sweep) => {
@@ -267,6 +340,7 @@ export const sweepPage: Page = (main, { id }) => {
       const s = await api.get<Sweep>(`/api/v1/sweeps/${id}`);
       if (disposed) return;
       render(s);
+      void fetchCurves(s.trials ?? []).catch((err) => actionStatus.replaceChildren(errorBox(err)));
     } catch (err) {
       if (disposed) return;
       if (!sweep) main.replaceChildren(h("h1", null, "Sweep"), errorBox(err));
@@ -325,5 +399,7 @@ export const sweepPage: Page = (main, { id }) => {
     clearTimeout(timer);
     clearInterval(reconcile);
     unsubscribe();
+    curvesChart.destroy();
+    for (const chart of scatters) chart.destroy();
   };
 };
