@@ -1,6 +1,7 @@
 import test from "ava";
 import { RESUMABLE_STATUSES, type RunStatus, STOP_TRANSITIONS } from "../../contracts/run-status.ts";
 import type { PublicRun } from "../../contracts/runs.ts";
+import { call } from "../../services/actions.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { allowLongTest, waitFor } from "../helpers/wait.ts";
 import { getRun, launch, RUN_SERVICES, tinyRun, waitForStatus } from "../runs/helpers.ts";
@@ -117,7 +118,7 @@ for (const start of ["running", "stopped"] as const) {
       }
     }
     await waitFor(
-      async () => (await api().platform.broker.call<{ runners: unknown[] }>("workers.status")).runners.length,
+      async () => (await call(api().platform.broker, "workers.status", {})).runners.length,
       (n) => n === 0,
       "every runner released",
     );

@@ -1,5 +1,6 @@
 import test from "ava";
 import type { PublicRun } from "../../contracts/runs.ts";
+import { call } from "../../services/actions.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { accountWithRole, launch, RUN_SERVICES, tinyRun, waitForStatus } from "./helpers.ts";
 
@@ -113,11 +114,11 @@ test("a learner cannot see, stop, resume, delete or download another user's run 
   const admin = await api().loginAdmin();
   t.is((await api().request("GET", `/api/v1/runs/${run.id}`, { token: admin.accessToken })).status, 200);
   await t.throwsAsync(
-    api().platform.broker.call("runs.visible", { runId: run.id, userId: other.id, role: "learner" }),
+    call(api().platform.broker, "runs.visible", { runId: run.id, userId: other.id, role: "learner" }),
     { message: "run not found" },
   );
   t.deepEqual(
-    await api().platform.broker.call("runs.visible", { runId: run.id, userId: owner.id, role: "learner" }),
+    await call(api().platform.broker, "runs.visible", { runId: run.id, userId: owner.id, role: "learner" }),
     { ownerId: owner.id, status: "completed", iteration: 2 },
   );
 });

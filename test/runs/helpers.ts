@@ -2,6 +2,7 @@ import type { Role } from "../../contracts/roles.ts";
 import type { PublicMetricPoint, PublicRun } from "../../contracts/runs.ts";
 import { type PresetName, resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { PPOTrainer, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
+import { call } from "../../services/actions.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -96,7 +97,7 @@ export function deterministicPart(points: readonly PublicMetricPoint[]): unknown
 export async function holdWorkerSlots(api: TestPlatform): Promise<{ release(): Promise<void> }> {
   const token = (await api.loginAdmin()).accessToken;
   // All of them: the holder starts once runs launched before it have left theirs.
-  const { slots } = await api.platform.broker.call<{ slots: number }>("workers.status");
+  const { slots } = await call(api.platform.broker, "workers.status", {});
   const blocker = await launch(api, token, tinyRun(1_000_000, { resources: { runners: slots } }));
   const running = await waitFor(
     () => getRun(api, token, blocker.id),

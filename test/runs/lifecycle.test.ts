@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import test from "ava";
 import { decodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
+import { call } from "../../services/actions.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 import {
@@ -150,7 +151,7 @@ test("deleting a running run stops it and removes the run with its metrics and c
     t.is(rows[0].n, 0, table);
   }
   // Its runners were released (other tests' runs may hold slots of the shared pool meanwhile).
-  const status = await api().platform.broker.call<{ runners: { runId: string }[] }>("workers.status");
+  const status = await call(api().platform.broker, "workers.status", {});
   t.false(status.runners.some((r) => r.runId === run.id));
 });
 

@@ -1,4 +1,5 @@
 import test from "ava";
+import { call } from "../../services/actions.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { accountWithRole, getRun, launch, RUN_SERVICES, tinyRun, waitForStatus } from "./helpers.ts";
@@ -34,7 +35,7 @@ test.serial(
       "two scheduling passes of the waiting run",
     );
     t.is((await getRun(api(), me.token, waiting.id)).status, "queued");
-    const status = await api().platform.broker.call<{ free: number; runners: unknown[] }>("workers.status");
+    const status = await call(api().platform.broker, "workers.status", {});
     t.is(status.free, 0);
     t.is(status.runners.length, 2);
 

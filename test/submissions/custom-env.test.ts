@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import test from "ava";
 import type { PublicRun } from "../../contracts/runs.ts";
 import { getExercise } from "../../exercises/index.ts";
+import { call } from "../../services/actions.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 import {
@@ -263,7 +264,7 @@ test.serial(
     t.is((await waitForStatus(p, token, healthy.id, ["completed", "failed"])).status, "completed");
     // Every runner was released, its sandbox process with it.
     await waitFor(
-      () => p.platform.broker.call<{ runners: unknown[] }[], Record<string, never>>("workers.list", {}),
+      () => call(p.platform.broker, "workers.list", {}),
       (workers) => workers.every((w) => w.runners.length === 0),
       "the runners' release",
       10_000,

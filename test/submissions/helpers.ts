@@ -1,4 +1,5 @@
 import type { PublicSubmission } from "../../contracts/submissions.ts";
+import { call } from "../../services/actions.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -59,3 +60,10 @@ export async function submitAndGrade(
 
 /** A discounted-returns submission whose function never settles: it holds its sandbox until the deadline. */
 export const NEVER_SETTLES = "function discountedReturns() { return new Promise(() => {}); }";
+
+/** The sandbox pool of `api`'s node, read in-process (the node must run the submissions service). */
+export async function sandboxPool(api: TestPlatform) {
+  const { pool } = await call(api.platform.broker, "submissions.stats", {});
+  if (!pool) throw new Error("this node runs no sandbox pool");
+  return pool;
+}

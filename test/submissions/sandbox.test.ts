@@ -8,6 +8,7 @@ import {
   graded,
   NEVER_SETTLES,
   SUBMISSION_SERVICES,
+  sandboxPool,
   submit,
   submitAndGrade,
 } from "./helpers.ts";
@@ -52,20 +53,17 @@ test.serial(
     // The job holds its sandbox until its 5 s wall-clock deadline: the kill must come before it, so
     // the test watches the pool itself (an in-process call), not the submission through the API.
     const before = await waitFor(
-      () =>
-        api.platform.broker.call("submissions.stats") as Promise<{
-          pool: { busy: number; pids: number[]; replaced: number };
-        }>,
-      (stats) => stats.pool.busy === 1,
+      () => sandboxPool(api),
+      (pool) => pool.busy === 1,
       "the pool to take the job",
     );
     // Which child has the job is the pool's business: kill both (the other is idle).
-    for (const pid of before.pool.pids) process.kill(pid, "SIGKILL");
+    for (const pid of before.pids) process.kill(pid, "SIGKILL");
     const done = await graded(api, token, s.id);
     t.is(done.status, "error");
     t.regex(done.error ?? "", /^crash: the sandbox process exited \(SIGKILL\) and was replaced/);
-    const after = (await api.platform.broker.call("submissions.stats")) as { pool: { replaced: number } };
-    t.true(after.pool.replaced >= before.pool.replaced + 1);
+    const after = await sandboxPool(api);
+    t.true(after.replaced >= before.replaced + 1);
     // Never retried: once the pool has graded a later submission, it is still the same error.
     await stillServes(t);
     t.like(await getSubmission(api, token, s.id), { status: "error", error: done.error });

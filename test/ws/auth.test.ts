@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import test from "ava";
+import { call } from "../../services/actions.ts";
 import { hashTicket } from "../../services/tickets/tickets.ts";
 import { signAccessToken } from "../../services/users/tokens.ts";
 import { TEST_JWT_SECRET, useTestPlatform } from "../helpers/platform.ts";
@@ -130,7 +131,7 @@ test("two upgrades racing with one ticket: exactly one is accepted", async (t) =
 test("an expired ticket is refused", async (t) => {
   const { learner, url, platform } = api();
   const me = await learner();
-  const issued = await platform.broker.call<{ ticket: string }, object>("tickets.issue", {
+  const issued = await call(platform.broker, "tickets.issue", {
     userId: me.user.id,
     sessionExpiresAt: Date.now() + 60_000,
     ttlSeconds: 1,
@@ -183,7 +184,7 @@ test("the socket closes with 4001 when its access token expires", async (t) => {
 test("a socket opened with a ticket closes when the token that asked for the ticket expires", async (t) => {
   const { learner, url, platform } = api();
   const me = await learner();
-  const issued = await platform.broker.call<{ ticket: string }, object>("tickets.issue", {
+  const issued = await call(platform.broker, "tickets.issue", {
     userId: me.user.id,
     sessionExpiresAt: Date.now() + 2_000,
   });

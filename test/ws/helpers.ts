@@ -7,7 +7,7 @@ import { WsHub, type WsHubOptions } from "../../api/ws/hub.ts";
 import type { RunStatus } from "../../contracts/run-status.ts";
 import type { PublicMetricPoint, RunMetricsEvent } from "../../contracts/runs.ts";
 import { NotFoundError } from "../../lib/errors.ts";
-import type { AuthState } from "../../services/users/schemas.ts";
+import { call } from "../../services/actions.ts";
 import { TEST_JWT_SECRET, type TestPlatform } from "../helpers/platform.ts";
 import { DEFAULT_DEADLINE_MS } from "../helpers/wait.ts";
 
@@ -130,9 +130,7 @@ export async function startHub(
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
       allowedOrigins: [],
-      authStates: new AuthStateCache((id) =>
-        broker.call<AuthState, { id: string }>("users.authState", { id }),
-      ),
+      authStates: new AuthStateCache((id) => call(broker, "users.authState", { id })),
     },
     options,
   );
