@@ -8,7 +8,7 @@ import { graded, SUBMISSION_SERVICES } from "./helpers.ts";
 // checks it), so that the per-minute count alone decides, whatever the grading speed.
 const platform = useTestPlatform(test, {
   ...SUBMISSION_SERVICES,
-  SUBMISSIONS_PER_MINUTE: "5",
+  QUOTA_LEARNER_SUBMISSIONS_PER_MINUTE: "5",
   SUBMISSIONS_CONCURRENT_PER_USER: "100",
 });
 
