@@ -18,7 +18,6 @@ const api = useTestPlatform(test, {
 });
 
 interface Problem {
-  status: number;
   detail?: string;
   reason?: string;
   errors?: { field: string; message: string }[];
