@@ -58,7 +58,8 @@ export async function userQuotas(em: EntityManager, quotas: RoleQuotas, userId: 
 export async function setOverride(
   em: EntityManager,
   quotas: RoleQuotas,
-  input: { userId: string; adminId: string; override: QuotaOverride },
+  /** `adminId`: who set it (null: `proxima users quota`, from the database's side). */
+  input: { userId: string; adminId: string | null; override: QuotaOverride },
 ): Promise<UserQuotas> {
   await getUser(em, input.userId);
   if (Object.keys(input.override).length === 0) return clearOverride(em, quotas, input.userId);
