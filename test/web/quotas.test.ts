@@ -2,12 +2,12 @@ import anyTest from "ava";
 import type { UserQuotas } from "../../contracts/quotas.ts";
 import { TEST_ADMIN, useTestPlatform } from "../helpers/platform.ts";
 import {
+  assertClean,
   browserUnavailable,
   loginThroughForm,
   openPage,
   screenshot,
   useBrowser,
-  type Watched,
 } from "./helpers.ts";
 
 /**
@@ -23,10 +23,6 @@ if (!skip) suite();
 function suite() {
   const api = useTestPlatform(anyTest, { SERVICES: "api,users,runs,tickets" });
   const browser = useBrowser(anyTest);
-
-  function assertClean(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void }, w: Watched) {
-    t.deepEqual(w.errors, [], "no console errors, page errors or CSP violations");
-  }
 
   async function quotasOf(userId: string): Promise<UserQuotas> {
     const token = (await api().loginAdmin()).accessToken;
