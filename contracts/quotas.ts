@@ -37,7 +37,8 @@ function limits(min: 0 | 1) {
   };
 }
 
-export const QuotaSchema = z.object(limits(0)).meta({ title: "Quota" });
+/** What a role (or a user, overrides included) may do; `satisfies`: it is the contract's `Quota`. */
+export const QuotaSchema = z.object(limits(0)).meta({ title: "Quota" }) satisfies z.ZodType<Quota>;
 
 /**
  * An admin's override: any subset of the limits, each a positive integer (`gpu` a boolean); a limit
@@ -62,8 +63,3 @@ export const UserQuotasSchema = z
   .meta({ title: "UserQuotas" });
 
 export type UserQuotas = z.infer<typeof UserQuotasSchema>;
-
-/** The schemas describe the contract's interface exactly (a compile-time check). */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const _quotaShape: Same<z.infer<typeof QuotaSchema>, Quota> = true;
-void _quotaShape;

@@ -117,7 +117,7 @@ export function resolveRun(input: CreateRunInput, codeEnv?: CodeEnvSpec): Resolv
 }
 
 /**
- * The role's limits on one run's configuration, none of which needs the database: 403 for what the
+ * The quota's limits on one run's configuration, none of which needs the database: 403 for what the
  * role may never do (a GPU, too many runners or steps, too much compute: `checkComputeQuota`), each
  * naming the limit (`reason`) and its value. `env`: the env's dims (null: unknown, those limits skipped).
  */
@@ -143,11 +143,6 @@ export function checkRunLimits(role: Role, q: EffectiveQuota, r: ResolvedRun, en
   checkComputeQuota(role, q, r.config, env);
 }
 
-/**
- * The concurrent-runs quota, counted under the owner's lock (db/user-lock.ts): call it inside the
- * transaction that then makes a run active (create, resume), so that parallel requests of one user
- * count one after the other and exactly the quota's worth get through (429 with Retry-After beyond).
- */
 /** A GPU asked for where the quota has none: the role's rule, or this account's override. */
 export function gpuRefused(role: Role, q: EffectiveQuota): ForbiddenError {
   const message = q.overridden?.includes("gpu")
@@ -156,6 +151,11 @@ export function gpuRefused(role: Role, q: EffectiveQuota): ForbiddenError {
   return new ForbiddenError(message, { reason: "gpu" });
 }
 
+/**
+ * The concurrent-runs quota, counted under the owner's lock (db/user-lock.ts): call it inside the
+ * transaction that then makes a run active (create, resume), so that parallel requests of one user
+ * count one after the other and exactly the quota's worth get through (429 with Retry-After beyond).
+ */
 export async function reserveRunSlot(tx: EntityManager, caller: Caller, q: EffectiveQuota): Promise<void> {
   await lockUserQuota(tx, "runs", caller.userId);
   const active = await tx.count(Run, { owner: caller.userId, status: { $in: [...ACTIVE_STATUSES] } });
