@@ -9,7 +9,7 @@ import {
   PasswordSchema,
   RoleSchema,
 } from "../../services/users/schemas.ts";
-import type { ApiDeps } from "../context.ts";
+import type { ApiContext, ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
 import { callService } from "./call.ts";
 
@@ -54,6 +54,12 @@ const InviteRequest = z.strictObject({
     .default(24 * 7)
     .describe("How long the code stays valid (default a week)."),
 });
+
+/** Any account for an admin, one's own for everyone else: others are reported as not found (ids reveal nothing). */
+function visibleAccount(ctx: ApiContext, id: string): void {
+  const caller = ctx.state.user!;
+  if (caller.role !== "admin" && caller.id !== id) throw new NotFoundError("user");
+}
 
 export function userRoutes(v1: RouteScope, deps: ApiDeps): void {
   v1.add({
@@ -138,8 +144,7 @@ export function userRoutes(v1: RouteScope, deps: ApiDeps): void {
     notFound: "user",
     responses: { 200: { description: "The account.", schema: PublicUserSchema } },
     async handler(ctx, { params }) {
-      const caller = ctx.state.user!;
-      if (caller.role !== "admin" && caller.id !== params.id) throw new NotFoundError("user");
+      visibleAccount(ctx, params.id);
       ctx.body = await callService(deps, ctx, "users.get", { id: params.id });
     },
   });
@@ -194,8 +199,7 @@ export function userRoutes(v1: RouteScope, deps: ApiDeps): void {
     notFound: "user",
     responses: { 200: { description: "The quotas.", schema: UserQuotasSchema } },
     async handler(ctx, { params }) {
-      const caller = ctx.state.user!;
-      if (caller.role !== "admin" && caller.id !== params.id) throw new NotFoundError("user");
+      visibleAccount(ctx, params.id);
       ctx.body = await callService(deps, ctx, "users.quotas", { id: params.id });
     },
   });
