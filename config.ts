@@ -23,8 +23,19 @@ const flagOn = z
   .default("true")
   .transform((v) => v === "true" || v === "1");
 
-/** One limit of a role's quota (services/runs/quotas.ts reads them; the README's table lists them). */
-const limit = (d: number) => z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(d);
+/**
+ * One limit of a role's quota (services/runs/quotas.ts reads them; the README's table lists them): a
+ * positive integer. Anything else (0, -1, 1.5, "ten", empty) stops the process at start, naming the
+ * variable, rather than locking every user of the role out at their first request.
+ */
+const POSITIVE = "must be a positive integer";
+const limit = (d: number) =>
+  z.coerce
+    .number({ error: POSITIVE })
+    .int({ error: POSITIVE })
+    .min(1, { error: POSITIVE })
+    .max(Number.MAX_SAFE_INTEGER, { error: `must be at most ${Number.MAX_SAFE_INTEGER}` })
+    .default(d);
 
 /**
  * Quotas by role, `QUOTA_<ROLE>_<LIMIT>`: what one user of the role may ask of the cluster. The
@@ -39,6 +50,7 @@ const QuotaSettings = {
   QUOTA_LEARNER_RUNNERS_PER_RUN: limit(2),
   QUOTA_LEARNER_TOTAL_STEPS: limit(1_000_000),
   QUOTA_LEARNER_GPU: flag,
+  QUOTA_LEARNER_SUBMISSIONS_PER_MINUTE: limit(10),
   QUOTA_LEARNER_PARAMETERS: limit(1_000_000),
   QUOTA_LEARNER_GRADIENT_STEPS: limit(2_048),
   QUOTA_LEARNER_SAMPLES_PER_ITERATION: limit(65_536),
@@ -47,6 +59,7 @@ const QuotaSettings = {
   QUOTA_RESEARCHER_RUNNERS_PER_RUN: limit(32),
   QUOTA_RESEARCHER_TOTAL_STEPS: limit(100_000_000),
   QUOTA_RESEARCHER_GPU: flagOn,
+  QUOTA_RESEARCHER_SUBMISSIONS_PER_MINUTE: limit(20),
   QUOTA_RESEARCHER_PARAMETERS: limit(10_000_000),
   QUOTA_RESEARCHER_GRADIENT_STEPS: limit(100_000),
   QUOTA_RESEARCHER_SAMPLES_PER_ITERATION: limit(1_048_576),
@@ -56,6 +69,7 @@ const QuotaSettings = {
   QUOTA_ADMIN_RUNNERS_PER_RUN: limit(256),
   QUOTA_ADMIN_TOTAL_STEPS: limit(10_000_000_000),
   QUOTA_ADMIN_GPU: flagOn,
+  QUOTA_ADMIN_SUBMISSIONS_PER_MINUTE: limit(60),
   QUOTA_ADMIN_PARAMETERS: limit(100_000_000),
   QUOTA_ADMIN_GRADIENT_STEPS: limit(1_000_000),
   QUOTA_ADMIN_SAMPLES_PER_ITERATION: limit(16_777_216),
@@ -161,8 +175,6 @@ const ConfigSchema = z.object({
     .min(1024)
     .max(1024 * 1024)
     .default(64 * 1024),
-  /** Submissions one user may make per minute (429 with Retry-After beyond). */
-  SUBMISSIONS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   /** Submissions of one user queued or being graded at once (429 beyond). */
   SUBMISSIONS_CONCURRENT_PER_USER: z.coerce.number().int().min(1).default(2),
   /** Memory of the isolate that runs an environment defined by code, per env runner (MiB). */
@@ -220,10 +232,24 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/**
+ * Settings that were replaced: a deployment that still sets one is refused with the new name, rather
+ * than silently running on the default of the setting that replaced it.
+ */
+const REPLACED: Readonly<Record<string, string>> = {
+  SUBMISSIONS_PER_MINUTE: "a quota of each role now: QUOTA_<ROLE>_SUBMISSIONS_PER_MINUTE",
+};
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = ConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  const replaced = Object.keys(REPLACED)
+    .filter((name) => env[name] !== undefined)
+    .map((name) => `${name}: ${REPLACED[name]}`);
+  if (!parsed.success || replaced.length > 0) {
+    const lines = [
+      ...(parsed.error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`) ?? []),
+      ...replaced,
+    ];
     throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
   }
   return parsed.data;

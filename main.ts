@@ -1,4 +1,4 @@
-import { loadConfig } from "./config.ts";
+import { ConfigError, loadConfig } from "./config.ts";
 import { createRootLogger } from "./lib/logger.ts";
 import { startPlatform } from "./platform.ts";
 
@@ -6,7 +6,16 @@ import { startPlatform } from "./platform.ts";
  * `npm start`: one Proxima process hosting the services named in SERVICES (default: all), on the
  * embedded PostgreSQL unless DATABASE_URL is set, alone unless NATS_URL is set.
  */
-const config = loadConfig();
+const config = (() => {
+  try {
+    return loadConfig();
+  } catch (err) {
+    // A bad setting is the operator's to fix: its name and what is wrong, not a stack trace.
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`Proxima cannot start: ${err.message}\n`);
+    process.exit(1);
+  }
+})();
 const logger = createRootLogger(config);
 
 const platform = await startPlatform(config, { logger }).catch((err: unknown) => {

@@ -101,7 +101,7 @@ function startProcess(env: Record<string, string>): ChildProcess {
       LOG_LEVEL: "warn",
       JWT_SECRET: SECRET,
       API_RATE_LIMIT_PER_MIN: "100000000",
-      SUBMISSIONS_PER_MINUTE: "100000",
+      QUOTA_LEARNER_SUBMISSIONS_PER_MINUTE: "100000",
       SUBMISSIONS_CONCURRENT_PER_USER: "10",
       ...env,
     },

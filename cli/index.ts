@@ -13,7 +13,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
     load: () => import("./export.ts"),
   },
   envs: { summary: "list the registered environments", load: () => import("./envs.ts") },
-  users: { summary: "manage users (users create --email E --role R)", load: () => import("./users.ts") },
+  users: {
+    summary: "manage users (users create --email E --role R | users quota EMAIL --concurrent-runs N)",
+    load: () => import("./users.ts"),
+  },
   migrate: { summary: "apply database migrations", load: () => import("./migrate.ts") },
   login: {
     summary: "log in to a Proxima server (login --server URL)",

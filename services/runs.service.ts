@@ -56,6 +56,7 @@ import {
   requestStop,
   runLeases,
 } from "./runs/store.ts";
+import { effectiveQuota } from "./users/quotas.ts";
 
 /**
  * Training runs. A run is a virtual actor (Orleans): the node whose lease is on the row (`ownerNode`,
@@ -203,7 +204,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
       ? await usableCodeEnv(em, input.env, { userId, role }, envCaps)
       : undefined;
     const resolved = resolveRun(input, codeEnv?.spec);
-    const q = quotas[role];
+    const q = await effectiveQuota(em, quotas, { userId, role });
     checkRunLimits(role, q, resolved, envDims(input.env, codeEnv?.spec));
     const source =
       input.initFrom && (await sourceCheckpoint(em, input.initFrom, { userId, role }, input.env, resolved));
@@ -335,7 +336,8 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
           throw new ConflictError(`a ${current.status} run cannot be resumed`, { status: current.status });
         }
         if (isCodeEnvId(current.envId)) await checkResumedCodeEnv(em, current.envId, envCaps);
-        const q = quotas[ctx.params.role];
+        // The caller's quota, as for the counting below (an admin resuming a run uses theirs).
+        const q = await effectiveQuota(em, quotas, ctx.params);
         checkRunLimits(
           ctx.params.role,
           q,

@@ -9,6 +9,7 @@ import { codeEnvId } from "../rl/envs/code-env.ts";
 import { implement } from "./action.ts";
 import type { ServiceDeps } from "./deps.ts";
 import { codeEnvCaps } from "./runs/code-envs.ts";
+import { holder, roleQuotas } from "./runs/quotas.ts";
 import { SUBMISSIONS_ACTIONS } from "./submissions/actions.ts";
 import { errorReport, type GradedSubmission, Grader } from "./submissions/grader.ts";
 import {
@@ -22,6 +23,7 @@ import {
   unfinishedSubmissions,
   visibleSubmission,
 } from "./submissions/store.ts";
+import { effectiveQuota } from "./users/quotas.ts";
 
 /**
  * Exercises and graded code submissions. This service owns the node's sandbox pool, so it is hosted
@@ -50,6 +52,7 @@ const INTERRUPTED =
 export default function submissionsService(deps: ServiceDeps): ServiceSchema {
   const { config, db } = deps;
   const orm = db.orm;
+  const quotas = roleQuotas(config);
   const logger = deps.logger.child({ svc: "submissions" });
   let broker: ServiceBroker | undefined;
   let grader: Grader | undefined;
@@ -116,7 +119,7 @@ export default function submissionsService(deps: ServiceDeps): ServiceSchema {
       },
 
       async create(ctx) {
-        const { exerciseId, code, userId } = ctx.params;
+        const { exerciseId, code, userId, role } = ctx.params;
         const exercise = getExercise(exerciseId);
         if (!exercise) throw new NotFoundError("exercise");
         const bytes = Buffer.byteLength(code, "utf8");
@@ -131,6 +134,7 @@ export default function submissionsService(deps: ServiceDeps): ServiceSchema {
             action: "submissions.create",
             nodeID: ctx.broker.nodeID,
           });
+        const q = await effectiveQuota(orm.em.fork(), quotas, { userId, role });
         const submission = await createSubmission(
           orm,
           {
@@ -142,7 +146,11 @@ export default function submissionsService(deps: ServiceDeps): ServiceSchema {
             ownerNode: ctx.broker.nodeID,
             typicalSeconds: exercise.kind === "training" ? 10 : 2,
           },
-          { perMinute: config.SUBMISSIONS_PER_MINUTE, concurrent: config.SUBMISSIONS_CONCURRENT_PER_USER },
+          {
+            perMinute: q.submissionsPerMinute,
+            perMinuteOf: holder(role, q, "submissionsPerMinute"),
+            concurrent: config.SUBMISSIONS_CONCURRENT_PER_USER,
+          },
         );
         grader.enqueue(submission.id, exerciseId, userId);
         return toPublicSubmission(submission, true);

@@ -32,6 +32,7 @@ import {
   visibleSweep,
 } from "./sweeps/records.ts";
 import { claimSweep, PgSweepStore, sweepLeases } from "./sweeps/store.ts";
+import { effectiveQuota } from "./users/quotas.ts";
 
 /**
  * Hyperparameter sweeps. A sweep is a virtual actor like a run (services/runs.service.ts): the node
@@ -110,15 +111,16 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
       async create(ctx) {
         const { userId, role } = ctx.params;
         const em = fork();
+        const q = await effectiveQuota(em, quotas, { userId, role });
         const { def, trials } = await checkDefinition(
           em,
           ctx.params.definition,
           { userId, role },
-          quotas,
+          q,
           codeEnvCaps(config),
         );
         const { sweep, lease } = await em.transactional(async (tx) => {
-          await reserveSweepSlot(tx, { userId, role }, quotas[role]);
+          await reserveSweepSlot(tx, { userId, role }, q);
           const created = tx.create(Sweep, {
             owner: userId,
             name: def.name,
@@ -216,14 +218,11 @@ export default function sweepsService(deps: ServiceDeps): ServiceSchema {
       async resume(ctx) {
         const em = fork();
         const sweep = await visibleSweep(em, ctx.params.sweepId, ctx.params);
+        const q = await effectiveQuota(em, quotas, ctx.params);
         const lease = await em.transactional(async (tx) => {
-          // Counted against the owner's quota (with the caller's role, as runs' resume does).
+          // The owner's sweeps counted against the caller's quota, as runs' resume does.
           if (sweep.status === "stopped" || sweep.status === "failed")
-            await reserveSweepSlot(
-              tx,
-              { userId: sweep.owner.id, role: ctx.params.role },
-              quotas[ctx.params.role],
-            );
+            await reserveSweepSlot(tx, { userId: sweep.owner.id, role: ctx.params.role }, q);
           const rows = await tx.execute<{ id: string }[]>(
             `update "sweeps" set "status" = 'running', "finished_at" = null, "failure_reason" = null,
                "best_trial_id" = null, "best_metric" = null, "updated_at" = now()

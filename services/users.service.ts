@@ -4,6 +4,7 @@ import { ValidationFailedError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import { implement } from "./action.ts";
 import type { ServiceDeps } from "./deps.ts";
+import { roleQuotas } from "./runs/quotas.ts";
 import {
   createUser,
   ensureBootstrapAdmin,
@@ -15,6 +16,7 @@ import {
 import { USERS_ACTIONS } from "./users/actions.ts";
 import { resolveJwtSecret } from "./users/jwt-secret.ts";
 import { LoginLimiter } from "./users/login-limiter.ts";
+import { clearOverride, setOverride, userQuotas } from "./users/quotas.ts";
 import { createInvite, register } from "./users/registration.ts";
 import { login, logout, refresh, type SessionDeps } from "./users/sessions.ts";
 
@@ -34,6 +36,7 @@ export default function usersService(deps: ServiceDeps): ServiceSchema {
   const logger = deps.logger.child({ svc: "users" });
   let sessions: SessionDeps | undefined;
   const fork = () => db.orm.em.fork();
+  const quotas = roleQuotas(config);
   const sessionDeps = (): SessionDeps => {
     if (!sessions) throw new Error("users service is not started");
     return sessions;
@@ -89,6 +92,16 @@ export default function usersService(deps: ServiceDeps): ServiceSchema {
         const payload: UsersChangedPayload = { id };
         await ctx.broadcast(USERS_CHANGED_EVENT, payload);
         return user;
+      },
+      quotas(ctx) {
+        return userQuotas(fork(), quotas, ctx.params.id);
+      },
+      setQuotas(ctx) {
+        const { id, adminId, override } = ctx.params;
+        return setOverride(fork(), quotas, { userId: id, adminId, override });
+      },
+      clearQuotas(ctx) {
+        return clearOverride(fork(), quotas, ctx.params.id);
       },
     }),
 

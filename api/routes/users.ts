@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { QuotaOverrideSchema, UserQuotasSchema } from "../../contracts/quotas.ts";
 import { PublicUserSchema } from "../../contracts/users.ts";
 import { NotFoundError } from "../../lib/errors.ts";
 import {
@@ -8,7 +9,7 @@ import {
   PasswordSchema,
   RoleSchema,
 } from "../../services/users/schemas.ts";
-import type { ApiDeps } from "../context.ts";
+import type { ApiContext, ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
 import { callService } from "./call.ts";
 
@@ -53,6 +54,12 @@ const InviteRequest = z.strictObject({
     .default(24 * 7)
     .describe("How long the code stays valid (default a week)."),
 });
+
+/** Any account for an admin, one's own for everyone else: others are reported as not found (ids reveal nothing). */
+function visibleAccount(ctx: ApiContext, id: string): void {
+  const caller = ctx.state.user!;
+  if (caller.role !== "admin" && caller.id !== id) throw new NotFoundError("user");
+}
 
 export function userRoutes(v1: RouteScope, deps: ApiDeps): void {
   v1.add({
@@ -137,8 +144,7 @@ export function userRoutes(v1: RouteScope, deps: ApiDeps): void {
     notFound: "user",
     responses: { 200: { description: "The account.", schema: PublicUserSchema } },
     async handler(ctx, { params }) {
-      const caller = ctx.state.user!;
-      if (caller.role !== "admin" && caller.id !== params.id) throw new NotFoundError("user");
+      visibleAccount(ctx, params.id);
       ctx.body = await callService(deps, ctx, "users.get", { id: params.id });
     },
   });
@@ -165,6 +171,74 @@ export function userRoutes(v1: RouteScope, deps: ApiDeps): void {
       // change effective on this node before the response leaves, whatever the transport's latency.
       deps.authStates.invalidate(params.id);
       ctx.body = user;
+    },
+  });
+
+  v1.add({
+    method: "get",
+    path: "/me/quotas",
+    operationId: "getMyQuotas",
+    summary: "The caller's quotas: the role's, an admin's override, and the effective one.",
+    description: "`effective` is what the caller's next run, sweep or submission is checked against.",
+    tags: ["users"],
+    access: "authenticated",
+    responses: { 200: { description: "The quotas.", schema: UserQuotasSchema } },
+    async handler(ctx) {
+      ctx.body = await callService(deps, ctx, "users.quotas", { id: ctx.state.user!.id });
+    },
+  });
+
+  v1.add({
+    method: "get",
+    path: "/users/:id/quotas",
+    operationId: "getUserQuotas",
+    summary: "An account's quotas: any for an admin, one's own for everyone else.",
+    tags: ["users"],
+    access: "authenticated",
+    params: UserIdParams,
+    notFound: "user",
+    responses: { 200: { description: "The quotas.", schema: UserQuotasSchema } },
+    async handler(ctx, { params }) {
+      visibleAccount(ctx, params.id);
+      ctx.body = await callService(deps, ctx, "users.quotas", { id: params.id });
+    },
+  });
+
+  v1.add({
+    method: "put",
+    path: "/users/:id/quotas",
+    operationId: "setUserQuotas",
+    summary:
+      "Set an account's quota override (admins): any subset of the limits; the others stay the role's.",
+    description:
+      "Replaces the whole override: a limit left out goes back to the role's (`{}` clears them all). Every node checks the user's next request against it, whichever node took this one.",
+    tags: ["users"],
+    access: { roles: ["admin"] },
+    params: UserIdParams,
+    notFound: "user",
+    body: QuotaOverrideSchema,
+    responses: { 200: { description: "The account's quotas now.", schema: UserQuotasSchema } },
+    async handler(ctx, { params, body }) {
+      ctx.body = await callService(deps, ctx, "users.setQuotas", {
+        id: params.id,
+        adminId: ctx.state.user!.id,
+        override: body,
+      });
+    },
+  });
+
+  v1.add({
+    method: "delete",
+    path: "/users/:id/quotas",
+    operationId: "clearUserQuotas",
+    summary: "Drop an account's quota override (admins): the role's quota applies again.",
+    tags: ["users"],
+    access: { roles: ["admin"] },
+    params: UserIdParams,
+    notFound: "user",
+    responses: { 200: { description: "The account's quotas now.", schema: UserQuotasSchema } },
+    async handler(ctx, { params }) {
+      ctx.body = await callService(deps, ctx, "users.clearQuotas", { id: params.id });
     },
   });
 }

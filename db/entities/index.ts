@@ -9,6 +9,7 @@ import { Submission } from "./Submission.ts";
 import { Sweep } from "./Sweep.ts";
 import { SweepTrial } from "./SweepTrial.ts";
 import { User } from "./User.ts";
+import { UserQuota } from "./UserQuota.ts";
 import { WsTicket } from "./WsTicket.ts";
 
 export { Checkpoint } from "./Checkpoint.ts";
@@ -22,6 +23,7 @@ export { Submission } from "./Submission.ts";
 export { Sweep } from "./Sweep.ts";
 export { SweepTrial } from "./SweepTrial.ts";
 export { normalizeEmail, User } from "./User.ts";
+export { UserQuota } from "./UserQuota.ts";
 
 /** Every entity of the application, for the ORM's discovery. */
 export const entities = [
@@ -37,4 +39,5 @@ export const entities = [
   Submission,
   ExerciseProgress,
   Invite,
+  UserQuota,
 ];

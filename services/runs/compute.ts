@@ -6,7 +6,7 @@ import { builtinSpaces, isEnvId } from "../../rl/envs/registry.ts";
 import { type ActionSpec, parameterLayout } from "../../rl/nn/actor-critic.ts";
 import type { Hyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { findCodeEnv } from "./code-envs.ts";
-import type { RoleQuota } from "./quotas.ts";
+import { type EffectiveQuota, holder } from "./quotas.ts";
 
 /**
  * What one run asks of the machine that trains it, from its configuration and its env's spaces,
@@ -123,9 +123,6 @@ export function computeCost(config: CostConfig, env: EnvDims): ComputeCost {
   };
 }
 
-/** "a learner", "a researcher", "an admin": the role as the messages name it. */
-export const aRole = (role: Role): string => (role === "admin" ? "an admin" : `a ${role}`);
-
 /** 65,536 below a million, then 3 significant digits with an SI prefix: 33.6M, 1M, 120G. */
 export function formatCount(n: number): string {
   if (n < 1e6) return Math.round(n).toLocaleString("en-US");
@@ -147,7 +144,7 @@ export function formatCount(n: number): string {
  */
 export function checkComputeQuota(
   role: Role,
-  q: RoleQuota,
+  q: EffectiveQuota,
   config: CostConfig,
   env: EnvDims | null,
   context = "",
@@ -161,7 +158,7 @@ export function checkComputeQuota(
       "parameters",
       cost.parameters,
       q.parameters,
-      `hiddenSizes [${config.hiddenSizes.join(", ")}] gives ${formatCount(cost.parameters)} parameters (actor, critic and log-std); ${aRole(role)} may use ${formatCount(q.parameters)}`,
+      `hiddenSizes [${config.hiddenSizes.join(", ")}] gives ${formatCount(cost.parameters)} parameters (actor, critic and log-std); ${holder(role, q, "parameters")} may use ${formatCount(q.parameters)}`,
     );
   }
   const gradientSteps = config.updateEpochs * config.numMinibatches;
@@ -170,7 +167,7 @@ export function checkComputeQuota(
       "gradientSteps",
       gradientSteps,
       q.gradientSteps,
-      `updateEpochs × numMinibatches (${config.updateEpochs} × ${config.numMinibatches}) gives ${formatCount(gradientSteps)} gradient steps per iteration; ${aRole(role)} may take ${formatCount(q.gradientSteps)}`,
+      `updateEpochs × numMinibatches (${config.updateEpochs} × ${config.numMinibatches}) gives ${formatCount(gradientSteps)} gradient steps per iteration; ${holder(role, q, "gradientSteps")} may take ${formatCount(q.gradientSteps)}`,
     );
   }
   const samples = config.numEnvs * config.numSteps;
@@ -179,7 +176,7 @@ export function checkComputeQuota(
       "samplesPerIteration",
       samples,
       q.samplesPerIteration,
-      `numEnvs × numSteps (${config.numEnvs} × ${config.numSteps}) gives ${formatCount(samples)} samples per iteration; ${aRole(role)} may collect ${formatCount(q.samplesPerIteration)}`,
+      `numEnvs × numSteps (${config.numEnvs} × ${config.numSteps}) gives ${formatCount(samples)} samples per iteration; ${holder(role, q, "samplesPerIteration")} may collect ${formatCount(q.samplesPerIteration)}`,
     );
   }
   if (cost && cost.flopsPerIteration > q.flopsPerIteration) {
@@ -187,7 +184,7 @@ export function checkComputeQuota(
       "flopsPerIteration",
       cost.flopsPerIteration,
       q.flopsPerIteration,
-      `the run needs an estimated ${formatCount(cost.flopsPerIteration)} FLOPs per iteration (${formatCount(cost.parameters)} parameters × (${formatCount(cost.samplesPerIteration)} samples × (6 × ${config.updateEpochs} epochs + 2) + ${OPTIMIZER_FLOPS_PER_PARAMETER} × ${formatCount(cost.gradientSteps)} gradient steps)); ${aRole(role)} may use ${formatCount(q.flopsPerIteration)}`,
+      `the run needs an estimated ${formatCount(cost.flopsPerIteration)} FLOPs per iteration (${formatCount(cost.parameters)} parameters × (${formatCount(cost.samplesPerIteration)} samples × (6 × ${config.updateEpochs} epochs + 2) + ${OPTIMIZER_FLOPS_PER_PARAMETER} × ${formatCount(cost.gradientSteps)} gradient steps)); ${holder(role, q, "flopsPerIteration")} may use ${formatCount(q.flopsPerIteration)}`,
     );
   }
 }

@@ -22,8 +22,8 @@ import {
   type PresetName,
   resolveHyperparameters,
 } from "../../rl/ppo/hyperparameters.ts";
-import { aRole, checkComputeQuota, type EnvDims } from "./compute.ts";
-import type { RoleQuota } from "./quotas.ts";
+import { checkComputeQuota, type EnvDims } from "./compute.ts";
+import { type EffectiveQuota, holder } from "./quotas.ts";
 import type { CreateRunInput } from "./schemas.ts";
 
 export function toPublicRun(run: Run): PublicRun {
@@ -117,22 +117,24 @@ export function resolveRun(input: CreateRunInput, codeEnv?: CodeEnvSpec): Resolv
 }
 
 /**
- * The role's limits on one run's configuration, none of which needs the database: 403 for what the
+ * The quota's limits on one run's configuration, none of which needs the database: 403 for what the
  * role may never do (a GPU, too many runners or steps, too much compute: `checkComputeQuota`), each
  * naming the limit (`reason`) and its value. `env`: the env's dims (null: unknown, those limits skipped).
  */
-export function checkRunLimits(role: Role, q: RoleQuota, r: ResolvedRun, env: EnvDims | null): void {
-  if (r.resources.gpu && !q.gpu)
-    throw new ForbiddenError("GPU runs are for researchers and admins", { reason: "gpu" });
+export function checkRunLimits(role: Role, q: EffectiveQuota, r: ResolvedRun, env: EnvDims | null): void {
+  if (r.resources.gpu && !q.gpu) throw gpuRefused(role, q);
   if (r.resources.runners > q.runnersPerRun) {
-    throw new ForbiddenError(`${aRole(role)} may use at most ${q.runnersPerRun} runners per run`, {
-      reason: "runnersPerRun",
-      limit: q.runnersPerRun,
-      value: r.resources.runners,
-    });
+    throw new ForbiddenError(
+      `${holder(role, q, "runnersPerRun")} may use at most ${q.runnersPerRun} runners per run`,
+      {
+        reason: "runnersPerRun",
+        limit: q.runnersPerRun,
+        value: r.resources.runners,
+      },
+    );
   }
   if (r.config.totalTimesteps > q.totalSteps) {
-    throw new ForbiddenError(`${aRole(role)} may train for at most ${q.totalSteps} steps`, {
+    throw new ForbiddenError(`${holder(role, q, "totalSteps")} may train for at most ${q.totalSteps} steps`, {
       reason: "totalSteps",
       limit: q.totalSteps,
       value: r.config.totalTimesteps,
@@ -141,17 +143,25 @@ export function checkRunLimits(role: Role, q: RoleQuota, r: ResolvedRun, env: En
   checkComputeQuota(role, q, r.config, env);
 }
 
+/** A GPU asked for where the quota has none: the role's rule, or this account's override. */
+export function gpuRefused(role: Role, q: EffectiveQuota): ForbiddenError {
+  const message = q.overridden?.includes("gpu")
+    ? "this account may not run on a GPU"
+    : `GPU runs are not for ${role === "admin" ? "admins" : `${role}s`}`;
+  return new ForbiddenError(message, { reason: "gpu" });
+}
+
 /**
  * The concurrent-runs quota, counted under the owner's lock (db/user-lock.ts): call it inside the
  * transaction that then makes a run active (create, resume), so that parallel requests of one user
  * count one after the other and exactly the quota's worth get through (429 with Retry-After beyond).
  */
-export async function reserveRunSlot(tx: EntityManager, caller: Caller, q: RoleQuota): Promise<void> {
+export async function reserveRunSlot(tx: EntityManager, caller: Caller, q: EffectiveQuota): Promise<void> {
   await lockUserQuota(tx, "runs", caller.userId);
   const active = await tx.count(Run, { owner: caller.userId, status: { $in: [...ACTIVE_STATUSES] } });
   if (active >= q.concurrentRuns) {
     throw new RateLimitedError(
-      `${aRole(caller.role)} may have ${q.concurrentRuns} active runs at once; stop or wait for one`,
+      `${holder(caller.role, q, "concurrentRuns")} may have ${q.concurrentRuns} active runs at once; stop or wait for one`,
       60,
     );
   }

@@ -23,7 +23,10 @@ export interface Caller {
 }
 
 export interface Quotas {
+  /** The user's effective `submissionsPerMinute` (services/users/quotas.ts). */
   perMinute: number;
+  /** Whose that limit is, as the refusal says it: "a learner", "this account". */
+  perMinuteOf: string;
   concurrent: number;
 }
 
@@ -96,7 +99,7 @@ export async function createSubmission(
     if (recent.length >= quotas.perMinute) {
       const oldest = recent[0]!.createdAt.getTime();
       throw new RateLimitedError(
-        `at most ${quotas.perMinute} submissions per minute`,
+        `${quotas.perMinuteOf} may make at most ${quotas.perMinute} submissions per minute`,
         (oldest + 60_000 - Date.now()) / 1000,
       );
     }

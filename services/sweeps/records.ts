@@ -22,9 +22,9 @@ import { parseSweepDefinition, type SweepDefinition, SweepDefinitionError } from
 import { boundsOf, type Distribution } from "../../sweeps/space.ts";
 import { expandTrials, type TrialSpec, trialHyperparameters } from "../../sweeps/trials.ts";
 import { usableCodeEnv } from "../runs/code-envs.ts";
-import { aRole, checkComputeQuota, envDims } from "../runs/compute.ts";
-import type { RoleQuota, RoleQuotas } from "../runs/quotas.ts";
-import { type ResolvedRun, resolveRun } from "../runs/records.ts";
+import { checkComputeQuota, envDims } from "../runs/compute.ts";
+import { type EffectiveQuota, holder } from "../runs/quotas.ts";
+import { gpuRefused, type ResolvedRun, resolveRun } from "../runs/records.ts";
 import type { CreateRunInput } from "../runs/schemas.ts";
 
 export const SWEEP_ROLES: readonly Role[] = ["researcher", "admin"];
@@ -32,14 +32,14 @@ export const SWEEP_ROLES: readonly Role[] = ["researcher", "admin"];
 /**
  * A definition checked as far as it can be before anything is written: its own schema, its env (a
  * built-in one, or an environment defined by code that the caller may train on), then every trial's
- * run as the runs service would resolve it, then the owner's role limits. Problems name the
- * definition's key (422); what the role may never do is a 403 with a reason.
+ * run as the runs service would resolve it, then the owner's quota (`q`, the effective one). Problems
+ * name the definition's key (422); what the quota never allows is a 403 with a reason.
  */
 export async function checkDefinition(
   em: EntityManager,
   raw: unknown,
   caller: Caller,
-  quotas: RoleQuotas,
+  q: EffectiveQuota,
   /** Today's caps on environments defined by code (`codeEnvCaps(config)`). */
   envCaps?: CustomEnvCaps,
 ): Promise<{ def: SweepDefinition; trials: TrialSpec[] }> {
@@ -88,21 +88,25 @@ export async function checkDefinition(
       throw err;
     }
   }
-  const q = quotas[caller.role];
   const runners = def.resources?.runners ?? 1;
-  if (def.resources?.gpu && !q.gpu)
-    throw new ForbiddenError("GPU runs are for researchers and admins", { reason: "gpu" });
+  if (def.resources?.gpu && !q.gpu) throw gpuRefused(caller.role, q);
   if (runners > q.runnersPerRun)
-    throw new ForbiddenError(`${aRole(caller.role)} may use at most ${q.runnersPerRun} runners per run`, {
-      reason: "runnersPerRun",
-      limit: q.runnersPerRun,
-    });
+    throw new ForbiddenError(
+      `${holder(caller.role, q, "runnersPerRun")} may use at most ${q.runnersPerRun} runners per run`,
+      {
+        reason: "runnersPerRun",
+        limit: q.runnersPerRun,
+      },
+    );
   if (def.totalSteps > q.totalSteps)
-    throw new ForbiddenError(`${aRole(caller.role)} may train for at most ${q.totalSteps} steps`, {
-      reason: "totalSteps",
-      limit: q.totalSteps,
-    });
-  checkSweepCompute(def, trials, resolved, caller, quotas, codeEnv);
+    throw new ForbiddenError(
+      `${holder(caller.role, q, "totalSteps")} may train for at most ${q.totalSteps} steps`,
+      {
+        reason: "totalSteps",
+        limit: q.totalSteps,
+      },
+    );
+  checkSweepCompute(def, trials, resolved, caller, q, codeEnv);
   return { def, trials };
 }
 
@@ -126,10 +130,9 @@ function checkSweepCompute(
   trials: readonly TrialSpec[],
   resolved: readonly ResolvedRun[],
   caller: Caller,
-  quotas: RoleQuotas,
+  q: EffectiveQuota,
   codeEnv: CodeEnvSpec | undefined,
 ): void {
-  const q = quotas[caller.role];
   const dims = envDims(def.env, codeEnv);
   for (const [i, t] of trials.entries())
     checkComputeQuota(caller.role, q, resolved[i]!.config, dims, `trial ${t.index}`);
@@ -154,12 +157,12 @@ function checkSweepCompute(
  * transaction that then makes a sweep running (create, resume): parallel requests of one user count
  * one after the other, so exactly the quota's worth get through (429 with Retry-After beyond).
  */
-export async function reserveSweepSlot(tx: EntityManager, caller: Caller, q: RoleQuota): Promise<void> {
+export async function reserveSweepSlot(tx: EntityManager, caller: Caller, q: EffectiveQuota): Promise<void> {
   await lockUserQuota(tx, "sweeps", caller.userId);
   const active = await tx.count(Sweep, { owner: caller.userId, status: { $in: [...ACTIVE_SWEEP_STATUSES] } });
   if (active >= q.concurrentSweeps) {
     throw new RateLimitedError(
-      `${aRole(caller.role)} may have ${q.concurrentSweeps} sweeps running at once; stop or wait for one`,
+      `${holder(caller.role, q, "concurrentSweeps")} may have ${q.concurrentSweeps} sweeps running at once; stop or wait for one`,
       60,
     );
   }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { QuotaOverrideSchema, type UserQuotas } from "../../contracts/quotas.ts";
 import { ROLES } from "../../contracts/roles.ts";
 import type { PublicUser, TokenPair } from "../../contracts/users.ts";
 import { defineActions, returns } from "../action.ts";
@@ -57,4 +58,13 @@ export const USERS_ACTIONS = defineActions({
     }),
     result: returns<PublicUser>(),
   },
+  /** A user's quotas: the role's, the override an admin set, and the effective one; 404 if unknown. */
+  quotas: { params: z.object({ id: z.uuid() }), result: returns<UserQuotas>() },
+  /** An admin replaces a user's override (every node's next check reads it: services/users/quotas.ts). */
+  setQuotas: {
+    params: z.object({ id: z.uuid(), adminId: z.uuid(), override: QuotaOverrideSchema }),
+    result: returns<UserQuotas>(),
+  },
+  /** An admin drops a user's override: the role's quota applies again. */
+  clearQuotas: { params: z.object({ id: z.uuid() }), result: returns<UserQuotas>() },
 });

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import test from "ava";
+import type { UserQuotas } from "../../contracts/quotas.ts";
 import type { PublicUser } from "../../contracts/users.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 import { startTestPlatform } from "../helpers/platform.ts";
@@ -61,4 +62,47 @@ test("`proxima users create` reads the password from stdin and creates a usable 
   t.is(me.body.id, created.stdout.trim());
   t.is(me.body.role, "admin");
   t.is(me.body.name, "Ops");
+});
+
+test("`proxima users quota` sets, drops and clears an account's overrides, which a running server applies to the next request", async (t) => {
+  const database = await createTestDatabase();
+  t.teardown(() => database.drop());
+  const env = { DATABASE_URL: database.url };
+  const platform = await startTestPlatform(t, {}, { database });
+  const learner = await platform.learner();
+  const mine = async () =>
+    (await platform.request<UserQuotas>("GET", "/api/v1/me/quotas", { token: learner.tokens.accessToken }))
+      .body;
+
+  const set = await runCli(
+    ["users", "quota", learner.email, "--concurrent-runs", "5", "--gpu", "true"],
+    "",
+    env,
+  );
+  t.is(set.code, 0, set.stderr);
+  t.regex(set.stdout, /^concurrent-runs\s+2\s+5\s+5$/m);
+  t.deepEqual((await mine()).override, { concurrentRuns: 5, gpu: true });
+
+  // By id; `role` drops one limit, the others stay.
+  const drop = await runCli(["users", "quota", learner.user.id, "--gpu", "role"], "", env);
+  t.is(drop.code, 0, drop.stderr);
+  t.deepEqual((await mine()).override, { concurrentRuns: 5 });
+
+  const bad = await runCli(
+    ["users", "quota", learner.email, "--total-steps", "0", "--gpu", "maybe"],
+    "",
+    env,
+  );
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--total-steps must be a positive integer or role/);
+  t.regex(bad.stderr, /--gpu must be true, false or role/);
+  t.deepEqual((await mine()).override, { concurrentRuns: 5 }, "nothing changed");
+
+  const unknown = await runCli(["users", "quota", "nobody@example.org", "--concurrent-runs", "3"], "", env);
+  t.is(unknown.code, 1);
+  t.regex(unknown.stderr, /no account nobody@example.org/);
+
+  const cleared = await runCli(["users", "quota", learner.email, "--clear"], "", env);
+  t.is(cleared.code, 0, cleared.stderr);
+  t.deepEqual((await mine()).override, {});
 });

@@ -18,7 +18,7 @@ test("the chart's default role quotas are config.ts's, set on every Proxima cont
   t.true(containers.length >= 3);
   for (const { container, owner } of containers) {
     const { env, quotas } = quotasOf(container);
-    t.is(Object.keys(env).length, 26, owner);
+    t.is(Object.keys(env).length, 29, owner);
     t.deepEqual(quotas, defaults, owner);
   }
 });
@@ -33,4 +33,29 @@ test("ops set a role's quota in the values; a limit the chart does not know is r
   t.is(quotas.researcher.concurrentSweeps, 1);
   t.regex(await renderError({ set: ["config.quotas.learner.bogus=1"] }), /bogus/);
   t.regex(await renderError({ set: ["config.quotas.learner.parameters=-1"] }), /parameters/);
+});
+
+test("the chart's schema rejects a malformed quota: zero, negative, fractional, text, a non-boolean GPU", async (t) => {
+  const malformed: [string, RegExp][] = [
+    ["config.quotas.learner.concurrentRuns=0", /concurrentRuns/],
+    ["config.quotas.researcher.submissionsPerMinute=0", /submissionsPerMinute/],
+    ["config.quotas.admin.totalSteps=-5", /totalSteps/],
+    ["config.quotas.learner.runnersPerRun=1.5", /runnersPerRun/],
+    ["config.quotas.researcher.concurrentSweeps=0", /concurrentSweeps/],
+    ["config.quotas.learner.totalSteps=lots", /totalSteps/],
+    ["config.quotas.learner.gpu=maybe", /gpu/],
+  ];
+  for (const [set, name] of malformed) t.regex(await renderError({ set: [set] }), name, set);
+});
+
+test("ops set submissions per minute for each role in the values", async (t) => {
+  const manifests = await render({
+    set: ["config.quotas.learner.submissionsPerMinute=3", "config.quotas.admin.submissionsPerMinute=1000"],
+  });
+  const controller = podSpecOf(named(manifests, "Deployment", "proxima-controller"))!.containers[0];
+  const { env, quotas } = quotasOf(controller);
+  t.is(env["QUOTA_LEARNER_SUBMISSIONS_PER_MINUTE"], "3");
+  t.is(quotas.learner.submissionsPerMinute, 3);
+  t.is(quotas.admin.submissionsPerMinute, 1000);
+  t.is(quotas.researcher.submissionsPerMinute, 20);
 });

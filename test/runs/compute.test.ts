@@ -226,7 +226,7 @@ test("sweeps: the README's example sweep is allowed for researchers; a PBT space
   const researcher = { userId: "00000000-0000-4000-8000-000000000001", role: "researcher" as const };
   // No database is needed for a built-in env (the EntityManager serves environments defined by code).
   const em = null as never;
-  const { trials } = await checkDefinition(em, example, researcher, defaults);
+  const { trials } = await checkDefinition(em, example, researcher, defaults.researcher);
   t.is(trials.length, 8);
 
   const pbt = (numMinibatches: unknown) => ({
@@ -239,7 +239,7 @@ test("sweeps: the README's example sweep is allowed for researchers; a PBT space
     searchSpace: { numMinibatches: numMinibatches },
     pbt: { perturbationInterval: 1024 },
   });
-  const tight = { ...defaults, researcher: { ...defaults.researcher, gradientSteps: 1000 } };
+  const tight = { ...defaults.researcher, gradientSteps: 1000 };
   // Sampler seed 0 draws no 16 for the first generation (so no trial is refused itself); shifts may reach it.
   const err = await t.throwsAsync(checkDefinition(em, pbt({ values: [1, 2, 4, 16] }), researcher, tight), {
     instanceOf: ForbiddenError,

@@ -8,7 +8,7 @@ import { graded, SUBMISSION_SERVICES, sandboxPool } from "./helpers.ts";
 // checks it), so that the per-minute count alone decides, whatever the grading speed.
 const platform = useTestPlatform(test, {
   ...SUBMISSION_SERVICES,
-  SUBMISSIONS_PER_MINUTE: "5",
+  QUOTA_LEARNER_SUBMISSIONS_PER_MINUTE: "5",
   SUBMISSIONS_CONCURRENT_PER_USER: "100",
 });
 
@@ -64,4 +64,27 @@ test("submissions of 30 learners at once are all graded by a pool of two process
     results.map((r) => r.status),
     results.map(() => "passed"),
   );
+});
+
+test("an admin's override of submissionsPerMinute governs the learner's next submission", async (t) => {
+  const api = platform();
+  const learner = await api.learner();
+  const token = learner.tokens.accessToken;
+  const admin = (await api.loginAdmin()).accessToken;
+  const quotas = `/api/v1/users/${learner.user.id}/quotas`;
+  const submit = () =>
+    api.request<PublicSubmission & { detail?: string }>(
+      "POST",
+      "/api/v1/exercises/discounted-returns/submissions",
+      { token, body: { code: SOLUTIONS["discounted-returns"] } },
+    );
+  t.is((await api.request("PUT", quotas, { token: admin, body: { submissionsPerMinute: 2 } })).status, 200);
+  t.is((await submit()).status, 202);
+  t.is((await submit()).status, 202);
+  const third = await submit();
+  t.is(third.status, 429);
+  t.regex(third.body.detail ?? "", /this account may make at most 2 submissions per minute/);
+  // Raised: the very next one is accepted, within the same minute.
+  t.is((await api.request("PUT", quotas, { token: admin, body: { submissionsPerMinute: 3 } })).status, 200);
+  t.is((await submit()).status, 202);
 });

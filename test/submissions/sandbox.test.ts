@@ -18,7 +18,7 @@ import {
 // under each attack is checked in test/sandbox/attacks.test.ts; here it is what the learner gets.
 const platform = useTestPlatform(test, {
   ...SUBMISSION_SERVICES,
-  SUBMISSIONS_PER_MINUTE: "1000",
+  QUOTA_LEARNER_SUBMISSIONS_PER_MINUTE: "1000",
   SUBMISSIONS_CONCURRENT_PER_USER: "100",
 });
 

@@ -13,6 +13,7 @@ import {
 } from "../runs/helpers.ts";
 import { DropProxy } from "./drop-proxy.ts";
 import {
+  assertClean,
   browserUnavailable,
   loginThroughForm,
   openPage,
@@ -38,10 +39,6 @@ function suite() {
     SUBMISSIONS_POOL_SIZE: "1",
   });
   const browser = useBrowser(anyTest);
-
-  function assertClean(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void }, w: Watched) {
-    t.deepEqual(w.errors, [], "no console errors, page errors or CSP violations");
-  }
 
   const RETURN_CHART = 'figure[data-chart="episodic-return"]';
   async function pointsOf(w: Watched): Promise<number> {

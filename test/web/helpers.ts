@@ -86,6 +86,14 @@ export async function openPage(
   return { page, context, errors, failedResponses };
 }
 
+/** Fails the test on any console error, page error or CSP violation the page recorded. */
+export function assertClean(
+  t: { deepEqual: (a: unknown, b: unknown, m?: string) => void },
+  w: Watched,
+): void {
+  t.deepEqual(w.errors, [], "no console errors, page errors or CSP violations");
+}
+
 /** Waits until an attribute of the first element matching `selector` satisfies `done`. */
 export function waitForAttribute(
   page: Page,

@@ -133,6 +133,14 @@ export class Api {
     return this.send<T>("PATCH", path, { body });
   }
 
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.send<T>("PUT", path, { body });
+  }
+
+  delete<T>(path: string): Promise<T> {
+    return this.send<T>("DELETE", path);
+  }
+
   /** An authenticated download: the token goes in a header, never in a URL. */
   async download(path: string, fallbackName: string): Promise<void> {
     const response = await this.fetchAuthed("GET", path, {});

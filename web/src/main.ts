@@ -3,7 +3,7 @@ import "uplot/dist/uPlot.min.css";
 import "./styles.css";
 import { api, errorBox, live, navigate, setRouter } from "./app.ts";
 import { h } from "./dom.ts";
-import { usersPage, workersPage } from "./pages/admin.ts";
+import { userPage, usersPage, workersPage } from "./pages/admin.ts";
 import { loginPage, registerPage } from "./pages/auth.ts";
 import { comparePage } from "./pages/compare.ts";
 import { allProgressPage, exercisesPage, progressPage } from "./pages/exercises.ts";
@@ -145,7 +145,8 @@ async function start(): Promise<void> {
     .add("/progress", "My progress", progressPage)
     .add("/admin/progress", "All progress", onlyFor(["admin"], allProgressPage))
     .add("/admin/workers", "Workers", onlyFor(["researcher", "admin"], workersPage))
-    .add("/admin/users", "Users", onlyFor(["admin"], usersPage));
+    .add("/admin/users", "Users", onlyFor(["admin"], usersPage))
+    .add("/admin/users/:id", "User", onlyFor(["admin"], userPage));
   router.guard = (path) => {
     if (!api.loggedIn && !PUBLIC.has(path)) {
       return path === "/" ? "/login" : `/login?next=${encodeURIComponent(path)}`;

@@ -166,7 +166,7 @@ The environment every Proxima container shares (config.ts reads it). Call with
   value: {{ .checksConcurrent | quote }}
 {{- end }}
 {{- /* Role quotas: QUOTA_<ROLE>_<LIMIT> from config.quotas.<role>.<limit> (numbers as integers, never 1e+11). */}}
-{{- $quotaNames := dict "concurrentRuns" "CONCURRENT_RUNS" "runnersPerRun" "RUNNERS_PER_RUN" "totalSteps" "TOTAL_STEPS" "gpu" "GPU" "parameters" "PARAMETERS" "gradientSteps" "GRADIENT_STEPS" "samplesPerIteration" "SAMPLES_PER_ITERATION" "flopsPerIteration" "FLOPS_PER_ITERATION" "concurrentSweeps" "CONCURRENT_SWEEPS" }}
+{{- $quotaNames := dict "concurrentRuns" "CONCURRENT_RUNS" "runnersPerRun" "RUNNERS_PER_RUN" "totalSteps" "TOTAL_STEPS" "gpu" "GPU" "submissionsPerMinute" "SUBMISSIONS_PER_MINUTE" "parameters" "PARAMETERS" "gradientSteps" "GRADIENT_STEPS" "samplesPerIteration" "SAMPLES_PER_ITERATION" "flopsPerIteration" "FLOPS_PER_ITERATION" "concurrentSweeps" "CONCURRENT_SWEEPS" }}
 {{- range $role, $limits := $root.Values.config.quotas }}
 {{- range $key, $value := $limits }}
 - name: QUOTA_{{ upper $role }}_{{ get $quotaNames $key }}

@@ -1,11 +1,16 @@
+import { QUOTA_LIMITS, type QuotaKey, type QuotaOverride } from "../../../contracts/quota-limits.ts";
+import type { UserQuotas } from "../../../contracts/quotas.ts";
 import { ROLES } from "../../../contracts/roles.ts";
 import type { WorkerStatus } from "../../../contracts/workers.ts";
-import type { Role, User } from "../api.ts";
-import { api, errorBox } from "../app.ts";
+import { ApiError, type Role, type User } from "../api.ts";
+import { api, clearFieldErrors, errorBox, field, showFieldErrors } from "../app.ts";
 import { fmtDate, h } from "../dom.ts";
 import type { Page } from "../router.ts";
 
-/** Administration: accounts and roles (admins), the worker pool (researchers and admins). */
+/**
+ * Administration: accounts, roles and per-user quotas (admins), the worker pool (researchers and
+ * admins).
+ */
 
 export const usersPage: Page = (main) => {
   const body = h("tbody");
@@ -69,7 +74,7 @@ export const usersPage: Page = (main) => {
     return h(
       "tr",
       { "data-user-id": user.id },
-      h("td", null, user.email),
+      h("td", null, h("a", { href: `/admin/users/${user.id}` }, user.email)),
       h("td", null, user.name),
       h("td", null, role),
       h("td", null, disabled),
@@ -91,6 +96,133 @@ export const usersPage: Page = (main) => {
   };
   more.addEventListener("click", () => void load());
   void load();
+  return undefined;
+};
+
+const showLimit = (key: QuotaKey, value: number | boolean): string =>
+  typeof value === "boolean"
+    ? value
+      ? "yes"
+      : "no"
+    : key === "flopsPerIteration"
+      ? value.toExponential(1)
+      : value.toLocaleString("en");
+
+/**
+ * One account and its quotas: for each limit the role's value, the override (empty: the role's) and
+ * what applies now. Saving replaces the whole override (PUT), so an emptied box goes back to the
+ * role's; the API's checks decide (its 422 is shown next to each field it names), and the user's
+ * next request on any node is checked against the result.
+ */
+export const userPage: Page = (main, params) => {
+  const id = params["id"]!;
+  const heading = h("h1", null, "User");
+  const summary = h("p", { class: "muted" });
+  const status = h("div", { class: "form-status" });
+  const inputs = new Map<QuotaKey, HTMLInputElement | HTMLSelectElement>();
+  const fields = new Map<QuotaKey, HTMLElement>();
+  for (const limit of QUOTA_LIMITS) {
+    const input =
+      limit.key === "gpu"
+        ? h(
+            "select",
+            null,
+            h("option", { value: "" }, "the role's"),
+            h("option", { value: "true" }, "yes"),
+            h("option", { value: "false" }, "no"),
+          )
+        : h("input", { type: "text", inputmode: "numeric", autocomplete: "off", placeholder: "the role's" });
+    inputs.set(limit.key, input);
+    fields.set(limit.key, field({ name: limit.key, label: limit.label, input }));
+  }
+  const save = h("button", { type: "submit", class: "primary" }, "Save quotas");
+  const reset = h("button", { type: "button" }, "Clear overrides");
+  const form = h(
+    "form",
+    { class: "card", novalidate: true, "aria-label": "Quotas" },
+    h(
+      "fieldset",
+      null,
+      h("legend", null, "Quotas"),
+      h(
+        "p",
+        { class: "muted" },
+        "Leave a box empty for the role's limit. A change applies to the user's next request.",
+      ),
+      h("div", { class: "grid" }, [...fields.values()]),
+    ),
+    status,
+    h("div", { class: "actions" }, save, reset, h("a", { href: "/admin/users" }, "All users")),
+  );
+  main.append(h("div", { class: "page-head" }, heading), summary, form);
+
+  const show = (q: UserQuotas) => {
+    for (const limit of QUOTA_LIMITS) {
+      const value = q.override[limit.key];
+      inputs.get(limit.key)!.value = value === undefined ? "" : String(value);
+      const role = showLimit(limit.key, q.roleQuota[limit.key]);
+      const now = showLimit(limit.key, q.effective[limit.key]);
+      const slot = fields.get(limit.key)!;
+      slot.dataset["effective"] = String(q.effective[limit.key]);
+      let note = slot.querySelector<HTMLElement>(".field-description");
+      if (!note) {
+        note = h("small", { class: "field-description" });
+        slot.querySelector(".field-error")!.before(note);
+      }
+      note.textContent = `${q.role}: ${role} · now: ${now}`;
+    }
+    summary.textContent = q.updatedAt
+      ? `Overrides set ${fmtDate(q.updatedAt)}.`
+      : `No overrides: every limit is the ${q.role} role's.`;
+  };
+
+  /** The override the form describes; text that is not a number goes as typed, for the API to name. */
+  const override = (): QuotaOverride => {
+    const out: Record<string, unknown> = {};
+    for (const [key, input] of inputs) {
+      const raw = input.value.trim();
+      if (raw === "") continue;
+      if (key === "gpu") out[key] = raw === "true";
+      else out[key] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    }
+    return out as QuotaOverride;
+  };
+
+  const act = async (request: () => Promise<UserQuotas>, done: string) => {
+    status.replaceChildren();
+    clearFieldErrors(form);
+    save.disabled = reset.disabled = true;
+    try {
+      show(await request());
+      status.replaceChildren(h("p", { class: "ok", role: "status" }, done));
+    } catch (err) {
+      const unclaimed = err instanceof ApiError ? showFieldErrors(form, err.errors) : [];
+      status.replaceChildren(
+        errorBox(err),
+        ...unclaimed.map((p) => h("p", { class: "error" }, `${p.field}: ${p.message}`)),
+      );
+    } finally {
+      save.disabled = reset.disabled = false;
+    }
+  };
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    void act(() => api.put<UserQuotas>(`/api/v1/users/${id}/quotas`, override()), "Quotas saved.");
+  });
+  reset.addEventListener("click", () => {
+    void act(() => api.delete<UserQuotas>(`/api/v1/users/${id}/quotas`), "Overrides cleared.");
+  });
+
+  void Promise.all([api.get<User>(`/api/v1/users/${id}`), api.get<UserQuotas>(`/api/v1/users/${id}/quotas`)])
+    .then(([user, q]) => {
+      heading.textContent = user.email;
+      show(q);
+    })
+    .catch((err) => {
+      form.hidden = true;
+      status.replaceChildren(errorBox(err));
+      main.append(status);
+    });
   return undefined;
 };
 

@@ -1,5 +1,6 @@
 import catalog, { type CatalogEnv, type JsonSchemaProperty } from "proxima:catalog";
 import { type FieldProblem, plainFieldMessage } from "../../../contracts/problems.ts";
+import type { UserQuotas } from "../../../contracts/quotas.ts";
 import { ACTIVE_STATUSES, isRunStatus, RUN_STATUSES } from "../../../contracts/run-status.ts";
 import type { PublicRun } from "../../../contracts/runs.ts";
 import { ApiError, type User } from "../api.ts";
@@ -345,9 +346,27 @@ export const newRunPage: Page = (main) => {
   const totalSteps = h("input", { type: "text", inputmode: "numeric", autocomplete: "off" });
   const seed = h("input", { type: "text", inputmode: "numeric", autocomplete: "off" });
   const runners = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", value: "1" });
-  // Learners may not ask for a GPU (the API refuses it): the box is shown to the others only.
+  // The box is shown to those whose quota allows a GPU (the API refuses it to the others): by role
+  // until the caller's effective quota (an admin may have overridden it) arrives.
   const gpu = h("input", { type: "checkbox" });
-  const mayUseGpu = api.me?.role !== "learner";
+  const gpuField = field({
+    name: "resources.gpu",
+    label: "GPU learner",
+    input: gpu,
+    description: "Run the PPO update on a GPU node of the pool.",
+  });
+  gpuField.hidden = api.me?.role === "learner";
+  const quotaLine = h("p", { class: "muted", "data-quota": "" });
+  api
+    .get<UserQuotas>("/api/v1/me/quotas")
+    .then(({ effective: q }) => {
+      gpuField.hidden = !q.gpu;
+      if (!q.gpu) gpu.checked = false;
+      quotaLine.textContent = `Your quota: ${q.concurrentRuns} active runs at once; per run at most ${q.runnersPerRun} runners and ${q.totalSteps.toLocaleString("en")} steps; GPU: ${q.gpu ? "yes" : "no"}.`;
+    })
+    .catch(() => {
+      // The form works without it: the API still checks every launch against the quota.
+    });
   const props = catalog.hyperparameters.properties;
   const inputs = Object.keys(props)
     .filter((name) => !NOT_OVERRIDES.has(name))
@@ -403,6 +422,7 @@ export const newRunPage: Page = (main) => {
     "form",
     { class: "card", novalidate: true },
     h("h1", null, "New run"),
+    quotaLine,
     h(
       "fieldset",
       null,
@@ -430,14 +450,7 @@ export const newRunPage: Page = (main) => {
           input: runners,
           description: "Env runners (worker slots) the run uses; must divide numEnvs.",
         }),
-        mayUseGpu
-          ? field({
-              name: "resources.gpu",
-              label: "GPU learner",
-              input: gpu,
-              description: "Run the PPO update on a GPU node of the pool.",
-            })
-          : null,
+        gpuField,
       ),
     ),
     h(
