@@ -32,10 +32,83 @@ export const RunEvaluationSchema = z
 /** What a completed run records: the evaluation of its final policy, and where in training that was. */
 export type RunEvaluation = z.infer<typeof RunEvaluationSchema>;
 
+/**
+ * A run's metadata for people: a name, a few tags to find it by, and notes. Bounded so that a list
+ * page stays small and a tag stays a word one can type in a URL or a shell: each limit is said in
+ * the error that enforces it.
+ */
+export const RUN_NAME_MAX = 120;
+export const RUN_NOTES_MAX = 10_000;
+export const RUN_TAGS_MAX = 12;
+export const RUN_TAG_MAX = 32;
+/** A tag: a letter or digit, then letters, digits and `-_.:/` (no spaces, no commas). */
+export const RUN_TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
+const TAG_RULE = `1 to ${RUN_TAG_MAX} letters, digits or -_.:/ (starting with a letter or digit)`;
+
+export const RunNameSchema = z
+  .string()
+  .trim()
+  .min(1, { message: "must not be empty (send null to clear the name)" })
+  .max(RUN_NAME_MAX, { message: `must be at most ${RUN_NAME_MAX} characters long` })
+  .describe(`A name for people, 1–${RUN_NAME_MAX} characters.`);
+
+export const RunTagSchema = z
+  .string()
+  .min(1, { message: `must be ${TAG_RULE}` })
+  .max(RUN_TAG_MAX, { message: `must be ${TAG_RULE}` })
+  .regex(RUN_TAG_PATTERN, { message: `must be ${TAG_RULE}` })
+  .describe(`A tag: ${TAG_RULE}.`);
+
+export const RunTagsSchema = z
+  .array(RunTagSchema)
+  .max(RUN_TAGS_MAX, { message: `must list at most ${RUN_TAGS_MAX} tags` })
+  .refine((tags) => new Set(tags).size === tags.length, { message: "must not list a tag twice" })
+  .describe(`At most ${RUN_TAGS_MAX} distinct tags (${TAG_RULE}), in the order given.`);
+
+export const RunNotesSchema = z
+  .string()
+  .max(RUN_NOTES_MAX, { message: `must be at most ${RUN_NOTES_MAX} characters long` })
+  .describe(`Free text, at most ${RUN_NOTES_MAX} characters.`);
+
+/** `PATCH /runs/:id`: the metadata to change; a field left out keeps its value, null clears it. */
+export const UpdateRunInput = z
+  .strictObject({
+    name: RunNameSchema.nullable().optional(),
+    tags: RunTagsSchema.optional(),
+    notes: RunNotesSchema.nullable().optional(),
+  })
+  .refine((b) => b.name !== undefined || b.tags !== undefined || b.notes !== undefined, {
+    message: "must change at least one of name, tags, notes",
+  })
+  .meta({ title: "UpdateRun" });
+export type UpdateRunInput = z.infer<typeof UpdateRunInput>;
+
+/** Which runs a list shows of those a sweep launched (its trials): by default none. */
+export const TRIAL_FILTERS = ["exclude", "include", "only"] as const;
+export type TrialFilter = (typeof TRIAL_FILTERS)[number];
+
+/** What names a sweep's trial run by default: its sweep's name and its index in the sweep. */
+export function trialRunName(sweepName: string, trialIndex: number): string {
+  const suffix = ` #${trialIndex}`;
+  return `${sweepName.slice(0, RUN_NAME_MAX - suffix.length)}${suffix}`;
+}
+
 export const PublicRunSchema = z
   .object({
     id: z.uuid(),
     ownerId: z.uuid(),
+    name: z
+      .string()
+      .nullable()
+      .describe("A name for people; a sweep's trial is named `<sweep name> #<index>`."),
+    tags: z.array(z.string()),
+    notes: z.string().nullable(),
+    sweep: z
+      .object({ id: z.uuid(), trialIndex: z.number().int() })
+      .nullable()
+      .describe(
+        "The sweep that launched the run as one of its trials, and the trial's index; null for a run of its own. A trial is stopped and resumed with its sweep.",
+      ),
     env: z.string(),
     preset: z.string().nullable(),
     config: z.record(z.string(), z.unknown()).describe("The full resolved hyperparameters."),
