@@ -1,5 +1,15 @@
 import { z } from "zod";
+import {
+  RUN_NAME_MAX,
+  RUN_NOTES_MAX,
+  RUN_TAG_MAX,
+  RUN_TAG_PATTERN,
+  RUN_TAG_RULE,
+  RUN_TAGS_MAX,
+} from "./run-metadata.ts";
 import { RUN_STATUSES } from "./run-status.ts";
+
+export * from "./run-metadata.ts";
 
 /**
  * What the runs API answers and broadcasts: one definition, for the server's validation and OpenAPI
@@ -32,19 +42,6 @@ export const RunEvaluationSchema = z
 /** What a completed run records: the evaluation of its final policy, and where in training that was. */
 export type RunEvaluation = z.infer<typeof RunEvaluationSchema>;
 
-/**
- * A run's metadata for people: a name, a few tags to find it by, and notes. Bounded so that a list
- * page stays small and a tag stays a word one can type in a URL or a shell: each limit is said in
- * the error that enforces it.
- */
-export const RUN_NAME_MAX = 120;
-export const RUN_NOTES_MAX = 10_000;
-export const RUN_TAGS_MAX = 12;
-export const RUN_TAG_MAX = 32;
-/** A tag: a letter or digit, then letters, digits and `-_.:/` (no spaces, no commas). */
-export const RUN_TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
-const TAG_RULE = `1 to ${RUN_TAG_MAX} letters, digits or -_.:/ (starting with a letter or digit)`;
-
 export const RunNameSchema = z
   .string()
   .trim()
@@ -54,16 +51,16 @@ export const RunNameSchema = z
 
 export const RunTagSchema = z
   .string()
-  .min(1, { message: `must be ${TAG_RULE}` })
-  .max(RUN_TAG_MAX, { message: `must be ${TAG_RULE}` })
-  .regex(RUN_TAG_PATTERN, { message: `must be ${TAG_RULE}` })
-  .describe(`A tag: ${TAG_RULE}.`);
+  .min(1, { message: `must be ${RUN_TAG_RULE}` })
+  .max(RUN_TAG_MAX, { message: `must be ${RUN_TAG_RULE}` })
+  .regex(RUN_TAG_PATTERN, { message: `must be ${RUN_TAG_RULE}` })
+  .describe(`A tag: ${RUN_TAG_RULE}.`);
 
 export const RunTagsSchema = z
   .array(RunTagSchema)
   .max(RUN_TAGS_MAX, { message: `must list at most ${RUN_TAGS_MAX} tags` })
   .refine((tags) => new Set(tags).size === tags.length, { message: "must not list a tag twice" })
-  .describe(`At most ${RUN_TAGS_MAX} distinct tags (${TAG_RULE}), in the order given.`);
+  .describe(`At most ${RUN_TAGS_MAX} distinct tags (${RUN_TAG_RULE}), in the order given.`);
 
 export const RunNotesSchema = z
   .string()
@@ -82,16 +79,6 @@ export const UpdateRunInput = z
   })
   .meta({ title: "UpdateRun" });
 export type UpdateRunInput = z.infer<typeof UpdateRunInput>;
-
-/** Which runs a list shows of those a sweep launched (its trials): by default none. */
-export const TRIAL_FILTERS = ["exclude", "include", "only"] as const;
-export type TrialFilter = (typeof TRIAL_FILTERS)[number];
-
-/** What names a sweep's trial run by default: its sweep's name and its index in the sweep. */
-export function trialRunName(sweepName: string, trialIndex: number): string {
-  const suffix = ` #${trialIndex}`;
-  return `${sweepName.slice(0, RUN_NAME_MAX - suffix.length)}${suffix}`;
-}
 
 export const PublicRunSchema = z
   .object({
