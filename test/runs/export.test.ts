@@ -1,6 +1,6 @@
 import test from "ava";
 import pg from "pg";
-import type { PublicMetricPoint } from "../../contracts/runs.ts";
+import { type PublicMetricPoint, RUN_TAGS_MAX } from "../../contracts/runs.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { accountWithRole, launch, metrics, RUN_SERVICES, tinyRun, waitForStatus } from "./helpers.ts";
 
@@ -136,4 +136,20 @@ test("the export has the metrics history's access rules: another user's run and 
   const text = await csv.text();
   if (stopped.iteration === 0) t.is(text, "iteration,global_step,wall_time\r\n");
   else t.is(text.trim().split("\r\n").length, stopped.iteration + 1);
+});
+
+test("the OpenAPI document gives the exports' media types and the metadata's limits", async (t) => {
+  type Doc = { paths: Record<string, Record<string, Record<string, unknown>>> };
+  const doc = (await api().request<Doc>("GET", "/api/v1/openapi.json")).body;
+  const ok = (path: string) =>
+    (doc.paths[path]!["get"]!["responses"] as Record<string, { content?: Record<string, unknown> }>)["200"];
+  t.deepEqual(Object.keys(ok("/api/v1/runs/{id}/metrics.csv")?.content ?? {}), ["text/csv"]);
+  t.deepEqual(Object.keys(ok("/api/v1/runs/{id}/metrics.jsonl")?.content ?? {}), ["application/jsonl"]);
+  const patch = doc.paths["/api/v1/runs/{id}"]?.["patch"] as {
+    requestBody: { content: { "application/json": { schema: { properties: Record<string, unknown> } } } };
+  };
+  t.like(patch.requestBody.content["application/json"].schema.properties["tags"], { maxItems: RUN_TAGS_MAX });
+  const docs = await api().request<string>("GET", "/api/v1/docs");
+  t.is(docs.status, 200);
+  t.true(docs.body.includes("exportRunMetricsCsv"));
 });
