@@ -82,7 +82,7 @@ test("runs create, list and show a run; watch streams its iterations until it co
 
   const listed = await cli.run(["runs", "list"]);
   t.is(listed.code, 0, listed.stderr);
-  t.regex(listed.stdout, /^ID\s+STATUS\s+ENV/);
+  t.regex(listed.stdout, /^ID\s+NAME\s+STATUS\s+ENV/);
   t.true(listed.stdout.includes(id));
 
   const watched = await cli.run(["runs", "watch", id]);
