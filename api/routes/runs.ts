@@ -118,7 +118,7 @@ async function exportPages(
   const { keys, lastIteration } = await callService(deps, ctx, "runs.metricKeys", { runId, ...caller });
   async function* pages() {
     let from = 0;
-    while (lastIteration > 0 && from <= lastIteration) {
+    while (from <= lastIteration) {
       const { points } = await callService(deps, ctx, "runs.metricsPage", {
         runId,
         ...caller,

@@ -285,7 +285,7 @@ export async function updateRunMetadata(
   return rows.length > 0;
 }
 
-/** The metric keys of a run's points up to its last iteration (sorted), and that iteration (0: none). */
+/** The metric keys of a run's points up to its last iteration (sorted), and that iteration (-1: no point). */
 export async function metricKeys(
   em: EntityManager,
   runId: string,
@@ -295,7 +295,7 @@ export async function metricKeys(
     `select max("iteration") as "last" from "metric_points" where "run_id" = ?`,
     [runId],
   );
-  const lastIteration = last?.last ?? 0;
+  const lastIteration = last?.last ?? -1;
   const rows = await em.execute<{ key: string }[]>(
     `select distinct jsonb_object_keys("metrics") as "key" from "metric_points"
      where "run_id" = ? and "iteration" <= ?`,
