@@ -1,8 +1,7 @@
 import test from "ava";
 import { type PublicRun, RUN_TAGS_MAX } from "../../contracts/runs.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
-import { waitFor } from "../helpers/wait.ts";
-import { createSweep, SWEEP_SERVICES, tinySweep, waitForSweep } from "../sweeps/helpers.ts";
+import { SWEEP_SERVICES, sweepWithFirstRun, waitForSweep } from "../sweeps/helpers.ts";
 import { accountWithRole, getRun, holdWorkerSlots, launch, tinyRun, waitForStatus } from "./helpers.ts";
 
 const api = useTestPlatform(test, SWEEP_SERVICES);
@@ -144,23 +143,10 @@ test.serial(
   async (t) => {
     const me = await accountWithRole(api(), "researcher");
     const own = await launch(api(), me.token, tinyRun(1, { name: "my own" }));
-    const sweep = await createSweep(
-      api(),
-      me.token,
-      tinySweep(1000, {
-        name: "lr grid",
-        searchSpace: { learningRate: { values: [1e-3, 3e-4] } },
-        maxTrials: 2,
-      }),
-    );
+    const { sweep, firstRun: first } = await sweepWithFirstRun(api(), me.token, "lr grid");
     const trialRun = (i: number) => sweep.trials.find((x) => x.index === i)!.runId;
-    const first = await waitFor(
-      () => getRun(api(), me.token, trialRun(0)).catch(() => null),
-      (r) => r !== null,
-      "the first trial's run",
-    );
-    t.is(first!.name, "lr grid #0");
-    t.deepEqual(first!.sweep, { id: sweep.id, trialIndex: 0 });
+    t.is(first.name, "lr grid #0");
+    t.deepEqual(first.sweep, { id: sweep.id, trialIndex: 0 });
 
     t.deepEqual(
       (await listed(me.token)).map((r) => r.id),

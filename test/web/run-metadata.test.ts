@@ -1,10 +1,9 @@
 import { readFile } from "node:fs/promises";
 import anyTest from "ava";
-import type { PublicRun } from "../../contracts/runs.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { getRun, launch, metrics, tinyRun, waitForStatus } from "../runs/helpers.ts";
-import { createSweep, SWEEP_SERVICES, tinySweep, waitForSweep } from "../sweeps/helpers.ts";
+import { SWEEP_SERVICES, sweepWithFirstRun, waitForSweep } from "../sweeps/helpers.ts";
 import {
   browserUnavailable,
   loginThroughForm,
@@ -137,21 +136,8 @@ function suite() {
     t.is(promoted.status, 200);
     const me = { token: (await api().login(account.email, account.password)).accessToken };
     const own = await launch(api(), me.token, tinyRun(1, { name: "not a trial" }));
-    const sweep = await createSweep(
-      api(),
-      me.token,
-      tinySweep(1000, {
-        name: "web grid",
-        searchSpace: { learningRate: { values: [1e-3, 3e-4] } },
-        maxTrials: 2,
-      }),
-    );
-    const trialRunId = sweep.trials.find((x) => x.index === 0)!.runId;
-    await waitFor(
-      () => getRun(api(), me.token, trialRunId).catch(() => null),
-      (r): r is PublicRun => r !== null,
-      "the first trial's run",
-    );
+    const { sweep, firstRun } = await sweepWithFirstRun(api(), me.token, "web grid");
+    const trialRunId = firstRun.id;
     t.is((await api().request("POST", `/api/v1/sweeps/${sweep.id}/stop`, { token: me.token })).status, 200);
     await waitForSweep(api(), me.token, sweep.id, ["stopped"]);
     await waitForStatus(api(), me.token, trialRunId, ["stopped"]);
