@@ -62,9 +62,10 @@ function renderOperation(method: string, path: string, op: Json): string {
     );
     const content = response["content"] as Record<string, Json> | undefined;
     const [type, media] = Object.entries(content ?? {})[0] ?? [];
-    if (type && media && !String(JSON.stringify(media["schema"])).includes("#/components/")) {
-      parts.push(schemaBlock(media["schema"]));
-    }
+    const schema = media?.["schema"];
+    // A download names its media type alone; a problem's schema is shown once, at the end.
+    if (type && schema === undefined) parts.push(`<p><code>${escapeHtml(type)}</code></p>`);
+    else if (type && !JSON.stringify(schema).includes("#/components/")) parts.push(schemaBlock(schema));
   }
   parts.push("</section>");
   return parts.join("\n");

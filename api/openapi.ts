@@ -101,13 +101,11 @@ function operation({ spec }: MountedRoute): JsonSchema {
 
   const responses: Record<string, unknown> = {};
   for (const [status, response] of Object.entries(spec.responses)) {
-    responses[status] = response.schema
-      ? {
-          description: response.description,
-          content: {
-            [response.contentType ?? "application/json"]: { schema: toSchema(response.schema, "output") },
-          },
-        }
+    // A download without a schema (CSV, ONNX, a checkpoint) still names its media type.
+    const media = response.schema ? { schema: toSchema(response.schema, "output") } : {};
+    const type = response.contentType ?? (response.schema ? "application/json" : undefined);
+    responses[status] = type
+      ? { description: response.description, content: { [type]: media } }
       : { description: response.description };
   }
   for (const status of errorStatuses(spec)) {

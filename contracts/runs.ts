@@ -1,5 +1,15 @@
 import { z } from "zod";
+import {
+  RUN_NAME_MAX,
+  RUN_NOTES_MAX,
+  RUN_TAG_MAX,
+  RUN_TAG_PATTERN,
+  RUN_TAG_RULE,
+  RUN_TAGS_MAX,
+} from "./run-metadata.ts";
 import { RUN_STATUSES } from "./run-status.ts";
+
+export * from "./run-metadata.ts";
 
 /**
  * What the runs API answers and broadcasts: one definition, for the server's validation and OpenAPI
@@ -32,10 +42,60 @@ export const RunEvaluationSchema = z
 /** What a completed run records: the evaluation of its final policy, and where in training that was. */
 export type RunEvaluation = z.infer<typeof RunEvaluationSchema>;
 
+export const RunNameSchema = z
+  .string()
+  .trim()
+  .min(1, { message: "must not be empty (send null to clear the name)" })
+  .max(RUN_NAME_MAX, { message: `must be at most ${RUN_NAME_MAX} characters long` })
+  .describe(`A name for people, 1–${RUN_NAME_MAX} characters.`);
+
+export const RunTagSchema = z
+  .string()
+  .min(1, { message: `must be ${RUN_TAG_RULE}` })
+  .max(RUN_TAG_MAX, { message: `must be ${RUN_TAG_RULE}` })
+  .regex(RUN_TAG_PATTERN, { message: `must be ${RUN_TAG_RULE}` })
+  .describe(`A tag: ${RUN_TAG_RULE}.`);
+
+export const RunTagsSchema = z
+  .array(RunTagSchema)
+  .max(RUN_TAGS_MAX, { message: `must list at most ${RUN_TAGS_MAX} tags` })
+  .refine((tags) => new Set(tags).size === tags.length, { message: "must not list a tag twice" })
+  .describe(`At most ${RUN_TAGS_MAX} distinct tags (${RUN_TAG_RULE}), in the order given.`);
+
+export const RunNotesSchema = z
+  .string()
+  .max(RUN_NOTES_MAX, { message: `must be at most ${RUN_NOTES_MAX} characters long` })
+  .describe(`Free text, at most ${RUN_NOTES_MAX} characters.`);
+
+/** `PATCH /runs/:id`: the metadata to change; a field left out keeps its value, null clears it. */
+export const UpdateRunInput = z
+  .strictObject({
+    name: RunNameSchema.nullable().optional(),
+    tags: RunTagsSchema.optional(),
+    notes: RunNotesSchema.nullable().optional(),
+  })
+  .refine((b) => b.name !== undefined || b.tags !== undefined || b.notes !== undefined, {
+    message: "must change at least one of name, tags, notes",
+  })
+  .meta({ title: "UpdateRun" });
+export type UpdateRunInput = z.infer<typeof UpdateRunInput>;
+
 export const PublicRunSchema = z
   .object({
     id: z.uuid(),
     ownerId: z.uuid(),
+    name: z
+      .string()
+      .nullable()
+      .describe("A name for people; a sweep's trial is named `<sweep name> #<index>`."),
+    tags: z.array(z.string()),
+    notes: z.string().nullable(),
+    sweep: z
+      .object({ id: z.uuid(), trialIndex: z.number().int() })
+      .nullable()
+      .describe(
+        "The sweep that launched the run as one of its trials, and the trial's index; null for a run of its own. A trial is stopped and resumed with its sweep.",
+      ),
     env: z.string(),
     preset: z.string().nullable(),
     config: z.record(z.string(), z.unknown()).describe("The full resolved hyperparameters."),

@@ -41,9 +41,12 @@ import {
   checkRunLimits,
   listRuns,
   metricHistory,
+  metricKeys,
+  metricPage,
   reserveRunSlot,
   resolveRun,
   toPublicRun,
+  updateRunMetadata,
   visibleRun,
 } from "./runs/records.ts";
 import { BrokerRunnerPool } from "./runs/runner-pool.ts";
@@ -196,7 +199,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
     b: ServiceBroker,
     userId: string,
     role: Role,
-    input: CreateRunInput & { id?: string },
+    input: CreateRunInput & { id?: string; sweep?: { id: string; trialIndex: number } },
     keyId?: string,
   ): Promise<Run> => {
     const em = fork();
@@ -214,6 +217,11 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
       const created = tx.create(Run, {
         ...(input.id ? { id: input.id } : {}),
         owner: userId,
+        name: input.name ?? null,
+        tags: input.tags ?? [],
+        notes: input.notes ?? null,
+        sweepId: input.sweep?.id ?? null,
+        trialIndex: input.sweep?.trialIndex ?? null,
         envId: input.env,
         preset: input.preset ?? "cleanrl",
         config: resolved.config,
@@ -292,12 +300,21 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
       },
 
       list(ctx) {
-        const { status, env, limit, cursor } = ctx.params;
-        return listRuns(fork(), ctx.params, { status, env, limit: limit ?? 50, cursor });
+        const { userId: _u, role: _r, limit, ...filters } = ctx.params;
+        return listRuns(fork(), ctx.params, { ...filters, limit: limit ?? 50 });
       },
 
       async get(ctx) {
         return toPublicRun(await visibleRun(fork(), ctx.params.runId, ctx.params));
+      },
+
+      /** Name, tags, notes (validated by the contract before anything is written). */
+      async update(ctx) {
+        const run = await visibleRun(fork(), ctx.params.runId, ctx.params);
+        if (!(await updateRunMetadata(fork(), run.id, ctx.params.changes))) throw new NotFoundError("run");
+        const updated = await fork().findOne(Run, { id: run.id });
+        if (!updated) throw new NotFoundError("run");
+        return toPublicRun(updated);
       },
 
       /** For the WebSocket hub: whether the user may watch the run, and where it stands. */
@@ -334,6 +351,13 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         const current = await visibleRun(em, ctx.params.runId, ctx.params);
         if (current.status !== "stopped" && current.status !== "failed") {
           throw new ConflictError(`a ${current.status} run cannot be resumed`, { status: current.status });
+        }
+        // A trial's run trains as long as its sweep says: resumed by hand it would train on, unfollowed.
+        if (current.sweepId && !ctx.params.bySweep) {
+          throw new ConflictError(
+            `this run is trial #${current.trialIndex} of sweep ${current.sweepId}: resume the sweep, which resumes its stopped trials`,
+            { status: current.status, sweepId: current.sweepId },
+          );
         }
         if (isCodeEnvId(current.envId)) await checkResumedCodeEnv(em, current.envId, envCaps);
         // The caller's quota, as for the counting below (an admin resuming a run uses theirs).
@@ -379,6 +403,19 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         const run = await visibleRun(em, ctx.params.runId, ctx.params);
         const points = await metricHistory(em, run.id, ctx.params.fromIteration ?? 0, ctx.params.maxPoints);
         return { runId: run.id, points };
+      },
+
+      async metricKeys(ctx) {
+        const em = fork();
+        const run = await visibleRun(em, ctx.params.runId, ctx.params);
+        return { runId: run.id, ...(await metricKeys(em, run.id)) };
+      },
+
+      async metricsPage(ctx) {
+        const em = fork();
+        const run = await visibleRun(em, ctx.params.runId, ctx.params);
+        const { fromIteration, toIteration, limit } = ctx.params;
+        return { points: await metricPage(em, run.id, fromIteration, toIteration, limit) };
       },
 
       /** The latest checkpoint as rl's single-blob format (`encodeCheckpoint`). */

@@ -1,6 +1,15 @@
+import { Readable } from "node:stream";
 import { z } from "zod";
 import { RUN_STATUSES } from "../../contracts/run-status.ts";
-import { MetricPointSchema, PublicRunSchema } from "../../contracts/runs.ts";
+import {
+  MetricPointSchema,
+  type PublicMetricPoint,
+  PublicRunSchema,
+  RunTagSchema,
+  TRIAL_FILTERS,
+  UpdateRunInput,
+} from "../../contracts/runs.ts";
+import { csvRow } from "../../lib/csv.ts";
 import { ValidationFailedError } from "../../lib/errors.ts";
 import { IDEMPOTENCY_KEY_PATTERN } from "../../services/runs/idempotency.ts";
 import { CreateRunInput } from "../../services/runs/schemas.ts";
@@ -14,6 +23,15 @@ const RunIdParams = z.object({ id: z.uuid().describe("The run's id.") });
 const RunListQuery = z.object({
   status: z.enum(RUN_STATUSES).optional().describe("Only runs in this status."),
   env: z.string().min(1).max(100).optional().describe("Only runs of this environment id."),
+  tag: RunTagSchema.optional().describe("Only runs with this tag."),
+  q: z.string().min(1).max(200).optional().describe("Only runs whose name contains this text (any case)."),
+  trials: z
+    .enum(TRIAL_FILTERS)
+    .default("exclude")
+    .describe(
+      "Runs that sweeps launched as their trials: left out (`exclude`, the default), listed with the others (`include`), or alone (`only`).",
+    ),
+  sweep: z.uuid().optional().describe("Only the trials of this sweep (whatever `trials` says)."),
   limit: z.coerce.number().int().min(1).max(100).default(50).describe("Page size (1–100)."),
   cursor: z.string().min(1).max(512).optional().describe("`nextCursor` of the previous page."),
 });
@@ -36,9 +54,85 @@ const MetricsQuery = z.object({
     .describe("Downsample to at most this many evenly spaced points (first and last kept)."),
 });
 
+/** How many points one page of an export reads: a few hundred kB of CSV, one short query each. */
+const EXPORT_PAGE = 1000;
+
+/** The export's first columns, then every metric key the run has (sorted). */
+const EXPORT_COLUMNS = ["iteration", "global_step", "wall_time"] as const;
+
+/** `GET /runs/:id/metrics.<ext>`: one point per line in each format, the same columns in both. */
+const EXPORT_FORMATS: Record<
+  string,
+  {
+    operationId: string;
+    summary: string;
+    description: string;
+    contentType: string;
+    header(keys: readonly string[]): string;
+    line(p: PublicMetricPoint, keys: readonly string[]): string;
+  }
+> = {
+  csv: {
+    operationId: "exportRunMetricsCsv",
+    summary: "A run's whole metric history as CSV, one row per iteration.",
+    description:
+      "RFC 4180, a header row then one row per point: `iteration`, `global_step`, `wall_time` (ISO 8601), then every metric key the run has, sorted (an empty field where a point lacks the key or its value is not finite). Numbers are written in their shortest round-trip form: parsed back, they equal the JSON history's.",
+    contentType: "text/csv",
+    header: (keys) => csvRow([...EXPORT_COLUMNS, ...keys]),
+    line: (p, keys) => csvRow([p.iteration, p.globalStep, p.wallTime, ...keys.map((k) => p.metrics[k])]),
+  },
+  jsonl: {
+    operationId: "exportRunMetricsJsonl",
+    summary: "A run's whole metric history as JSON Lines, one point per line.",
+    description:
+      "One JSON object per line (https://jsonlines.org): `iteration`, `global_step`, `wall_time`, then every metric key the run has, sorted (null where a point lacks the key or its value is not finite): the CSV's columns, by name.",
+    contentType: "application/jsonl",
+    header: () => "",
+    line(p, keys) {
+      const row: Record<string, unknown> = {
+        iteration: p.iteration,
+        global_step: p.globalStep,
+        wall_time: p.wallTime,
+      };
+      for (const k of keys) row[k] = p.metrics[k] ?? null;
+      return `${JSON.stringify(row)}\n`;
+    },
+  },
+};
+
 const MetricHistory = z
   .object({ runId: z.uuid(), points: z.array(MetricPointSchema) })
   .meta({ title: "MetricHistory" });
+
+/**
+ * An export's columns and its pages of points, read through the runs service a page at a time as the
+ * response is consumed (a slow client slows the reads, never piles points up in memory). The first
+ * call checks access (404 before any byte is sent) and fixes the columns and the last iteration.
+ */
+async function exportPages(
+  deps: ApiDeps,
+  ctx: ApiContext,
+  runId: string,
+): Promise<{ keys: string[]; pages: AsyncGenerator<PublicMetricPoint[]> }> {
+  const caller = who(ctx);
+  const { keys, lastIteration } = await callService(deps, ctx, "runs.metricKeys", { runId, ...caller });
+  async function* pages() {
+    let from = 0;
+    while (from <= lastIteration) {
+      const { points } = await callService(deps, ctx, "runs.metricsPage", {
+        runId,
+        ...caller,
+        fromIteration: from,
+        toIteration: lastIteration,
+        limit: EXPORT_PAGE,
+      });
+      if (points.length === 0) return;
+      yield points;
+      from = points.at(-1)!.iteration + 1;
+    }
+  }
+  return { keys, pages: pages() };
+}
 
 function who(ctx: ApiContext) {
   const user = ctx.state.user!;
@@ -106,7 +200,12 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
     query: RunListQuery,
     responses: { 200: { description: "One page.", schema: RunPage } },
     async handler(ctx, { query }) {
-      ctx.body = await callService(deps, ctx, "runs.list", { ...query, ...who(ctx) });
+      const { sweep, ...filters } = query;
+      ctx.body = await callService(deps, ctx, "runs.list", {
+        ...filters,
+        ...(sweep ? { sweepId: sweep } : {}),
+        ...who(ctx),
+      });
     },
   });
 
@@ -123,6 +222,31 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
     responses: { 200: { description: "The run.", schema: PublicRunSchema } },
     async handler(ctx, { params }) {
       ctx.body = await callService(deps, ctx, "runs.get", { runId: params.id, ...who(ctx) });
+    },
+  });
+
+  v1.add({
+    method: "patch",
+    path: "/runs/:id",
+    operationId: "updateRun",
+    summary: "Rename a run, set its tags or its notes.",
+    description:
+      "The owner or an admin. The fields given replace the stored ones, the others are kept; null clears the name or the notes. The whole body is validated before anything is written: a 422 lists every invalid field and changes nothing.",
+    tags: ["runs"],
+    access: "authenticated",
+    params: RunIdParams,
+    notFound: "run",
+    body: UpdateRunInput,
+    responses: {
+      200: { description: "The run as it now is.", schema: PublicRunSchema },
+      422: { description: "An invalid field (each named, with its limit)." },
+    },
+    async handler(ctx, { params, body }) {
+      ctx.body = await callService(deps, ctx, "runs.update", {
+        runId: params.id,
+        changes: body,
+        ...who(ctx),
+      });
     },
   });
 
@@ -151,13 +275,17 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
     path: "/runs/:id/resume",
     operationId: "resumeRun",
     summary: "Resume a stopped (or failed) run from its last checkpoint.",
+    description: "A sweep's trial is resumed with its sweep (`POST /sweeps/{id}/resume`), never alone: 409.",
     tags: ["runs"],
     access: "authenticated",
     params: RunIdParams,
     notFound: "run",
     responses: {
       200: { description: "The run, queued again.", schema: PublicRunSchema },
-      409: { description: "The run is not stopped or failed, or another request changed it first." },
+      409: {
+        description:
+          "The run is not stopped or failed, another request changed it first, or it is a sweep's trial (`sweepId`).",
+      },
       403: {
         description:
           "The run's configuration is over the role's quotas (as at creation; ops may have lowered them).",
@@ -207,6 +335,35 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
       ctx.body = await callService(deps, ctx, "runs.metrics", { runId: params.id, ...query, ...who(ctx) });
     },
   });
+
+  for (const [ext, format] of Object.entries(EXPORT_FORMATS)) {
+    v1.add({
+      method: "get",
+      path: `/runs/:id/metrics.${ext}`,
+      operationId: format.operationId,
+      summary: format.summary,
+      description:
+        `${format.description} Streamed: the server reads the points a page at a time, however long the run. ` +
+        "The columns are fixed when the request starts (the keys of the points up to the run's last iteration then); " +
+        "points of a run still training that come later are not included. Same access as the metrics history.",
+      tags: ["runs"],
+      access: "authenticated",
+      params: RunIdParams,
+      notFound: "run",
+      responses: { 200: { description: format.summary, contentType: format.contentType } },
+      async handler(ctx, { params }) {
+        const { keys, pages } = await exportPages(deps, ctx, params.id);
+        ctx.set("content-type", `${format.contentType}; charset=utf-8`);
+        ctx.set("content-disposition", `attachment; filename="run-${params.id}-metrics.${ext}"`);
+        ctx.body = Readable.from(
+          (async function* () {
+            yield format.header(keys);
+            for await (const points of pages) yield points.map((p) => format.line(p, keys)).join("");
+          })(),
+        );
+      },
+    });
+  }
 
   v1.add({
     method: "get",

@@ -1,3 +1,5 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { isRunStatus, isTerminal, RUN_STATUSES } from "../../contracts/run-status.ts";
 import type { PublicMetricPoint, PublicRun } from "../../contracts/runs.ts";
 import { presetFor, presetsFor } from "../../rl/ppo/hyperparameters.ts";
@@ -15,8 +17,8 @@ import { RemoteClient, reportError } from "./client.ts";
 import { bar, compact, followLive } from "./watch.ts";
 
 /**
- * `proxima runs create|list|show|watch|stop|resume`: training runs on a Proxima server, through its
- * public API (the session of `proxima login`).
+ * `proxima runs create|list|show|edit|metrics|watch|stop|resume`: training runs on a Proxima server,
+ * through its public API (the session of `proxima login`).
  */
 /** The API's own shapes (contracts/runs.ts), never a copy that could drift. */
 type Run = PublicRun;
@@ -48,6 +50,9 @@ const CREATE = {
       value: "NAME=VALUE",
       description: "one hyperparameter (the value is JSON when it parses)",
     },
+    name: { type: "string", value: "TEXT", description: "a name for people" },
+    tag: { type: "string", multiple: true, value: "TAG", description: "a tag to find the run by" },
+    notes: { type: "string", value: "TEXT", description: "free text" },
     watch: { type: "boolean", description: "follow the run's metrics until it ends" },
     json: { type: "boolean", description: "print the created run as JSON" },
   },
@@ -62,9 +67,44 @@ const LIST = {
       value: "STATUS",
       description: `only runs in this status (${RUN_STATUSES.join(", ")})`,
     },
+    tag: { type: "string", value: "TAG", description: "only runs with this tag" },
+    search: { type: "string", value: "TEXT", description: "only runs whose name contains TEXT (any case)" },
+    trials: { type: "boolean", description: "list sweeps' trials too (left out by default)" },
     limit: { type: "string", value: "N", description: "at most N runs (default: 50)" },
     json: { type: "boolean", description: "print the runs as JSON" },
   },
+} satisfies CommandSpec<OptionTable>;
+
+const EDIT = {
+  name: "proxima runs edit",
+  summary: "Renames a run, sets its tags or its notes; what is not given is kept.",
+  args: ID,
+  options: {
+    name: { type: "string", value: "TEXT", description: "the new name" },
+    tag: {
+      type: "string",
+      multiple: true,
+      value: "TAG",
+      description: "the run's tags: all of them, replacing the stored ones",
+    },
+    "clear-tags": { type: "boolean", description: "remove every tag" },
+    notes: { type: "string", value: "TEXT", description: "the new notes (an empty string clears them)" },
+    json: { type: "boolean", description: "print the run as JSON" },
+  },
+} satisfies CommandSpec<OptionTable>;
+
+const METRICS = {
+  name: "proxima runs metrics",
+  summary: "Prints a run's whole metric history to stdout, as CSV (the default) or JSON Lines.",
+  args: ID,
+  options: {
+    csv: { type: "boolean", description: "CSV: iteration, global_step, wall_time, then every metric key" },
+    jsonl: {
+      type: "boolean",
+      description: "JSON Lines: one object per iteration, the CSV's columns by name",
+    },
+  },
+  notes: "Streamed from the server as it reads the run's points: `> run.csv` for a file.",
 } satisfies CommandSpec<OptionTable>;
 
 const SHOW = {
@@ -99,6 +139,8 @@ export const SUBCOMMANDS: Record<string, Subcommand> = {
   create: { spec: CREATE, run: create },
   list: { spec: LIST, run: list },
   show: { spec: SHOW, run: show },
+  edit: { spec: EDIT, run: edit },
+  metrics: { spec: METRICS, run: exportMetrics },
   watch: { spec: WATCH, run: watch },
   stop: { spec: STOP, run: (args) => transition("stop", args) },
   resume: { spec: RESUME, run: (args) => transition("resume", args) },
@@ -159,6 +201,9 @@ async function create(args: string[]): Promise<number> {
     hyperparameters: Object.fromEntries((values.set ?? []).map(parseSetting)),
   };
   if (values.preset) body["preset"] = values.preset;
+  if (values.name !== undefined) body["name"] = values.name;
+  if (values.tag) body["tags"] = values.tag;
+  if (values.notes !== undefined) body["notes"] = values.notes;
   const seed = integer("--seed", values.seed);
   if (seed !== undefined) body["seed"] = seed;
   if (Object.keys(resources).length > 0) body["resources"] = resources;
@@ -190,6 +235,9 @@ async function list(args: string[]): Promise<number> {
   const { values } = parsed;
   const query = new URLSearchParams({ limit: String(integer("--limit", values.limit) ?? 50) });
   if (values.status) query.set("status", values.status);
+  if (values.tag) query.set("tag", values.tag);
+  if (values.search) query.set("q", values.search);
+  if (values.trials) query.set("trials", "include");
   const client = await RemoteClient.fromStore();
   const page = await client.get<{ items: Run[] }>(`/api/v1/runs?${query}`);
   if (values.json) {
@@ -201,13 +249,15 @@ async function list(args: string[]): Promise<number> {
     return 0;
   }
   const rows = [
-    ["ID", "STATUS", "ENV", "PROGRESS", "STEPS", "CREATED"],
+    ["ID", "NAME", "STATUS", "ENV", "PROGRESS", "STEPS", "TAGS", "CREATED"],
     ...page.items.map((r) => [
       r.id,
+      r.name ?? "-",
       r.status,
       r.env,
       `${Math.floor((100 * r.globalStep) / Math.max(1, r.totalSteps))}%`,
       `${r.globalStep}/${r.totalSteps}`,
+      r.tags.join(",") || "-",
       r.createdAt,
     ]),
   ];
@@ -248,6 +298,8 @@ async function show(args: string[]): Promise<number> {
   }
   const rows = [
     ["id", r.id],
+    ["name", r.name ?? "-"],
+    ["tags", r.tags.join(", ") || "-"],
     ["status", r.status],
     ["env", r.env],
     ["preset", r.preset ?? "-"],
@@ -261,12 +313,55 @@ async function show(args: string[]): Promise<number> {
     ["started", r.startedAt ?? "-"],
     ["finished", r.finishedAt ?? "-"],
   ];
+  if (r.sweep) rows.push(["sweep", `${r.sweep.id} (trial #${r.sweep.trialIndex})`]);
+  if (r.notes) rows.push(["notes", r.notes.replaceAll("\n", " ")]);
   if (r.evaluation) rows.push(["evaluation", describeEvaluation(r.evaluation)]);
   if (r.failureReason) rows.push(["failure", r.failureReason]);
   for (const [k, v] of Object.entries(point?.metrics ?? {})) {
     if (!k.startsWith("time/")) rows.push([k, compact(v)]);
   }
   process.stdout.write(`${pad(rows)}\n`);
+  return 0;
+}
+
+async function edit(args: string[]): Promise<number> {
+  const parsed = parseCommand(EDIT, args);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError("expected one run id");
+  if (values.tag && values["clear-tags"]) throw new UsageError("--tag and --clear-tags exclude each other");
+  const body: Record<string, unknown> = {};
+  if (values.name !== undefined) body["name"] = values.name;
+  if (values.tag) body["tags"] = values.tag;
+  if (values["clear-tags"]) body["tags"] = [];
+  if (values.notes !== undefined) body["notes"] = values.notes === "" ? null : values.notes;
+  if (Object.keys(body).length === 0) throw new UsageError("give --name, --tag, --clear-tags or --notes");
+  const client = await RemoteClient.fromStore();
+  const r = await client.request<Run>("PATCH", `/api/v1/runs/${encodeURIComponent(positionals[0]!)}`, body);
+  if (values.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+  else process.stdout.write(`${r.id} ${r.name ?? "-"} [${r.tags.join(", ")}]\n`);
+  return 0;
+}
+
+/** The server's export, copied to stdout as it arrives (a reader that stops early, `| head`, is fine). */
+async function exportMetrics(args: string[]): Promise<number> {
+  const parsed = parseCommand(METRICS, args);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError("expected one run id");
+  if (values.csv && values.jsonl) throw new UsageError("--csv and --jsonl exclude each other");
+  const ext = values.jsonl ? "jsonl" : "csv";
+  const client = await RemoteClient.fromStore();
+  const response = await client.raw(
+    "GET",
+    `/api/v1/runs/${encodeURIComponent(positionals[0]!)}/metrics.${ext}`,
+  );
+  if (!response.body) return 0;
+  try {
+    await pipeline(Readable.fromWeb(response.body), process.stdout);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "EPIPE") throw err;
+  }
   return 0;
 }
 

@@ -21,6 +21,13 @@ export const Run = defineEntity({
       .primary()
       .onCreate(() => randomUUID()),
     owner: () => p.manyToOne(User).ref().deleteRule("cascade"),
+    /** For people (contracts/runs.ts bounds them); a sweep's trial is named after its sweep. */
+    name: p.text().nullable(),
+    tags: p.array().default([]),
+    notes: p.text().nullable(),
+    /** The sweep that launched the run as its trial `trialIndex`; null for a run of its own. */
+    sweepId: p.uuid().nullable(),
+    trialIndex: p.integer().nullable(),
     envId: p.text(),
     preset: p.text().nullable(),
     config: p.json<Hyperparameters>(),

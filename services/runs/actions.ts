@@ -1,6 +1,12 @@
 import { z } from "zod";
 import { RUN_STATUSES, type RunStatus } from "../../contracts/run-status.ts";
-import type { PublicMetricPoint, PublicRun } from "../../contracts/runs.ts";
+import {
+  type PublicMetricPoint,
+  type PublicRun,
+  RunTagSchema,
+  TRIAL_FILTERS,
+  UpdateRunInput,
+} from "../../contracts/runs.ts";
 import { CallerParams, defineActions, returns } from "../action.ts";
 import type { listRuns } from "./records.ts";
 import { CreateRunInput } from "./schemas.ts";
@@ -8,8 +14,11 @@ import { CreateRunInput } from "./schemas.ts";
 /** A run's id and who asks about it. */
 const RunCaller = CallerParams.extend({ runId: z.uuid() });
 
-/** A run's creation: the API's body, who asks, and (for a sweep's trial, never from the API) its id. */
-const CreateRunParams = CallerParams.extend(CreateRunInput.shape).extend({ id: z.uuid().optional() });
+/** A run's creation: the API's body, who asks, and (for a sweep's trial, never from the API) its id and sweep. */
+const CreateRunParams = CallerParams.extend(CreateRunInput.shape).extend({
+  id: z.uuid().optional(),
+  sweep: z.object({ id: z.uuid(), trialIndex: z.number().int().min(0) }).optional(),
+});
 
 /** A checkpoint or policy download. */
 interface RunBlob {
@@ -34,19 +43,26 @@ export const RUNS_ACTIONS = defineActions({
     params: CallerParams.extend({
       status: z.enum(RUN_STATUSES).optional(),
       env: z.string().optional(),
+      tag: RunTagSchema.optional(),
+      q: z.string().max(200).optional(),
+      trials: z.enum(TRIAL_FILTERS).optional(),
+      sweepId: z.uuid().optional(),
       limit: z.number().int().min(1).max(100).optional(),
       cursor: z.string().optional(),
     }),
     result: returns<Awaited<ReturnType<typeof listRuns>>>(),
   },
   get: { params: RunCaller, result: returns<PublicRun>() },
+  /** Name, tags, notes: the fields given change, the others keep their value. */
+  update: { params: RunCaller.extend({ changes: UpdateRunInput }), result: returns<PublicRun>() },
   /** For the WebSocket hub: whether the user may watch the run, and where it stands. */
   visible: {
     params: RunCaller,
     result: returns<{ ownerId: string; status: RunStatus; iteration: number }>(),
   },
   stop: { params: RunCaller, result: returns<PublicRun>() },
-  resume: { params: RunCaller, result: returns<PublicRun>() },
+  /** `bySweep`: the sweep that launched the run resumes its trial (a trial is refused to anyone else). */
+  resume: { params: RunCaller.extend({ bySweep: z.boolean().optional() }), result: returns<PublicRun>() },
   delete: { params: RunCaller, result: returns<{ deleted: boolean }>() },
   metrics: {
     params: RunCaller.extend({
@@ -54,6 +70,23 @@ export const RUNS_ACTIONS = defineActions({
       maxPoints: z.number().int().min(1).max(10_000).optional(),
     }),
     result: returns<{ runId: string; points: PublicMetricPoint[] }>(),
+  },
+  /**
+   * For an export: the metric keys of the run's points up to its last iteration now (sorted), read
+   * once so that every page of the export has the same columns.
+   */
+  metricKeys: {
+    params: RunCaller,
+    result: returns<{ runId: string; keys: string[]; lastIteration: number }>(),
+  },
+  /** One page of an export: up to `limit` points from `fromIteration` to `toIteration`, in order. */
+  metricsPage: {
+    params: RunCaller.extend({
+      fromIteration: z.number().int().min(0),
+      toIteration: z.number().int().min(0),
+      limit: z.number().int().min(1).max(5000),
+    }),
+    result: returns<{ points: PublicMetricPoint[] }>(),
   },
   /** The latest checkpoint as rl's single-blob format (`encodeCheckpoint`). */
   checkpoint: { params: RunCaller, result: returns<RunBlob>() },

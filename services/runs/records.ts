@@ -1,7 +1,13 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Caller, Role } from "../../contracts/roles.ts";
 import { ACTIVE_STATUSES, type RunStatus } from "../../contracts/run-status.ts";
-import type { PublicMetricPoint, PublicRun, RunResources } from "../../contracts/runs.ts";
+import type {
+  PublicMetricPoint,
+  PublicRun,
+  RunResources,
+  TrialFilter,
+  UpdateRunInput,
+} from "../../contracts/runs.ts";
 import { MetricPoint } from "../../db/entities/MetricPoint.ts";
 import { Run } from "../../db/entities/Run.ts";
 import { lockUserQuota } from "../../db/user-lock.ts";
@@ -22,6 +28,7 @@ import {
   type PresetName,
   resolveHyperparameters,
 } from "../../rl/ppo/hyperparameters.ts";
+import { pgArray } from "../leases/lease-store.ts";
 import { checkComputeQuota, type EnvDims } from "./compute.ts";
 import { type EffectiveQuota, holder } from "./quotas.ts";
 import type { CreateRunInput } from "./schemas.ts";
@@ -30,6 +37,10 @@ export function toPublicRun(run: Run): PublicRun {
   return {
     id: run.id,
     ownerId: run.owner.id,
+    name: run.name ?? null,
+    tags: run.tags,
+    notes: run.notes ?? null,
+    sweep: run.sweepId != null ? { id: run.sweepId, trialIndex: run.trialIndex ?? 0 } : null,
     env: run.envId,
     preset: run.preset ?? null,
     config: run.config as unknown as Record<string, unknown>,
@@ -177,6 +188,14 @@ export async function visibleRun(em: EntityManager, runId: string, caller: Calle
 export interface RunListQuery {
   status?: RunStatus;
   env?: string;
+  /** Only runs with this tag. */
+  tag?: string;
+  /** Only runs whose name contains this (any case). */
+  q?: string;
+  /** Sweeps' trials: left out (default), listed too, or alone. */
+  trials?: TrialFilter;
+  /** Only the trials of this sweep. */
+  sweepId?: string;
   limit: number;
   cursor?: string;
 }
@@ -191,7 +210,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   return { createdAt: position.at, id: position.id };
 }
 
-/** Newest first; a learner's own runs, every run for an admin. */
+/** Newest first; a learner's own runs, every run for an admin; a sweep's trials only when asked for. */
 export async function listRuns(
   em: EntityManager,
   caller: Caller,
@@ -201,6 +220,12 @@ export async function listRuns(
   if (caller.role !== "admin") where["owner"] = caller.userId;
   if (q.status) where["status"] = q.status;
   if (q.env) where["envId"] = q.env;
+  if (q.tag) where["tags"] = { $contains: [q.tag] };
+  // `\` escapes LIKE's own wildcards, so that the text is matched as written.
+  if (q.q) where["name"] = { $ilike: `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` };
+  if (q.sweepId) where["sweepId"] = q.sweepId;
+  else if ((q.trials ?? "exclude") === "exclude") where["sweepId"] = null;
+  else if (q.trials === "only") where["sweepId"] = { $ne: null };
   if (q.cursor) {
     const c = decodeCursor(q.cursor);
     where["$or"] = [{ createdAt: { $lt: c.createdAt } }, { createdAt: c.createdAt, id: { $lt: c.id } }];
@@ -235,10 +260,94 @@ export async function metricHistory(
   );
   const picked =
     maxPoints === undefined ? rows : downsampleIndices(rows.length, maxPoints).map((i) => rows[i]!);
-  return picked.map((m) => ({
+  return picked.map(toPublicPoint);
+}
+
+/**
+ * A run's name, tags and notes as the request gives them (the fields left out keep their value, null
+ * clears). One UPDATE of those columns only: it neither moves `version` (the status's optimistic lock,
+ * so that a metadata edit never makes a concurrent stop or resume a 409) nor touches what the run's
+ * host writes. False when the run is gone.
+ */
+export async function updateRunMetadata(
+  em: EntityManager,
+  runId: string,
+  changes: UpdateRunInput,
+): Promise<boolean> {
+  const sets: string[] = [];
+  const values: unknown[] = [];
+  if (changes.name !== undefined) {
+    sets.push(`"name" = ?`);
+    values.push(changes.name);
+  }
+  if (changes.tags !== undefined) {
+    sets.push(`"tags" = ?::text[]`);
+    values.push(pgArray(changes.tags));
+  }
+  if (changes.notes !== undefined) {
+    sets.push(`"notes" = ?`);
+    values.push(changes.notes);
+  }
+  const rows = await em.execute<{ id: string }[]>(
+    `update "runs" set ${sets.join(", ")}, "updated_at" = now() where "id" = ? returning "id"`,
+    [...values, runId],
+  );
+  return rows.length > 0;
+}
+
+/** The metric keys of a run's points up to its last iteration (sorted), and that iteration (-1: no point). */
+export async function metricKeys(
+  em: EntityManager,
+  runId: string,
+): Promise<{ keys: string[]; lastIteration: number }> {
+  // In SQL: the keys of every point, without sending the points to this process.
+  const [last] = await em.execute<{ last: number | null }[]>(
+    `select max("iteration") as "last" from "metric_points" where "run_id" = ?`,
+    [runId],
+  );
+  const lastIteration = last?.last ?? -1;
+  const rows = await em.execute<{ key: string }[]>(
+    `select distinct jsonb_object_keys("metrics") as "key" from "metric_points"
+     where "run_id" = ? and "iteration" <= ?`,
+    [runId, lastIteration],
+  );
+  // Code-unit order, the same on every machine (localeCompare is not).
+  const keys = rows.map((r) => r.key).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return { keys, lastIteration };
+}
+
+/** One page of points, by iteration, for an export that pages through a long run. */
+export async function metricPage(
+  em: EntityManager,
+  runId: string,
+  fromIteration: number,
+  toIteration: number,
+  limit: number,
+): Promise<PublicMetricPoint[]> {
+  // Plain rows, not entities: hydrating and tracking a page of entities cost several times the query.
+  const rows = await em.execute<
+    { iteration: number; global_step: string; wall_time: Date; metrics: unknown }[]
+  >(
+    `select "iteration", "global_step", "wall_time", "metrics" from "metric_points"
+     where "run_id" = ? and "iteration" between ? and ? order by "iteration" limit ?`,
+    [runId, fromIteration, toIteration, limit],
+  );
+  return rows.map((r) => ({
+    iteration: r.iteration,
+    globalStep: Number(r.global_step),
+    wallTime: new Date(r.wall_time).toISOString(),
+    metrics: (typeof r.metrics === "string" ? JSON.parse(r.metrics) : r.metrics) as Record<
+      string,
+      number | null
+    >,
+  }));
+}
+
+function toPublicPoint(m: MetricPoint): PublicMetricPoint {
+  return {
     iteration: m.iteration,
     globalStep: m.globalStep,
     wallTime: m.wallTime.toISOString(),
     metrics: m.metrics,
-  }));
+  };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { RunNameSchema, RunNotesSchema, RunTagsSchema } from "../../contracts/runs.ts";
 import { envIdSchema } from "../../rl/envs/code-env.ts";
 import { PRESETS } from "../../rl/ppo/hyperparameters.ts";
 
@@ -37,6 +38,9 @@ export const CreateRunInput = z
     seed: z.number().int().min(0).max(0xffffffff).optional().describe("Seed of every random choice."),
     totalSteps: z.number().int().min(1).max(1e10).describe("Environment steps to train for."),
     resources: ResourcesInput.optional(),
+    name: RunNameSchema.optional(),
+    tags: RunTagsSchema.optional(),
+    notes: RunNotesSchema.optional(),
     initFrom: z
       .strictObject({
         runId: z.uuid().describe("The run whose checkpoint this run starts from (one you may see)."),

@@ -1,6 +1,7 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import type { ServiceBroker } from "moleculer";
 import type { LaunchResult, SweepDescriptor, TrialLauncher, TrialRow } from "../../actors/sweep.ts";
+import { trialRunName } from "../../contracts/runs.ts";
 import { User } from "../../db/entities/User.ts";
 import { call } from "../actions.ts";
 import { runInput } from "./records.ts";
@@ -58,6 +59,9 @@ export class BrokerTrialLauncher implements TrialLauncher {
         ...who,
         ...runInput(sweep.definition, trial),
         ...(trial.lineage ? { initFrom: trial.lineage.initFrom } : {}),
+        // Named after its sweep and marked as its trial: the runs list leaves it out unless asked.
+        name: trialRunName(sweep.definition.name, trial.index),
+        sweep: { id: sweep.id, trialIndex: trial.index },
         id: trial.runId,
       });
       return "launched";
@@ -73,7 +77,7 @@ export class BrokerTrialLauncher implements TrialLauncher {
   async resume(sweep: SweepDescriptor, trial: TrialRow): Promise<LaunchResult> {
     const who = await this.owner(sweep);
     try {
-      await call(this.broker, "runs.resume", { ...who, runId: trial.runId });
+      await call(this.broker, "runs.resume", { ...who, runId: trial.runId, bySweep: true });
       return "launched";
     } catch (err) {
       if (notNow(err)) return "throttled";

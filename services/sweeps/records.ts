@@ -7,6 +7,7 @@ import { Run } from "../../db/entities/Run.ts";
 import { Sweep } from "../../db/entities/Sweep.ts";
 import { SweepTrial } from "../../db/entities/SweepTrial.ts";
 import { lockUserQuota } from "../../db/user-lock.ts";
+import { csvRow } from "../../lib/csv.ts";
 import {
   type FieldProblem,
   ForbiddenError,
@@ -292,12 +293,6 @@ export async function sweepWithTrials(em: EntityManager, sweep: Sweep): Promise<
   };
 }
 
-/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
-function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
 /**
  * The results table: one row per trial with its parameters (one column each), status, the metric at
  * each ASHA rung, its final metric, the evaluation of its final policy and steps; PBT adds member,
@@ -334,5 +329,5 @@ export function resultsCsv(sweep: Sweep, trials: readonly PublicTrial[]): string
     t.runId,
     ...(pbt ? [t.member, t.generation, t.lineage?.parentTrialId ?? "", t.lineage?.exploited ?? ""] : []),
   ]);
-  return `${[header, ...rows].map((r) => r.map(csvField).join(",")).join("\r\n")}\r\n`;
+  return [header, ...rows].map(csvRow).join("");
 }

@@ -82,7 +82,7 @@ test("runs create, list and show a run; watch streams its iterations until it co
 
   const listed = await cli.run(["runs", "list"]);
   t.is(listed.code, 0, listed.stderr);
-  t.regex(listed.stdout, /^ID\s+STATUS\s+ENV/);
+  t.regex(listed.stdout, /^ID\s+NAME\s+STATUS\s+ENV/);
   t.true(listed.stdout.includes(id));
 
   const watched = await cli.run(["runs", "watch", id]);
@@ -277,4 +277,71 @@ test("logout revokes the session and removes the stored credentials", async (t) 
     body: { refreshToken: stored.refreshToken },
   });
   t.is(refresh.status, 401);
+});
+
+test("runs create --name --tag, list --tag, edit, and metrics --csv / --jsonl print the run's export", async (t) => {
+  const { cli } = await loggedIn(t);
+  const create = (name: string, tags: string[], steps: number) =>
+    cli.run([
+      "runs",
+      "create",
+      "--env",
+      "CartPole-v1",
+      "--total-steps",
+      String(steps),
+      "--name",
+      name,
+      ...tags.flatMap((tag) => ["--tag", tag]),
+      ...TINY,
+    ]);
+  const tagged = (await create("tagged one", ["cli-test", "ppo"], 384)).stdout.trim();
+  const other = (await create("other one", ["ppo"], 128)).stdout.trim();
+
+  const byTag = await cli.run(["runs", "list", "--tag", "cli-test"]);
+  t.is(byTag.code, 0, byTag.stderr);
+  t.regex(byTag.stdout, /^ID\s+NAME\s+STATUS\s+ENV\s+PROGRESS\s+STEPS\s+TAGS\s+CREATED/);
+  t.true(byTag.stdout.includes(tagged));
+  t.false(byTag.stdout.includes(other));
+  t.regex(byTag.stdout, /tagged one .* cli-test,ppo /);
+  const both = await cli.run(["runs", "list", "--tag", "ppo", "--json"]);
+  t.deepEqual(
+    (JSON.parse(both.stdout) as { id: string }[]).map((r) => r.id),
+    [other, tagged],
+  );
+  const badTag = await cli.run(["runs", "list", "--tag", "no spaces"]);
+  t.is(badTag.code, 1);
+  t.regex(badTag.stderr, /^ {2}query\.tag: must be 1 to 32 letters, digits or -_\.:\//m);
+
+  const edited = await cli.run(["runs", "edit", other, "--name", "renamed", "--clear-tags", "--notes", "n"]);
+  t.is(edited.code, 0, edited.stderr);
+  t.is(edited.stdout, `${other} renamed []\n`);
+  const shown = await cli.run(["runs", "show", other]);
+  t.regex(shown.stdout, /^name +renamed$/m);
+  t.regex(shown.stdout, /^notes +n$/m);
+
+  const email = JSON.parse(await readFile(credentialsFile(cli), "utf8")).email as string;
+  const token = (await api().login(email, TEST_PASSWORD)).accessToken;
+  await waitForStatus(api(), token, tagged, ["completed"]);
+  const points = await metrics(api(), token, tagged);
+  const csv = await cli.run(["runs", "metrics", tagged, "--csv"]);
+  t.is(csv.code, 0, csv.stderr);
+  const served = await api().authedFetch(token, `/api/v1/runs/${tagged}/metrics.csv`);
+  t.is(csv.stdout, await served.text(), "stdout is the API's CSV, byte for byte");
+  const lines = csv.stdout.trimEnd().split("\r\n");
+  t.is(lines.length, points.length + 1);
+  t.true(lines[0]!.startsWith("iteration,global_step,wall_time,"));
+  t.is(lines[3]!.split(",")[1], String(points[2]!.globalStep));
+
+  const jsonl = await cli.run(["runs", "metrics", tagged, "--jsonl"]);
+  t.is(jsonl.code, 0, jsonl.stderr);
+  const rows = jsonl.stdout
+    .trimEnd()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.deepEqual(
+    rows.map((r) => [r["iteration"], r["global_step"], r["charts/SPS"]]),
+    points.map((p) => [p.iteration, p.globalStep, p.metrics["charts/SPS"] ?? null]),
+  );
+  const both2 = await cli.run(["runs", "metrics", tagged, "--csv", "--jsonl"]);
+  t.is(both2.code, 2);
 });

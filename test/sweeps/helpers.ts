@@ -3,6 +3,7 @@ import type { PublicRun } from "../../contracts/runs.ts";
 import type { SweepWithTrials } from "../../contracts/sweeps.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { getRun } from "../runs/helpers.ts";
 
 /** Shared by the sweeps tests: a platform hosting sweeps, tiny trial runs, polling, run intervals. */
 export const SWEEP_SERVICES = {
@@ -94,4 +95,27 @@ export function maxOverlap(runs: readonly { createdAt: Date; finishedAt: Date | 
     most = Math.max(most, now);
   }
   return most;
+}
+
+/**
+ * A grid of two trials named after `name` that train until stopped, once the first trial's run
+ * exists: the sweep and that run.
+ */
+export async function sweepWithFirstRun(
+  api: TestPlatform,
+  token: string,
+  name: string,
+): Promise<{ sweep: SweepWithTrials; firstRun: PublicRun }> {
+  const sweep = await createSweep(
+    api,
+    token,
+    tinySweep(1000, { name, searchSpace: { learningRate: { values: [1e-3, 3e-4] } }, maxTrials: 2 }),
+  );
+  const runId = sweep.trials.find((x) => x.index === 0)!.runId;
+  const firstRun = await waitFor(
+    () => getRun(api, token, runId).catch(() => null),
+    (r) => r !== null,
+    "the first trial's run",
+  );
+  return { sweep, firstRun: firstRun! };
 }

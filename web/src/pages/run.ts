@@ -11,6 +11,7 @@ import {
 } from "../charts.ts";
 import { fmtDate, h, statusBadge } from "../dom.ts";
 import type { Page } from "../router.ts";
+import { metadataEditor, runTitle, tagChips, trialNote } from "../run-meta.ts";
 import { ACTIVE, type Run } from "./runs.ts";
 
 /**
@@ -76,6 +77,14 @@ export const runPage: Page = (main, { id }) => {
     },
     "Download policy (ONNX)",
   );
+  const downloadMetrics = h(
+    "button",
+    { type: "button", "data-action": "metrics-csv", title: "Every iteration's metrics, one row each" },
+    "Download metrics (CSV)",
+  );
+  /** Under the heading: the tags, and for a sweep's trial its sweep; the editor, once loaded. */
+  const metaLine = h("div", { class: "run-meta-line" });
+  const metaSlot = h("section", null, h("h2", null, "Name, tags and notes"));
   const actionStatus = h("div", { class: "form-status" });
   const history = h("ol", { class: "status-history", "aria-label": "Status changes" });
   const details = h("dl", { class: "kv" });
@@ -86,8 +95,9 @@ export const runPage: Page = (main, { id }) => {
       "div",
       { class: "page-head" },
       heading,
-      h("div", { class: "actions" }, statusSlot, stop, resume, download, downloadPolicy),
+      h("div", { class: "actions" }, statusSlot, stop, resume, download, downloadPolicy, downloadMetrics),
     ),
+    metaLine,
     h("div", { class: "progress-row" }, progress, progressText),
     actionStatus,
     controls,
@@ -102,6 +112,7 @@ export const runPage: Page = (main, { id }) => {
       h("section", null, h("h2", null, "Status"), history),
       h("section", null, h("h2", null, "Details"), details, config),
     ),
+    metaSlot,
   );
 
   let run: Run | undefined;
@@ -135,7 +146,8 @@ export const runPage: Page = (main, { id }) => {
     statusSlot.replaceChildren(statusBadge(status));
     stop.hidden = !ACTIVE.has(status);
     stop.disabled = status === "stopping";
-    resume.hidden = !(status === "stopped" || status === "failed");
+    // A sweep's trial is resumed with its sweep (the API refuses it alone): no button to mislead.
+    resume.hidden = !(status === "stopped" || status === "failed") || Boolean(run?.sweep);
   };
   /** The status of an HTTP answer, unless a status frame came in while it was on its way. */
   const answered = (framesBefore: number, status: string) =>
@@ -149,8 +161,18 @@ export const runPage: Page = (main, { id }) => {
     progressText.textContent = ` ${run.globalStep.toLocaleString()} / ${run.totalSteps.toLocaleString()} steps (${Math.round(fraction * 100)}%)`;
   };
 
+  /** What the heading and its line show now (a periodic refresh redraws them only when it changed). */
+  let metaShown = "";
+  const renderMeta = (r: Run) => {
+    const shown = JSON.stringify([r.name, r.tags, r.sweep]);
+    if (shown === metaShown) return;
+    metaShown = shown;
+    heading.textContent = runTitle(r);
+    metaLine.replaceChildren(tagChips(r.tags), trialNote(r) ?? "");
+  };
+
   const renderDetails = (r: Run) => {
-    heading.textContent = `${r.env} · ${r.id.slice(0, 8)}`;
+    renderMeta(r);
     const rows: [string, string][] = [
       ["Run id", r.id],
       ["Environment", r.env],
@@ -194,6 +216,14 @@ export const runPage: Page = (main, { id }) => {
     run = await api.get<Run>(`/api/v1/runs/${id}`);
     if (disposed) return;
     if (lastStatus === undefined) seedHistory(run);
+    // Once: a later refresh must not wipe what is being typed.
+    if (metaSlot.childElementCount === 1)
+      metaSlot.append(
+        metadataEditor(run, (updated) => {
+          if (run) Object.assign(run, { name: updated.name, tags: updated.tags, notes: updated.notes });
+          renderMeta(updated);
+        }),
+      );
     renderDetails(run);
     detailsOf = run.status;
     renderStatus(answered(framesBefore, run.status));
@@ -258,6 +288,10 @@ export const runPage: Page = (main, { id }) => {
   downloadPolicy.addEventListener(
     "click",
     () => void downloadFile(`/api/v1/runs/${id}/policy.onnx`, `run-${id}.onnx`),
+  );
+  downloadMetrics.addEventListener(
+    "click",
+    () => void downloadFile(`/api/v1/runs/${id}/metrics.csv`, `run-${id}-metrics.csv`),
   );
 
   let unsubscribe: (() => void) | undefined;

@@ -7,6 +7,7 @@ import { ApiError, type User } from "../api.ts";
 import { api, clearFieldErrors, errorBox, field, live, navigate, showFieldErrors } from "../app.ts";
 import { fmtDate, fmtNumber, h, statusBadge } from "../dom.ts";
 import type { Page } from "../router.ts";
+import { runTitle, tagChips } from "../run-meta.ts";
 
 /** A run as the API answers it (contracts/runs.ts): the type is the server's own, never a copy. */
 export type Run = PublicRun;
@@ -39,6 +40,9 @@ function progressOf(run: Run): HTMLElement {
   );
 }
 
+/** The list's filters, as the page's URL and the API's query both name them. */
+const LIST_FILTERS = ["status", "tag", "q", "trials"] as const;
+
 export const runsPage: Page = (main, _params, query) => {
   const status = query.get("status") ?? "";
   const filter = h(
@@ -48,7 +52,33 @@ export const runsPage: Page = (main, _params, query) => {
     RUN_STATUSES.map((s) => h("option", { value: s }, s)),
   );
   filter.value = status;
-  filter.addEventListener("change", () => navigate(filter.value ? `/runs?status=${filter.value}` : "/runs"));
+  const textFilter = (key: "tag" | "q", label: string, placeholder: string) =>
+    h("input", {
+      type: "search",
+      "aria-label": label,
+      placeholder,
+      value: query.get(key) ?? "",
+      size: Math.max(10, placeholder.length),
+    });
+  const tagFilter = textFilter("tag", "Filter by tag", "tag");
+  const search = textFilter("q", "Search names", "name contains…");
+  const trials = h("input", { type: "checkbox", checked: query.get("trials") === "include" });
+  const trialsToggle = h("label", { class: "inline" }, trials, " sweep trials");
+  /** The page's URL with the filters as set now: the list is reloaded from it. */
+  const applyFilters = () => {
+    const next = new URLSearchParams();
+    const values = {
+      status: filter.value,
+      tag: tagFilter.value.trim(),
+      q: search.value.trim(),
+      trials: trials.checked ? "include" : "",
+    };
+    for (const k of LIST_FILTERS) if (values[k]) next.set(k, values[k]);
+    navigate(next.size > 0 ? `/runs?${next}` : "/runs");
+  };
+  filter.addEventListener("change", applyFilters);
+  trials.addEventListener("change", applyFilters);
+  for (const input of [tagFilter, search]) input.addEventListener("change", applyFilters);
   const body = h("tbody");
   const message = h("div");
   const more = h("button", { type: "button", hidden: true }, "Load more");
@@ -72,6 +102,9 @@ export const runsPage: Page = (main, _params, query) => {
         "div",
         { class: "actions" },
         filter,
+        tagFilter,
+        search,
+        trialsToggle,
         compare,
         h("a", { href: "/runs/new", class: "button primary" }, "New run"),
       ),
@@ -89,7 +122,7 @@ export const runsPage: Page = (main, _params, query) => {
             "tr",
             null,
             h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Compare")),
-            ["Run", "Status", "Env", "Progress", "Latest return", "Started by", "Created"].map((c) =>
+            ["Run", "Tags", "Status", "Env", "Progress", "Latest return", "Started by", "Created"].map((c) =>
               h("th", { scope: "col" }, c),
             ),
           ),
@@ -121,7 +154,8 @@ export const runsPage: Page = (main, _params, query) => {
       "tr",
       { "data-run-id": run.id },
       h("td", null, tick),
-      h("td", null, h("a", { href: `/runs/${run.id}` }, run.id.slice(0, 8))),
+      h("td", null, h("a", { href: `/runs/${run.id}`, class: "run-name", title: run.id }, runTitle(run))),
+      h("td", null, tagChips(run.tags)),
       h("td", { class: "status-cell" }, statusBadge(run.status)),
       h("td", null, run.env),
       h("td", { class: "progress-td" }, progressOf(run)),
@@ -153,7 +187,10 @@ export const runsPage: Page = (main, _params, query) => {
     more.disabled = true;
     try {
       const params = new URLSearchParams({ limit: "20" });
-      if (status) params.set("status", status);
+      for (const k of LIST_FILTERS) {
+        const value = query.get(k);
+        if (value) params.set(k, value);
+      }
       if (cursor) params.set("cursor", cursor);
       const page = await api.get<{ items: Run[]; nextCursor: string | null }>(`/api/v1/runs?${params}`);
       if (disposed) return;
@@ -167,8 +204,17 @@ export const runsPage: Page = (main, _params, query) => {
       cursor = page.nextCursor;
       more.hidden = cursor === null;
       if (body.children.length === 0) {
+        const filtered = LIST_FILTERS.some((k) => query.get(k));
         message.replaceChildren(
-          h("p", { class: "empty" }, "No runs yet. ", h("a", { href: "/runs/new" }, "Launch one"), "."),
+          filtered
+            ? h(
+                "p",
+                { class: "empty" },
+                "No runs match these filters. ",
+                h("a", { href: "/runs" }, "Show all"),
+                ".",
+              )
+            : h("p", { class: "empty" }, "No runs yet. ", h("a", { href: "/runs/new" }, "Launch one"), "."),
         );
       }
     } catch (err) {
