@@ -2,7 +2,8 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import test from "ava";
 import { TEST_PASSWORD, useTestPlatform } from "../helpers/platform.ts";
-import { holdWorkerSlots, metrics, RUN_SERVICES, waitForStatus } from "../runs/helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { getRun, holdWorkerSlots, metrics, RUN_SERVICES, waitForStatus } from "../runs/helpers.ts";
 import { DropProxy } from "../web/drop-proxy.ts";
 import { type Cli, cliFor } from "./helpers.ts";
 
@@ -266,6 +267,52 @@ test.serial("watch survives a dropped connection and prints every iteration it m
   );
   t.is((await metrics(api(), token, id)).length, 80);
 });
+
+test.serial(
+  "a queued run's show, list and watch say its place in the fair-share queue and why, until it starts",
+  async (t) => {
+    const { cli } = await loggedIn(t);
+    const slots = await holdWorkerSlots(api());
+    let released: Promise<void> | undefined;
+    t.teardown(() => released ?? slots.release());
+    const created = await cli.run([
+      "runs",
+      "create",
+      "--env",
+      "CartPole-v1",
+      "--total-steps",
+      "256",
+      ...TINY,
+    ]);
+    const id = created.stdout.trim();
+    const admin = (await api().loginAdmin()).accessToken;
+    const placed = await waitFor(
+      () => getRun(api(), admin, id),
+      (r) => r.queue !== null,
+      "the scheduler to place the run",
+    );
+    const reason = placed.queue!.reason;
+    t.regex(reason, /^\d+(st|nd|rd|th) for 1 CPU runner; your share 0 of \d+ slots?; /);
+
+    const shown = await cli.run(["runs", "show", id]);
+    t.is(shown.code, 0, shown.stderr);
+    t.true(
+      shown.stdout.split("\n").some((l) => /^queue\s+/.test(l) && l.endsWith(reason)),
+      shown.stdout,
+    );
+    const listed = await cli.run(["runs", "list"]);
+    t.regex(listed.stdout, new RegExp(`^${id}\\s+queued #${placed.queue!.position}\\s`, "m"));
+
+    const watched = await cli.run(["runs", "watch", id], {
+      onStdout(text) {
+        if (!released && text.includes("queued: ")) released = slots.release();
+      },
+    });
+    t.is(watched.code, 0, watched.stderr);
+    t.true(watched.stdout.includes(`queued: ${reason}`), watched.stdout);
+    t.regex(watched.stdout, /^iter 2 /m);
+  },
+);
 
 test("logout revokes the session and removes the stored credentials", async (t) => {
   const { cli } = await loggedIn(t);
