@@ -45,7 +45,7 @@ export const Run = defineEntity({
      * When the run last entered the queue (created or resumed): FIFO within an owner, and the wait
      * after which it holds a reservation (actors/fair-share.ts).
      */
-    queuedAt: p.datetime().onCreate(() => new Date()),
+    queuedAt: p.datetime().defaultRaw("now()"),
     /**
      * When its pool's scheduler granted it its runner slots (null: it waits). Written under the
      * scheduler's lease, so that a failover cannot grant twice; a queued run starts only once granted.

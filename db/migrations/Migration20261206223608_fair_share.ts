@@ -18,7 +18,9 @@ export class Migration20261206223608_fair_share extends Migration {
     this.addSql(
       `update "runs" set "queued_at" = case when "status" = 'queued' then "updated_at" else "created_at" end;`,
     );
-    this.addSql(`alter table "runs" alter column "queued_at" set not null;`);
+    this.addSql(
+      `alter table "runs" alter column "queued_at" set default now(), alter column "queued_at" set not null;`,
+    );
     this.addSql(
       `update "runs" set "granted_at" = coalesce("started_at", now()) where "status" in ('running', 'stopping');`,
     );
