@@ -38,7 +38,6 @@ export type RunEvaluation = z.infer<typeof RunEvaluationSchema>;
  */
 export const RUN_POOLS = ["cpu", "gpu"] as const;
 export type RunPool = (typeof RUN_POOLS)[number];
-export const poolOf = (resources: Pick<RunResources, "gpu">): RunPool => (resources.gpu ? "gpu" : "cpu");
 
 export const RunQueueSchema = z
   .object({

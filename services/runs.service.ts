@@ -74,6 +74,10 @@ import {
  * that stops cleanly ends its actors after their current iteration, checkpoints, hands the leases
  * back and tells the other runs nodes, which claim them at once instead of after expiry.
  *
+ * Scheduling. Queued runs get runner slots from their pool's scheduler (actors/scheduler.ts), one per
+ * pool cluster-wide, hosted like a run under a lease on its `schedulers` row by whichever runs node
+ * claims it: its grants are written under that lease, and a granted run's actor then reserves its runners.
+ *
  * Every caller-facing action takes the caller (`userId`, `role`) and applies visibility itself:
  * another user's run is a 404, for the API and the WebSocket hub alike (`runs.visible`).
  */
