@@ -77,8 +77,25 @@ const QuotaSettings = {
   QUOTA_ADMIN_CONCURRENT_SWEEPS: limit(16),
 };
 
+/** A role's weight in fair share: a positive number (anything else is refused at start, by name). */
+const weight = z.coerce.number().positive().max(1_000_000).default(1);
+
+/**
+ * Fair share of the worker pools (actors/fair-share.ts): a queued run's owner's share is the slots
+ * the owner's runs hold ÷ the weight of the owner's role (FAIRSHARE_WEIGHT_<ROLE>); the smallest share
+ * gets the next free slots. A run that has waited FAIRSHARE_RESERVE_AFTER_MS without fitting keeps
+ * the slots that free up until it fits, instead of letting smaller runs behind it pass.
+ */
+const FairShareSettings = {
+  FAIRSHARE_WEIGHT_LEARNER: weight,
+  FAIRSHARE_WEIGHT_RESEARCHER: weight,
+  FAIRSHARE_WEIGHT_ADMIN: weight,
+  FAIRSHARE_RESERVE_AFTER_MS: z.coerce.number().int().min(0).default(600_000),
+};
+
 const ConfigSchema = z.object({
   ...QuotaSettings,
+  ...FairShareSettings,
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default("127.0.0.1"),

@@ -44,6 +44,11 @@ export interface MetricRecord {
 export interface RunStore {
   /** The stored status, or null when the run is gone (deleted) or its lease is no longer ours. */
   status(runId: string): Promise<RunStatus | null>;
+  /**
+   * Whether its pool's scheduler granted the run its runner slots (actors/scheduler.ts): a queued run
+   * reserves runners only once granted. False too when the lease is no longer ours.
+   */
+  granted(runId: string): Promise<boolean>;
   /** Moves the stored status; false when it is no longer `from` (someone else moved it) or the lease is gone. */
   transition(
     runId: string,
@@ -271,6 +276,14 @@ export class TrainingRun extends ActorBase {
     this.status = stored;
     if (stored === "stopping") return this.settle("stopping", "stopped");
     const { runners, gpu } = this.run.resources;
+    // Slots go to queued runs in fair-share order, decided by the pool's one scheduler: a queued run
+    // waits for its grant (the scheduler wakes it), never racing the others for slots that free up.
+    if (
+      stored === "queued" &&
+      this.shards.length === 0 &&
+      !(await this.db(() => this.store.granted(this.run.id)))
+    )
+      return this.tickLater();
     if (this.shards.length === 0) {
       const handles = await this.pool.reserve(this.run.id, runners, gpu);
       if (handles === null) return this.tickLater();

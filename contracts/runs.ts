@@ -79,6 +79,43 @@ export const UpdateRunInput = z
   })
   .meta({ title: "UpdateRun" });
 export type UpdateRunInput = z.infer<typeof UpdateRunInput>;
+/**
+ * The worker pools a run draws its env runners from: GPU worker nodes serve GPU runs, the other
+ * worker nodes every other run. Each pool has its own fair-share queue (actors/fair-share.ts).
+ */
+export const RUN_POOLS = ["cpu", "gpu"] as const;
+export type RunPool = (typeof RUN_POOLS)[number];
+
+export const RunQueueSchema = z
+  .object({
+    pool: z.enum(RUN_POOLS),
+    position: z
+      .number()
+      .int()
+      .min(1)
+      .describe("The run's place in its pool's fair-share order: 1 starts next when its runners fit."),
+    runners: z.number().int().describe("Runner slots the run waits for."),
+    ownerSlots: z
+      .number()
+      .int()
+      .describe("Slots of the pool the owner's runs hold or were granted: the owner's current share."),
+    poolSlots: z.number().int().describe("Slots of the pool's live worker nodes."),
+    freeSlots: z.number().int().describe("Slots of the pool nobody holds or was granted."),
+    weight: z
+      .number()
+      .describe("The owner's role's weight (FAIRSHARE_WEIGHT_<ROLE>): share = slots ÷ weight."),
+    reserved: z
+      .boolean()
+      .describe(
+        "The run waited longer than FAIRSHARE_RESERVE_AFTER_MS without fitting: runs behind it start no more until it fits.",
+      ),
+    reason: z.string().describe('Why it waits, in words ("3rd for 2 CPU runners; your share 4 of 8 slots").'),
+  })
+  .describe(
+    "Where a queued run stands in the scheduler's fair-share order; null when the run is not waiting for slots (it runs, ended, or was granted its slots and is starting).",
+  )
+  .meta({ title: "RunQueue" });
+export type RunQueue = z.infer<typeof RunQueueSchema>;
 
 export const PublicRunSchema = z
   .object({
@@ -112,6 +149,7 @@ export const PublicRunSchema = z
         "Worker slots serving the run now; fewer than resources.runners while it runs degraded (a runner was lost and no free slot replaced it: its envs share a slot the run holds).",
       ),
     failureReason: z.string().nullable(),
+    queue: RunQueueSchema.nullable(),
     evaluation: RunEvaluationSchema.nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),

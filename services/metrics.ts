@@ -316,6 +316,20 @@ function defineStateGauges(): void {
       if (state) this.set(state.oldestQueuedAge);
     },
   });
+  // Per scheduling pool (contracts/runs.ts RUN_POOLS), labelled `gpu` as proxima_worker_slots is: the
+  // ServiceMonitor's `pool` label is a worker pod's pool, another thing.
+  runsBy(
+    "proxima_run_queue_length",
+    "Queued runs waiting for their pool's scheduler to grant them runner slots, by pool (gpu: true, false).",
+    "gpu",
+    (state) => state.waitingByPool.length,
+  );
+  runsBy(
+    "proxima_run_queue_wait_seconds",
+    "How long the longest-waiting run of the pool has waited for its slots since it was queued or resumed (0 when none waits), by pool.",
+    "gpu",
+    (state) => state.waitingByPool.oldest,
+  );
   const perRun = (name: string, help: string, key: "iteration" | "globalStep" | "runners") =>
     new prom.Gauge({
       name,
@@ -419,6 +433,8 @@ interface RunsState {
   /** By quantile; empty when no run started in the window. */
   queueWait: Record<string, number>;
   running: { id: string; iteration: number; globalStep: number; runners: number }[];
+  /** Queued runs not yet granted slots, and the longest wait, by pool ("true": GPU, "false": CPU). */
+  waitingByPool: { length: Record<string, number>; oldest: Record<string, number> };
 }
 
 /**
@@ -441,7 +457,7 @@ class RunGauges {
     const source = [...sources].find((s) => s.services.includes("runs"));
     if (!source || !(await source.db.ping())) return undefined;
     const conn = source.db.orm.em.getConnection();
-    const [counts, recent, oldest, waits, running] = await Promise.all([
+    const [counts, recent, oldest, waits, running, waiting] = await Promise.all([
       conn.execute<{ status: string; n: string }[]>(
         `select "status", count(*) as "n" from "runs" group by "status"`,
       ),
@@ -463,7 +479,20 @@ class RunGauges {
       conn.execute<{ id: string; iteration: number; global_step: string; runners_active: number }[]>(
         `select "id", "iteration", "global_step", "runners_active" from "runs" where "status" = 'running'`,
       ),
+      conn.execute<{ gpu: boolean; n: string; oldest: number }[]>(
+        `select coalesce(("resources"->>'gpu')::boolean, false) as "gpu", count(*) as "n",
+                extract(epoch from now() - min("queued_at"))::float8 as "oldest"
+           from "runs" where "status" = 'queued' and "granted_at" is null group by 1`,
+      ),
     ]);
+    const waitingByPool = {
+      length: { true: 0, false: 0 } as Record<string, number>,
+      oldest: { true: 0, false: 0 } as Record<string, number>,
+    };
+    for (const row of waiting) {
+      waitingByPool.length[String(row.gpu)] = Number(row.n);
+      waitingByPool.oldest[String(row.gpu)] = Math.max(0, row.oldest);
+    }
     const byStatus: Record<string, number> = Object.fromEntries(RUN_STATUSES.map((s) => [s, 0]));
     for (const row of counts) byStatus[row.status] = Number(row.n);
     const finished: Record<string, number> = { completed: 0, failed: 0, stopped: 0 };
@@ -476,6 +505,7 @@ class RunGauges {
         waits[0]?.p50 == null
           ? {}
           : { "0.5": Math.max(0, waits[0].p50), "0.99": Math.max(0, waits[0].p99 ?? 0) },
+      waitingByPool,
       running: running.map((r) => ({
         id: r.id,
         iteration: r.iteration,

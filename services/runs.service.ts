@@ -1,17 +1,21 @@
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
 import { type Lease, LeasedActorHost } from "../actors/leased-host.ts";
+import { SchedulerActor } from "../actors/scheduler.ts";
 import { type RunDescriptor, type RunEvents, TrainingRun } from "../actors/training-run.ts";
 import type { Role } from "../contracts/roles.ts";
 import type { RunStatus } from "../contracts/run-status.ts";
 import {
   RUN_LEASES_RELEASED_EVENT,
   RUN_METRICS_EVENT,
+  RUN_POOLS,
   RUN_STATUS_EVENT,
   type RunMetricsEvent,
+  type RunPool,
   type RunStatusEvent,
 } from "../contracts/runs.ts";
 import { WORKERS_FREED_EVENT } from "../contracts/workers.ts";
 import { Run } from "../db/entities/Run.ts";
+import { Scheduler } from "../db/entities/Scheduler.ts";
 import { ConflictError, NotFoundError } from "../lib/errors.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import { implement } from "./action.ts";
@@ -49,7 +53,8 @@ import {
   updateRunMetadata,
   visibleRun,
 } from "./runs/records.ts";
-import { BrokerRunnerPool } from "./runs/runner-pool.ts";
+import { BrokerRunnerPool, poolCapacity } from "./runs/runner-pool.ts";
+import { PgSchedulerStore, schedulerLeases } from "./runs/scheduler-store.ts";
 import type { CreateRunInput } from "./runs/schemas.ts";
 import {
   latestCheckpoint,
@@ -72,6 +77,10 @@ import { effectiveQuota } from "./users/quotas.ts";
  * previous host's writes are refused from then on, and its actor ends when it sees that. A node
  * that stops cleanly ends its actors after their current iteration, checkpoints, hands the leases
  * back and tells the other runs nodes, which claim them at once instead of after expiry.
+ *
+ * Scheduling. Queued runs get runner slots from their pool's scheduler (actors/scheduler.ts), one per
+ * pool cluster-wide, hosted like a run under a lease on its `schedulers` row by whichever runs node
+ * claims it: its grants are written under that lease, and a granted run's actor then reserves its runners.
  *
  * Every caller-facing action takes the caller (`userId`, `role`) and applies visibility itself:
  * another user's run is a 404, for the API and the WebSocket hub alike (`runs.visible`).
@@ -193,6 +202,48 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
   });
   const activate = (b: ServiceBroker, run: Run, lease: Lease) =>
     host.activate(run.id, lease, newActor(b, run, lease));
+
+  const weights = {
+    learner: config.FAIRSHARE_WEIGHT_LEARNER,
+    researcher: config.FAIRSHARE_WEIGHT_RESEARCHER,
+    admin: config.FAIRSHARE_WEIGHT_ADMIN,
+  };
+  /** This node's scheduler of a pool, under the lease it just took on the pool's row. */
+  const newScheduler = (b: ServiceBroker, id: string, pool: RunPool, lease: Lease) =>
+    new SchedulerActor(pool, new PgSchedulerStore(orm, id, pool, lease), {
+      pollMs: config.RUN_SCHEDULE_INTERVAL_MS,
+      reserveAfterMs: config.FAIRSHARE_RESERVE_AFTER_MS,
+      weights,
+      capacity: (p) => poolCapacity(b, p),
+      granted: (run) => void host.hint(run.id, run.ownerNode),
+      log: logger,
+    });
+
+  /**
+   * The pools' schedulers (one per pool, cluster-wide): leased rows like runs, so that one runs node
+   * schedules each pool at a time, and another takes over (claims the expired lease) when it dies.
+   */
+  const schedulers = new LeasedActorHost<SchedulerActor>({
+    kind: "scheduler",
+    leases: schedulerLeases(orm, ttl),
+    claimBatch: RUN_POOLS.length,
+    intervalMs: Math.min(config.RUN_SCHEDULE_INTERVAL_MS, ttl / 3),
+    renew: { reachable: () => clusterReachable(broker, Math.max(200, ttl / 3)) },
+    async load(id, lease) {
+      const row = await fork().findOne(Scheduler, { id });
+      if (row) logger.info({ pool: row.pool, epoch: lease.epoch }, "took over a pool's scheduler");
+      return row && newScheduler(broker, id, row.pool, lease);
+    },
+    // Schedulers are woken by what every runs node hears (runs queued or ended, slots freed), not by id.
+    wakeRemote: async () => undefined,
+    onTakeovers: (count) => recordLeaseTakeovers("scheduler", count),
+    onLeaseLost: () => recordLeaseLoss("scheduler"),
+    log: logger,
+  });
+  /** Something a scheduler decides on changed: the schedulers this node hosts look now. */
+  const wakeSchedulers = () => {
+    for (const s of schedulers.actors()) s.wake();
+  };
 
   /** Creates the run under a new lease of this node and starts its actor. */
   const createRun = async (
@@ -459,10 +510,28 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
     }),
 
     events: {
-      /** Slots came free somewhere: waiting runs on this node try to reserve now rather than at their next poll. */
+      /**
+       * Slots came free somewhere: the pools' schedulers grant them now, and granted runs on this node
+       * (a degraded run too) try to reserve now rather than at their next poll.
+       */
       [WORKERS_FREED_EVENT]: {
         handler() {
+          wakeSchedulers();
           for (const actor of host.actors()) actor.wake();
+        },
+      },
+
+      /** A run was queued or ended: the schedulers look now rather than at their next poll. */
+      [RUN_STATUS_EVENT]: {
+        handler() {
+          wakeSchedulers();
+        },
+      },
+
+      /** A worker node joined: its slots are new capacity for its pool. */
+      "$node.connected": {
+        handler() {
+          wakeSchedulers();
         },
       },
 
@@ -471,6 +540,9 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
         handler(ctx: Context<{ nodeID: string }>) {
           if (ctx.params.nodeID === ctx.broker.nodeID) return;
           host.maintain().catch((err: unknown) => logger.warn({ err }, "claiming handed-back runs failed"));
+          schedulers
+            .maintain()
+            .catch((err: unknown) => logger.warn({ err }, "claiming handed-back schedulers failed"));
         },
       },
     },
@@ -480,6 +552,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
     async started() {
       broker = this.broker as ServiceBroker;
       await host.start(broker.nodeID);
+      await schedulers.start(broker.nodeID);
     },
 
     /**
@@ -487,9 +560,10 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
      * handed back, and the other runs nodes are told so that they take the runs over at once.
      */
     async stopped() {
+      const handedSchedulers = await schedulers.stop();
       const handed = await host.stop();
-      if (handed.length > 0) {
-        logger.info({ runs: handed.length }, "handed run leases back");
+      if (handed.length > 0 || handedSchedulers.length > 0) {
+        logger.info({ runs: handed.length, schedulers: handedSchedulers.length }, "handed leases back");
         await broker.broadcast(RUN_LEASES_RELEASED_EVENT, { nodeID: broker.nodeID, runIds: handed });
       }
     },

@@ -253,7 +253,7 @@ async function list(args: string[]): Promise<number> {
     ...page.items.map((r) => [
       r.id,
       r.name ?? "-",
-      r.status,
+      r.queue ? `${r.status} #${r.queue.position}` : r.status,
       r.env,
       `${Math.floor((100 * r.globalStep) / Math.max(1, r.totalSteps))}%`,
       `${r.globalStep}/${r.totalSteps}`,
@@ -301,6 +301,7 @@ async function show(args: string[]): Promise<number> {
     ["name", r.name ?? "-"],
     ["tags", r.tags.join(", ") || "-"],
     ["status", r.status],
+    ...(r.queue ? [["queue", r.queue.reason]] : []),
     ["env", r.env],
     ["preset", r.preset ?? "-"],
     ["seed", String(r.seed)],
@@ -432,6 +433,14 @@ async function follow(client: RemoteClient, id: string): Promise<number> {
     say(ending(r));
     return r.status === "failed" ? 1 : 0;
   }
+  // While it waits for slots: its place in the queue and why, again whenever the scheduler's words change.
+  let queueShown: string | null = null;
+  const sayQueue = (run: Run) => {
+    const reason = run.status === "queued" ? (run.queue?.reason ?? null) : null;
+    if (reason !== null && reason !== queueShown) say(`queued: ${reason}`);
+    queueShown = reason;
+  };
+  sayQueue(r);
 
   await followLive(client, {
     topic: { runId: id },
@@ -447,6 +456,7 @@ async function follow(client: RemoteClient, id: string): Promise<number> {
       everyMs: 5000,
       async run(done) {
         const stored = await client.get<Run>(`/api/v1/runs/${encodeURIComponent(id)}`);
+        sayQueue(stored);
         if (stored.iteration > last) await printFrom(last + 1);
         if (TERMINAL.has(stored.status)) {
           r = stored;

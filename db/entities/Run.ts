@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { defineEntity, type InferEntity, p } from "@mikro-orm/postgresql";
 import { RUN_STATUSES } from "../../contracts/run-status.ts";
-import type { RunEvaluation, RunResources } from "../../contracts/runs.ts";
+import type { RunEvaluation, RunQueue, RunResources } from "../../contracts/runs.ts";
 import type { Hyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { User } from "./User.ts";
 
@@ -48,6 +48,18 @@ export const Run = defineEntity({
     leaseEpoch: p.integer().default(0),
     /** Env runner slots serving the run now: fewer than `resources.runners` when it runs degraded. */
     runnersActive: p.integer().default(0),
+    /**
+     * When the run last entered the queue (created or resumed): FIFO within an owner, and the wait
+     * after which it holds a reservation (actors/fair-share.ts).
+     */
+    queuedAt: p.datetime().defaultRaw("now()"),
+    /**
+     * When its pool's scheduler granted it its runner slots (null: it waits). Written under the
+     * scheduler's lease, so that a failover cannot grant twice; a queued run starts only once granted.
+     */
+    grantedAt: p.datetime().nullable(),
+    /** Its place in the fair-share queue and why it waits, as the scheduler last decided (queued runs only). */
+    queue: p.json<RunQueue>().nullable(),
     /** The deterministic evaluation of the final policy, written with the run's completion. */
     evaluation: p.json<RunEvaluation>().nullable(),
     version: p.integer().version(),

@@ -5,6 +5,7 @@ import { Invite } from "./Invite.ts";
 import { MetricPoint } from "./MetricPoint.ts";
 import { RefreshToken } from "./RefreshToken.ts";
 import { Run } from "./Run.ts";
+import { Scheduler } from "./Scheduler.ts";
 import { Submission } from "./Submission.ts";
 import { Sweep } from "./Sweep.ts";
 import { SweepTrial } from "./SweepTrial.ts";
@@ -19,6 +20,7 @@ export { Invite } from "./Invite.ts";
 export { MetricPoint } from "./MetricPoint.ts";
 export { RefreshToken } from "./RefreshToken.ts";
 export { Run } from "./Run.ts";
+export { Scheduler } from "./Scheduler.ts";
 export { Submission } from "./Submission.ts";
 export { Sweep } from "./Sweep.ts";
 export { SweepTrial } from "./SweepTrial.ts";
@@ -40,4 +42,5 @@ export const entities = [
   ExerciseProgress,
   Invite,
   UserQuota,
+  Scheduler,
 ];

@@ -52,6 +52,8 @@ export function toPublicRun(run: Run): PublicRun {
     globalStep: run.globalStep,
     runnersActive: run.runnersActive,
     failureReason: run.failureReason ?? null,
+    // The scheduler's last word on a run still waiting for its slots; none once granted or past queued.
+    queue: run.status === "queued" && !run.grantedAt ? (run.queue ?? null) : null,
     evaluation: run.evaluation ?? null,
     createdAt: run.createdAt.toISOString(),
     updatedAt: run.updatedAt.toISOString(),

@@ -1,29 +1,36 @@
 import type { ServiceBroker } from "moleculer";
 import type { PolicyMessage, RunnerSample } from "../../actors/env-runner.ts";
+import type { PoolCapacity } from "../../actors/fair-share.ts";
 import type { RunnerHandle, RunnerPool } from "../../actors/training-run.ts";
+import type { RunPool } from "../../contracts/runs.ts";
 import type { WorkerStatus } from "../../contracts/workers.ts";
 import type { NodeMetadata } from "../../moleculer.config.ts";
 import type { EnvRunnerSpec } from "../../rl/ppo/distributed.ts";
 import type { RolloutCollectorState } from "../../rl/ppo/rollout.ts";
 import { call } from "../actions.ts";
 
-/** Worker nodes known to this broker: those whose metadata advertises runner slots (and a GPU if asked). */
-export function workerNodeIds(broker: ServiceBroker, gpu = false): string[] {
+/**
+ * Worker nodes known to this broker: those whose metadata advertises runner slots; with `gpu`, only
+ * the nodes of that pool (GPU nodes serve GPU runs, the others every other run: contracts/runs.ts RUN_POOLS).
+ */
+export function workerNodeIds(broker: ServiceBroker, gpu?: boolean): string[] {
   return broker.registry
     .getNodeList({ onlyAvailable: true, withServices: false })
     .filter((n) => {
       const meta = n.metadata as Partial<NodeMetadata> | undefined;
       return (
-        (meta?.workerSlots ?? 0) > 0 && meta?.services?.includes("workers") && (!gpu || meta.gpu === true)
+        (meta?.workerSlots ?? 0) > 0 &&
+        meta?.services?.includes("workers") &&
+        (gpu === undefined || (meta.gpu === true) === gpu)
       );
     })
     .map((n) => n.id as string);
 }
 
-/** Every worker node's status, asked of each node itself (unreachable nodes are left out). */
+/** Every worker node's status (of one pool, with `gpu`), asked of each node itself (unreachable nodes are left out). */
 export async function workerStatuses(
   broker: ServiceBroker,
-  gpu = false,
+  gpu?: boolean,
   forRun?: { runId: string; ownerNode: string; epoch?: number },
 ): Promise<WorkerStatus[]> {
   const statuses = await Promise.all(
@@ -32,6 +39,18 @@ export async function workerStatuses(
     ),
   );
   return statuses.filter((s): s is WorkerStatus => s !== null);
+}
+
+/** A pool's capacity as its scheduler sees it: the slots of its live worker nodes that are not draining. */
+export async function poolCapacity(broker: ServiceBroker, pool: RunPool): Promise<PoolCapacity> {
+  let slots = 0;
+  let free = 0;
+  for (const s of await workerStatuses(broker, pool === "gpu")) {
+    if (s.draining) continue;
+    slots += s.slots;
+    free += s.free;
+  }
+  return { slots, free };
 }
 
 /**

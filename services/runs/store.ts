@@ -60,6 +60,7 @@ export async function requestStop(orm: MikroORM, runId: string): Promise<RunStat
 /**
  * Resume: a stopped or failed run goes back to the queue with a new lease for `nodeID`, if its
  * status is still the one the caller read (`version`). Null when another request changed it first.
+ * It waits for a new grant of its pool's scheduler, at the back of its owner's runs (`queued_at`).
  */
 export async function requestResume(
   em: EntityManager,
@@ -71,6 +72,7 @@ export async function requestResume(
   const rows = await em.execute<{ lease_epoch: number }[]>(
     `update "runs" set "status" = 'queued', "owner_node" = ?, "lease_epoch" = "lease_epoch" + 1,
        "lease_until" = ${UNTIL}, "failure_reason" = null, "finished_at" = null,
+       "queued_at" = now(), "granted_at" = null, "queue" = null,
        "version" = "version" + 1, "updated_at" = now()
      where "id" = ? and "version" = ? and "status" in (${sqlList(RESUMABLE_STATUSES)})
      returning "lease_epoch"`,
@@ -114,6 +116,16 @@ export class PgRunStore implements RunStore {
         ...fence(this.lease),
       ]);
     return rows[0]?.status ?? null;
+  }
+
+  async granted(runId: string): Promise<boolean> {
+    const rows = await this.orm.em
+      .getConnection()
+      .execute<{ granted: boolean }[]>(
+        `select "granted_at" is not null as "granted" from "runs" where "id" = ? and ${FENCE}`,
+        [runId, ...fence(this.lease)],
+      );
+    return rows[0]?.granted === true;
   }
 
   async transition(

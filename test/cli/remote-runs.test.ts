@@ -2,7 +2,8 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import test from "ava";
 import { TEST_PASSWORD, useTestPlatform } from "../helpers/platform.ts";
-import { holdWorkerSlots, metrics, RUN_SERVICES, waitForStatus } from "../runs/helpers.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { getRun, holdWorkerSlots, metrics, RUN_SERVICES, waitForStatus } from "../runs/helpers.ts";
 import { DropProxy } from "../web/drop-proxy.ts";
 import { type Cli, cliFor } from "./helpers.ts";
 
@@ -28,6 +29,36 @@ async function loggedIn(t: Parameters<typeof cliFor>[0]): Promise<{ cli: Cli; em
   });
   t.is(r.code, 0, r.stderr);
   return { cli, email: me.email };
+}
+
+/**
+ * Holds every worker slot, then creates a tiny CartPole run of `iterations` through the CLI: it waits
+ * in queued until `release()` (once, whoever calls it first; the test's end releases it otherwise).
+ */
+async function queuedRun(
+  t: Parameters<typeof cliFor>[0],
+  cli: Cli,
+  iterations: number,
+): Promise<{ id: string; release(): Promise<void> }> {
+  const slots = await holdWorkerSlots(api());
+  let released: Promise<void> | undefined;
+  const release = () => {
+    released ??= slots.release();
+    return released;
+  };
+  t.teardown(release);
+  const created = await cli.run([
+    "runs",
+    "create",
+    "--env",
+    "CartPole-v1",
+    "--total-steps",
+    String(128 * iterations),
+    ...TINY,
+  ]);
+  const id = created.stdout.trim();
+  t.regex(id, /^[0-9a-f-]{36}$/, created.stderr);
+  return { id, release };
 }
 
 function credentialsFile(cli: Cli): string {
@@ -223,25 +254,12 @@ test.serial("watch survives a dropped connection and prints every iteration it m
   const token = (await api().login(me.email, me.password)).accessToken;
   // The run waits in queued until the watch has started: however slowly the CLI starts, the run
   // cannot have ended before the connection is dropped.
-  const slots = await holdWorkerSlots(api());
-  let released: Promise<void> | undefined;
-  t.teardown(() => released ?? slots.release());
-  const created = await cli.run([
-    "runs",
-    "create",
-    "--env",
-    "CartPole-v1",
-    "--total-steps",
-    String(128 * 80),
-    ...TINY,
-  ]);
-  const id = created.stdout.trim();
-  t.regex(id, /^[0-9a-f-]{36}$/, created.stderr);
+  const { id, release } = await queuedRun(t, cli, 80);
 
   let dropped = false;
   const watching = cli.run(["runs", "watch", id], {
     onStderr(text) {
-      if (!released && text.includes("Watching")) released = slots.release();
+      if (text.includes("Watching")) void release();
     },
     onStdout(text) {
       if (!dropped && /^iter \d+ /m.test(text)) {
@@ -253,7 +271,7 @@ test.serial("watch survives a dropped connection and prints every iteration it m
     },
   });
   const watched = await watching;
-  await released;
+  await release();
   t.is(watched.code, 0, watched.stderr);
   t.regex(watched.stdout, /connection lost; reconnecting/);
   const iterations = [...watched.stdout.matchAll(/^iter (\d+) /gm)].map((m) => Number(m[1]));
@@ -266,6 +284,40 @@ test.serial("watch survives a dropped connection and prints every iteration it m
   );
   t.is((await metrics(api(), token, id)).length, 80);
 });
+
+test.serial(
+  "a queued run's show, list and watch say its place in the fair-share queue and why, until it starts",
+  async (t) => {
+    const { cli } = await loggedIn(t);
+    const { id, release } = await queuedRun(t, cli, 2);
+    const admin = (await api().loginAdmin()).accessToken;
+    const placed = await waitFor(
+      () => getRun(api(), admin, id),
+      (r) => r.queue !== null,
+      "the scheduler to place the run",
+    );
+    const reason = placed.queue!.reason;
+    t.regex(reason, /^\d+(st|nd|rd|th) for 1 CPU runner; your share 0 of \d+ slots?; /);
+
+    const shown = await cli.run(["runs", "show", id]);
+    t.is(shown.code, 0, shown.stderr);
+    t.true(
+      shown.stdout.split("\n").some((l) => /^queue\s+/.test(l) && l.endsWith(reason)),
+      shown.stdout,
+    );
+    const listed = await cli.run(["runs", "list"]);
+    t.regex(listed.stdout, new RegExp(`^${id}\\s+queued #${placed.queue!.position}\\s`, "m"));
+
+    const watched = await cli.run(["runs", "watch", id], {
+      onStdout(text) {
+        if (text.includes("queued: ")) void release();
+      },
+    });
+    t.is(watched.code, 0, watched.stderr);
+    t.true(watched.stdout.includes(`queued: ${reason}`), watched.stdout);
+    t.regex(watched.stdout, /^iter 2 /m);
+  },
+);
 
 test("logout revokes the session and removes the stored credentials", async (t) => {
   const { cli } = await loggedIn(t);

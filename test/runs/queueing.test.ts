@@ -27,8 +27,8 @@ test.serial(
     );
     const asked = handled("workers.status");
     const waiting = await launch(api(), me.token, tinyRun(2));
-    // At each scheduling pass the waiting run's actor asks the workers for free slots (nothing else
-    // here asks): its third question means that two passes found none and left it queued.
+    // At each look the CPU pool's scheduler asks the workers for free slots while a run waits
+    // (nothing else here asks): its third question means that two looks found none and left it queued.
     await waitFor(
       () => handled("workers.status"),
       (n) => n >= asked + 3,

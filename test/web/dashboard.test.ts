@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import anyTest from "ava";
 import * as ort from "onnxruntime-node";
 import { TEST_ADMIN, TEST_PASSWORD, useTestPlatform } from "../helpers/platform.ts";
+import { waitFor } from "../helpers/wait.ts";
 import {
   getRun,
   holdWorkerSlots,
@@ -226,8 +227,23 @@ function suite() {
     const w = await openPage(browser());
     const { page } = w;
     await loginThroughForm(page, proxy.url, me.email, me.password);
+    // Queued behind the slot holder, the run shows its place in the queue and why: in the runs list
+    // (read once the scheduler has placed it) and on its page.
+    const placed = await waitFor(
+      () => getRun(api(), token, run.id),
+      (r) => r.queue !== null,
+      "the scheduler to place the run",
+    );
+    await page.goto(`${proxy.url}/runs`);
+    const place = page.locator(`tr[data-run-id="${run.id}"] .queue-place`);
+    await place.waitFor();
+    t.is(await place.getAttribute("title"), placed.queue!.reason);
+    t.regex(placed.queue!.reason, /^\d+(st|nd|rd|th) for 1 CPU runner; your share 0 of \d+ slots?; /);
     await page.goto(`${proxy.url}/runs/${run.id}`);
     await page.locator('.page-head [data-status="queued"]').waitFor();
+    await page
+      .locator("dl.kv dd", { hasText: /^\d+(st|nd|rd|th) for 1 CPU runner; your share 0 of/ })
+      .waitFor();
     await page.locator('.connection[data-state="open"]').waitFor();
     await slots.release();
     await waitForAttribute(page, RETURN_CHART, "data-iterations", (v) => Number(v) >= 2);

@@ -165,6 +165,15 @@ The environment every Proxima container shares (config.ts reads it). Call with
 - name: SUBMISSIONS_ENV_CHECKS_CONCURRENT
   value: {{ .checksConcurrent | quote }}
 {{- end }}
+{{- /* Fair share: FAIRSHARE_WEIGHT_<ROLE> from config.fairShare.weights.<role>, and the reservation wait. */}}
+{{- with $root.Values.config.fairShare }}
+{{- range $role, $weight := .weights }}
+- name: FAIRSHARE_WEIGHT_{{ upper $role }}
+  value: {{ $weight | quote }}
+{{- end }}
+- name: FAIRSHARE_RESERVE_AFTER_MS
+  value: {{ int64 .reserveAfterMs | quote }}
+{{- end }}
 {{- /* Role quotas: QUOTA_<ROLE>_<LIMIT> from config.quotas.<role>.<limit> (numbers as integers, never 1e+11). */}}
 {{- $quotaNames := dict "concurrentRuns" "CONCURRENT_RUNS" "runnersPerRun" "RUNNERS_PER_RUN" "totalSteps" "TOTAL_STEPS" "gpu" "GPU" "submissionsPerMinute" "SUBMISSIONS_PER_MINUTE" "parameters" "PARAMETERS" "gradientSteps" "GRADIENT_STEPS" "samplesPerIteration" "SAMPLES_PER_ITERATION" "flopsPerIteration" "FLOPS_PER_ITERATION" "concurrentSweeps" "CONCURRENT_SWEEPS" }}
 {{- range $role, $limits := $root.Values.config.quotas }}

@@ -27,6 +27,8 @@ export interface Write {
  */
 export class MemoryRunTable {
   status: RunStatus = "queued";
+  /** The pool's scheduler granted the run its slots: the actor's own tests play a scheduler that grants at once. */
+  granted = true;
   epoch = 1;
   iteration = 0;
   globalStep = 0;
@@ -85,6 +87,10 @@ export class MemoryRunStore implements RunStore {
     const status = this.live ? this.table.status : null;
     this.table.onStatusRead?.(status);
     return status;
+  }
+
+  async granted(): Promise<boolean> {
+    return this.live && this.table.granted;
   }
 
   async transition(

@@ -194,6 +194,8 @@ export const runPage: Page = (main, { id }) => {
       ]);
     }
     if (r.failureReason) rows.push(["Failure", r.failureReason]);
+    // While it waits for slots: its place in its pool's fair-share queue and why (read again with the row).
+    if (r.queue) rows.splice(1, 0, ["Queue", r.queue.reason]);
     details.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", null, k), h("dd", null, v)]));
     config.replaceChildren(
       h("summary", null, "Hyperparameters"),

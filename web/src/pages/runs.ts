@@ -30,6 +30,21 @@ async function latestReturn(run: Run): Promise<number | null> {
   return null;
 }
 
+/** The status badge; a queued run's place in its pool's queue beside it, the reason on hover and for readers. */
+function statusCell(run: Run, status: string = run.status): HTMLElement[] {
+  const badge = statusBadge(status);
+  if (status !== "queued" || !run.queue) return [badge];
+  return [
+    badge,
+    h(
+      "span",
+      { class: "muted queue-place", title: run.queue.reason },
+      h("span", { "aria-hidden": "true" }, ` #${run.queue.position}`),
+      h("span", { class: "visually-hidden" }, `: ${run.queue.reason}`),
+    ),
+  ];
+}
+
 function progressOf(run: Run): HTMLElement {
   const fraction = run.totalSteps > 0 ? Math.min(1, run.globalStep / run.totalSteps) : 0;
   return h(
@@ -156,7 +171,7 @@ export const runsPage: Page = (main, _params, query) => {
       h("td", null, tick),
       h("td", null, h("a", { href: `/runs/${run.id}`, class: "run-name", title: run.id }, runTitle(run))),
       h("td", null, tagChips(run.tags)),
-      h("td", { class: "status-cell" }, statusBadge(run.status)),
+      h("td", { class: "status-cell" }, ...statusCell(run)),
       h("td", null, run.env),
       h("td", { class: "progress-td" }, progressOf(run)),
       returnCell,
@@ -170,7 +185,9 @@ export const runsPage: Page = (main, _params, query) => {
           if (m.type === "status" || m.type === "subscribed") {
             const status = String(m["status"]);
             if (isRunStatus(status)) current.status = status;
-            tr.querySelector(".status-cell")!.replaceChildren(statusBadge(status));
+            // A place in the queue holds only while the run is queued (the list is read again on load).
+            if (status !== "queued") current.queue = null;
+            tr.querySelector(".status-cell")!.replaceChildren(...statusCell(current, status));
           } else if (m.type === "metrics") {
             current.globalStep = Number(m["globalStep"]);
             tr.querySelector(".progress-td")!.replaceChildren(progressOf(current));
