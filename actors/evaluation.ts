@@ -1,19 +1,14 @@
 import type { CodeEnvDefinition } from "../rl/envs/code-env.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import { builtinSpaces, prepareEnv } from "../rl/envs/registry.ts";
+import { type EvaluationResult, evaluatePolicy, evaluatePolicyOn } from "../rl/ppo/evaluation.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
+import { networkSpecOf, spacesOf } from "../rl/ppo/network.ts";
 import type { NormalizationState } from "../rl/ppo/normalize.ts";
-import {
-  type EvaluationResult,
-  evaluatePolicy,
-  evaluatePolicyOn,
-  networkSpecOf,
-  spacesOf,
-} from "../rl/ppo/trainer.ts";
 
 /**
  * The deterministic evaluation of a trained policy: argmax of the logits or the clipped mean, the first
- * episode of each of `episodes` fresh envs seeded from `seed` (rl/ppo/trainer.ts `evaluatePolicy`).
+ * episode of each of `episodes` fresh envs seeded from `seed` (rl/ppo/evaluation.ts `evaluatePolicy`).
  * Training returns come from the stochastic policy while it still changes; this is the figure a
  * trained agent is judged by (the "evaluation return" of SB3's EvalCallback and CleanRL's eval scripts).
  * A built-in env steps in this process; an env defined by code steps in a sandbox process of its own,

@@ -4,8 +4,8 @@ import type { EnvSpaces } from "../rl/core/types.ts";
 import type { CodeEnvDefinition } from "../rl/envs/code-env.ts";
 import { runnerCollectorState } from "../rl/ppo/distributed.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
+import type { IterationMetrics } from "../rl/ppo/ppo-learner.ts";
 import type { Rollout, RolloutCollectorState } from "../rl/ppo/rollout.ts";
-import type { IterationMetrics } from "../rl/ppo/trainer.ts";
 import type { PolicyMessage } from "./env-runner.ts";
 import type { PolicyEvaluation } from "./evaluation.ts";
 import {

@@ -4,16 +4,16 @@ import { decodeCheckpoint, encodeCheckpoint } from "../rl/ppo/checkpoint.ts";
 import { mergeCollectorStates, mergeRollouts, runnerCollectorState } from "../rl/ppo/distributed.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
 import type { NormalizationState } from "../rl/ppo/normalize.ts";
+import { type IterationMetrics, PPOLearner } from "../rl/ppo/ppo-learner.ts";
 import type { Rollout, RolloutCollectorState } from "../rl/ppo/rollout.ts";
-import { type IterationMetrics, PPOTrainer } from "../rl/ppo/trainer.ts";
 import type { PolicyMessage } from "./env-runner.ts";
 
 /**
- * The Learner beside a TrainingRun actor (RLlib's Learner): values, GAE and the PPO update of rl/'s
- * PPOTrainer, as a learner only (no env here: the env may be defined by code that runs only in the
- * workers' sandboxes), on the runners' rollouts merged into one batch, plus the weights to broadcast
- * and the checkpoint bytes, into which the runners' merged collector state goes so that a checkpoint
- * blob stays a complete single-process checkpoint.
+ * The Learner beside a TrainingRun actor (RLlib's Learner): rl/'s PPOLearner (values, GAE and the PPO
+ * update; no env here: the env may be defined by code that runs only in the workers' sandboxes), on
+ * the runners' rollouts merged into one batch, plus the weights to broadcast and the checkpoint bytes,
+ * into which the runners' merged collector state goes so that a checkpoint blob stays a complete
+ * single-process checkpoint.
  */
 export class RunLearner {
   /**
@@ -21,7 +21,7 @@ export class RunLearner {
    *   was restored from: the runners' states are cut from it, whatever the split they were saved by.
    */
   private constructor(
-    private readonly trainer: PPOTrainer,
+    private readonly learner: PPOLearner,
     readonly restored?: RolloutCollectorState,
   ) {}
 
@@ -34,9 +34,9 @@ export class RunLearner {
   ): Promise<RunLearner> {
     if (checkpoint) {
       const state = decodeCheckpoint(checkpoint);
-      return new RunLearner(await PPOTrainer.fromState(state, { spaces }), state.rng.collector);
+      return new RunLearner(await PPOLearner.fromState(state, { spaces }), state.rng.collector);
     }
-    return new RunLearner(await PPOTrainer.create({ envId, config, spaces }));
+    return new RunLearner(await PPOLearner.create({ envId, config, spaces }));
   }
 
   /**
@@ -48,38 +48,37 @@ export class RunLearner {
   }
 
   get iteration(): number {
-    return this.trainer.iteration;
+    return this.learner.iteration;
   }
 
   get globalStep(): number {
-    return this.trainer.globalStep;
+    return this.learner.globalStep;
   }
 
   get numIterations(): number {
-    return this.trainer.numIterations;
+    return this.learner.numIterations;
   }
 
   get done(): boolean {
-    return this.trainer.done;
+    return this.learner.done;
   }
 
   /** The normalisation statistics now (a copy); null when the run normalises nothing. */
   normalizationState(): NormalizationState | null {
-    return this.trainer.normalizationState();
+    return this.learner.normalizationState();
   }
 
-  /** Every parameter θ (the trainer's own array: read, never written). */
+  /** Every parameter θ (the learner's own array: read, never written). */
   get params(): Float32Array {
-    return this.trainer.learner.params;
+    return this.learner.params;
   }
 
   /** The current policy (actor and log-std), a fresh copy for the wire. */
   weights(): PolicyMessage {
-    const size = this.trainer.layout.policySize;
-    const normalization = this.trainer.normalizationState();
+    const normalization = this.learner.normalizationState();
     return {
-      version: this.trainer.weightsVersion,
-      policy: this.trainer.learner.params.slice(0, size),
+      version: this.learner.weightsVersion,
+      policy: this.learner.policy.slice(),
       ...(normalization ? { normalization } : {}),
     };
   }
@@ -89,15 +88,15 @@ export class RunLearner {
    * With `interrupted`, the update may stop before a minibatch and undo itself (UpdateInterruptedError).
    */
   learn(rollouts: readonly Rollout[], started: number, interrupted?: () => boolean): IterationMetrics {
-    return this.trainer.learn(mergeRollouts(rollouts), started, interrupted);
+    return this.learner.learn(mergeRollouts(rollouts), started, interrupted);
   }
 
   /** The single-blob checkpoint (rl's `encodeCheckpoint`) with the runners' merged collector state. */
   checkpoint(runnerStates: readonly RolloutCollectorState[]): Uint8Array {
-    return encodeCheckpoint(this.trainer.getState(mergeCollectorStates(runnerStates)));
+    return encodeCheckpoint(this.learner.getState(mergeCollectorStates(runnerStates)));
   }
 
   dispose(): void {
-    this.trainer.dispose();
+    this.learner.dispose();
   }
 }

@@ -14,7 +14,8 @@ import { FusedActorCritic, initParameters, type Minibatch, parameterLayout } fro
 import { Arena } from "../rl/nn/arena.ts";
 import { wasmGemm } from "../rl/nn/gemm-wasm.ts";
 import { resolveHyperparameters } from "../rl/ppo/hyperparameters.ts";
-import { networkSpecOf, PPOTrainer } from "../rl/ppo/trainer.ts";
+import { networkSpecOf } from "../rl/ppo/network.ts";
+import { PPOTrainer } from "../rl/ppo/trainer.ts";
 
 const { values } = parseArgs({ options: { reps: { type: "string", default: "8" } } });
 const reps = Number(values.reps);

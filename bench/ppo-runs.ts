@@ -68,7 +68,7 @@ export async function benchRun(
     time.inference += m["time/inference"];
     time.gae += m["time/gae"];
     time.update += m["time/update"];
-    options.onIteration?.(trainer.globalStep);
+    options.onIteration?.(trainer.learner.globalStep);
   });
   const wallSeconds = (performance.now() - started) / 1000;
   const evalSeed = seed + 1_000_000;
@@ -77,9 +77,9 @@ export async function benchRun(
     env,
     preset,
     seed,
-    steps: trainer.globalStep,
+    steps: trainer.learner.globalStep,
     wallSeconds,
-    sps: trainer.globalStep / wallSeconds,
+    sps: trainer.learner.globalStep / wallSeconds,
     evalMean: evaluation.mean,
     evalStd: evaluation.std,
     time,

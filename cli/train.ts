@@ -15,14 +15,10 @@ import path from "node:path";
 import { type CodeEnvSpec, isCodeEnvId } from "../rl/envs/code-env.ts";
 import { isEnvId, unknownEnvMessage } from "../rl/envs/registry.ts";
 import { saveCheckpoint } from "../rl/ppo/checkpoint.ts";
+import { type EvaluationResult, evaluatePolicyOn } from "../rl/ppo/evaluation.ts";
 import { PRESETS, type PresetName, presetsFor, resolveHyperparameters } from "../rl/ppo/hyperparameters.ts";
-import {
-  type EngineName,
-  type EvaluationResult,
-  evaluatePolicyOn,
-  type IterationMetrics,
-  PPOTrainer,
-} from "../rl/ppo/trainer.ts";
+import type { EngineName, IterationMetrics } from "../rl/ppo/ppo-learner.ts";
+import { PPOTrainer } from "../rl/ppo/trainer.ts";
 import { CodeVectorEnv } from "../sandbox/code-vector-env.ts";
 import { type CommandSpec, type OptionTable, parseCommand } from "./command.ts";
 import { parseIntFlag } from "./flags.ts";
@@ -240,7 +236,7 @@ async function trainAndReport(
     ...(o.codeEnv ? { env: await o.codeEnv(config.numEnvs) } : {}),
   });
   const checkpointDir = values["checkpoint-dir"] ?? (await defaultCheckpointDir(envId));
-  const report = progress(trainer.numIterations);
+  const report = progress(trainer.learner.numIterations);
   const started = performance.now();
   await trainer.train(async (m) => {
     report(m);
@@ -253,11 +249,11 @@ async function trainAndReport(
   const evaluation: EvaluationResult = o.codeEnv
     ? await evaluatePolicyOn(
         await o.codeEnv(evalEpisodes),
-        trainer.spec,
+        trainer.learner.spec,
         trainer.learner.params,
         config.seed + 1_000_000,
         undefined,
-        trainer.normalizationState(),
+        trainer.learner.normalizationState(),
       )
     : trainer.evaluate(evalEpisodes);
   trainer.dispose();
@@ -265,15 +261,15 @@ async function trainAndReport(
     env: envId,
     preset,
     seed,
-    totalSteps: trainer.globalStep,
-    iterations: trainer.iteration,
+    totalSteps: trainer.learner.globalStep,
+    iterations: trainer.learner.iteration,
     wallSeconds: Number(wallSeconds.toFixed(3)),
-    sps: Math.round(trainer.globalStep / wallSeconds),
+    sps: Math.round(trainer.learner.globalStep / wallSeconds),
     evalReturnMean: evaluation.mean,
     evalReturnStd: evaluation.std,
     evalEpisodes,
-    backend: trainer.backend,
-    engine: trainer.engine.name,
+    backend: trainer.learner.backend,
+    engine: trainer.learner.engine.name,
     checkpointDir,
   };
   if (values.json) {

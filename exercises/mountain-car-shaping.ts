@@ -144,7 +144,7 @@ async function trainWithShaping(
       const result = await sandbox.run({
         code: code + BATCH_HELPER,
         entry: BATCH_FN,
-        calls: [{ name: `seed ${seed}, iteration ${trainer.iteration + 1}`, args: [batch] }],
+        calls: [{ name: `seed ${seed}, iteration ${trainer.learner.iteration + 1}`, args: [batch] }],
         limits: LIMITS,
         seed,
         now: GRADING_NOW,

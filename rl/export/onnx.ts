@@ -17,8 +17,9 @@
 import type { EnvSpaces } from "../core/types.ts";
 import { isCodeEnvId } from "../envs/code-env.ts";
 import { builtinSpaces, envIds } from "../envs/registry.ts";
+import { actionSpecOf } from "../ppo/network.ts";
 import type { NormalizationState } from "../ppo/normalize.ts";
-import { actionSpecOf, type TrainerState } from "../ppo/trainer.ts";
+import type { TrainerState } from "../ppo/ppo-learner.ts";
 import { DataType, encodeModel, type OnnxNode, type OnnxTensor } from "./onnx-proto.ts";
 
 export const ONNX_OPSET = 17;

@@ -29,7 +29,7 @@ import { join } from "node:path";
 import type { TensorSlice } from "../nn/tensors.ts";
 import { validateHyperparameters } from "./hyperparameters.ts";
 import type { NormalizationState } from "./normalize.ts";
-import type { TrainerState } from "./trainer.ts";
+import type { TrainerState } from "./ppo-learner.ts";
 
 export const CHECKPOINT_FORMAT = "proxima-ppo-checkpoint";
 export const CHECKPOINT_VERSION = 1;

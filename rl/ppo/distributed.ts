@@ -11,10 +11,11 @@ import { prepareEnv } from "../envs/registry.ts";
 import { type AsyncVectorEnv, makeVectorEnv, type VectorEnv, type VectorEnvState } from "../envs/vector.ts";
 import { parameterLayout } from "../nn/actor-critic.ts";
 import { Arena } from "../nn/arena.ts";
-import { type Gemm, jsGemm } from "../nn/gemm.ts";
+import type { Gemm } from "../nn/gemm.ts";
 import { MlpKernel } from "../nn/mlp.ts";
 import { sdeOptions } from "./gsde.ts";
 import type { Hyperparameters } from "./hyperparameters.ts";
+import { loadGemm, networkSpecOf, spacesOf } from "./network.ts";
 import { concatMoments, type NormalizationSettings, normalizationSettings } from "./normalize.ts";
 import {
   actionStreamStates,
@@ -23,7 +24,6 @@ import {
   RolloutCollector,
   type RolloutCollectorState,
 } from "./rollout.ts";
-import { networkSpecOf, spacesOf } from "./trainer.ts";
 
 /** The settings a runner's normaliser needs (absent: the run does not normalise). */
 type RunnerNormalizationConfig = Partial<
@@ -71,11 +71,6 @@ export function runnerSeeds(
   return { envSeed: seed + firstEnv, firstEnv };
 }
 
-async function defaultGemm(): Promise<Gemm> {
-  const { wasmGemm } = await import("../nn/gemm-wasm.ts");
-  return wasmGemm() ?? jsGemm;
-}
-
 /**
  * A RolloutCollector of its own (no learner, no critic), reset to the runner's seeds. Its env is the
  * registered `envId`'s, or `env` when given (one that steps elsewhere, such as a sandbox).
@@ -84,7 +79,7 @@ export async function createRunnerCollector(
   spec: EnvRunnerSpec,
   options: { gemm?: Gemm; env?: VectorEnv | AsyncVectorEnv } = {},
 ): Promise<RolloutCollector> {
-  const kernelGemm = options.gemm ?? (await defaultGemm());
+  const kernelGemm = options.gemm ?? (await loadGemm());
   if (!options.env) await prepareEnv(spec.envId);
   const env = options.env ?? makeVectorEnv(spec.envId, spec.numEnvs);
   const net = networkSpecOf(spacesOf(env), spec.config as Hyperparameters);

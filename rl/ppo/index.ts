@@ -22,6 +22,7 @@ export {
   readCheckpoint,
   saveCheckpoint,
 } from "./checkpoint.ts";
+export { type EvaluationResult, evaluatePolicy, evaluatePolicyOn } from "./evaluation.ts";
 export { computeGae, type GaeInput } from "./gae.ts";
 export {
   ACTIVATIONS,
@@ -39,21 +40,17 @@ export {
 } from "./hyperparameters.ts";
 export { explainedVariance, Learner, UpdateInterruptedError, type UpdateStats } from "./learner.ts";
 export { type LossCoefficients, type LossStats, normalizeAdvantages, ppoLoss } from "./loss.ts";
+export { actionSpecOf, type GemmName, networkSpecOf, spacesOf } from "./network.ts";
 export type { NormalizationState, RunningMomentsState } from "./normalize.ts";
 export { Adam, clipGradNorm } from "./optim.ts";
-export { type EpisodeRecord, type Rollout, RolloutCollector, type RolloutCollectorState } from "./rollout.ts";
 export {
-  actionSpecOf,
   type EngineName,
-  type EvaluationResult,
-  evaluatePolicy,
-  evaluatePolicyOn,
-  type GemmName,
   type IterationMetrics,
+  type LearnerOptions,
   type PolicyWeights,
-  PPOTrainer,
-  spacesOf,
-  type TrainerOptions,
+  PPOLearner,
   type TrainerState,
   WALL_TIME_KEYS,
-} from "./trainer.ts";
+} from "./ppo-learner.ts";
+export { type EpisodeRecord, type Rollout, RolloutCollector, type RolloutCollectorState } from "./rollout.ts";
+export { PPOTrainer, type TrainerOptions } from "./trainer.ts";

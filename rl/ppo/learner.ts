@@ -25,7 +25,7 @@ export interface UpdateStats extends LossStats {
 
 /**
  * An update stopped between two minibatches because its caller asked (a stop or a shutdown of the run
- * that hosts it): what it changed is undone by `PPOTrainer.learn`, which catches it first.
+ * that hosts it): what it changed is undone by `PPOLearner.learn`, which catches it first.
  */
 export class UpdateInterruptedError extends Error {
   override name = "UpdateInterruptedError";

@@ -1,7 +1,7 @@
 import test from "ava";
 import { type MetricRecord, type RunDescriptor, TrainingRun } from "../../actors/training-run.ts";
 import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
-import { WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
+import { WALL_TIME_KEYS } from "../../rl/ppo/ppo-learner.ts";
 import { ManualClock } from "./helpers/clock.ts";
 import { MemoryRunnerPool, MemoryRunTable, RecordedRunEvents } from "./helpers/runs.ts";
 

@@ -10,7 +10,8 @@ import {
   saveCheckpoint,
 } from "../../rl/ppo/checkpoint.ts";
 import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
-import { type IterationMetrics, PPOTrainer, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
+import { type IterationMetrics, WALL_TIME_KEYS } from "../../rl/ppo/ppo-learner.ts";
+import { PPOTrainer } from "../../rl/ppo/trainer.ts";
 
 const config = resolveHyperparameters("CartPole-v1", "zoo", { totalTimesteps: 256 * 12, seed: 5 });
 
@@ -46,7 +47,7 @@ test("resuming from a checkpoint directory continues exactly as the uninterrupte
   try {
     await saveCheckpoint(dir, first.trainer.getState());
     const resumed = await PPOTrainer.fromState(await loadCheckpoint(dir));
-    t.is(resumed.iteration, 5);
+    t.is(resumed.learner.iteration, 5);
     const rest = await run(5, resumed);
     t.deepEqual(rest.metrics, full.metrics.slice(5));
     t.deepEqual(resumed.learner.params, full.trainer.learner.params);
@@ -89,7 +90,7 @@ test("unreadable or foreign checkpoints fail with a CheckpointError that says wh
 
 test("policy weights export as named tfjs-layout tensors and load into another trainer", async (t) => {
   const { trainer } = await run(2);
-  const w = trainer.getPolicyWeights();
+  const w = trainer.learner.getPolicyWeights();
   t.deepEqual(
     w.tensors.map((x) => [x.name, x.shape]),
     [
@@ -102,6 +103,6 @@ test("policy weights export as named tfjs-layout tensors and load into another t
     ],
   );
   const other = await PPOTrainer.create({ envId: "CartPole-v1", config: { ...config, seed: 9 } });
-  other.setPolicyWeights(w);
-  t.deepEqual(other.getPolicyWeights(), w);
+  other.learner.setPolicyWeights(w);
+  t.deepEqual(other.learner.getPolicyWeights(), w);
 });

@@ -29,8 +29,9 @@ import {
   validateHyperparameters,
 } from "../../rl/ppo/hyperparameters.ts";
 import type { LossCoefficients } from "../../rl/ppo/loss.ts";
+import { PPOLearner, WALL_TIME_KEYS } from "../../rl/ppo/ppo-learner.ts";
 import { actionStreams, RolloutCollector } from "../../rl/ppo/rollout.ts";
-import { PPOTrainer, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
+import { PPOTrainer } from "../../rl/ppo/trainer.ts";
 
 /** One case of test/rl/fixtures/reference/gsde.json.gz, recorded by scripts/reference/record_gsde.py. */
 interface GsdeCase {
@@ -503,7 +504,7 @@ test("gSDE runs the same split over 2 runners × 2 envs as in one process with 4
     totalTimesteps: 4 * 32 * 3,
   });
   const single = await PPOTrainer.create({ envId: "Pendulum-v1", config });
-  const learner = await PPOTrainer.create({
+  const learner = await PPOLearner.create({
     envId: "Pendulum-v1",
     config,
     spaces: builtinSpaces("Pendulum-v1"),
@@ -514,7 +515,7 @@ test("gSDE runs the same split over 2 runners × 2 envs as in one process with 4
   );
   for (let it = 0; it < 3; it++) {
     const expected = copyRollout(single.collect());
-    const policy = learner.learner.params.slice(0, learner.layout.policySize);
+    const policy = learner.policy.slice();
     const merged = mergeRollouts(
       runners.map((r) => {
         r.setPolicy(policy, learner.weightsVersion);
@@ -525,7 +526,7 @@ test("gSDE runs the same split over 2 runners × 2 envs as in one process with 4
     t.deepEqual(Array.from(merged.logprobs), Array.from(expected.logprobs), `iteration ${it + 1}: log-probs`);
     t.deepEqual(deterministic(learner.learn(merged)), deterministic(single.learn(expected)));
   }
-  t.deepEqual(learner.learner.params, single.learner.params);
+  t.deepEqual(learner.params, single.learner.params);
 });
 
 test("a checkpoint written before gSDE (no useSde, sdeSampleFreq, logStdInit, orthoInit in its config) loads and evaluates as before", async (t) => {
@@ -543,7 +544,7 @@ test("a checkpoint written before gSDE (no useSde, sdeSampleFreq, logStdInit, or
   const loaded = decodeCheckpoint(encodeCheckpoint({ ...state, config: old as typeof state.config }));
   t.deepEqual(loaded.tensors.find((s) => s.name === "actor_logstd")?.shape, [1]);
   const resumed = await PPOTrainer.fromState(loaded);
-  t.is(resumed.layout.sde, false);
+  t.is(resumed.learner.layout.sde, false);
   t.deepEqual(resumed.evaluate(3), trainer.evaluate(3));
   t.deepEqual(deterministic(await resumed.iterate()), deterministic(await trainer.iterate()));
 });
@@ -551,7 +552,7 @@ test("a checkpoint written before gSDE (no useSde, sdeSampleFreq, logStdInit, or
 test("the tfjs engine trains a gSDE policy without leaking tensors", async (t) => {
   const config = pendulumSde({ numSteps: 32, numMinibatches: 2, updateEpochs: 2, totalTimesteps: 128 * 5 });
   const trainer = await PPOTrainer.create({ envId: "Pendulum-v1", config, backend: "wasm", engine: "tfjs" });
-  t.is(trainer.engine.name, "tfjs");
+  t.is(trainer.learner.engine.name, "tfjs");
   await trainer.iterate();
   const before = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) {

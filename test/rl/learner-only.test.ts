@@ -4,11 +4,13 @@ import { codeEnvId, codeEnvSpaces, codeEnvSubmissionId, isCodeEnvId } from "../.
 import { EnvError } from "../../rl/envs/errors.ts";
 import { builtinSpaces, makeEnv } from "../../rl/envs/registry.ts";
 import { createRunnerCollector } from "../../rl/ppo/distributed.ts";
+import { evaluatePolicy } from "../../rl/ppo/evaluation.ts";
 import { presetFor, resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
-import { PPOTrainer, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
+import { PPOLearner, WALL_TIME_KEYS } from "../../rl/ppo/ppo-learner.ts";
+import { PPOTrainer } from "../../rl/ppo/trainer.ts";
 
 /**
- * A learner only (RLlib's Learner): a PPOTrainer built from spaces alone, with no env of its own,
+ * A learner only (RLlib's Learner): a PPOLearner built from spaces alone, with no env of its own,
  * as a distributed run's host uses it for environments that exist only in the workers' sandboxes.
  */
 const config = resolveHyperparameters("CartPole-v1", "cleanrl", {
@@ -26,7 +28,7 @@ const deterministic = (m: object) => {
 
 test("a learner fed by an outside collector learns exactly what the single-process trainer learns", async (t) => {
   const whole = await PPOTrainer.create({ envId: "CartPole-v1", config });
-  const learner = await PPOTrainer.create({
+  const learner = await PPOLearner.create({
     envId: "CartPole-v1",
     config,
     spaces: builtinSpaces("CartPole-v1"),
@@ -34,10 +36,10 @@ test("a learner fed by an outside collector learns exactly what the single-proce
   const runner = await createRunnerCollector({ envId: "CartPole-v1", config, numEnvs: 4, index: 0 });
   for (let i = 0; i < 5; i++) {
     const expected = deterministic(await whole.iterate());
-    runner.setPolicy(learner.learner.params.subarray(0, learner.layout.policySize), learner.weightsVersion);
+    runner.setPolicy(learner.policy, learner.weightsVersion);
     t.deepEqual(deterministic(learner.learn(runner.collect())), expected);
   }
-  t.deepEqual(learner.learner.params, whole.learner.params);
+  t.deepEqual(learner.params, whole.learner.params);
   // Its checkpoint carries the outside collector's state, and loads as a whole trainer.
   const state = learner.getState(runner.getState());
   t.is(state.rng.collector.policyVersion, learner.weightsVersion);
@@ -45,7 +47,7 @@ test("a learner fed by an outside collector learns exactly what the single-proce
   t.deepEqual(restored.collector.getState(), whole.collector.getState());
 });
 
-test("a learner only has no collector, and needs the runners' state for a checkpoint", async (t) => {
+test("a learner only has no collector, and needs the runners' state for a checkpoint; its env is a label", async (t) => {
   const spaces = codeEnvSpaces({
     observationSpace: { kind: "box", shape: [3], low: [-1, null, 0], high: [1, null, 5] },
     actionSpace: { kind: "box", shape: [2], low: [-2, -2], high: [2, 2] },
@@ -53,13 +55,17 @@ test("a learner only has no collector, and needs the runners' state for a checkp
     stateful: false,
   });
   const cfg = resolveHyperparameters("custom:x", "cleanrl", { totalTimesteps: 4096 }, "box");
-  const learner = await PPOTrainer.create({ envId: "custom:x", config: cfg, spaces });
+  const learner = await PPOLearner.create({ envId: "custom:x", config: cfg, spaces });
   t.is(learner.spec.obsDim, 3);
   const actions = spaces.actionSpace as { low: Float32Array; high: Float32Array };
   t.deepEqual(learner.spec.action, { kind: "box", dim: 2, low: actions.low, high: actions.high });
-  t.throws(() => learner.collector, { message: /learner only/ });
-  t.throws(() => learner.getState(), { message: /learner only/ });
-  t.throws(() => learner.evaluate(1), { instanceOf: EnvError, message: /defined by code/ });
+  // No collector, no getState() without the collectors' state, no evaluation of its own (types say
+  // so); its env id is a label, and evaluating on it needs the env, which only the sandbox has.
+  t.false("collector" in learner || "evaluate" in learner);
+  t.throws(() => evaluatePolicy(learner.envId, learner.spec, learner.params, 1, 0), {
+    instanceOf: EnvError,
+    message: /defined by code/,
+  });
 });
 
 test("cleanrl's continuous-action defaults follow a code env's Box actions; zoo has no entry for it", (t) => {

@@ -131,7 +131,7 @@ test("the tfjs engine leaks no tensors across training iterations", async (t) =>
     updateEpochs: 2,
   });
   const trainer = await PPOTrainer.create({ envId: "CartPole-v1", config, backend: "wasm", engine: "tfjs" });
-  t.is(trainer.engine.name, "tfjs");
+  t.is(trainer.learner.engine.name, "tfjs");
   await trainer.iterate();
   const before = tf.memory().numTensors;
   for (let i = 0; i < 4; i++) await trainer.iterate();

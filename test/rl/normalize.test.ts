@@ -30,13 +30,14 @@ import {
   RunningNormalization,
   VecNormalize,
 } from "../../rl/ppo/normalize.ts";
-import type { Rollout, RolloutCollector, RolloutCollectorState } from "../../rl/ppo/rollout.ts";
 import {
   type IterationMetrics,
-  PPOTrainer,
+  PPOLearner,
   type TrainerState,
   WALL_TIME_KEYS,
-} from "../../rl/ppo/trainer.ts";
+} from "../../rl/ppo/ppo-learner.ts";
+import type { Rollout, RolloutCollector, RolloutCollectorState } from "../../rl/ppo/rollout.ts";
+import { PPOTrainer } from "../../rl/ppo/trainer.ts";
 
 /**
  * Issue 14, item 4: observation and reward normalisation equal to SB3's VecNormalize, checked
@@ -310,14 +311,13 @@ for (const { envId, numSteps, iterations, style } of SPLIT_CASES) {
       normalizeStyle: style,
     });
     const expected = await singleProcess(envId, config, iterations);
-    const learner = await PPOTrainer.create({ envId, config, spaces: builtinSpaces(envId) });
+    const learner = await PPOLearner.create({ envId, config, spaces: builtinSpaces(envId) });
     const collectors: RolloutCollector[] = await Promise.all(
       [0, 1].map((index) => createRunnerCollector({ envId, config, numEnvs: 4, index })),
     );
     for (let i = 0; i < iterations; i++) {
-      const size = learner.layout.policySize;
       const parts = collectors.map((c) => {
-        c.setPolicy(learner.learner.params.slice(0, size), learner.weightsVersion);
+        c.setPolicy(learner.policy.slice(), learner.weightsVersion);
         c.setNormalization(learner.normalizationState());
         return copyRollout(c.collect());
       });
@@ -382,7 +382,7 @@ test("normalisation statistics survive save → load (both checkpoint forms) and
     const fromDir = await loadCheckpoint(dir);
     t.deepEqual(fromDir.normalization, state.normalization);
     const resumed = await PPOTrainer.fromState(fromDir);
-    t.deepEqual(resumed.normalizationState(), state.normalization ?? null);
+    t.deepEqual(resumed.learner.normalizationState(), state.normalization ?? null);
     for (let i = 3; i < iterations; i++)
       t.deepEqual(deterministic(await resumed.iterate()), expected.steps[i]!.metrics, `iteration ${i + 1}`);
     t.deepEqual(comparable(resumed.getState()), comparable(expected.state));
@@ -399,18 +399,18 @@ test("evaluation normalises observations with frozen statistics and reports raw 
   while (!trainer.done) m = await trainer.iterate();
   // CartPole pays 1 per step: raw episode returns equal lengths, normalised rewards would not.
   t.is(m!["charts/episodic_return"], m!["charts/episodic_length"]);
-  const before = trainer.normalizationState();
+  const before = trainer.learner.normalizationState();
   const a = trainer.evaluate(4);
   const b = trainer.evaluate(4);
-  t.deepEqual(trainer.normalizationState(), before, "evaluation updates no statistics");
+  t.deepEqual(trainer.learner.normalizationState(), before, "evaluation updates no statistics");
   t.deepEqual(a, b);
   t.deepEqual(a.returns, a.lengths, "raw returns");
   // The same policy fed raw observations is another evaluation: the statistics are applied.
-  const { evaluatePolicy } = await import("../../rl/ppo/trainer.ts");
-  const raw = evaluatePolicy(envId, trainer.spec, trainer.learner.params, 4, config.seed + 1_000_000);
+  const { evaluatePolicy } = await import("../../rl/ppo/evaluation.ts");
+  const raw = evaluatePolicy(envId, trainer.learner.spec, trainer.learner.params, 4, config.seed + 1_000_000);
   const normalised = evaluatePolicy(
     envId,
-    trainer.spec,
+    trainer.learner.spec,
     trainer.learner.params,
     4,
     config.seed + 1_000_000,
@@ -464,7 +464,7 @@ test("a checkpoint from before normalisation (no statistics, no new config field
   t.is(old.normalization, undefined);
   t.false(old.config.normalizeObs ?? false);
   const resumed = await PPOTrainer.fromState(old);
-  t.is(resumed.normalizationState(), null);
+  t.is(resumed.learner.normalizationState(), null);
   t.deepEqual(resumed.evaluate(3), trainer.evaluate(3));
   t.deepEqual(deterministic(await resumed.iterate()), deterministic(await trainer.iterate()));
 });

@@ -8,11 +8,13 @@ import { Arena } from "../../rl/nn/arena.ts";
 import { jsGemm } from "../../rl/nn/gemm.ts";
 import { wasmGemm } from "../../rl/nn/gemm-wasm.ts";
 import { MlpKernel } from "../../rl/nn/mlp.ts";
+import { evaluatePolicy } from "../../rl/ppo/evaluation.ts";
 import type { Activation } from "../../rl/ppo/hyperparameters.ts";
 import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { type NormalizationState, normalizeObsInto } from "../../rl/ppo/normalize.ts";
+import type { TrainerState } from "../../rl/ppo/ppo-learner.ts";
 import { greedyActions } from "../../rl/ppo/rollout.ts";
-import { evaluatePolicy, PPOTrainer, type TrainerState } from "../../rl/ppo/trainer.ts";
+import { PPOTrainer } from "../../rl/ppo/trainer.ts";
 
 /**
  * The exported model, run by onnxruntime-node, against the platform's own deterministic policy
@@ -69,7 +71,7 @@ function normalizeObs(norm: NormalizationState, obs: Float32Array, obsDim: numbe
 
 /** The platform's deterministic actions for a batch of (already normalised) observations. */
 function platformActions(t: Trained, obs: Float32Array): Int32Array | Float32Array {
-  const { spec, layout } = t.trainer;
+  const { spec, layout } = t.trainer.learner;
   const { value } = Arena.build((alloc) => ({
     p: alloc.alloc(layout.actor.size),
     actor: new MlpKernel(layout.actor, spec.activation, t.rows, alloc, wasmGemm() ?? jsGemm),
@@ -94,7 +96,7 @@ async function onnxActions(model: Uint8Array, obs: Float32Array, rows: number, o
  */
 function sharpened(trained: Trained, factor: number): Trained {
   const params = trained.state.params.slice();
-  const head = `actor.${trained.trainer.layout.actor.layers.length - 1}.kernel`;
+  const head = `actor.${trained.trainer.learner.layout.actor.layers.length - 1}.kernel`;
   const s = trained.state.tensors.find((s) => s.name === head)!;
   for (let i = s.offset; i < s.offset + s.size; i++) params[i] *= factor;
   return { ...trained, state: { ...trained.state, params } };
@@ -107,7 +109,7 @@ for (const [envId, activation, sharpen] of [
 ] as const) {
   test(`a ${envId} policy (${activation}) exported to ONNX gives exactly the platform's argmax actions, with and without normalisation statistics`, async (t) => {
     const trained = sharpened(await train(envId, activation), sharpen);
-    const { obsDim } = trained.trainer.spec;
+    const { obsDim } = trained.trainer.learner.spec;
     const plain = exportPolicyOnnx(trained.state);
     t.like(plain, { envId, obsDim, action: "discrete", normalized: false });
     const action = await onnxActions(plain.bytes, trained.obs, trained.rows, obsDim);
@@ -118,7 +120,7 @@ for (const [envId, activation, sharpen] of [
     // Every action appears: the comparison means something.
     t.is(
       new Set(expected).size,
-      trained.trainer.spec.action.kind === "discrete" ? trained.trainer.spec.action.n : 0,
+      trained.trainer.learner.spec.action.kind === "discrete" ? trained.trainer.learner.spec.action.n : 0,
     );
 
     const normalization = statsFor(obsDim);
@@ -137,7 +139,7 @@ for (const [envId, activation] of [
 ] as const) {
   test(`a ${envId} policy (${activation}) exported to ONNX gives the platform's clipped means to within float32 rounding, with and without normalisation statistics`, async (t) => {
     const trained = await train(envId, activation);
-    const { obsDim, action: space } = trained.trainer.spec;
+    const { obsDim, action: space } = trained.trainer.learner.spec;
     if (space.kind !== "box") throw new Error("a Box env expected");
     // The cleanrl preset normalises Box envs: the state's own statistics are dropped, then set.
     const { normalization: _trained, ...bare } = trained.state;
@@ -173,7 +175,7 @@ test("an episode driven by the exported CartPole model has the returns of the pl
   const seed = 123;
   const platform = evaluatePolicy(
     "CartPole-v1",
-    trained.trainer.spec,
+    trained.trainer.learner.spec,
     trained.state.params,
     episodes,
     seed,

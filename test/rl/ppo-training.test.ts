@@ -1,6 +1,7 @@
 import test from "ava";
 import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
-import { type IterationMetrics, PPOTrainer } from "../../rl/ppo/trainer.ts";
+import type { IterationMetrics } from "../../rl/ppo/ppo-learner.ts";
+import { PPOTrainer } from "../../rl/ppo/trainer.ts";
 
 test("a short CartPole run keeps metrics finite and raises the episodic return", async (t) => {
   const config = resolveHyperparameters("CartPole-v1", "zoo", { totalTimesteps: 15_360, seed: 1 });

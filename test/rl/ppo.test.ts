@@ -215,9 +215,9 @@ test("Adam's first step moves each parameter by lr·g/(|g| + eps)", (t) => {
 test("learning rate and clip coefficient anneal linearly from the start value", async (t) => {
   const config = resolveHyperparameters("CartPole-v1", "zoo", { totalTimesteps: 2560 });
   const trainer = await PPOTrainer.create({ envId: "CartPole-v1", config });
-  t.is(trainer.numIterations, 10);
-  t.deepEqual(trainer.schedule(1), { learningRate: 1e-3, clipCoef: 0.2 });
-  const last = trainer.schedule(10);
+  t.is(trainer.learner.numIterations, 10);
+  t.deepEqual(trainer.learner.schedule(1), { learningRate: 1e-3, clipCoef: 0.2 });
+  const last = trainer.learner.schedule(10);
   t.true(close(last.learningRate, 1e-4) && close(last.clipCoef, 0.02));
   const m = await trainer.iterate();
   t.is(m["charts/learning_rate"], 1e-3);

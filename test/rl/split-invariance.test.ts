@@ -10,13 +10,14 @@ import {
   runnerCollectorState,
 } from "../../rl/ppo/distributed.ts";
 import { type Hyperparameters, resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
-import type { Rollout, RolloutCollector, RolloutCollectorState } from "../../rl/ppo/rollout.ts";
 import {
   type IterationMetrics,
-  PPOTrainer,
+  PPOLearner,
   type TrainerState,
   WALL_TIME_KEYS,
-} from "../../rl/ppo/trainer.ts";
+} from "../../rl/ppo/ppo-learner.ts";
+import type { Rollout, RolloutCollector, RolloutCollectorState } from "../../rl/ppo/rollout.ts";
+import { PPOTrainer } from "../../rl/ppo/trainer.ts";
 
 /**
  * Issue 14, item 8: a run depends on its seed and its number of envs, never on how the envs are split
@@ -76,13 +77,13 @@ function rolloutData(r: Rollout): unknown {
 /** A distributed run without a transport: `runners` collectors of NUM_ENVS / runners envs each. */
 class SplitRun {
   private constructor(
-    readonly learner: PPOTrainer,
+    readonly learner: PPOLearner,
     private collectors: RolloutCollector[],
     private readonly envId: string,
   ) {}
 
   static async start(envId: string, config: Hyperparameters, runners: number): Promise<SplitRun> {
-    const learner = await PPOTrainer.create({ envId, config, spaces: builtinSpaces(envId) });
+    const learner = await PPOLearner.create({ envId, config, spaces: builtinSpaces(envId) });
     return new SplitRun(learner, await SplitRun.collectors(envId, config, runners), envId);
   }
 
@@ -128,8 +129,7 @@ class SplitRun {
   }
 
   private weights(): { version: number; policy: Float32Array } {
-    const size = this.learner.layout.policySize;
-    return { version: this.learner.weightsVersion, policy: this.learner.learner.params.slice(0, size) };
+    return { version: this.learner.weightsVersion, policy: this.learner.policy.slice() };
   }
 }
 
@@ -256,7 +256,7 @@ test("a checkpoint from before per-env action streams loads, continues determini
   // the same way as PPOTrainer: the streams derived for the old state depend on the global index only.
   for (const runners of [2, 4]) {
     const E = NUM_ENVS / runners;
-    const learner = await PPOTrainer.fromState(decodeCheckpoint(bytes), { spaces: builtinSpaces(envId) });
+    const learner = await PPOLearner.fromState(decodeCheckpoint(bytes), { spaces: builtinSpaces(envId) });
     const whole = decodeCheckpoint(bytes).rng.collector;
     const collectors = await Promise.all(
       Array.from({ length: runners }, async (_, index) => {
@@ -267,8 +267,7 @@ test("a checkpoint from before per-env action streams loads, continues determini
     );
     const out: Record<string, unknown>[] = [];
     while (!learner.done) {
-      const size = learner.layout.policySize;
-      const policy = learner.learner.params.slice(0, size);
+      const policy = learner.policy.slice();
       const parts = collectors.map((c) => {
         c.setPolicy(policy, learner.weightsVersion);
         return copyRollout(c.collect());

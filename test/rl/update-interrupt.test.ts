@@ -2,7 +2,8 @@ import test from "ava";
 import { copyRollout } from "../../rl/ppo/distributed.ts";
 import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { UpdateInterruptedError } from "../../rl/ppo/learner.ts";
-import { PPOTrainer, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
+import { WALL_TIME_KEYS } from "../../rl/ppo/ppo-learner.ts";
+import { PPOTrainer } from "../../rl/ppo/trainer.ts";
 
 /** Metrics without the wall-time keys. */
 function deterministic(m: object): Record<string, unknown> {

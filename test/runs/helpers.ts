@@ -1,7 +1,8 @@
 import type { Role } from "../../contracts/roles.ts";
 import type { PublicMetricPoint, PublicRun } from "../../contracts/runs.ts";
 import { type PresetName, resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
-import { PPOTrainer, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
+import { WALL_TIME_KEYS } from "../../rl/ppo/ppo-learner.ts";
+import { PPOTrainer } from "../../rl/ppo/trainer.ts";
 import { call } from "../../services/actions.ts";
 import type { TestPlatform } from "../helpers/platform.ts";
 import { waitFor } from "../helpers/wait.ts";

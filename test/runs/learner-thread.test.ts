@@ -7,7 +7,7 @@ import { builtinSpaces } from "../../rl/envs/registry.ts";
 import { decodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
 import { copyRollout } from "../../rl/ppo/distributed.ts";
 import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
-import { type TrainerState, WALL_TIME_KEYS } from "../../rl/ppo/trainer.ts";
+import { type TrainerState, WALL_TIME_KEYS } from "../../rl/ppo/ppo-learner.ts";
 
 /** Metrics without the wall-time keys. */
 function deterministic(m: object): Record<string, unknown> {

@@ -1,6 +1,6 @@
 import test from "ava";
 import { decodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
-import type { TrainerState } from "../../rl/ppo/trainer.ts";
+import type { TrainerState } from "../../rl/ppo/ppo-learner.ts";
 import { allowLongTest, RUN_DEADLINE_MS } from "../helpers/wait.ts";
 import { startWorkerCluster } from "../helpers/workers.ts";
 import {
