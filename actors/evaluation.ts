@@ -3,7 +3,7 @@ import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import { builtinSpaces, prepareEnv } from "../rl/envs/registry.ts";
 import { type EvaluationResult, evaluatePolicy, evaluatePolicyOn } from "../rl/ppo/evaluation.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
-import { networkSpecOf, spacesOf } from "../rl/ppo/network.ts";
+import { loadGemm, networkSpecOf, spacesOf } from "../rl/ppo/network.ts";
 import type { NormalizationState } from "../rl/ppo/normalize.ts";
 
 /**
@@ -43,8 +43,7 @@ export async function evaluateTrainedPolicy(
   params: Float32Array,
   { episodes, seed, codeEnv, normalization = null }: EvaluateOptions,
 ): Promise<PolicyEvaluation> {
-  const { wasmGemm } = await import("../rl/nn/gemm-wasm.ts");
-  const gemm = wasmGemm() ?? undefined;
+  const gemm = await loadGemm();
   let result: EvaluationResult;
   if (isCodeEnvId(envId)) {
     if (!codeEnv) throw new Error(`${envId} is an environment defined by code: its script is needed`);

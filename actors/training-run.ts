@@ -5,8 +5,8 @@ import { type CodeEnvDefinition, codeEnvSpaces, isCodeEnvId } from "../rl/envs/c
 import { builtinSpaces } from "../rl/envs/registry.ts";
 import type { EnvRunnerSpec } from "../rl/ppo/distributed.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
+import type { IterationMetrics } from "../rl/ppo/ppo-learner.ts";
 import type { RolloutCollectorState } from "../rl/ppo/rollout.ts";
-import type { IterationMetrics } from "../rl/ppo/trainer.ts";
 import { ActorBase } from "./actor-base.ts";
 import type { Clock } from "./clock.ts";
 import type { PolicyMessage, RunnerSample } from "./env-runner.ts";

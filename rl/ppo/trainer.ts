@@ -15,7 +15,6 @@ import { type IterationMetrics, type LearnerOptions, PPOLearner, type TrainerSta
 import type { Rollout, RolloutCollector } from "./rollout.ts";
 
 // actors/training-run.ts still imports the iteration's metrics from here.
-export type { IterationMetrics } from "./ppo-learner.ts";
 
 export interface TrainerOptions extends Omit<LearnerOptions, "spaces"> {
   /**
