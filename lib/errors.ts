@@ -49,8 +49,11 @@ export class ConflictError extends ProximaError {
 }
 
 export class ValidationFailedError extends ProximaError {
-  constructor(message: string, errors: FieldProblem[]) {
-    super(message, 422, "VALIDATION_FAILED", { errors });
+  constructor(
+    message: string,
+    readonly problems: FieldProblem[],
+  ) {
+    super(message, 422, "VALIDATION_FAILED", { errors: problems });
   }
 }
 

@@ -48,11 +48,11 @@ import {
   metricKeys,
   metricPage,
   reserveRunSlot,
-  resolveRun,
   toPublicRun,
   updateRunMetadata,
   visibleRun,
 } from "./runs/records.ts";
+import { resolveRun } from "./runs/resolve.ts";
 import { BrokerRunnerPool, poolCapacity } from "./runs/runner-pool.ts";
 import { PgSchedulerStore, schedulerLeases } from "./runs/scheduler-store.ts";
 import type { CreateRunInput } from "./runs/schemas.ts";

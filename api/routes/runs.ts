@@ -12,6 +12,7 @@ import {
 import { csvRow } from "../../lib/csv.ts";
 import { ValidationFailedError } from "../../lib/errors.ts";
 import { IDEMPOTENCY_KEY_PATTERN } from "../../services/runs/idempotency.ts";
+import { configurationProblems } from "../../services/runs/resolve.ts";
 import { CreateRunInput } from "../../services/runs/schemas.ts";
 import type { ApiContext, ApiDeps } from "../context.ts";
 import type { RouteScope } from "../routing/route-table.ts";
@@ -153,6 +154,7 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
     tags: ["runs"],
     access: "authenticated",
     body: CreateRunInput,
+    moreBodyProblems: configurationProblems,
     responses: {
       200: {
         description: "Replay of an Idempotency-Key: the run the first request created.",

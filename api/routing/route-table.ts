@@ -47,6 +47,11 @@ export interface RouteSpec<P = undefined, Q = undefined, B = undefined> {
   params?: P;
   query?: Q;
   body?: B;
+  /**
+   * The problems of a body that failed `body`'s checks which the schema cannot see (they need the
+   * valid fields first), given the fields already flagged: so that every invalid field is named at once.
+   */
+  moreBodyProblems?(raw: unknown, flagged: ReadonlySet<string>): FieldProblem[];
   /** The success responses; error responses (problem+json) are documented from `access` and schemas. */
   responses: Record<number, ResponseSpec>;
   /** Whether the general API rate limit applies (default true; health probes and scrapes opt out). */
@@ -153,7 +158,12 @@ async function validateInput(
     const unsafe = unsafeInputProblems(raw, "body");
     const parsed = unsafe.length === 0 ? spec.body.safeParse(raw) : undefined;
     if (parsed?.success) input.body = parsed.data;
-    else problems.push(...(parsed ? fieldProblems(parsed.error, "body") : unsafe));
+    else if (!parsed) problems.push(...unsafe);
+    else {
+      const found = fieldProblems(parsed.error, "body");
+      const flagged = new Set(found.map((p) => p.field));
+      problems.push(...found, ...(spec.moreBodyProblems?.(raw, flagged) ?? []));
+    }
   }
   if (problems.length > 0) throw new ValidationFailedError("the request is invalid", problems);
   return input;

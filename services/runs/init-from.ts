@@ -4,7 +4,8 @@ import { Checkpoint } from "../../db/entities/Checkpoint.ts";
 import { ValidationFailedError } from "../../lib/errors.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
 import type { Hyperparameters } from "../../rl/ppo/hyperparameters.ts";
-import { type ResolvedRun, visibleRun } from "./records.ts";
+import { visibleRun } from "./records.ts";
+import type { ResolvedRun } from "./resolve.ts";
 
 /**
  * A run that starts from another run's checkpoint with hyperparameters of its own (population-based

@@ -1,37 +1,16 @@
 import type { EntityManager } from "@mikro-orm/postgresql";
 import type { Caller, Role } from "../../contracts/roles.ts";
 import { ACTIVE_STATUSES, type RunStatus } from "../../contracts/run-status.ts";
-import type {
-  PublicMetricPoint,
-  PublicRun,
-  RunResources,
-  TrialFilter,
-  UpdateRunInput,
-} from "../../contracts/runs.ts";
+import type { PublicMetricPoint, PublicRun, TrialFilter, UpdateRunInput } from "../../contracts/runs.ts";
 import { MetricPoint } from "../../db/entities/MetricPoint.ts";
 import { Run } from "../../db/entities/Run.ts";
 import { lockUserQuota } from "../../db/user-lock.ts";
 import { decodeKeysetCursor, encodeKeysetCursor } from "../../lib/cursor.ts";
-import {
-  BadRequestError,
-  type FieldProblem,
-  ForbiddenError,
-  NotFoundError,
-  RateLimitedError,
-  ValidationFailedError,
-} from "../../lib/errors.ts";
-import type { CodeEnvSpec } from "../../rl/envs/code-env.ts";
-import { isEnvId, unknownEnvMessage } from "../../rl/envs/registry.ts";
-import {
-  HyperparameterError,
-  type Hyperparameters,
-  type PresetName,
-  resolveHyperparameters,
-} from "../../rl/ppo/hyperparameters.ts";
+import { BadRequestError, ForbiddenError, NotFoundError, RateLimitedError } from "../../lib/errors.ts";
 import { pgArray } from "../leases/lease-store.ts";
 import { checkComputeQuota, type EnvDims } from "./compute.ts";
 import { type EffectiveQuota, holder } from "./quotas.ts";
-import type { CreateRunInput } from "./schemas.ts";
+import type { ResolvedRun } from "./resolve.ts";
 
 export function toPublicRun(run: Run): PublicRun {
   return {
@@ -59,73 +38,6 @@ export function toPublicRun(run: Run): PublicRun {
     updatedAt: run.updatedAt.toISOString(),
     startedAt: run.startedAt?.toISOString() ?? null,
     finishedAt: run.finishedAt?.toISOString() ?? null,
-  };
-}
-
-/** Request fields by the names the caller used: rl's `totalTimesteps` is the request's `totalSteps`. */
-function requestField(field: string, seedGiven: boolean): string {
-  if (field === "totalTimesteps") return "totalSteps";
-  if (field === "seed" && seedGiven) return "seed";
-  if (field === "preset") return "preset";
-  return `hyperparameters.${field}`;
-}
-
-export interface ResolvedRun {
-  config: Hyperparameters;
-  resources: RunResources;
-}
-
-/**
- * The full configuration of a new run: the preset, the overrides, then the request's own fields
- * (totalSteps, seed, and numEnvs from the resources) on top, validated by rl's one schema. Every
- * problem names the request field it came from. `codeEnv`: the spec of the environment defined by
- * code that `input.env` names (checked by the caller), whose action space picks CleanRL's defaults.
- */
-export function resolveRun(input: CreateRunInput, codeEnv?: CodeEnvSpec): ResolvedRun {
-  if (!codeEnv && !isEnvId(input.env)) {
-    throw new ValidationFailedError("the run is invalid", [
-      { field: "env", message: unknownEnvMessage(input.env) },
-    ]);
-  }
-  const overrides: Record<string, unknown> = { ...input.hyperparameters, totalTimesteps: input.totalSteps };
-  if (input.seed !== undefined) overrides["seed"] = input.seed;
-  const runners = input.resources?.runners ?? 1;
-  const problems: FieldProblem[] = [];
-  if (input.resources?.envsPerRunner !== undefined) {
-    const numEnvs = runners * input.resources.envsPerRunner;
-    if (overrides["numEnvs"] !== undefined && overrides["numEnvs"] !== numEnvs) {
-      problems.push({
-        field: "resources.envsPerRunner",
-        message: `runners × envsPerRunner must equal hyperparameters.numEnvs`,
-      });
-    }
-    overrides["numEnvs"] = numEnvs;
-  }
-  let config: Hyperparameters;
-  try {
-    config = resolveHyperparameters(
-      input.env,
-      (input.preset ?? "cleanrl") as PresetName,
-      overrides,
-      codeEnv?.actionSpace.kind,
-    );
-  } catch (err) {
-    if (!(err instanceof HyperparameterError)) throw err;
-    problems.push(
-      ...err.issues.map((i) => ({
-        field: requestField(i.field, input.seed !== undefined),
-        message: i.message,
-      })),
-    );
-    throw new ValidationFailedError("the run is invalid", problems);
-  }
-  if (config.numEnvs % runners !== 0) {
-    problems.push({ field: "resources.runners", message: `must divide numEnvs (${config.numEnvs})` });
-  }
-  if (problems.length > 0) throw new ValidationFailedError("the run is invalid", problems);
-  return {
-    config,
-    resources: { runners, envsPerRunner: config.numEnvs / runners, gpu: input.resources?.gpu ?? false },
   };
 }
 

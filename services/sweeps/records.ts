@@ -25,7 +25,8 @@ import { expandTrials, type TrialSpec, trialHyperparameters } from "../../sweeps
 import { usableCodeEnv } from "../runs/code-envs.ts";
 import { checkComputeQuota, envDims } from "../runs/compute.ts";
 import { type EffectiveQuota, holder } from "../runs/quotas.ts";
-import { gpuRefused, type ResolvedRun, resolveRun } from "../runs/records.ts";
+import { gpuRefused } from "../runs/records.ts";
+import { type ResolvedRun, resolveRun } from "../runs/resolve.ts";
 import type { CreateRunInput } from "../runs/schemas.ts";
 
 export const SWEEP_ROLES: readonly Role[] = ["researcher", "admin"];

@@ -29,6 +29,15 @@ test("validation errors name the request field, hyperparameters included", async
   t.is(unknownHp.status, 422);
   t.deepEqual(fields(unknownHp.body), ["hyperparameters.bogus"]);
 
+  // Request fields and hyperparameters wrong together: every one is named in the one answer.
+  const both = await post({
+    ...tinyRun(2, { hyperparameters: { numEnvs: 4, numSteps: 32, learningRate: -1 } }),
+    name: "",
+    seed: -5,
+  });
+  t.is(both.status, 422);
+  t.deepEqual(fields(both.body), ["hyperparameters.learningRate", "name", "seed"]);
+
   const badEnv = await post(tinyRun(2, { env: "NoSuchEnv-v0" }));
   t.deepEqual(fields(badEnv.body), ["env"]);
 
