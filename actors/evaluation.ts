@@ -1,3 +1,4 @@
+import type { ReplayEpisode } from "../contracts/replay.ts";
 import type { CodeEnvDefinition } from "../rl/envs/code-env.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import { builtinSpaces, prepareEnv } from "../rl/envs/registry.ts";
@@ -8,6 +9,7 @@ import {
   evaluatePolicy,
   evaluatePolicyOn,
   networkSpecOf,
+  replayPolicy,
   spacesOf,
 } from "../rl/ppo/trainer.ts";
 
@@ -74,4 +76,26 @@ export async function evaluateTrainedPolicy(
     lengthMean: result.lengths.reduce((a, b) => a + b, 0) / episodes,
     returns: result.returns,
   };
+}
+
+/**
+ * Episode `episode` of the evaluation `evaluateTrainedPolicy(..., { seed })` makes, recorded for
+ * drawing (rl/envs/render.ts): its env is reset with seed + episode, as the evaluation's vector env
+ * resets its sub-env `episode`, and its return is that episode's. Built-in envs only: an env defined
+ * by code has no drawing.
+ */
+export async function replayTrainedPolicy(
+  envId: string,
+  config: Hyperparameters,
+  params: Float32Array,
+  {
+    seed,
+    episode,
+    normalization = null,
+  }: Pick<EvaluateOptions, "seed" | "normalization"> & { episode: number },
+): Promise<ReplayEpisode> {
+  const { wasmGemm } = await import("../rl/nn/gemm-wasm.ts");
+  await prepareEnv(envId);
+  const spec = networkSpecOf(builtinSpaces(envId), config);
+  return replayPolicy(envId, spec, params, seed + episode, wasmGemm() ?? undefined, normalization);
 }

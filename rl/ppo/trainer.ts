@@ -3,9 +3,11 @@
  * halves a distributed run uses separately — a RolloutCollector (env runner) and a Learner — plus
  * evaluation and the state needed for exact checkpoints.
  */
+import type { ReplayEpisode } from "../../contracts/replay.ts";
 import { deriveSeed, Rng } from "../core/rng.ts";
 import type { EnvSpaces } from "../core/types.ts";
-import { builtinSpaces, prepareEnv } from "../envs/registry.ts";
+import { builtinSpaces, makeEnv, prepareEnv } from "../envs/registry.ts";
+import { recordEpisode } from "../envs/render.ts";
 import {
   type AsyncVectorEnv,
   makeVectorEnv,
@@ -617,6 +619,29 @@ export function evaluatePolicy(
       if (evaluation.record(step)) return evaluation.result();
       obs = step.observations;
     }
+  } finally {
+    env.close();
+  }
+}
+
+/**
+ * One episode of θ's deterministic policy from `reset({ seed })`, recorded for drawing
+ * (rl/envs/render.ts). It is the episode of sub-env i of `evaluatePolicy(..., seed − i, ...)`: the
+ * same initial state, and the same actions, since each row of the policy's forward pass depends on
+ * its own observation only (the GEMM reduces every output row on its own, whatever the batch).
+ */
+export function replayPolicy(
+  envId: string,
+  spec: NetworkSpec,
+  params: Float32Array,
+  seed: number,
+  gemm: Gemm = jsGemm,
+  normalization: NormalizationState | null = null,
+): ReplayEpisode {
+  const policy = new Evaluation(spec, params, 1, gemm, normalization);
+  const env = makeEnv(envId);
+  try {
+    return recordEpisode(env, seed, (obs) => policy.act(obs));
   } finally {
     env.close();
   }
