@@ -38,12 +38,12 @@ export const ReplaySceneSchema = z
           .enum(REPLAY_VIEWS)
           .describe("side: u = world x, v = world z (up); top: u = world x, v = world y."),
         follow: z.boolean().describe("Whether the view follows the robot (locomotion) or stays still."),
-        extent: z.number().describe("Half the width of the view, in metres."),
+        extent: z.number().describe("Half the height of the view, in metres."),
         floor: z.number().nullable().describe("The height of the floor plane in a side view; null: none."),
         geoms: z.array(ReplayGeomSchema),
       })
       .describe(
-        "A MuJoCo robot as its geoms projected on the view's plane: states[k] holds 4 numbers per geom, [u, v, au, av]: the centre and the half-axis (a capsule's or cylinder's axis times its half-length; 0 for a sphere), in metres.",
+        "A MuJoCo robot as its geoms projected on the view's plane: states[k] holds 4 numbers per geom, [u, v, au, av]: the centre and the half-axis (a capsule's or cylinder's axis times its half-length; 0 for a sphere), in metres (to 0.1 mm).",
       ),
   ])
   .meta({ title: "ReplayScene" });
@@ -58,7 +58,7 @@ export const ReplayEpisodeSchema = z.object({
   scene: ReplaySceneSchema,
   states: z.array(z.array(z.number())).describe("length + 1 drawing states; [0] after the reset."),
   rewards: z.array(z.number()).describe("Each step's reward."),
-  actions: z.array(z.array(z.number())).describe("Each step's action, as the env received it."),
+  actions: z.array(z.array(z.number())).describe("Each step's action (a Box action to 1e-4)."),
   return: z
     .number()
     .describe("The sum of the rewards in float64, step by step: the evaluation's return of this episode."),

@@ -22,17 +22,20 @@ import { MujocoEnv } from "./mujoco/mujoco-env.ts";
 import { F32 } from "./numpy-scalars.ts";
 import { PendulumEnv } from "./pendulum.ts";
 
-/** How each MuJoCo robot is looked at: the plane, whether the view follows it, half the view's width (m). */
+/**
+ * How each MuJoCo robot is looked at: the plane, whether the view follows it, and half the view's
+ * height in metres (what fits the robot standing, or the pendulums' rail, or Reacher's arena).
+ */
 const MUJOCO_VIEWS: Record<string, { view: "side" | "top"; follow: boolean; extent: number }> = {
-  HalfCheetah: { view: "side", follow: true, extent: 2 },
-  Hopper: { view: "side", follow: true, extent: 1.6 },
-  Walker2d: { view: "side", follow: true, extent: 1.6 },
-  Humanoid: { view: "side", follow: true, extent: 1.6 },
+  HalfCheetah: { view: "side", follow: true, extent: 1.2 },
+  Hopper: { view: "side", follow: true, extent: 1 },
+  Walker2d: { view: "side", follow: true, extent: 1 },
+  Humanoid: { view: "side", follow: true, extent: 1.1 },
   InvertedPendulum: { view: "side", follow: false, extent: 1.2 },
   InvertedDoublePendulum: { view: "side", follow: false, extent: 1.4 },
-  Swimmer: { view: "top", follow: true, extent: 1.5 },
+  Swimmer: { view: "top", follow: true, extent: 1.2 },
   Ant: { view: "top", follow: true, extent: 2.5 },
-  Reacher: { view: "top", follow: false, extent: 0.4 },
+  Reacher: { view: "top", follow: false, extent: 0.35 },
 };
 
 /**
@@ -41,8 +44,11 @@ const MUJOCO_VIEWS: Record<string, { view: "side" | "top"; follow: boolean; exte
  */
 const CLASSIC_FPS = { cartpole: 50, acrobot: 15, "mountain-car": 30, pendulum: 30 } as const;
 
-/** Metres, to 10 µm: far below a pixel, and a third of the JSON of full doubles. */
-const round5 = (x: number) => Math.round(x * 1e5) / 1e5;
+/**
+ * Positions to 0.1 mm (under a tenth of a pixel at the player's largest scale) and actions to 1e-4: what
+ * a drawing needs, in about half the JSON of full doubles (a 1,000-step HalfCheetah episode).
+ */
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 /** Draws one env: its scene, and its drawing state now. */
 export interface EnvRenderer {
@@ -85,7 +91,7 @@ function mujocoRenderer(env: MujocoEnv): EnvRenderer {
   }));
   const floorIndex = all.findIndex((g) => g.shape === "plane");
   const floor =
-    look.view === "side" && floorIndex >= 0 ? round5(env.geomPoses().pos[3 * floorIndex + 2]!) : null;
+    look.view === "side" && floorIndex >= 0 ? round4(env.geomPoses().pos[3 * floorIndex + 2]!) : null;
   return {
     scene: { kind: "mujoco", ...look, floor, geoms },
     dt: env.dt,
@@ -111,10 +117,10 @@ export function projectGeoms(
     // Row-major rotation: the local z axis in world coordinates is the third column.
     const axis = [poses.mat[m + 2]!, poses.mat[m + 5]!, poses.mat[m + 8]!];
     out.push(
-      round5(poses.pos[p]!),
-      round5(poses.pos[p + second]!),
-      round5(axis[0]! * half),
-      round5(axis[second]! * half),
+      round4(poses.pos[p]!),
+      round4(poses.pos[p + second]!),
+      round4(axis[0]! * half),
+      round4(axis[second]! * half),
     );
   }
   return out;
@@ -140,7 +146,7 @@ export function recordEpisode(
   let total = 0;
   for (;;) {
     const action = act(obs);
-    actions.push(Array.from(action));
+    actions.push(Array.from(action, round4));
     const reward = env.stepInto(action, 0, F32, obs, 0);
     total += reward;
     rewards.push(reward);

@@ -114,3 +114,11 @@ export async function loginThroughForm(page: Page, base: string, email: string, 
   await page.getByRole("button", { name: "Log in" }).click();
   await page.waitForURL(`${base}/runs`);
 }
+
+/** Fails the test on any console error, page error or CSP violation the page recorded. */
+export function assertClean(
+  t: { deepEqual: (a: unknown, b: unknown, m?: string) => void },
+  w: Watched,
+): void {
+  t.deepEqual(w.errors, [], "no console errors, page errors or CSP violations");
+}

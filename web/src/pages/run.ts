@@ -2,6 +2,7 @@ import { advancesStatus, isRunStatus } from "../../../contracts/run-status.ts";
 import { api, errorBox, live } from "../app.ts";
 import { MetricChart, type MetricPoint, PointStore } from "../charts.ts";
 import { fmtDate, h, statusBadge } from "../dom.ts";
+import { replaySection } from "../replay.ts";
 import type { Page } from "../router.ts";
 import { ACTIVE, type Run } from "./runs.ts";
 
@@ -52,6 +53,7 @@ export const runPage: Page = (main, { id }) => {
   const details = h("dl", { class: "kv" });
   const config = h("details", null, h("summary", null, "Hyperparameters"));
   const heading = h("h1", null, "Run");
+  const replay = replaySection(id);
   main.append(
     h(
       "div",
@@ -66,6 +68,7 @@ export const runPage: Page = (main, { id }) => {
       { class: "charts", "aria-label": "Metrics" },
       charts.map((c) => c.element),
     ),
+    replay.element,
     h(
       "div",
       { class: "columns" },
@@ -165,6 +168,7 @@ export const runPage: Page = (main, { id }) => {
     if (disposed) return;
     if (lastStatus === undefined) seedHistory(run);
     renderDetails(run);
+    replay.update(run);
     detailsOf = run.status;
     renderStatus(answered(framesBefore, run.status));
     renderProgress(run.globalStep);
@@ -279,5 +283,6 @@ export const runPage: Page = (main, { id }) => {
     unsubscribe?.();
     offStore();
     for (const chart of charts) chart.destroy();
+    replay.destroy();
   };
 };
