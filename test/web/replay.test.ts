@@ -3,7 +3,7 @@ import anyTest from "ava";
 import type { Page } from "playwright-core";
 import type { RunReplay } from "../../contracts/replay.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
-import { getRun, launch, RUN_SERVICES, tinyRun, waitForStatus } from "../runs/helpers.ts";
+import { getRun, holdWorkerSlots, launch, RUN_SERVICES, tinyRun, waitForStatus } from "../runs/helpers.ts";
 import {
   ARTIFACTS,
   assertClean,
@@ -28,7 +28,7 @@ if (!skip) suite();
 function suite() {
   const api = useTestPlatform(anyTest, {
     ...RUN_SERVICES,
-    WORKER_SLOTS: "8",
+    WORKER_SLOTS: "4",
     SERVICES: "api,users,runs,workers,tickets",
   });
   const browser = useBrowser(anyTest);
@@ -73,10 +73,10 @@ function suite() {
     const first = await pixels(page);
 
     await page.getByLabel("Speed", { exact: true }).selectOption("0.25");
-    await page.getByRole("button", { name: "Play" }).click();
+    await page.getByRole("button", { name: "Play", exact: true }).click();
     await waitForAttribute(page, PLAYER, "data-step", (v) => Number(v) >= 1);
     t.not(await pixels(page), first, "the canvas shows another frame");
-    await page.getByRole("button", { name: "Pause" }).click();
+    await page.getByRole("button", { name: "Pause", exact: true }).click();
     t.is(await page.locator(PLAYER).getAttribute("data-playing"), "false");
     const paused = await stepOf(page);
     const pausedPixels = await pixels(page);
@@ -92,10 +92,43 @@ function suite() {
 
     // Played on to the end at 4×: the return so far reaches the episode's return.
     await page.getByLabel("Speed", { exact: true }).selectOption("4");
-    await page.getByRole("button", { name: "Play" }).click();
+    await page.getByRole("button", { name: "Play", exact: true }).click();
     await waitForAttribute(page, PLAYER, "data-step", (v) => Number(v) === replay.length);
     await waitForAttribute(page, PLAYER, "data-playing", (v) => v === "false");
     t.is(await page.locator(`${PLAYER} .replay-so-far`).textContent(), String(returns[longest]));
+    assertClean(t, w);
+    t.deepEqual(w.failedResponses, [], "no request failed");
+    await w.context.close();
+  });
+
+  test("a run without a checkpoint says so; when it completes, its final policy's episode loads by itself", async (t) => {
+    const me = await api().learner();
+    const token = me.tokens.accessToken;
+    // The run waits in queued while the page loads: it has no checkpoint when the page first reads it.
+    const slots = await holdWorkerSlots(api());
+    // Released however the checks end: the next test needs the slots.
+    let released = false;
+    const release = async () => {
+      if (released) return;
+      released = true;
+      await slots.release();
+    };
+    t.teardown(release);
+    const run = await launch(api(), token, tinyRun(2));
+    const w = await openPage(browser());
+    const { page } = w;
+    await loginThroughForm(page, api().url, me.email, me.password);
+    await page.goto(`${api().url}/runs/${run.id}`);
+    await page.locator('.page-head [data-status="queued"]').waitFor();
+    await page.locator(PLAYER).getByText("No checkpoint yet").waitFor();
+    t.true(await page.getByRole("button", { name: "Replay the latest checkpoint" }).isDisabled());
+    t.true(await page.getByRole("button", { name: "Play", exact: true }).isDisabled());
+
+    await release();
+    const done = await waitForStatus(api(), token, run.id, ["completed", "failed"]);
+    t.is(done.status, "completed", done.failureReason ?? "");
+    await waitForAttribute(page, PLAYER, "data-return", (v) => v === String(done.evaluation!.returns[0]));
+    t.false(await page.getByRole("button", { name: "Play", exact: true }).isDisabled());
     assertClean(t, w);
     t.deepEqual(w.failedResponses, [], "no request failed");
     await w.context.close();

@@ -1,5 +1,6 @@
 import type { ReplayScene, RunReplay } from "../../contracts/replay.ts";
 import type { PublicRun } from "../../contracts/runs.ts";
+import { ApiError } from "./api.ts";
 import { api, errorBox } from "./app.ts";
 import { fmtNumber, h } from "./dom.ts";
 
@@ -288,6 +289,11 @@ export function replaySection(runId: string): ReplaySection {
   const returnOut = h("output", { class: "replay-return" }, "–");
   const about = h("p", { class: "muted replay-about" });
   const status = h("div", { class: "replay-status" });
+  const latest = h(
+    "button",
+    { type: "button", "data-action": "replay-latest", disabled: true },
+    "Replay the latest checkpoint",
+  );
   const element = h(
     "section",
     { class: "replay", "aria-label": "Watch the agent" },
@@ -295,7 +301,15 @@ export function replaySection(runId: string): ReplaySection {
     about,
     status,
     h("div", { class: "replay-stage" }, canvas),
-    h("div", { class: "replay-controls" }, play, h("label", null, "Speed ", speed), episodeSelect, slider),
+    h(
+      "div",
+      { class: "replay-controls" },
+      play,
+      h("label", null, "Speed ", speed),
+      episodeSelect,
+      slider,
+      latest,
+    ),
     h(
       "dl",
       { class: "kv replay-readout" },
@@ -396,10 +410,15 @@ export function replaySection(runId: string): ReplaySection {
       position = 0;
       show(0);
     } catch (err) {
-      if (!disposed) status.replaceChildren(errorBox(err));
+      if (disposed) return;
+      // No checkpoint yet (a running run between checkpoints), or an env that cannot be drawn: said plainly.
+      if (err instanceof ApiError && err.status === 409)
+        status.replaceChildren(h("p", { class: "muted", role: "status" }, err.message));
+      else status.replaceChildren(errorBox(err));
     }
   };
   episodeSelect.addEventListener("change", () => void load());
+  latest.addEventListener("click", () => void load());
 
   return {
     element,
@@ -411,18 +430,27 @@ export function replaySection(runId: string): ReplaySection {
           ...Array.from({ length: episodes }, (_, k) => h("option", { value: String(k) }, `episode ${k}`)),
         );
       }
-      if (r.iteration === 0) {
-        if (!replay)
-          status.replaceChildren(
-            h("p", { class: "muted" }, "No checkpoint yet: the episode plays once the run has written one."),
-          );
-        return;
+      latest.disabled = r.iteration === 0;
+      // A completed or stopped run has checkpointed its last iteration: its episode loads by itself,
+      // again when the run has gone on. While a run trains, its checkpoints come every
+      // RUN_CHECKPOINT_EVERY iterations: the latest is played when asked for.
+      const settled = (r.status === "completed" || r.status === "stopped") && r.iteration > 0;
+      if (settled) {
+        const key = `${r.status}:${r.iteration}`;
+        if (loadedFor === key) return;
+        loadedFor = key;
+        void load();
+      } else if (!replay) {
+        status.replaceChildren(
+          h(
+            "p",
+            { class: "muted" },
+            r.iteration === 0
+              ? "No checkpoint yet: the episode plays once the run has written one."
+              : "The run's final policy plays here when it ends; the latest checkpoint's now, when asked.",
+          ),
+        );
       }
-      // The first checkpoint loads the player; the run's end loads its final policy.
-      const key = ["completed", "stopped", "failed"].includes(r.status) ? `final:${r.iteration}` : "first";
-      if (loadedFor === key || (loadedFor !== undefined && key === "first")) return;
-      loadedFor = key;
-      void load();
     },
     destroy() {
       disposed = true;
