@@ -1,3 +1,5 @@
+import { readlinkSync } from "node:fs";
+import { setPriority } from "node:os";
 import { fileURLToPath } from "node:url";
 
 /** Whether this module runs from TypeScript sources (through tsx) or from the compiled `dist/`. */
@@ -19,4 +21,19 @@ const EXEC_ARGV: string[] | undefined =
 export function workerEntry(name: string): { path: string; execArgv?: { execArgv: string[] } } {
   const path = fileURLToPath(new URL(`./${name}.${FROM_SOURCES ? "ts" : "js"}`, import.meta.url));
   return EXEC_ARGV ? { path, execArgv: { execArgv: EXEC_ARGV } } : { path };
+}
+
+/**
+ * Lowers the calling thread's priority to `nice` (a worker thread's own computation: a learner, a
+ * replay), so that under CPU contention the threads that serve requests and renew leases (nice 0) get
+ * the larger share. Linux only: /proc/thread-self names this thread's id, and setpriority(2) on a
+ * thread id applies to that thread alone.
+ */
+export function lowerThreadPriority(nice: number): void {
+  try {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").at(-1));
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, nice);
+  } catch {
+    // Another OS, or no /proc: the thread keeps the process's priority.
+  }
 }

@@ -22,7 +22,9 @@ const rgb = (r: number, g: number, b: number) => `rgb(${r}, ${g}, ${b})`;
 
 /** Gymnasium draws with y up and flips the surface at the end; so does every scene here. */
 function worldUp(ctx: Ctx): void {
-  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  // The canvas holds WIDTH × HEIGHT picture units at the screen's pixel density (see replaySection).
+  const density = ctx.canvas.width / WIDTH;
+  ctx.setTransform(density, 0, 0, density, 0, 0);
   ctx.fillStyle = "#ffffff";
   ctx.fillRect(0, 0, WIDTH, HEIGHT);
   ctx.translate(0, HEIGHT);
@@ -260,10 +262,12 @@ export interface ReplaySection {
 }
 
 export function replaySection(runId: string): ReplaySection {
+  // Sharp on high-density screens: the picture's units are drawn at up to 2 device pixels each.
+  const density = Math.min(2, Math.max(1, Math.round(globalThis.devicePixelRatio || 1)));
   const canvas = h("canvas", {
     class: "replay-canvas",
-    width: WIDTH,
-    height: HEIGHT,
+    width: WIDTH * density,
+    height: HEIGHT * density,
     role: "img",
     "aria-label": "The agent playing",
   });
