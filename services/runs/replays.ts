@@ -15,9 +15,9 @@ const CONCURRENT_REPLAYS = 2;
 /**
  * The evaluation episodes of runs' latest checkpoints, recorded for the dashboard's player
  * (GET /runs/:id/replay). Each is recorded once per checkpoint in a worker thread of its own
- * (actors/replay-thread.ts), never on this event loop; the last CACHED_EPISODES are kept, keyed by the
- * checkpoint row and its write time (a replayed iteration rewrites both), and concurrent requests
- * for the same episode share one recording.
+ * (actors/replay-thread.ts), never on this event loop; the last CACHED_EPISODES are kept, keyed by
+ * the checkpoint row and its write time (a replayed iteration rewrites its row in place, with a new
+ * write time), and concurrent requests for the same episode share one recording.
  */
 export class RunReplays {
   private readonly cache = new Map<string, Promise<ReplayEpisode>>();
@@ -67,7 +67,10 @@ export class RunReplays {
     await this.turn();
     try {
       const c = await this.orm.em.fork().findOne(Checkpoint, { id: checkpointId }, { populate: ["bytes"] });
-      if (!c) throw new ConflictError("the run's checkpoint was replaced while its replay was asked for");
+      if (!c)
+        throw new ConflictError(
+          "the run's checkpoint is gone (the run was deleted while its replay was asked for)",
+        );
       return await replayInThread({ checkpoint: new Uint8Array(c.bytes), seed, episode });
     } catch (err) {
       if (err instanceof ReplayFailedError && err.code === "UNKNOWN_ENV")
