@@ -1,7 +1,13 @@
+import type { ReplayEpisode } from "../contracts/replay.ts";
 import type { CodeEnvDefinition } from "../rl/envs/code-env.ts";
 import { isCodeEnvId } from "../rl/envs/code-env.ts";
 import { builtinSpaces, prepareEnv } from "../rl/envs/registry.ts";
-import { type EvaluationResult, evaluatePolicy, evaluatePolicyOn } from "../rl/ppo/evaluation.ts";
+import {
+  type EvaluationResult,
+  evaluatePolicy,
+  evaluatePolicyOn,
+  replayPolicy,
+} from "../rl/ppo/evaluation.ts";
 import type { Hyperparameters } from "../rl/ppo/hyperparameters.ts";
 import { loadGemm, networkSpecOf, spacesOf } from "../rl/ppo/network.ts";
 import type { NormalizationState } from "../rl/ppo/normalize.ts";
@@ -68,4 +74,26 @@ export async function evaluateTrainedPolicy(
     lengthMean: result.lengths.reduce((a, b) => a + b, 0) / episodes,
     returns: result.returns,
   };
+}
+
+/**
+ * Episode `episode` of the evaluation `evaluateTrainedPolicy(..., { seed })` makes, recorded for
+ * drawing (rl/envs/render.ts): its env is reset with seed + episode, as the evaluation's vector env
+ * resets its sub-env `episode`, and its return is that episode's. Built-in envs only: an env defined
+ * by code has no drawing.
+ */
+export async function replayTrainedPolicy(
+  envId: string,
+  config: Hyperparameters,
+  params: Float32Array,
+  {
+    seed,
+    episode,
+    normalization = null,
+  }: Pick<EvaluateOptions, "seed" | "normalization"> & { episode: number },
+): Promise<ReplayEpisode> {
+  const gemm = await loadGemm();
+  await prepareEnv(envId);
+  const spec = networkSpecOf(builtinSpaces(envId), config);
+  return replayPolicy(envId, spec, params, seed + episode, gemm, normalization);
 }

@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { EnvSpaces } from "../rl/core/types.ts";
 import type { CodeEnvDefinition } from "../rl/envs/code-env.ts";
@@ -16,18 +15,9 @@ import {
   rolloutArrays,
   transferables,
 } from "./learner-protocol.ts";
+import { workerEntry } from "./thread-entry.ts";
 
-/** Whether this module runs from TypeScript sources (through tsx) or from the compiled `dist/`. */
-const FROM_SOURCES = import.meta.url.endsWith(".ts");
-const WORKER_URL = new URL(`./learner-worker.${FROM_SOURCES ? "ts" : "js"}`, import.meta.url);
-/**
- * The worker inherits the parent's execArgv, where tsx's loader is when the parent runs from sources
- * (`tsx main.ts`, ava's `--import=tsx`); a `.ts` worker of a parent loaded otherwise gets it here.
- */
-const EXEC_ARGV: string[] | undefined =
-  FROM_SOURCES && !process.execArgv.some((a) => a.includes("tsx"))
-    ? ["--import", import.meta.resolve("tsx")]
-    : undefined; // inherited (passed explicitly, process-wide flags such as --no-node-snapshot are refused)
+const WORKER = workerEntry("learner-worker");
 
 /**
  * The run's learner failed: its thread threw, died, or exceeded its memory. The run fails with this
@@ -115,9 +105,9 @@ export class LearnerThread {
       arenaLimitBytes: options.memoryMb * 2 ** 20,
       ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
     };
-    this.worker = new Worker(fileURLToPath(WORKER_URL), {
+    this.worker = new Worker(WORKER.path, {
       workerData,
-      ...(EXEC_ARGV ? { execArgv: EXEC_ARGV } : {}),
+      ...WORKER.execArgv,
       resourceLimits: resourceLimits ?? { maxOldGenerationSizeMb: heapMb(options.memoryMb) },
       // The learner has nothing to say on stdout; its errors come back as messages.
       stdout: false,

@@ -4,8 +4,6 @@
  * the WebAssembly kernel they run on) never hold the event loop of the process that serves requests
  * and renews leases. Messages: actors/learner-protocol.ts. It answers one request at a time.
  */
-import { readlinkSync } from "node:fs";
-import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { limitArenaBytes } from "../rl/nn/arena.ts";
 import { UpdateInterruptedError } from "../rl/ppo/learner.ts";
@@ -19,6 +17,14 @@ import {
   type LearnerRequest,
   transferables,
 } from "./learner-protocol.ts";
+import { lowerThreadPriority } from "./thread-entry.ts";
+
+/**
+ * The niceness of a learner thread: under CPU contention the kernel's scheduler gives the threads that
+ * serve requests and renew leases (nice 0) about ten times the learner's share (CFS weights 1024 vs
+ * 110), so a busy learner slows down before the API does.
+ */
+const LEARNER_NICE = 10;
 
 const port = parentPort;
 if (!port) throw new Error("actors/learner-worker.ts runs only as a worker thread");
@@ -83,25 +89,8 @@ async function handle(learner: RunLearner, req: LearnerRequest): Promise<void> {
   }
 }
 
-/**
- * The niceness of a learner thread: under CPU contention the kernel's scheduler gives the threads that
- * serve requests and renew leases (nice 0) about ten times the learner's share (CFS weights 1024 vs
- * 110), so a busy learner slows down before the API does. Linux only: /proc/thread-self names this
- * thread's id, and setpriority(2) on a thread id applies to that thread alone.
- */
-const LEARNER_NICE = 10;
-
-function lowerPriority(): void {
-  try {
-    const tid = Number(readlinkSync("/proc/thread-self").split("/").at(-1));
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, LEARNER_NICE);
-  } catch {
-    // Another OS, or no /proc: the learner keeps the process's priority.
-  }
-}
-
 async function main(): Promise<void> {
-  lowerPriority();
+  lowerThreadPriority(LEARNER_NICE);
   limitArenaBytes(init.arenaLimitBytes);
   let learner: RunLearner;
   try {

@@ -52,6 +52,7 @@ import {
   updateRunMetadata,
   visibleRun,
 } from "./runs/records.ts";
+import { RunReplays } from "./runs/replays.ts";
 import { resolveRun } from "./runs/resolve.ts";
 import { BrokerRunnerPool, poolCapacity } from "./runs/runner-pool.ts";
 import { PgSchedulerStore, schedulerLeases } from "./runs/scheduler-store.ts";
@@ -127,6 +128,7 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
   /** What an environment defined by code may declare (checked at create and at resume). */
   const envCaps = codeEnvCaps(config);
   let lastKeySweep = 0;
+  const replays = new RunReplays(orm);
   /** This node's broker, from the service's start (the host's claims build actors with it). */
   let broker: ServiceBroker;
 
@@ -494,6 +496,12 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
           globalStep: c.globalStep,
           bytes: await exportRunPolicy(em, new Uint8Array(c.bytes)),
         };
+      },
+
+      /** An evaluation episode of the latest checkpoint, recorded in a thread (services/runs/replays.ts). */
+      async replay(ctx) {
+        const run = await visibleRun(fork(), ctx.params.runId, ctx.params);
+        return replays.replay(run, ctx.params.episode ?? 0);
       },
 
       /** On the hosting node: a run's row changed (stop request), a waiting actor looks again now. */

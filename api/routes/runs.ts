@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
+import { RunReplaySchema } from "../../contracts/replay.ts";
 import { RUN_STATUSES } from "../../contracts/run-status.ts";
 import {
   MetricPointSchema,
@@ -100,6 +101,15 @@ const EXPORT_FORMATS: Record<
     },
   },
 };
+const ReplayQuery = z.object({
+  episode: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(999)
+    .default(0)
+    .describe("Which evaluation episode: its env is reset with the evaluation seed + episode."),
+});
 
 const MetricHistory = z
   .object({ runId: z.uuid(), points: z.array(MetricPointSchema) })
@@ -414,6 +424,33 @@ export function runRoutes(v1: RouteScope, deps: ApiDeps): void {
       ctx.set("x-checkpoint-iteration", String(p.iteration));
       ctx.set("x-checkpoint-global-step", String(p.globalStep));
       ctx.body = Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength);
+    },
+  });
+
+  v1.add({
+    method: "get",
+    path: "/runs/:id/replay",
+    operationId: "getRunReplay",
+    summary: "An evaluation episode of the run's latest checkpoint, recorded step by step for playback.",
+    description:
+      "The deterministic policy (argmax, or the clipped mean) of the latest checkpoint plays one episode, seeded as the run's recorded evaluation (its seed + `episode`): for a completed run, `return` equals `evaluation.returns[episode]`. " +
+      "Each step gives what a drawing needs (the classic-control state, or a MuJoCo robot's geoms projected on a side or top view), its reward and its action. " +
+      "Recorded off the request path, once per checkpoint and episode. 409 while the run has no checkpoint, and for an environment defined by code (only built-in environments are drawn).",
+    tags: ["runs"],
+    access: "authenticated",
+    params: RunIdParams,
+    notFound: "run",
+    query: ReplayQuery,
+    responses: {
+      200: { description: "The recorded episode.", schema: RunReplaySchema },
+      409: { description: "The run has no checkpoint yet, or its environment cannot be drawn." },
+    },
+    async handler(ctx, { params, query }) {
+      ctx.body = await callService(deps, ctx, "runs.replay", {
+        runId: params.id,
+        episode: query.episode,
+        ...who(ctx),
+      });
     },
   });
 }

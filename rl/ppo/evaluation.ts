@@ -3,6 +3,9 @@
  * θ on fresh envs: the figure a trained agent is judged by, for the local loop (`proxima train`), the
  * learner thread of a distributed run (actors/evaluation.ts) and `proxima eval`.
  */
+import type { ReplayEpisode } from "../../contracts/replay.ts";
+import { makeEnv } from "../envs/registry.ts";
+import { recordEpisode } from "../envs/render.ts";
 import { type AsyncVectorEnv, makeVectorEnv, type VectorStepResult } from "../envs/vector.ts";
 import { type NetworkSpec, parameterLayout } from "../nn/actor-critic.ts";
 import { Arena } from "../nn/arena.ts";
@@ -143,5 +146,28 @@ export async function evaluatePolicyOn(
     const step = await env.step(evaluation.act(obs));
     if (evaluation.record(step)) return evaluation.result();
     obs = step.observations;
+  }
+}
+
+/**
+ * One episode of θ's deterministic policy from `reset({ seed })`, recorded for drawing
+ * (rl/envs/render.ts). It is the episode of sub-env i of `evaluatePolicy(..., seed − i, ...)`: the
+ * same initial state, and the same actions, since each row of the policy's forward pass depends on
+ * its own observation only (the GEMM reduces every output row on its own, whatever the batch).
+ */
+export function replayPolicy(
+  envId: string,
+  spec: NetworkSpec,
+  params: Float32Array,
+  seed: number,
+  gemm: Gemm = jsGemm,
+  normalization: NormalizationState | null = null,
+): ReplayEpisode {
+  const policy = new Evaluation(spec, params, 1, gemm, normalization);
+  const env = makeEnv(envId);
+  try {
+    return recordEpisode(env, seed, (obs) => policy.act(obs));
+  } finally {
+    env.close();
   }
 }

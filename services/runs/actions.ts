@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { RunReplay } from "../../contracts/replay.ts";
 import { RUN_STATUSES, type RunStatus } from "../../contracts/run-status.ts";
 import {
   type PublicMetricPoint,
@@ -92,6 +93,14 @@ export const RUNS_ACTIONS = defineActions({
   checkpoint: { params: RunCaller, result: returns<RunBlob>() },
   /** The latest checkpoint's deterministic policy as an ONNX model (rl/export/onnx.ts). */
   policyOnnx: { params: RunCaller, result: returns<RunBlob>() },
+  /**
+   * Evaluation episode `episode` of the latest checkpoint's deterministic policy, recorded for
+   * drawing (services/runs/replays.ts); 409 while the run has no checkpoint.
+   */
+  replay: {
+    params: RunCaller.extend({ episode: z.number().int().min(0).max(999).optional() }),
+    result: returns<RunReplay>(),
+  },
   /** On the hosting node: a run's row changed (stop request), a waiting actor looks again now. */
   wake: { params: z.object({ runId: z.uuid() }), result: returns<{ hosted: boolean }>() },
   /** On the hosting node: ends the run's actor after its current message, releasing its runners. */

@@ -1,5 +1,6 @@
 import type { Role } from "../../contracts/roles.ts";
 import type { PublicMetricPoint, PublicRun } from "../../contracts/runs.ts";
+import { decodeCheckpoint, encodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
 import { type PresetName, resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { WALL_TIME_KEYS } from "../../rl/ppo/ppo-learner.ts";
 import { PPOTrainer } from "../../rl/ppo/trainer.ts";
@@ -153,4 +154,18 @@ export async function trainLocally(body: {
     points.push({ iteration, globalStep: global_step, metrics: values });
   });
   return { trainer, points };
+}
+
+/**
+ * Rewrites a run's stored checkpoints as checkpoints of `envId` (an env this build does not have, as
+ * one written by a newer build could be), with a new write time as a rewrite has.
+ */
+export async function rewriteCheckpointEnv(api: TestPlatform, runId: string, envId: string): Promise<void> {
+  const conn = api.platform.db.orm.em.fork().getConnection();
+  const [row] = await conn.execute<{ bytes: Buffer }[]>("select bytes from checkpoints where run_id = ?", [
+    runId,
+  ]);
+  const state = decodeCheckpoint(new Uint8Array(row!.bytes));
+  const bytes = Buffer.from(encodeCheckpoint({ ...state, envId }));
+  await conn.execute("update checkpoints set bytes = ?, created_at = now() where run_id = ?", [bytes, runId]);
 }

@@ -1,9 +1,15 @@
 import test from "ava";
 import * as ort from "onnxruntime-node";
 import { makeVectorEnv } from "../../rl/envs/vector.ts";
-import { decodeCheckpoint, encodeCheckpoint } from "../../rl/ppo/checkpoint.ts";
 import { startTestPlatform, useTestPlatform } from "../helpers/platform.ts";
-import { accountWithRole, launch, RUN_SERVICES, tinyRun, waitForStatus } from "./helpers.ts";
+import {
+  accountWithRole,
+  launch,
+  RUN_SERVICES,
+  rewriteCheckpointEnv,
+  tinyRun,
+  waitForStatus,
+} from "./helpers.ts";
 
 const api = useTestPlatform(test, { ...RUN_SERVICES, WORKER_SLOTS: "8" });
 
@@ -56,13 +62,7 @@ test("a checkpoint whose env the exporter does not know is a 409 that names the 
   const run = await launch(api(), me.token, tinyRun(1));
   t.is((await waitForStatus(api(), me.token, run.id, ["completed", "failed"])).status, "completed");
   // A checkpoint of an env this build does not have (as one written by a newer build could be).
-  const conn = api().platform.db.orm.em.fork().getConnection();
-  const [row] = await conn.execute<{ bytes: Buffer }[]>("select bytes from checkpoints where run_id = ?", [
-    run.id,
-  ]);
-  const state = decodeCheckpoint(new Uint8Array(row!.bytes));
-  const bytes = Buffer.from(encodeCheckpoint({ ...state, envId: "Nope-v9" }));
-  await conn.execute("update checkpoints set bytes = ? where run_id = ?", [bytes, run.id]);
+  await rewriteCheckpointEnv(api(), run.id, "Nope-v9");
   const res = await api().request<Problem>("GET", `/api/v1/runs/${run.id}/policy.onnx`, { token: me.token });
   t.is(res.status, 409);
   t.is(res.headers.get("content-type"), "application/problem+json");

@@ -237,7 +237,9 @@ export interface DataViews {
   readonly xipos: Float64Array;
   readonly subtreeCom: Float64Array;
   readonly siteXpos: Float64Array;
+  /** Geom frames: positions (ngeom × 3) and orientations as row-major rotation matrices (ngeom × 9). */
   readonly geomXpos: Float64Array;
+  readonly geomXmat: Float64Array;
   /** com-based inertias (nbody × 10) and velocities (nbody × 6). */
   readonly cinert: Float64Array;
   readonly cvel: Float64Array;
@@ -264,6 +266,7 @@ function deriveViews(d: MjData): DataViews {
     subtreeCom: d.subtree_com,
     siteXpos: d.site_xpos,
     geomXpos: d.geom_xpos,
+    geomXmat: d.geom_xmat,
     cinert: d.cinert,
     cvel: d.cvel,
     cfrcExt: d.cfrc_ext,
@@ -273,6 +276,36 @@ function deriveViews(d: MjData): DataViews {
 }
 
 type NamedObject = "body" | "joint" | "geom" | "site" | "actuator";
+
+/** MuJoCo's geom types (`mjtGeom`) that a drawing needs; the others are `other`. */
+export type GeomShape = "plane" | "sphere" | "capsule" | "ellipsoid" | "cylinder" | "box" | "other";
+const GEOM_SHAPES: Record<number, GeomShape> = {
+  0: "plane",
+  2: "sphere",
+  3: "capsule",
+  4: "ellipsoid",
+  5: "cylinder",
+  6: "box",
+};
+
+/** A geom of the model, as compiled (`geom_type`, `geom_size`, `geom_bodyid`, its name). */
+export interface GeomInfo {
+  name: string;
+  shape: GeomShape;
+  /** `geom_size`: a capsule's and a cylinder's radius and half-length, a sphere's radius, a box's half-sizes. */
+  size: [number, number, number];
+  /** The body it is attached to (0: the world, static). */
+  body: number;
+}
+
+/** World poses of every geom: positions (ngeom × 3) and row-major rotation matrices (ngeom × 9). */
+export interface GeomPoses {
+  pos: Float64Array;
+  mat: Float64Array;
+}
+
+/** Frees a sim's drawing data (see `geomPoses`) that a forgotten close leaves. */
+const poseFinalizer = new FinalizationRegistry<MjData>((data) => data.delete());
 
 /**
  * One simulation: a (shared) compiled model and its own MjData, with Gymnasium's `MujocoEnv`
@@ -295,6 +328,8 @@ export class MujocoSim {
   private readonly shared: SharedModel;
   private heap: ArrayBuffer;
   private current: DataViews;
+  /** A second MjData of the same model where `geomPoses` computes the kinematics; made on first use. */
+  private poseData: MjData | null = null;
 
   constructor(mj: Mujoco, xml: string, envId: string) {
     this.mj = mj;
@@ -396,6 +431,40 @@ export class MujocoSim {
     return view.slice();
   }
 
+  /** The model's geoms, in MuJoCo's order (the order of `geomPoses`). */
+  geoms(): GeomInfo[] {
+    const m = this.model;
+    const type = m.geom_type as Int32Array;
+    const size = m.geom_size as Float64Array;
+    const body = m.geom_bodyid as Int32Array;
+    const geom = this.mj.mjtObj.mjOBJ_GEOM.value;
+    return Array.from({ length: m.ngeom }, (_, i) => ({
+      name: this.mj.mj_id2name(m, geom, i) ?? "",
+      shape: GEOM_SHAPES[type[i]!] ?? "other",
+      size: [size[3 * i]!, size[3 * i + 1]!, size[3 * i + 2]!] as [number, number, number],
+      body: body[i]!,
+    }));
+  }
+
+  /**
+   * Every geom's world pose at the current `qpos`, copied. `mj_step` leaves `geom_xpos` and
+   * `geom_xmat` as they were at the start of its last substep (its kinematics run before the
+   * integration), so they are computed here by `mj_kinematics` on a second MjData given this qpos:
+   * the poses of the state the step ended in, and the simulation's own data is not touched (a step
+   * after this call is the step it would have been).
+   */
+  geomPoses(): GeomPoses {
+    const d = this.liveData();
+    if (!this.poseData) {
+      this.poseData = new this.mj.MjData(this.model);
+      poseFinalizer.register(this, this.poseData, this.poseData);
+    }
+    const p = this.poseData;
+    (p.qpos as Float64Array).set(d.qpos as Float64Array);
+    this.mj.mj_kinematics(this.model, p);
+    return { pos: (p.geom_xpos as Float64Array).slice(), mat: (p.geom_xmat as Float64Array).slice() };
+  }
+
   get closed(): boolean {
     return this.data === null;
   }
@@ -403,6 +472,11 @@ export class MujocoSim {
   /** Frees the MjData (and the model with the last sim that uses it). Idempotent. */
   close(): void {
     if (!this.data) return;
+    if (this.poseData) {
+      poseFinalizer.unregister(this.poseData);
+      this.poseData.delete();
+      this.poseData = null;
+    }
     finalizer.unregister(this);
     this.data.delete();
     this.data = null;

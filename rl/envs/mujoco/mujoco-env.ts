@@ -31,6 +31,8 @@ import { F32, type Kind } from "../numpy-scalars.ts";
 import {
   type DataViews,
   dropWarningLog,
+  type GeomInfo,
+  type GeomPoses,
   type Mujoco,
   MujocoSim,
   unstableSince,
@@ -289,6 +291,16 @@ export abstract class MujocoEnv extends ClassicControlEnv {
     if (cfrcExt) v.cfrcExt.set(cfrcExt);
     for (const [field, values] of carried) if (values) v[field].set(values);
     if (time !== undefined) this.sim.time = time;
+  }
+
+  /** The model's geoms (shapes, sizes, bodies), for drawing the env (the order of `geomPoses`). */
+  geoms(): GeomInfo[] {
+    return this.sim.geoms();
+  }
+
+  /** Every geom's world pose in the current state, copied; the simulation is not disturbed (engine.ts). */
+  geomPoses(): GeomPoses {
+    return this.sim.geomPoses();
   }
 
   /** Frees the model's data in the WebAssembly heap; the env cannot be used afterwards. */

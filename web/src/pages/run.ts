@@ -10,6 +10,7 @@ import {
   PointStore,
 } from "../charts.ts";
 import { fmtDate, h, statusBadge } from "../dom.ts";
+import { replaySection } from "../replay.ts";
 import type { Page } from "../router.ts";
 import { metadataEditor, runTitle, tagChips, trialNote } from "../run-meta.ts";
 import { ACTIVE, type Run } from "./runs.ts";
@@ -90,6 +91,7 @@ export const runPage: Page = (main, { id }) => {
   const details = h("dl", { class: "kv" });
   const config = h("details", null, h("summary", null, "Hyperparameters"));
   const heading = h("h1", null, "Run");
+  const replay = replaySection(id);
   main.append(
     h(
       "div",
@@ -106,6 +108,7 @@ export const runPage: Page = (main, { id }) => {
       { class: "charts", "aria-label": "Metrics" },
       charts.map((c) => c.element),
     ),
+    replay.element,
     h(
       "div",
       { class: "columns" },
@@ -227,6 +230,7 @@ export const runPage: Page = (main, { id }) => {
         }),
       );
     renderDetails(run);
+    replay.update(run);
     detailsOf = run.status;
     renderStatus(answered(framesBefore, run.status));
     renderProgress(run.globalStep);
@@ -351,5 +355,6 @@ export const runPage: Page = (main, { id }) => {
     unsubscribe?.();
     offStore();
     for (const chart of charts) chart.destroy();
+    replay.destroy();
   };
 };
