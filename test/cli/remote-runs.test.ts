@@ -306,7 +306,8 @@ test.serial(
       shown.stdout,
     );
     const listed = await cli.run(["runs", "list"]);
-    t.regex(listed.stdout, new RegExp(`^${id}\\s+queued #${placed.queue!.position}\\s`, "m"));
+    // ID, NAME (none: "-"), then STATUS with the place.
+    t.regex(listed.stdout, new RegExp(`^${id}\\s+-\\s+queued #${placed.queue!.position}\\s`, "m"));
 
     const watched = await cli.run(["runs", "watch", id], {
       onStdout(text) {
