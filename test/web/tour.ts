@@ -123,8 +123,8 @@ export interface TourPage {
   name: string;
   as: Viewer;
   path: (tour: Tour) => string;
-  /** A selector that matches once the page has rendered the data it loads. */
-  ready: (tour: Tour) => string;
+  /** Selectors that all match once the page has rendered the data it loads. */
+  ready: (tour: Tour) => string[];
   /** Also photographed at phone width for docs/screenshots/. */
   phone?: boolean;
   /** Too long to be photographed whole (the API reference): only what the viewport shows. */
@@ -139,91 +139,100 @@ export const TOUR_PAGES: TourPage[] = [
     name: "login",
     as: "visitor",
     path: () => "/login",
-    ready: () => "form button[type=submit]",
+    ready: () => ["form button[type=submit]"],
     phone: true,
   },
-  { name: "register", as: "visitor", path: () => "/register", ready: () => "form button[type=submit]" },
-  { name: "api-docs", as: "visitor", path: () => "/api/v1/docs", ready: () => "h1", long: true },
+  { name: "register", as: "visitor", path: () => "/register", ready: () => ["form button[type=submit]"] },
+  { name: "api-docs", as: "visitor", path: () => "/api/v1/docs", ready: () => ["h1"], long: true },
   {
     name: "runs",
     as: "researcher",
     path: () => "/runs",
-    ready: (t) => `tr[data-run-id="${t.queued.id}"] .queue-place`,
+    ready: (t) => [
+      `tr[data-run-id="${t.queued.id}"] .queue-place`,
+      // Each row reads its latest return after the list has come.
+      ...t.runs.map((r) => `tr[data-run-id="${r.id}"] td.num:text-matches("[0-9]")`),
+    ],
     phone: true,
   },
-  { name: "new-run", as: "researcher", path: () => "/runs/new", ready: () => "[data-quota]:not(:empty)" },
+  { name: "new-run", as: "researcher", path: () => "/runs/new", ready: () => ["[data-quota]:not(:empty)"] },
   {
     name: "run",
     as: "researcher",
     path: (t) => `/runs/${t.runs[0]!.id}`,
-    ready: () => `${CHART_DRAWN("episodic-return")}, ${CHART_DRAWN("losses")}`,
+    ready: () => ["episodic-return", "losses", "explained-variance"].map(CHART_DRAWN),
     phone: true,
   },
   {
     name: "run-queued",
     as: "researcher",
     path: (t) => `/runs/${t.queued.id}`,
-    ready: () => '.kv dd:has-text("no GPU worker is up")',
+    ready: () => ['.kv dd:has-text("no GPU worker is up")'],
   },
   {
     name: "compare",
     as: "researcher",
     path: (t) => `/compare?runs=${t.runs.map((r) => r.id).join(",")}`,
-    ready: (t) => `figure[data-chart="comparison"][data-series="${t.runs.length}"]:not([data-points="0"])`,
+    ready: (t) => [`${CHART_DRAWN("comparison")}[data-series="${t.runs.length}"]`],
     phone: true,
   },
   {
     name: "sweeps",
     as: "researcher",
     path: () => "/sweeps",
-    ready: (t) => `tr[data-sweep-id="${t.sweep.id}"]`,
+    ready: (t) => [`tr[data-sweep-id="${t.sweep.id}"]`],
   },
   {
     name: "sweep",
     as: "researcher",
     path: (t) => `/sweeps/${t.sweep.id}`,
-    ready: (t) =>
-      `figure[data-chart="learning-curves"][data-series="${t.sweep.trials.length}"]:not([data-points="0"])`,
+    ready: (t) => [
+      "[data-best-trial]",
+      `${CHART_DRAWN("learning-curves")}[data-series="${t.sweep.trials.length}"]`,
+      ...Object.keys(tinySweep(1).searchSpace).map((p) =>
+        CHART_DRAWN(`charts-episodic-return-vs-${p.toLowerCase()}`),
+      ),
+    ],
     phone: true,
   },
   {
     name: "compare-trials",
     as: "researcher",
     path: (t) => `/compare?sweep=${t.sweep.id}`,
-    ready: (t) => `figure[data-chart="comparison"][data-series="${t.sweep.trials.length}"]`,
+    ready: (t) => [`${CHART_DRAWN("comparison")}[data-series="${t.sweep.trials.length}"]`],
   },
-  { name: "workers", as: "researcher", path: () => "/admin/workers", ready: () => "tr[data-node]" },
-  { name: "exercises", as: "learner", path: () => "/exercises", ready: () => "tr[data-exercise]" },
+  { name: "workers", as: "researcher", path: () => "/admin/workers", ready: () => ["tr[data-node]"] },
+  { name: "exercises", as: "learner", path: () => "/exercises", ready: () => ["tr[data-exercise]"] },
   {
     name: "exercise",
     as: "learner",
     path: () => "/exercises/discounted-returns",
-    ready: () => 'section[aria-label="Your submissions"] [data-best]',
+    ready: () => ['section[aria-label="Your submissions"] [data-best]', ".cm-content"],
     phone: true,
   },
   {
     name: "progress",
     as: "learner",
     path: () => "/progress",
-    ready: () => 'tr[data-exercise="discounted-returns"] [data-status="passed"]',
+    ready: () => ['tr[data-exercise="discounted-returns"] [data-status="passed"]'],
   },
   {
     name: "users",
     as: "admin",
     path: () => "/admin/users",
-    ready: (t) => `tr[data-user-id="${t.learner.id}"]`,
+    ready: (t) => [`tr[data-user-id="${t.learner.id}"]`],
   },
   {
     name: "user",
     as: "admin",
     path: (t) => `/admin/users/${t.learner.id}`,
-    ready: () => '[data-field="concurrentRuns"][data-effective]',
+    ready: () => ['[data-field="concurrentRuns"][data-effective]'],
   },
   {
     name: "all-progress",
     as: "admin",
     path: () => "/admin/progress",
-    ready: (t) => `tr[data-user-id="${t.learner.id}"]`,
+    ready: (t) => [`tr[data-user-id="${t.learner.id}"]`],
   },
 ];
 
@@ -245,7 +254,11 @@ export function tourSessions(browser: Browser, base: string, tour: Tour) {
     let w = sessions.get(key);
     if (!w) {
       w = await openPage(browser, screen);
-      if (as !== "visitor") await loginThroughForm(w.page, base, tour[as].email, tour[as].password);
+      if (as !== "visitor") {
+        await loginThroughForm(w.page, base, tour[as].email, tour[as].password);
+        // Live updates connected before the first page change, which would otherwise cut the handshake.
+        await w.page.locator('.connection[data-state="open"]').waitFor();
+      }
       sessions.set(key, w);
     }
     return w;
@@ -256,6 +269,6 @@ export function tourSessions(browser: Browser, base: string, tour: Tour) {
 export async function visit(w: Watched, base: string, tourPage: TourPage, tour: Tour): Promise<string> {
   const path = tourPage.path(tour);
   await w.page.goto(`${base}${path}`);
-  await w.page.locator(tourPage.ready(tour)).first().waitFor();
+  for (const selector of tourPage.ready(tour)) await w.page.locator(selector).first().waitFor();
   return path;
 }
