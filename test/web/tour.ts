@@ -133,7 +133,10 @@ export interface TourPage {
 
 const CHART_DRAWN = (chart: string) => `figure[data-chart="${chart}"]:not([data-points="0"])`;
 
-/** Every page of the dashboard (web/src/main.ts's routes), and the API's own documentation page. */
+/**
+ * Every page of the dashboard (web/src/main.ts's routes, its "not allowed" and "not found"), and the
+ * API's own documentation page.
+ */
 export const TOUR_PAGES: TourPage[] = [
   {
     name: "login",
@@ -233,6 +236,19 @@ export const TOUR_PAGES: TourPage[] = [
     as: "admin",
     path: () => "/admin/progress",
     ready: (t) => [`tr[data-user-id="${t.learner.id}"]`],
+  },
+  // What a learner sees at an admin's address, and anyone at an address with no page.
+  {
+    name: "not-allowed",
+    as: "learner",
+    path: () => "/admin/users",
+    ready: () => ['h1:text-is("Not allowed")'],
+  },
+  {
+    name: "not-found",
+    as: "researcher",
+    path: () => "/no-such-page",
+    ready: () => ['main p:has-text("Nothing here")'],
   },
 ];
 
