@@ -6,13 +6,13 @@ import { createHash } from "node:crypto";
  * parameters and its request and response schemas.
  */
 const STYLE = `
-body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:960px;padding:1rem 2rem;color:#1b1f24}
+body{font:15px/1.5 system-ui,sans-serif;overflow-wrap:anywhere;margin:0 auto;max-width:960px;padding:1rem 2rem;color:#1b1f24}
 h1{margin-bottom:0}h2{margin-top:2.5rem;border-bottom:1px solid #d0d7de}
 section{border:1px solid #d0d7de;border-radius:6px;margin:1rem 0;padding:.5rem 1rem}
 .m{display:inline-block;min-width:4.5rem;font-weight:700;text-transform:uppercase}
 .get{color:#0969da}.post{color:#1a7f37}.patch{color:#9a6700}.put{color:#8250df}.delete{color:#cf222e}
 code{font-size:14px}pre{background:#f6f8fa;padding:.5rem;overflow:auto;font-size:13px}
-table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:.2rem .5rem;text-align:left}
+table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #d0d7de;padding:.2rem .5rem;text-align:left}
 `;
 
 export const DOCS_CSP = `default-src 'none'; style-src 'sha256-${createHash("sha256").update(STYLE).digest("base64")}'; frame-ancestors 'none'`;

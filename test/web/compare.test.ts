@@ -5,12 +5,13 @@ import { useTestPlatform } from "../helpers/platform.ts";
 import { waitUntil } from "../helpers/wait.ts";
 import { launch, metrics, RUN_SERVICES, tinyRun, waitForStatus } from "../runs/helpers.ts";
 import {
+  assertClean,
+  assertFitsAt,
   browserUnavailable,
   loginThroughForm,
   openPage,
   screenshot,
   useBrowser,
-  type Watched,
   waitForAttribute,
 } from "./helpers.ts";
 
@@ -41,17 +42,6 @@ function pixelsNear(figure: string, colors: string[]): string {
 
 const canvasImage = (figure: string) =>
   `document.querySelector(${JSON.stringify(`${figure} canvas`)}).toDataURL()`;
-
-function assertFits(t: { true: (v: boolean, m?: string) => void }, overflow: number, width: number) {
-  t.true(overflow <= 0, `${overflow} px of horizontal overflow at ${width} px`);
-}
-
-async function overflowAt(w: Watched, width: number): Promise<number> {
-  await w.page.setViewportSize({ width, height: 900 });
-  return Number(
-    await w.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"),
-  );
-}
 
 function suite() {
   const api = useTestPlatform(anyTest, { ...RUN_SERVICES, SERVICES: "api,users,runs,workers,tickets" });
@@ -186,13 +176,13 @@ function suite() {
       t.true(expected.length > 3 * 5 * 4);
       t.deepEqual(rows, expected);
 
-      for (const width of [1280, 390]) assertFits(t, await overflowAt(w, width), width);
+      for (const width of [1280, 390]) await assertFitsAt(t, page, width);
       await screenshot(page, "compare-phone");
       // With nothing picked, the page says how to pick.
       await page.goto(`${api().url}/compare`);
       await page.getByText("No runs to compare").waitFor();
       t.deepEqual(w.failedResponses, []);
-      t.deepEqual(w.errors, []);
+      assertClean(t, w);
       await w.context.close();
     },
   );
@@ -250,9 +240,9 @@ function suite() {
       await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
       await page.locator(`${KL} .legend-x`, { hasText: /^at .* steps$/ }).waitFor();
 
-      for (const width of [1280, 390]) assertFits(t, await overflowAt(w, width), width);
+      for (const width of [1280, 390]) await assertFitsAt(t, page, width);
       await screenshot(page, "run-charts-phone");
-      t.deepEqual(w.errors, []);
+      assertClean(t, w);
       await w.context.close();
     },
   );

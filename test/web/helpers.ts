@@ -94,6 +94,28 @@ export function assertClean(
   t.deepEqual(w.errors, [], "no console errors, page errors or CSP violations");
 }
 
+/**
+ * How many CSS pixels the document is wider than its viewport (≤ 0: it fits). A wide table or chart
+ * must scroll inside its own box (`.table-wrap`), never make the page scroll sideways.
+ */
+export async function horizontalOverflow(page: Page): Promise<number> {
+  return Number(
+    await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"),
+  );
+}
+
+/** Resizes the page to `width` and fails the test if the document is wider than that. */
+export async function assertFitsAt(
+  t: { true: (v: boolean, m?: string) => void },
+  page: Page,
+  width: number,
+  what = page.url(),
+): Promise<void> {
+  await page.setViewportSize({ width, height: page.viewportSize()?.height ?? 900 });
+  const overflow = await horizontalOverflow(page);
+  t.true(overflow <= 0, `${overflow} px of horizontal overflow on ${what} at ${width} px`);
+}
+
 /** Waits until an attribute of the first element matching `selector` satisfies `done`. */
 export function waitForAttribute(
   page: Page,
@@ -110,8 +132,9 @@ export function waitForAttribute(
   );
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+/** The whole page as test-artifacts/web/NAME.png, or with `fullPage: false` what the viewport shows. */
+export async function screenshot(page: Page, name: string, { fullPage = true } = {}): Promise<void> {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage });
 }
 
 /** Logs in through the form (the session cookie is set as for a person). */

@@ -5,12 +5,13 @@ import { waitFor } from "../helpers/wait.ts";
 import { getRun, launch, metrics, tinyRun, waitForStatus } from "../runs/helpers.ts";
 import { SWEEP_SERVICES, sweepWithFirstRun, waitForSweep } from "../sweeps/helpers.ts";
 import {
+  assertClean,
+  assertFitsAt,
   browserUnavailable,
   loginThroughForm,
   openPage,
   screenshot,
   useBrowser,
-  type Watched,
 } from "./helpers.ts";
 
 /** A run's name, tags and notes in the dashboard, its metrics download, and sweeps' trials in the runs list. */
@@ -25,10 +26,6 @@ function suite() {
     SERVICES: "api,users,runs,workers,sweeps,tickets",
   });
   const browser = useBrowser(anyTest);
-
-  function assertClean(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void }, w: Watched) {
-    t.deepEqual(w.errors, [], "no console errors, page errors or CSP violations");
-  }
 
   test("the run page edits a run's name and tags, flags a bad tag in words, and downloads the metrics CSV the API serves", async (t) => {
     const me = await api().learner();
@@ -115,10 +112,7 @@ function suite() {
       for (const path of ["/runs?tag=fast", `/runs/${run.id}`]) {
         await page.goto(`${api().url}${path}`);
         await page.locator(".chip", { hasText: "fast" }).first().waitFor();
-        const overflow = Number(
-          await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"),
-        );
-        t.true(overflow <= 0, `${overflow} px of horizontal overflow on ${path} at ${width} px`);
+        await assertFitsAt(t, page, width, path);
       }
     }
     assertClean(t, w);

@@ -3,6 +3,8 @@ import { TEST_ADMIN, useTestPlatform } from "../helpers/platform.ts";
 import { holdWorkerSlots } from "../runs/helpers.ts";
 import { createSweep, SWEEP_SERVICES, tinySweep, waitForSweep } from "../sweeps/helpers.ts";
 import {
+  assertClean,
+  assertFitsAt,
   browserUnavailable,
   loginThroughForm,
   openPage,
@@ -112,19 +114,13 @@ function suite() {
       );
       await screenshot(page, "sweep");
       // The trials table stays within the page at 1280 and 390 px: it scrolls in its own box.
-      for (const width of [1280, 390]) {
-        await page.setViewportSize({ width, height: 900 });
-        const overflow = Number(
-          await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"),
-        );
-        t.true(overflow <= 0, `${overflow} px of horizontal overflow at ${width} px`);
-      }
+      for (const width of [1280, 390]) await assertFitsAt(t, page, width);
       await page.setViewportSize({ width: 1280, height: 900 });
       await page.getByRole("link", { name: "Compare trials" }).click();
       await page.waitForURL(/\/compare\?sweep=/);
       await page.getByRole("heading", { name: "Compare trials: tiny grid" }).waitFor();
       await waitForAttribute(page, 'figure[data-chart="comparison"]', "data-series", (v) => v === "4");
-      t.deepEqual(w.errors, []);
+      assertClean(t, w);
       await w.context.close();
     },
   );
@@ -158,7 +154,7 @@ function suite() {
       );
       t.is(await page.locator(lr).getAttribute("data-points"), "2");
       await screenshot(page, "sweep-log-axis");
-      t.deepEqual(w.errors, []);
+      assertClean(t, w);
       await w.context.close();
     },
   );
