@@ -163,7 +163,11 @@ export const TOUR_PAGES: TourPage[] = [
     name: "run",
     as: "researcher",
     path: (t) => `/runs/${t.runs[0]!.id}`,
-    ready: () => ["episodic-return", "losses", "explained-variance"].map(CHART_DRAWN),
+    // The charts drawn, and the replay of its evaluation episode loaded (the player sets its return).
+    ready: () => [
+      ...["episodic-return", "losses", "explained-variance"].map(CHART_DRAWN),
+      "section.replay[data-return]",
+    ],
     phone: true,
   },
   {
