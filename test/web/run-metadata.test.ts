@@ -119,6 +119,36 @@ function suite() {
     await w.context.close();
   });
 
+  test("the new-run form names and tags the run; a bad tag is flagged under Tags with the other bad fields at once", async (t) => {
+    const me = await api().learner();
+    const w = await openPage(browser());
+    const { page } = w;
+    await loginThroughForm(page, api().url, me.email, me.password);
+    await page.goto(`${api().url}/runs/new`);
+    const form = page.locator("form");
+    await form.getByLabel("Name", { exact: true }).fill("first try");
+    await form.getByLabel("Tags", { exact: true }).fill("baseline, not/ok!");
+    await form.getByLabel("Total steps").fill("");
+    await form.getByRole("button", { name: "Launch" }).click();
+    const tagsError = page.locator('[data-field="tags"] .field-error');
+    await tagsError.filter({ hasText: /\S/ }).waitFor();
+    t.regex((await tagsError.textContent()) ?? "", /^"not\/ok!" must be/);
+    t.is(await page.locator('[data-field="totalSteps"] .field-error').textContent(), "must not be empty");
+
+    await form.getByLabel("Tags", { exact: true }).fill("baseline cartpole");
+    await form.getByLabel("Total steps").fill("1024");
+    await form.getByRole("button", { name: "Launch" }).click();
+    await page.getByRole("heading", { level: 1, name: "first try" }).waitFor();
+    t.deepEqual(await page.locator(".run-meta-line .chip").allTextContents(), ["baseline", "cartpole"]);
+    // This platform runs no submissions service: the form's list of the learner's own envs is a 503.
+    t.deepEqual(
+      w.failedResponses.filter((r) => r.includes("/api/v1/runs")),
+      ["422 POST /api/v1/runs"],
+    );
+    assertClean(t, w);
+    await w.context.close();
+  });
+
   test("sweeps' trials are left out of the runs list until asked for; a trial's page links to its sweep and offers no Resume", async (t) => {
     // A researcher (sweeps are theirs), who logs in through the form below.
     const account = await api().register();

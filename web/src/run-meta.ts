@@ -35,7 +35,7 @@ export function runTitle(run: Run): string {
  * The API names a bad tag by its index (`tags.2`); the form has one box for all of them, so the
  * problem moves there, naming the tag.
  */
-function onTagsBox(problems: readonly FieldProblem[], tags: readonly string[]): FieldProblem[] {
+export function onTagsBox(problems: readonly FieldProblem[], tags: readonly string[]): FieldProblem[] {
   return problems.map((p) => {
     const index = /^tags\.(\d+)$/.exec(p.field)?.[1];
     return index === undefined ? p : { field: "tags", message: `"${tags[Number(index)]}" ${p.message}` };

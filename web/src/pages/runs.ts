@@ -1,13 +1,14 @@
 import catalog, { type CatalogEnv, type JsonSchemaProperty } from "proxima:catalog";
 import { type FieldProblem, plainFieldMessage } from "../../../contracts/problems.ts";
 import type { UserQuotas } from "../../../contracts/quotas.ts";
+import { RUN_NAME_MAX, RUN_TAGS_MAX } from "../../../contracts/run-metadata.ts";
 import { ACTIVE_STATUSES, isRunStatus, RUN_STATUSES } from "../../../contracts/run-status.ts";
 import type { PublicRun } from "../../../contracts/runs.ts";
 import { ApiError, type User } from "../api.ts";
 import { api, clearFieldErrors, errorBox, field, live, navigate, showFieldErrors } from "../app.ts";
 import { fmtDate, fmtNumber, h, statusBadge } from "../dom.ts";
 import type { Page } from "../router.ts";
-import { runTitle, tagChips } from "../run-meta.ts";
+import { onTagsBox, parseTags, runTitle, tagChips } from "../run-meta.ts";
 
 /** A run as the API answers it (contracts/runs.ts): the type is the server's own, never a copy. */
 export type Run = PublicRun;
@@ -406,6 +407,8 @@ export const newRunPage: Page = (main) => {
     envs.map((e) => h("option", { value: e.id }, e.id)),
   );
   const presetSelect = h("select");
+  const runName = h("input", { type: "text", autocomplete: "off", maxlength: RUN_NAME_MAX });
+  const runTags = h("input", { type: "text", autocomplete: "off", spellcheck: "false" });
   const totalSteps = h("input", { type: "text", inputmode: "numeric", autocomplete: "off" });
   const seed = h("input", { type: "text", inputmode: "numeric", autocomplete: "off" });
   const runners = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", value: "1" });
@@ -493,6 +496,18 @@ export const newRunPage: Page = (main) => {
       h(
         "div",
         { class: "grid" },
+        field({
+          name: "name",
+          label: "Name",
+          input: runName,
+          description: "Optional: what people call the run.",
+        }),
+        field({
+          name: "tags",
+          label: "Tags",
+          input: runTags,
+          description: `Optional: up to ${RUN_TAGS_MAX}, separated by commas or spaces.`,
+        }),
         field({ name: "env", label: "Environment", input: envSelect }),
         field({
           name: "preset",
@@ -547,10 +562,9 @@ export const newRunPage: Page = (main) => {
   };
 
   /**
-   * Every number of the form, checked here against the same bounds. The API names every bad field of
-   * the request, but checks the hyperparameters only once the request's own fields are valid: a bad
-   * total and a bad learning rate would come back one after the other. So a refused request's
-   * problems are shown with those the form finds itself; what needs the server (a preset's
+   * Every number of the form, checked here against the same bounds, so that a refused request's
+   * problems are told in the words of what was typed ("must not be empty" for an empty box); the API
+   * names every bad field too (hyperparameters included), and what needs the server (a preset's
    * cross-field rules, quotas) comes from it alone.
    */
   const formProblems = (): FieldProblem[] => {
@@ -589,7 +603,10 @@ export const newRunPage: Page = (main) => {
       const value = hi.read();
       if (JSON.stringify(value) !== JSON.stringify(preset[hi.name])) hyperparameters[hi.name] = value;
     }
+    const tags = parseTags(runTags.value);
     const body = {
+      ...(runName.value.trim() ? { name: runName.value.trim() } : {}),
+      ...(tags.length > 0 ? { tags } : {}),
       env: envSelect.value,
       preset: presetSelect.value,
       totalSteps: asNumber(totalSteps.value),
@@ -602,7 +619,8 @@ export const newRunPage: Page = (main) => {
       const run = await api.post<Run>("/api/v1/runs", body);
       navigate(`/runs/${run.id}`);
     } catch (err) {
-      const problems = err instanceof ApiError && err.errors.length > 0 ? withFormProblems(err.errors) : [];
+      const problems =
+        err instanceof ApiError && err.errors.length > 0 ? withFormProblems(onTagsBox(err.errors, tags)) : [];
       const unclaimed = showFieldErrors(form, problems);
       if (problems.length === 0 || unclaimed.length > 0) {
         status.replaceChildren(errorBox(err));
