@@ -46,7 +46,7 @@ function suite() {
     await w.context.close();
   });
 
-  test("new run: a bad total and a bad learning rate are flagged together, though the API checks them in turn", async (t) => {
+  test("new run: a bad total, a bad seed and a bad learning rate are flagged together", async (t) => {
     const me = await api().register();
     const w = await openPage(browser());
     const { page } = w;
