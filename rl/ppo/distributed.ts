@@ -29,7 +29,13 @@ import { networkSpecOf, spacesOf } from "./trainer.ts";
 type RunnerNormalizationConfig = Partial<
   Pick<
     Hyperparameters,
-    "gamma" | "normalizeObs" | "normalizeReward" | "clipObs" | "clipReward" | "normalizeStyle"
+    | "gamma"
+    | "normalizeObs"
+    | "normalizeReward"
+    | "clipObs"
+    | "clipReward"
+    | "normalizeStyle"
+    | "normalizeUpdate"
   >
 >;
 
@@ -233,6 +239,8 @@ export function mergeCollectorStates(states: readonly RolloutCollectorState[]): 
     policyVersion: states[0]!.policyVersion,
   };
   if (states.every((s) => s.returns !== undefined)) merged.returns = states.flatMap((s) => s.returns!);
+  if (states.every((s) => s.envNormalization !== undefined))
+    merged.envNormalization = states.flatMap((s) => s.envNormalization!);
   return merged;
 }
 
@@ -264,5 +272,6 @@ export function runnerCollectorState(
     },
     policyVersion: state.policyVersion,
     ...(state.returns ? { returns: state.returns.slice(firstEnv, end) } : {}),
+    ...(state.envNormalization ? { envNormalization: state.envNormalization.slice(firstEnv, end) } : {}),
   };
 }
