@@ -156,6 +156,22 @@ export class RunningMeanStd {
     this.updateFromMoments(batchMean, batchVar, rows);
   }
 
+  /**
+   * `update` of one row (x[offset … offset+dim−1]) without allocating: a batch of one has its row as
+   * mean and variance 0, and `updateFromMoments`' operations on those give the same float64 values
+   * (x·1 = x, x + 0 = x), so this equals `update(row, 1)` bit for bit.
+   */
+  updateOne(x: ArrayLike<number>, offset: number): void {
+    const count = this.count;
+    const totCount = count + 1;
+    for (let k = 0; k < this.dim; k++) {
+      const delta = x[offset + k]! - this.mean[k]!;
+      this.mean[k] = this.mean[k]! + delta / totCount;
+      this.var[k] = (this.var[k]! * count + (delta * delta * count) / totCount) / totCount;
+    }
+    this.count = totCount;
+  }
+
   /** SB3's `update_from_moments`, term for term (the same float64 operations in the same order). */
   updateFromMoments(batchMean: ArrayLike<number>, batchVar: ArrayLike<number>, batchCount: number): void {
     const totCount = this.count + batchCount;
@@ -467,7 +483,7 @@ export class RolloutNormalizer {
       for (let i = 0; i < this.numEnvs; i++) {
         if (this.moments.obs) addSample(this.moments.obs, i, this.obsDim, obs, i * this.obsDim);
         // Gymnasium's NormalizeObservation.reset and SB3's VecNormalize.reset count the reset observation.
-        this.envObs?.[i]?.update(rowOf(obs, i, this.obsDim), 1);
+        this.envObs?.[i]?.updateOne(obs, i * this.obsDim);
       }
     this.pendingReset = false;
   }
@@ -480,17 +496,24 @@ export class RolloutNormalizer {
       return out;
     }
     if (!this.envObs) return normalizeObsInto(obs, rows, s.obs, s.epsilon, s.clipObs, out);
-    const d = this.obsDim;
-    for (let i = 0; i < rows; i++)
-      normalizeObsInto(
-        rowOf(obs, i, d),
-        1,
-        this.envObs[i]!,
-        s.epsilon,
-        s.clipObs,
-        out.subarray(i * d, (i + 1) * d),
-      );
+    for (let i = 0; i < rows; i++) this.normalizeRow(obs, i, this.envObs[i]!, out, i * this.obsDim);
     return out;
+  }
+
+  /** Row i of `x` normalised into out[at …] as `normalizeObsInto` does, without views. */
+  private normalizeRow(
+    x: ArrayLike<number>,
+    i: number,
+    stats: { mean: ArrayLike<number>; var: ArrayLike<number> },
+    out: Float32Array,
+    at: number,
+  ): void {
+    const { epsilon, clipObs } = this.frozen;
+    const d = this.obsDim;
+    for (let k = 0; k < d; k++) {
+      const z = (x[i * d + k]! - stats.mean[k]!) / Math.sqrt(stats.var[k]! + epsilon);
+      out[at + k] = Math.min(Math.max(z, -clipObs), clipObs);
+    }
   }
 
   /**
@@ -527,28 +550,26 @@ export class RolloutNormalizer {
         // Gymnasium's per-env wrapper sees the terminal observation before its auto-reset.
         if (style === "gymnasium" && done) {
           addSample(m.obs, i, d, finalObservations, i * d);
-          obsRms?.update(rowOf(finalObservations, i, d), 1);
+          obsRms?.updateOne(finalObservations, i * d);
         }
         addSample(m.obs, i, d, observations, i * d);
         // SB3 counts the step's observation (after auto-reset) first; Gymnasium after the reward.
-        if (style === "sb3") obsRms?.update(rowOf(observations, i, d), 1);
+        if (style === "sb3") obsRms?.updateOne(observations, i * d);
       }
       if (done) {
-        const out = this.finalObservation(i);
-        const x = rowOf(finalObservations, i, d);
-        if (s.obs) normalizeObsInto(x, 1, obsRms ?? s.obs, s.epsilon, s.clipObs, out);
-        else out.set(x);
+        if (s.obs) this.normalizeRow(finalObservations, i, obsRms ?? s.obs, this.finalNorm, i * d);
+        else for (let k = 0; k < d; k++) this.finalNorm[i * d + k] = finalObservations[i * d + k]!;
       }
       const r = rewards[i]!;
       if (style === "sb3") this.returns[i] = this.returns[i]! * gamma + r;
       else this.returns[i] = this.returns[i]! * gamma * (terminated[i] ? 0 : 1) + r;
       if (m.ret) addSample(m.ret, i, 1, this.returns, i);
       const retRms = this.envRet?.[i];
-      if (retRms) retRms.update(this.returns.subarray(i, i + 1), 1);
+      retRms?.updateOne(this.returns, i);
       const retVar = retRms ? retRms.var[0]! : s.ret?.var[0];
       rewardsOut[i] = retVar === undefined ? r : normalizeReward(r, retVar, s.epsilon, s.clipReward);
       if (style === "sb3" && done) this.returns[i] = 0;
-      if (style === "gymnasium") obsRms?.update(rowOf(observations, i, d), 1);
+      if (style === "gymnasium") obsRms?.updateOne(observations, i * d);
     }
   }
 
@@ -558,12 +579,6 @@ export class RolloutNormalizer {
     this.moments = this.fresh();
     return m;
   }
-}
-
-/** Row i of a [rows, dim] array, without a copy where it is typed. */
-function rowOf(x: ArrayLike<number>, i: number, dim: number): ArrayLike<number> {
-  if (ArrayBuffer.isView(x)) return (x as unknown as Float32Array).subarray(i * dim, (i + 1) * dim);
-  return Array.prototype.slice.call(x, i * dim, (i + 1) * dim) as number[];
 }
 
 /**
