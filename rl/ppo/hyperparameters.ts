@@ -258,7 +258,7 @@ const CLEANRL_CONTINUOUS: Omit<Hyperparameters, "totalTimesteps"> = {
   clipReward: 10,
   normalizeStyle: "gymnasium",
   // Gymnasium's wrappers on each env, updated after every step as CleanRL stacks them. Measured on
-  // HalfCheetah-v5 (bench/README.md): frozen per-iteration statistics kept all three seeds near 1,850.
+  // HalfCheetah-v5 (bench/README.md): statistics frozen per rollout kept 4 seeds of 4 near 1,850.
   normalizeUpdate: "step",
 };
 
