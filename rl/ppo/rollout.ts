@@ -486,12 +486,13 @@ export class RolloutCollector {
   }
 
   getState(): RolloutCollectorState {
+    const envNormalization = this.normalizer?.getEnvStates();
     return {
       rngs: this.rngs.map((r) => r.getState()),
       env: this.env.getState(),
       policyVersion: this.policyVersion,
       ...(this.normalizer ? { returns: Array.from(this.normalizer.returns) } : {}),
-      ...(this.normalizer?.getEnvStates() ? { envNormalization: this.normalizer.getEnvStates()! } : {}),
+      ...(envNormalization ? { envNormalization } : {}),
     };
   }
 
