@@ -29,7 +29,13 @@ import {
 type RunnerNormalizationConfig = Partial<
   Pick<
     Hyperparameters,
-    "gamma" | "normalizeObs" | "normalizeReward" | "clipObs" | "clipReward" | "normalizeStyle"
+    | "gamma"
+    | "normalizeObs"
+    | "normalizeReward"
+    | "clipObs"
+    | "clipReward"
+    | "normalizeStyle"
+    | "normalizeUpdate"
   >
 >;
 
@@ -228,6 +234,8 @@ export function mergeCollectorStates(states: readonly RolloutCollectorState[]): 
     policyVersion: states[0]!.policyVersion,
   };
   if (states.every((s) => s.returns !== undefined)) merged.returns = states.flatMap((s) => s.returns!);
+  if (states.every((s) => s.envNormalization !== undefined))
+    merged.envNormalization = states.flatMap((s) => s.envNormalization!);
   return merged;
 }
 
@@ -259,5 +267,6 @@ export function runnerCollectorState(
     },
     policyVersion: state.policyVersion,
     ...(state.returns ? { returns: state.returns.slice(firstEnv, end) } : {}),
+    ...(state.envNormalization ? { envNormalization: state.envNormalization.slice(firstEnv, end) } : {}),
   };
 }

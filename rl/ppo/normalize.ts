@@ -10,15 +10,19 @@
  *   vector step. It is the reference the fixtures recorded from SB3 check, and the rule any
  *   single-process user of SB3 knows.
  * - `RolloutNormalizer` (collector side) and `RunningNormalization` (learner side): what PPO uses.
- *   Within an iteration a collector normalises with statistics FROZEN at the learner's values (sent
- *   with the weights) and accumulates the raw moments of what it saw, per env; the learner merges
- *   those per-env moments, in global env order, once per iteration. This is the one rule under which
- *   a run over R runners equals the same run in one process bit for bit, whatever the split: SB3's
- *   per-step shared update would make env i's normalisation at step t depend on the envs stepped
- *   beside it in the same process. Over an iteration the merged statistics are those SB3 would hold
- *   after the same data (the parallel merge is exact up to rounding); what differs is that the
- *   observations of iteration k are normalised with the statistics at the end of iteration k−1
- *   instead of those of the previous step, and the first iteration with the prior (mean 0, var 1).
+ *   A collector accumulates the raw moments of what it saw, per env; the learner merges those
+ *   per-env moments, in global env order, once per iteration (the statistics of evaluation, export
+ *   and checkpoints). What the collector normalises with is `NormalizeUpdate`'s choice:
+ *   - "iteration": the learner's statistics, FROZEN for the rollout (sent with the weights). Over an
+ *     iteration the merged statistics are those SB3 would hold after the same data (the parallel
+ *     merge is exact up to rounding); what differs is that the observations of iteration k are
+ *     normalised with the statistics at the end of iteration k−1 instead of those of the previous
+ *     step, and the first iteration with the prior (mean 0, var 1).
+ *   - "step": each env's own statistics, updated after every step: Gymnasium's wrappers on each env,
+ *     which is what CleanRL's ppo_continuous_action runs, and SB3's VecNormalize at one env.
+ *   Both keep a run over R runners equal to the same run in one process bit for bit, whatever the
+ *   split. SB3's per-step update of statistics SHARED by the envs would not: env i's normalisation at
+ *   step t would depend on the envs stepped beside it in the same process.
  */
 
 /** Running moments of a vector quantity (SB3's RunningMeanStd: mean, var, count), as stored. */
@@ -53,6 +57,18 @@ export interface NormalizationState {
 export const NORMALIZE_STYLES = ["sb3", "gymnasium"] as const;
 export type NormalizeStyle = (typeof NORMALIZE_STYLES)[number];
 
+/**
+ * When the statistics a collector normalises with move:
+ * - "iteration": frozen at the learner's values for a whole rollout, shared by all envs, advanced
+ *   once per iteration from the merged per-env moments (the first rollout sees the prior).
+ * - "step": each env keeps statistics of its own, updated after every step by the style's rules, as
+ *   Gymnasium's wrappers do when CleanRL stacks them on each env (and SB3's VecNormalize on one env).
+ *   Env i's normalisation depends on env i's history alone, so a run split over runners still equals
+ *   the run in one process bit for bit. The learner's merged statistics serve evaluation and export.
+ */
+export const NORMALIZE_UPDATES = ["iteration", "step"] as const;
+export type NormalizeUpdate = (typeof NORMALIZE_UPDATES)[number];
+
 /** SB3's defaults: VecNormalize(epsilon=1e-8, clip_obs=10, clip_reward=10), RunningMeanStd(epsilon=1e-4). */
 export const NORMALIZE_EPSILON = 1e-8;
 export const RMS_PRIOR_COUNT = 1e-4;
@@ -65,6 +81,7 @@ export interface NormalizationSettings {
   clipReward: number;
   gamma: number;
   style: NormalizeStyle;
+  update: NormalizeUpdate;
 }
 
 /** The normalisation settings of a configuration; null when it normalises nothing. */
@@ -74,6 +91,7 @@ export function normalizationSettings(config: {
   clipObs?: number | undefined;
   clipReward?: number | undefined;
   normalizeStyle?: NormalizeStyle | undefined;
+  normalizeUpdate?: NormalizeUpdate | undefined;
   gamma: number;
 }): NormalizationSettings | null {
   const normalizeObs = config.normalizeObs ?? false;
@@ -86,6 +104,7 @@ export function normalizationSettings(config: {
     clipReward: config.clipReward ?? 10,
     gamma: config.gamma,
     style: config.normalizeStyle ?? "sb3",
+    update: config.normalizeUpdate ?? "iteration",
   };
 }
 
@@ -137,6 +156,22 @@ export class RunningMeanStd {
     this.updateFromMoments(batchMean, batchVar, rows);
   }
 
+  /**
+   * `update` of one row (x[offset … offset+dim−1]) without allocating: a batch of one has its row as
+   * mean and variance 0, and `updateFromMoments`' operations on those give the same float64 values
+   * (x·1 = x, x + 0 = x), so this equals `update(row, 1)` bit for bit.
+   */
+  updateOne(x: ArrayLike<number>, offset: number): void {
+    const count = this.count;
+    const totCount = count + 1;
+    for (let k = 0; k < this.dim; k++) {
+      const delta = x[offset + k]! - this.mean[k]!;
+      this.mean[k] = this.mean[k]! + delta / totCount;
+      this.var[k] = (this.var[k]! * count + (delta * delta * count) / totCount) / totCount;
+    }
+    this.count = totCount;
+  }
+
   /** SB3's `update_from_moments`, term for term (the same float64 operations in the same order). */
   updateFromMoments(batchMean: ArrayLike<number>, batchVar: ArrayLike<number>, batchCount: number): void {
     const totCount = this.count + batchCount;
@@ -182,8 +217,8 @@ export function normalizeReward(reward: number, retVar: number, epsilon: number,
  * returned and answer the normalised observations and rewards (and terminal observations), updating
  * the statistics while `training`. Style "sb3" is SB3's VecNormalize (statistics shared by the envs);
  * style "gymnasium" is Gymnasium's NormalizeObservation/NormalizeReward on one env (their statistics
- * are per env: numEnvs must be 1). Proxima's PPO uses the frozen-per-iteration rule of
- * `RolloutNormalizer` instead (see the file's comment); this class is what the recorded fixtures check.
+ * are per env: numEnvs must be 1). Proxima's PPO uses `RolloutNormalizer` (see the file's comment),
+ * whose update "step" is this class on each env alone; this class is what the recorded fixtures check.
  */
 export class VecNormalize {
   readonly obsRms: RunningMeanStd | null;
@@ -342,9 +377,17 @@ export function concatMoments(
   return { obs: cat("obs"), ret: cat("ret") };
 }
 
+/** One env's own statistics under update "step" (a collector's state, carried across iterations). */
+export interface EnvNormalizationState {
+  obs: RunningMomentsState | null;
+  ret: RunningMomentsState | null;
+}
+
 /**
- * The collector side: normalises one env runner's observations and rewards with frozen statistics,
- * keeps each env's discounted return, and accumulates the iteration's raw moments per env.
+ * The collector side: normalises one env runner's observations and rewards, keeps each env's
+ * discounted return, and accumulates the iteration's raw moments per env for the learner. Under
+ * update "iteration" it normalises with the learner's statistics, frozen; under "step" with each
+ * env's own statistics, updated after every step (`NormalizeUpdate`).
  */
 export class RolloutNormalizer {
   /** Discounted return per env, carried across iterations (part of the collector's state). */
@@ -353,6 +396,11 @@ export class RolloutNormalizer {
   pendingReset = false;
   private stats: NormalizationState | null = null;
   private moments: NormalizationMoments;
+  /** Update "step": env i's observation and return statistics; null under "iteration". */
+  private readonly envObs: RunningMeanStd[] | null;
+  private readonly envRet: RunningMeanStd[] | null;
+  /** The last step's final observations of the envs whose episode ended, normalised ([numEnvs, obsDim]). */
+  private readonly finalNorm: Float32Array;
 
   constructor(
     readonly numEnvs: number,
@@ -361,6 +409,16 @@ export class RolloutNormalizer {
   ) {
     this.returns = new Float64Array(numEnvs);
     this.moments = this.fresh();
+    this.finalNorm = new Float32Array(numEnvs * obsDim);
+    const perStep = settings.update === "step";
+    this.envObs =
+      perStep && settings.normalizeObs
+        ? Array.from({ length: numEnvs }, () => new RunningMeanStd(obsDim))
+        : null;
+    this.envRet =
+      perStep && settings.normalizeReward
+        ? Array.from({ length: numEnvs }, () => new RunningMeanStd(1))
+        : null;
   }
 
   private fresh(): NormalizationMoments {
@@ -387,29 +445,91 @@ export class RolloutNormalizer {
     return this.stats;
   }
 
+  /** Update "step": each env's own statistics (env order); undefined under "iteration". */
+  getEnvStates(): EnvNormalizationState[] | undefined {
+    if (this.settings.update !== "step") return undefined;
+    return Array.from({ length: this.numEnvs }, (_, i) => ({
+      obs: this.envObs?.[i]?.getState() ?? null,
+      ret: this.envRet?.[i]?.getState() ?? null,
+    }));
+  }
+
+  /** Continues each env's own statistics; absent (a state written under "iteration"): the prior. */
+  setEnvStates(states: readonly EnvNormalizationState[] | undefined): void {
+    if (this.settings.update !== "step") return;
+    if (states && states.length !== this.numEnvs)
+      throw new RangeError(
+        `the state has normalisation statistics of ${states.length} envs for ${this.numEnvs}`,
+      );
+    const restore = (rms: RunningMeanStd, s: RunningMomentsState | null | undefined): void => {
+      const from = s ?? new RunningMeanStd(rms.dim).getState();
+      if (from.mean.length !== rms.dim)
+        throw new RangeError(`env statistics of ${from.mean.length} values for ${rms.dim}`);
+      rms.mean.set(from.mean);
+      rms.var.set(from.var);
+      rms.count = from.count;
+    };
+    for (let i = 0; i < this.numEnvs; i++) {
+      if (this.envObs) restore(this.envObs[i]!, states?.[i]?.obs);
+      if (this.envRet) restore(this.envRet[i]!, states?.[i]?.ret);
+    }
+  }
+
   /** Starts an iteration's moments; `obs` are the observations the first step acts on. */
   begin(obs: ArrayLike<number>): void {
     if (!this.stats) throw new Error("no normalisation statistics were sent to this collector");
     this.moments = this.fresh();
-    if (this.pendingReset && this.moments.obs)
-      for (let i = 0; i < this.numEnvs; i++)
-        addSample(this.moments.obs, i, this.obsDim, obs, i * this.obsDim);
+    if (this.pendingReset)
+      for (let i = 0; i < this.numEnvs; i++) {
+        if (this.moments.obs) addSample(this.moments.obs, i, this.obsDim, obs, i * this.obsDim);
+        // Gymnasium's NormalizeObservation.reset and SB3's VecNormalize.reset count the reset observation.
+        this.envObs?.[i]?.updateOne(obs, i * this.obsDim);
+      }
     this.pendingReset = false;
   }
 
-  /** Observations as the policy sees them. */
+  /** Observations as the policy sees them (row i is env i's). */
   normalizeObs(obs: ArrayLike<number>, rows: number, out: Float32Array): Float32Array {
     const s = this.frozen;
     if (!s.obs) {
       for (let i = 0; i < rows * this.obsDim; i++) out[i] = obs[i]!;
       return out;
     }
-    return normalizeObsInto(obs, rows, s.obs, s.epsilon, s.clipObs, out);
+    if (!this.envObs) return normalizeObsInto(obs, rows, s.obs, s.epsilon, s.clipObs, out);
+    for (let i = 0; i < rows; i++) this.normalizeRow(obs, i, this.envObs[i]!, out, i * this.obsDim);
+    return out;
+  }
+
+  /** Row i of `x` normalised into out[at …] as `normalizeObsInto` does, without views. */
+  private normalizeRow(
+    x: ArrayLike<number>,
+    i: number,
+    stats: { mean: ArrayLike<number>; var: ArrayLike<number> },
+    out: Float32Array,
+    at: number,
+  ): void {
+    const { epsilon, clipObs } = this.frozen;
+    const d = this.obsDim;
+    for (let k = 0; k < d; k++) {
+      const z = (x[i * d + k]! - stats.mean[k]!) / Math.sqrt(stats.var[k]! + epsilon);
+      out[at + k] = Math.min(Math.max(z, -clipObs), clipObs);
+    }
+  }
+
+  /**
+   * Env i's final observation of an episode that ended at the last step, as the policy would see it
+   * (a view, valid until the next step): normalised when the step saw it, by the frozen statistics or,
+   * under "step", by env i's after counting it (Gymnasium) or after the step's update (SB3's
+   * `terminal_observation`).
+   */
+  finalObservation(i: number): Float32Array {
+    return this.finalNorm.subarray(i * this.obsDim, (i + 1) * this.obsDim);
   }
 
   /**
    * One vector step: writes the rewards the learner trains on into `rewardsOut`, and counts the raw
-   * observations and the returns into the iteration's moments, by the style's rules.
+   * observations and the returns into the iteration's moments, by the style's rules. Under "step"
+   * env i's statistics move in the order of the reference wrappers (`VecNormalize.step`).
    */
   step(
     observations: ArrayLike<number>,
@@ -425,17 +545,31 @@ export class RolloutNormalizer {
     const m = this.moments;
     for (let i = 0; i < this.numEnvs; i++) {
       const done = terminated[i] || truncated[i];
+      const obsRms = this.envObs?.[i];
       if (m.obs) {
         // Gymnasium's per-env wrapper sees the terminal observation before its auto-reset.
-        if (style === "gymnasium" && done) addSample(m.obs, i, d, finalObservations, i * d);
+        if (style === "gymnasium" && done) {
+          addSample(m.obs, i, d, finalObservations, i * d);
+          obsRms?.updateOne(finalObservations, i * d);
+        }
         addSample(m.obs, i, d, observations, i * d);
+        // SB3 counts the step's observation (after auto-reset) first; Gymnasium after the reward.
+        if (style === "sb3") obsRms?.updateOne(observations, i * d);
+      }
+      if (done) {
+        if (s.obs) this.normalizeRow(finalObservations, i, obsRms ?? s.obs, this.finalNorm, i * d);
+        else for (let k = 0; k < d; k++) this.finalNorm[i * d + k] = finalObservations[i * d + k]!;
       }
       const r = rewards[i]!;
       if (style === "sb3") this.returns[i] = this.returns[i]! * gamma + r;
       else this.returns[i] = this.returns[i]! * gamma * (terminated[i] ? 0 : 1) + r;
       if (m.ret) addSample(m.ret, i, 1, this.returns, i);
-      rewardsOut[i] = s.ret ? normalizeReward(r, s.ret.var[0]!, s.epsilon, s.clipReward) : r;
+      const retRms = this.envRet?.[i];
+      retRms?.updateOne(this.returns, i);
+      const retVar = retRms ? retRms.var[0]! : s.ret?.var[0];
+      rewardsOut[i] = retVar === undefined ? r : normalizeReward(r, retVar, s.epsilon, s.clipReward);
       if (style === "sb3" && done) this.returns[i] = 0;
+      if (style === "gymnasium") obsRms?.updateOne(observations, i * d);
     }
   }
 

@@ -22,6 +22,7 @@ import {
   sampleExplorationMatrices,
 } from "./gsde.ts";
 import {
+  type EnvNormalizationState,
   type NormalizationMoments,
   type NormalizationSettings,
   type NormalizationState,
@@ -90,6 +91,8 @@ export interface RolloutCollectorState {
   policyVersion: number;
   /** Each env's discounted return for reward normalisation (env order); absent when it is off. */
   returns?: number[];
+  /** Each env's own normalisation statistics under update "step" (env order); absent otherwise. */
+  envNormalization?: EnvNormalizationState[];
 }
 
 /**
@@ -457,7 +460,9 @@ export class RolloutCollector {
     for (let i = 0; i < N; i++) {
       if (step.truncated[i] && !step.terminated[i]) {
         this.truncIdx.push(base + i);
-        for (let k = 0; k < obsDim; k++) this.truncObs.push(step.finalObservations[i * obsDim + k]);
+        // The bootstrap value sees what the policy would: normalised as the step normalised it.
+        if (this.normalizer) for (const v of this.normalizer.finalObservation(i)) this.truncObs.push(v);
+        else for (let k = 0; k < obsDim; k++) this.truncObs.push(step.finalObservations[i * obsDim + k]);
       }
     }
     for (const e of step.episodes)
@@ -472,21 +477,22 @@ export class RolloutCollector {
     r.truncatedObs = Float32Array.from(this.truncObs);
     const norm = this.normalizer;
     if (norm) {
-      // The bootstrap values see what the policy would: normalised with the same frozen statistics
-      // (SB3 normalises `terminal_observation` in step_wait).
+      // The bootstrap values see what the policy would (truncated observations were normalised as
+      // their step saw them: SB3 normalises `terminal_observation` in step_wait).
       norm.normalizeObs(obs, r.numEnvs, r.nextObs);
-      norm.normalizeObs(r.truncatedObs, this.truncIdx.length, r.truncatedObs);
       r.normalization = norm.end();
     } else r.nextObs.set(obs);
     return r;
   }
 
   getState(): RolloutCollectorState {
+    const envNormalization = this.normalizer?.getEnvStates();
     return {
       rngs: this.rngs.map((r) => r.getState()),
       env: this.env.getState(),
       policyVersion: this.policyVersion,
       ...(this.normalizer ? { returns: Array.from(this.normalizer.returns) } : {}),
+      ...(envNormalization ? { envNormalization } : {}),
     };
   }
 
@@ -523,6 +529,7 @@ export class RolloutCollector {
         );
       this.normalizer.returns.set(state.returns);
     }
+    this.normalizer.setEnvStates(state.envNormalization);
   }
 
   private setStreams(states: readonly RngState[]): void {

@@ -22,6 +22,7 @@ import {
 } from "../../rl/ppo/distributed.ts";
 import { type Hyperparameters, resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import {
+  NORMALIZE_UPDATES,
   type NormalizationSettings,
   type NormalizeStyle,
   RolloutNormalizer,
@@ -134,6 +135,7 @@ function settings(style: NormalizeStyle, gamma: number, c?: SbCase): Normalizati
     clipReward: c?.clipReward ?? 10,
     gamma,
     style,
+    update: "iteration",
   };
 }
 
@@ -241,6 +243,101 @@ test("frozen-per-iteration normalisation merges to SB3's statistics over the sam
   t.true(momentsClose(state.ret!, last.retRms, 1e-9), "return statistics");
 });
 
+test("update step: the collector's normaliser reproduces Gymnasium 1.3's wrappers on one env step by step, across iteration boundaries", (t) => {
+  const g = fixture.gymnasiumWrappers;
+  const s: NormalizationSettings = { ...settings("gymnasium", g.gamma), update: "step" };
+  const learner = new RunningNormalization(g.obsDim, s);
+  const collector = new RolloutNormalizer(1, g.obsDim, s);
+  collector.pendingReset = true;
+  const tol = 1e-4;
+  const norm = new Float32Array(g.obsDim);
+  const reward = new Float32Array(1);
+  const iterationSteps = 32;
+  let obs = g.reset.raw;
+  let ends = 0;
+  for (let start = 0; start < g.steps.length; start += iterationSteps) {
+    // The learner's statistics lag an iteration behind; under "step" the collector does not use them.
+    collector.setStats(learner.getState());
+    collector.begin(obs);
+    if (start === 0) t.true(close(collector.normalizeObs(obs, 1, norm), g.reset.norm, tol) <= tol, "reset");
+    for (const [j, st] of g.steps.slice(start, start + iterationSteps).entries()) {
+      const k = start + j;
+      const ended = Boolean(st.terminated || st.truncated);
+      obs = ended ? st.resetRaw! : st.obs;
+      collector.step(obs, [st.reward], [st.terminated], [st.truncated], st.obs, reward);
+      t.true(Math.abs(reward[0]! - st.normReward) <= 1e-6, `step ${k}: reward`);
+      if (ended) {
+        ends++;
+        t.true(
+          close(collector.finalObservation(0), st.normObs, tol) <= tol,
+          `step ${k}: terminal observation`,
+        );
+        t.true(close(collector.normalizeObs(obs, 1, norm), st.resetNorm!, tol) <= tol, `step ${k}: reset`);
+      } else {
+        t.true(close(collector.normalizeObs(obs, 1, norm), st.normObs, tol) <= tol, `step ${k}: observation`);
+      }
+    }
+    learner.absorb(collector.end());
+  }
+  t.true(ends > 0);
+  // Each env's statistics go into its collector state; the learner's merged ones (for evaluation)
+  // cover the same samples.
+  const own = collector.getEnvStates()![0]!;
+  const last = g.steps.at(-1)!;
+  const expected = last.obsRmsAfterReset ?? last.obsRms;
+  t.true(momentsClose(own.obs!, expected, 1e-5), "env statistics");
+  t.true(momentsClose(own.ret!, last.retRms, 1e-9), "env return statistics");
+  t.true(momentsClose(learner.getState().obs!, expected, 1e-5), "merged statistics");
+});
+
+for (const c of fixture.vecNormalize) {
+  test(`update step (style sb3): each env of ${c.envId} × ${c.numEnvs} normalised as SB3's VecNormalize on that env alone`, (t) => {
+    const N = c.numEnvs;
+    const d = c.obsDim;
+    const s: NormalizationSettings = { ...settings("sb3", c.gamma, c), update: "step" };
+    const collector = new RolloutNormalizer(N, d, s);
+    collector.setStats(new RunningNormalization(d, s, c.epsilon).getState());
+    const references = Array.from(
+      { length: N },
+      () => new VecNormalize(1, d, { ...s, update: "iteration" }, c.epsilon),
+    );
+    const row = (a: ArrayLike<number>, i: number) => Array.from(a).slice(i * d, (i + 1) * d);
+    collector.pendingReset = true;
+    collector.begin(c.reset.raw);
+    const norm = new Float32Array(N * d);
+    const expectedReset = references.flatMap((v, i) => Array.from(v.reset(row(c.reset.raw, i))));
+    t.deepEqual(Array.from(collector.normalizeObs(c.reset.raw, N, norm)), expectedReset);
+    const rewards = new Float32Array(N);
+    let ends = 0;
+    for (const [k, st] of c.steps.filter((x) => x.training).entries()) {
+      const terminated = st.dones.map((done, i) => (done && !st.truncated[i] ? 1 : 0));
+      collector.step(st.obs, st.rewards, terminated, st.truncated, st.terminal, rewards);
+      collector.normalizeObs(st.obs, N, norm);
+      for (let i = 0; i < N; i++) {
+        const out = references[i]!.step(
+          row(st.obs, i),
+          [st.rewards[i]!],
+          [terminated[i]!],
+          [st.truncated[i]!],
+          st.dones[i] ? row(st.terminal, i) : null,
+        );
+        // The same float64 operations on the same inputs: equal, not close.
+        t.is(rewards[i], out.rewards[0], `step ${k}, env ${i}: reward`);
+        t.deepEqual(row(norm, i), Array.from(out.obs), `step ${k}, env ${i}: observation`);
+        if (st.dones[i]) {
+          ends++;
+          t.deepEqual(Array.from(collector.finalObservation(i)), Array.from(out.terminalObs!));
+        }
+      }
+    }
+    t.true(ends > 0);
+    t.deepEqual(
+      collector.getEnvStates(),
+      references.map((v) => ({ obs: v.obsRms!.getState(), ret: v.retRms.getState() })),
+    );
+  });
+}
+
 // --- PPO with normalisation: checkpoints, evaluation, the distributed path ---
 
 const NUM_ENVS = 8;
@@ -297,18 +394,23 @@ async function singleProcess(envId: string, config: Hyperparameters, iterations:
 }
 
 const SPLIT_CASES = [
-  { envId: "CartPole-v1", numSteps: 16, iterations: 4, style: "sb3" },
+  { envId: "CartPole-v1", numSteps: 16, iterations: 4, style: "sb3", update: "iteration" },
   // Pendulum truncates at 200 steps: the truncated final observations are normalised too.
-  { envId: "Pendulum-v1", numSteps: 32, iterations: 7, style: "sb3" },
-  { envId: "CartPole-v1", numSteps: 16, iterations: 4, style: "gymnasium" },
+  { envId: "Pendulum-v1", numSteps: 32, iterations: 7, style: "sb3", update: "iteration" },
+  { envId: "CartPole-v1", numSteps: 16, iterations: 4, style: "gymnasium", update: "iteration" },
+  // Per-step statistics are each env's own: the split cannot change them either.
+  { envId: "CartPole-v1", numSteps: 16, iterations: 4, style: "gymnasium", update: "step" },
+  { envId: "Pendulum-v1", numSteps: 32, iterations: 7, style: "gymnasium", update: "step" },
+  { envId: "Pendulum-v1", numSteps: 32, iterations: 7, style: "sb3", update: "step" },
 ] as const;
 
-for (const { envId, numSteps, iterations, style } of SPLIT_CASES) {
-  test(`${envId} (${style}): 2 collectors of 4 envs merged give PPOTrainer's 8-env rollouts, statistics and checkpoint, bit for bit`, async (t) => {
+for (const { envId, numSteps, iterations, style, update } of SPLIT_CASES) {
+  test(`${envId} (${style}, update ${update}): 2 collectors of 4 envs merged give PPOTrainer's 8-env rollouts, statistics and checkpoint, bit for bit`, async (t) => {
     const config = configFor(envId, {
       numSteps,
       totalTimesteps: NUM_ENVS * numSteps * iterations,
       normalizeStyle: style,
+      normalizeUpdate: update,
     });
     const expected = await singleProcess(envId, config, iterations);
     const learner = await PPOLearner.create({ envId, config, spaces: builtinSpaces(envId) });
@@ -330,6 +432,7 @@ for (const { envId, numSteps, iterations, style } of SPLIT_CASES) {
     t.truthy(state.normalization?.obs && state.normalization.ret);
     t.true(state.normalization!.obs!.count > NUM_ENVS * numSteps * iterations);
     t.is(state.rng.collector.returns?.length, NUM_ENVS);
+    t.is(state.rng.collector.envNormalization?.length, update === "step" ? NUM_ENVS : undefined);
   });
 }
 
@@ -365,31 +468,37 @@ test("env runners and the run's learner (actors) equal PPOTrainer with normalisa
   );
 });
 
-test("normalisation statistics survive save → load (both checkpoint forms) and resume continues the run exactly", async (t) => {
-  const envId = "Pendulum-v1";
-  const iterations = 6;
-  const config = configFor(envId, { numSteps: 32, totalTimesteps: NUM_ENVS * 32 * iterations });
-  const expected = await singleProcess(envId, config, iterations);
-  const trainer = await PPOTrainer.create({ envId, config });
-  for (let i = 0; i < 3; i++) await trainer.iterate();
-  const state = trainer.getState();
-  const fromBlob = decodeCheckpoint(encodeCheckpoint(state));
-  t.deepEqual(fromBlob.normalization, state.normalization);
-  t.deepEqual(fromBlob.rng.collector.returns, state.rng.collector.returns);
-  const dir = await mkdtemp(join(tmpdir(), "proxima-norm-"));
-  try {
-    await saveCheckpoint(dir, state);
-    const fromDir = await loadCheckpoint(dir);
-    t.deepEqual(fromDir.normalization, state.normalization);
-    const resumed = await PPOTrainer.fromState(fromDir);
-    t.deepEqual(resumed.learner.normalizationState(), state.normalization ?? null);
-    for (let i = 3; i < iterations; i++)
-      t.deepEqual(deterministic(await resumed.iterate()), expected.steps[i]!.metrics, `iteration ${i + 1}`);
-    t.deepEqual(comparable(resumed.getState()), comparable(expected.state));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+for (const update of NORMALIZE_UPDATES)
+  test(`normalisation statistics survive save → load (both checkpoint forms) and resume continues the run exactly (update ${update})`, async (t) => {
+    const envId = "Pendulum-v1";
+    const iterations = 6;
+    const config = configFor(envId, {
+      numSteps: 32,
+      totalTimesteps: NUM_ENVS * 32 * iterations,
+      normalizeUpdate: update,
+    });
+    const expected = await singleProcess(envId, config, iterations);
+    const trainer = await PPOTrainer.create({ envId, config });
+    for (let i = 0; i < 3; i++) await trainer.iterate();
+    const state = trainer.getState();
+    const fromBlob = decodeCheckpoint(encodeCheckpoint(state));
+    t.deepEqual(fromBlob.normalization, state.normalization);
+    t.deepEqual(fromBlob.rng.collector.returns, state.rng.collector.returns);
+    t.deepEqual(fromBlob.rng.collector.envNormalization, state.rng.collector.envNormalization);
+    const dir = await mkdtemp(join(tmpdir(), "proxima-norm-"));
+    try {
+      await saveCheckpoint(dir, state);
+      const fromDir = await loadCheckpoint(dir);
+      t.deepEqual(fromDir.normalization, state.normalization);
+      const resumed = await PPOTrainer.fromState(fromDir);
+      t.deepEqual(resumed.learner.normalizationState(), state.normalization ?? null);
+      for (let i = 3; i < iterations; i++)
+        t.deepEqual(deterministic(await resumed.iterate()), expected.steps[i]!.metrics, `iteration ${i + 1}`);
+      t.deepEqual(comparable(resumed.getState()), comparable(expected.state));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
 test("evaluation normalises observations with frozen statistics and reports raw returns", async (t) => {
   const envId = "CartPole-v1";
@@ -469,57 +578,69 @@ test("a checkpoint from before normalisation (no statistics, no new config field
   t.deepEqual(deterministic(await resumed.iterate()), deterministic(await trainer.iterate()));
 });
 
-test("a whole-run state cut for runners keeps each env's discounted return in global env order", async (t) => {
+test("a whole-run state cut for runners keeps each env's discounted return and own statistics in global env order", async (t) => {
   const envId = "CartPole-v1";
-  const config = configFor(envId, { numSteps: 16, totalTimesteps: NUM_ENVS * 16 * 2 });
+  const config = configFor(envId, {
+    numSteps: 16,
+    totalTimesteps: NUM_ENVS * 16 * 2,
+    normalizeUpdate: "step",
+  });
   const trainer = await PPOTrainer.create({ envId, config });
   await trainer.iterate();
   const whole = trainer.getState().rng.collector;
   t.is(whole.returns!.length, NUM_ENVS);
+  t.is(whole.envNormalization!.length, NUM_ENVS);
   const parts = [0, 1, 2, 3].map((r) => runnerCollectorState(whole, r * 2, 2));
-  t.deepEqual(
-    parts.map((p) => p.returns),
-    [0, 1, 2, 3].map((r) => whole.returns!.slice(r * 2, r * 2 + 2)),
-  );
-  t.deepEqual(mergeCollectorStates(parts).returns, whole.returns);
+  for (const key of ["returns", "envNormalization"] as const) {
+    t.deepEqual(
+      parts.map((p) => p[key]),
+      [0, 1, 2, 3].map((r) => whole[key]!.slice(r * 2, r * 2 + 2)),
+    );
+    t.deepEqual(mergeCollectorStates(parts)[key], whole[key]);
+  }
 });
 
-test("a takeover continues the normalised run: the run's learner from the checkpoint blob, runners of another split from its cut states", async (t) => {
-  const envId = "CartPole-v1";
-  const iterations = 4;
-  const config = configFor(envId, { numSteps: 16, totalTimesteps: NUM_ENVS * 16 * iterations });
-  const expected = await singleProcess(envId, config, iterations);
-  // The first activation: 2 runners × 4 envs, checkpointed after 2 iterations.
-  const first = await RunLearner.create(envId, config);
-  const firstRunners = await Promise.all(
-    [0, 1].map((index) => EnvRunner.create({ envId, config, numEnvs: 4, index })),
-  );
-  let states: RolloutCollectorState[] = [];
-  for (let i = 0; i < 2; i++) {
-    const samples = await Promise.all(firstRunners.map((r) => r.sample(first.weights())));
-    first.learn(
-      samples.map((s) => s.rollout),
-      performance.now(),
+for (const update of NORMALIZE_UPDATES)
+  test(`a takeover continues the normalised run: the run's learner from the checkpoint blob, runners of another split from its cut states (update ${update})`, async (t) => {
+    const envId = "CartPole-v1";
+    const iterations = 4;
+    const config = configFor(envId, {
+      numSteps: 16,
+      totalTimesteps: NUM_ENVS * 16 * iterations,
+      normalizeUpdate: update,
+    });
+    const expected = await singleProcess(envId, config, iterations);
+    // The first activation: 2 runners × 4 envs, checkpointed after 2 iterations.
+    const first = await RunLearner.create(envId, config);
+    const firstRunners = await Promise.all(
+      [0, 1].map((index) => EnvRunner.create({ envId, config, numEnvs: 4, index })),
     );
-    states = samples.map((s) => s.state);
-  }
-  const blob = first.checkpoint(states);
-  // The next activation (another node): 4 runners × 2 envs restored from the blob.
-  const next = await RunLearner.create(envId, config, blob);
-  t.deepEqual(next.normalizationState(), first.normalizationState());
-  const runners = await Promise.all(
-    [0, 1, 2, 3].map((index) =>
-      EnvRunner.create({ envId, config, numEnvs: 2, index }, next.runnerState(index * 2, 2)),
-    ),
-  );
-  for (let i = 2; i < iterations; i++) {
-    const samples = await Promise.all(runners.map((r) => r.sample(next.weights())));
-    const m = next.learn(
-      samples.map((s) => s.rollout),
-      performance.now(),
+    let states: RolloutCollectorState[] = [];
+    for (let i = 0; i < 2; i++) {
+      const samples = await Promise.all(firstRunners.map((r) => r.sample(first.weights())));
+      first.learn(
+        samples.map((s) => s.rollout),
+        performance.now(),
+      );
+      states = samples.map((s) => s.state);
+    }
+    const blob = first.checkpoint(states);
+    // The next activation (another node): 4 runners × 2 envs restored from the blob.
+    const next = await RunLearner.create(envId, config, blob);
+    t.deepEqual(next.normalizationState(), first.normalizationState());
+    const runners = await Promise.all(
+      [0, 1, 2, 3].map((index) =>
+        EnvRunner.create({ envId, config, numEnvs: 2, index }, next.runnerState(index * 2, 2)),
+      ),
     );
-    t.deepEqual(deterministic(m), expected.steps[i]!.metrics, `iteration ${i + 1}`);
-    states = samples.map((s) => s.state);
-  }
-  t.deepEqual(comparable(decodeCheckpoint(next.checkpoint(states))), comparable(expected.state));
-});
+    for (let i = 2; i < iterations; i++) {
+      const samples = await Promise.all(runners.map((r) => r.sample(next.weights())));
+      const m = next.learn(
+        samples.map((s) => s.rollout),
+        performance.now(),
+      );
+      t.deepEqual(deterministic(m), expected.steps[i]!.metrics, `iteration ${i + 1}`);
+      states = samples.map((s) => s.state);
+    }
+    t.deepEqual(comparable(decodeCheckpoint(next.checkpoint(states))), comparable(expected.state));
+  });

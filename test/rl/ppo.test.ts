@@ -287,11 +287,14 @@ test("zoo presets are rl-zoo's ppo.yml entries: VecNormalize, gSDE and policy_kw
   });
   t.is(pendulum.totalTimesteps, 25 * 4096);
   t.is(resolveHyperparameters("CartPole-v1", "zoo").normalizeObs, false);
-  // CleanRL's continuous script normalises through Gymnasium's wrappers; ppo.py does not.
+  // CleanRL's continuous script normalises through Gymnasium's wrappers (on each env, after every
+  // step); ppo.py does not. SB3's VecNormalize under zoo keeps the per-iteration default.
   t.like(resolveHyperparameters("Pendulum-v1", "cleanrl"), {
     normalizeObs: true,
     normalizeReward: true,
     normalizeStyle: "gymnasium",
+    normalizeUpdate: "step",
   });
+  t.is(resolveHyperparameters("Acrobot-v1", "zoo").normalizeUpdate, "iteration");
   t.like(resolveHyperparameters("CartPole-v1", "cleanrl"), { normalizeObs: false, normalizeReward: false });
 });
