@@ -213,7 +213,7 @@ export class LearnerLoad {
     method: string,
     path: string,
     opts: { token?: string; body?: unknown } = {},
-  ): Promise<{ status: number; body: T } | undefined> {
+  ): Promise<{ status: number; body: T; retryAfterS?: number } | undefined> {
     const wait = this.pacer.take();
     if (wait > 0) {
       this.stats.throttled.requests++;
@@ -235,7 +235,8 @@ export class LearnerLoad {
       this.count(kind, String(res.status), ms, res.status >= 500 ? text : undefined);
       const body =
         text.length > 0 && (res.headers.get("content-type") ?? "").includes("json") ? JSON.parse(text) : text;
-      return { status: res.status, body: body as T };
+      const retryAfter = Number(res.headers.get("retry-after"));
+      return { status: res.status, body: body as T, ...(retryAfter > 0 ? { retryAfterS: retryAfter } : {}) };
     } catch (err) {
       this.count(kind, "neterr", undefined, (err as Error).message);
       return undefined;
@@ -245,8 +246,8 @@ export class LearnerLoad {
   private async learner(account: Account, index: number): Promise<void> {
     if (this.stopped) return;
     this.stats.learnersStarted++;
-    const login = await this.request<TokenPair>("auth.login", "POST", "/auth/login", { body: account });
-    if (login?.status !== 200) return;
+    const login = await this.logIn(account);
+    if (!login) return;
     this.stats.learnersLoggedIn++;
     const me: LearnerState = {
       account,
@@ -265,6 +266,21 @@ export class LearnerLoad {
     }
     await refresher;
     me.socket?.close(1000);
+  }
+
+  /**
+   * Logs in, again after a refusal that says "later" (429, 5xx, no answer) as a person would, after
+   * Retry-After or a doubling back-off up to 30 s; gives up on a wrong password or a disabled account.
+   */
+  private async logIn(account: Account): Promise<{ status: number; body: TokenPair } | undefined> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      const res = await this.request<TokenPair>("auth.login", "POST", "/auth/login", { body: account });
+      if (res?.status === 200) return res;
+      if (res?.status === 401 || res?.status === 403) return undefined;
+      const backoff = Math.min(30_000, 1000 * 2 ** attempt) * (0.5 + Math.random());
+      await this.sleep(res?.retryAfterS ? res.retryAfterS * 1000 : backoff);
+    }
+    return undefined;
   }
 
   private async act(me: LearnerState, seed: number): Promise<void> {
@@ -321,10 +337,7 @@ export class LearnerLoad {
         body: { refreshToken: me.tokens.refreshToken },
       });
       // A refresh token that is spent or unknown: log in again, as the dashboard sends its user to.
-      const pair =
-        res?.status === 200
-          ? res
-          : await this.request<TokenPair>("auth.login", "POST", "/auth/login", { body: me.account });
+      const pair = res?.status === 200 ? res : await this.logIn(me.account);
       if (pair?.status !== 200) return;
       me.tokens = pair.body;
       me.gotAt = Date.now();

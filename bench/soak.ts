@@ -40,7 +40,7 @@ const { values: args } = parseArgs({
     learners: { type: "string", default: "1000" },
     minutes: { type: "string", default: "30" },
     "warmup-minutes": { type: "string" },
-    "ramp-seconds": { type: "string", default: "60" },
+    "ramp-seconds": { type: "string", default: "120" },
     "think-seconds": { type: "string", default: "15" },
     "max-rps": { type: "string", default: "300" },
     "max-runs": { type: "string" },
@@ -75,9 +75,13 @@ function num(name: keyof typeof args, min: number): number {
 
 const LEARNERS = Math.floor(num("learners", 1));
 const MINUTES = num("minutes", 0.1);
-// Warm-up: the ramp, the first logins and the JIT; a third of a short soak, 5 minutes of a long one.
-const WARMUP_MIN = args["warmup-minutes"] === undefined ? Math.min(5, MINUTES / 3) : num("warmup-minutes", 0);
+// Warm-up: the ramp, the first logins and the JIT; a third of a short soak, 5 minutes of a long one,
+// and at least the ramp and half a minute.
 const RAMP_MS = num("ramp-seconds", 0) * 1000;
+const WARMUP_MIN =
+  args["warmup-minutes"] === undefined
+    ? Math.max(Math.min(5, MINUTES / 3), RAMP_MS / 60_000 + 0.5)
+    : num("warmup-minutes", 0);
 const THINK_MS = num("think-seconds", 0.1) * 1000;
 const MAX_RPS = num("max-rps", 1);
 const RUNS_PER_MIN = num("runs-per-min", 0);
@@ -267,6 +271,10 @@ async function main(): Promise<void> {
       ACCESS_TOKEN_TTL_S: String(TOKEN_TTL_S),
       PROXIMA_ADMIN_EMAIL: ADMIN.email,
       PROXIMA_ADMIN_PASSWORD: ADMIN.password,
+      // Every learner logs in from 127.0.0.1 for the first time, and a login attempt holds a point of
+      // its address's failure budget until it succeeds (services/users/login-limiter.ts): more than
+      // 100 first logins in flight from one address are refused as a password spray. Here they are not one.
+      LOGIN_MAX_FAILURES_PER_IP: process.env["LOGIN_MAX_FAILURES_PER_IP"] ?? "1000000",
     },
   });
   let cleaned: Promise<void> | undefined;
