@@ -212,7 +212,7 @@ export class LearnerLoad {
     kind: string,
     method: string,
     path: string,
-    opts: { token?: string; body?: unknown } = {},
+    opts: { token?: string; body?: unknown; address?: string } = {},
   ): Promise<{ status: number; body: T; retryAfterS?: number } | undefined> {
     const wait = this.pacer.take();
     if (wait > 0) {
@@ -222,6 +222,7 @@ export class LearnerLoad {
     }
     const headers: Record<string, string> = {};
     if (opts.token) headers["authorization"] = `Bearer ${opts.token}`;
+    if (opts.address) headers["x-forwarded-for"] = opts.address;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
     const t0 = performance.now();
     try {
@@ -246,11 +247,15 @@ export class LearnerLoad {
   private async learner(account: Account, index: number): Promise<void> {
     if (this.stopped) return;
     this.stats.learnersStarted++;
-    const login = await this.logIn(account);
+    // Its own address (in 10/8), sent as X-Forwarded-For to an API that trusts it: the per-address
+    // limits then see a thousand learners, as in a real class, not one loopback client.
+    const address = `10.${(index >> 16) & 255}.${(index >> 8) & 255}.${index & 255}`;
+    const login = await this.tokens({ account, address }, "auth.login", account);
     if (!login) return;
     this.stats.learnersLoggedIn++;
     const me: LearnerState = {
       account,
+      address,
       tokens: login.body,
       gotAt: Date.now(),
       runs: new Map(),
@@ -269,12 +274,18 @@ export class LearnerLoad {
   }
 
   /**
-   * Logs in, again after a refusal that says "later" (429, 5xx, no answer) as a person would, after
-   * Retry-After or a doubling back-off up to 30 s; gives up on a wrong password or a disabled account.
+   * A token request (login or refresh), again after a refusal that says "later" (429, 5xx, no
+   * answer) as the dashboard would, after Retry-After or a doubling back-off up to 30 s; undefined on
+   * a refusal that says "no" (a wrong password, a spent refresh token: 401, 403).
    */
-  private async logIn(account: Account): Promise<{ status: number; body: TokenPair } | undefined> {
+  private async tokens(
+    me: { account: Account; address: string },
+    kind: "auth.login" | "auth.refresh",
+    body: unknown,
+  ): Promise<{ status: number; body: TokenPair } | undefined> {
+    const path = kind === "auth.login" ? "/auth/login" : "/auth/refresh";
     for (let attempt = 0; !this.stopped; attempt++) {
-      const res = await this.request<TokenPair>("auth.login", "POST", "/auth/login", { body: account });
+      const res = await this.request<TokenPair>(kind, "POST", path, { body, address: me.address });
       if (res?.status === 200) return res;
       if (res?.status === 401 || res?.status === 403) return undefined;
       const backoff = Math.min(30_000, 1000 * 2 ** attempt) * (0.5 + Math.random());
@@ -290,6 +301,7 @@ export class LearnerLoad {
     if (r < 0.05 && active < this.opts.runQuota && this.runs.tryTake()) {
       const res = await this.request<PublicRun>("runs.create", "POST", "/runs", {
         token,
+        address: me.address,
         body: tinyRun(seed, Math.random() < 0.2 ? 2 : 1),
       });
       if (res?.status === 201) {
@@ -305,7 +317,7 @@ export class LearnerLoad {
         "submissions.create",
         "POST",
         `/exercises/${EXERCISE_ID}/submissions`,
-        { token, body: { code: Math.random() < 0.5 ? RIGHT : WRONG } },
+        { token, address: me.address, body: { code: Math.random() < 0.5 ? RIGHT : WRONG } },
       );
       if (res?.status === 202) this.stats.submissions++;
       return;
@@ -314,15 +326,24 @@ export class LearnerLoad {
     const pick = ids[Math.floor(Math.random() * ids.length)];
     if (r < 0.45 || pick === undefined) {
       // The runs page: the learner's list, which also tells it how its runs stand.
-      const res = await this.request<{ items: PublicRun[] }>("runs.list", "GET", "/runs?limit=20", { token });
+      const res = await this.request<{ items: PublicRun[] }>("runs.list", "GET", "/runs?limit=20", {
+        token,
+        address: me.address,
+      });
       if (res?.status === 200) for (const run of res.body.items) me.runs.set(run.id, { status: run.status });
     } else if (r < 0.7) {
-      const res = await this.request<PublicRun>("runs.get", "GET", `/runs/${pick}`, { token });
+      const res = await this.request<PublicRun>("runs.get", "GET", `/runs/${pick}`, {
+        token,
+        address: me.address,
+      });
       if (res?.status === 200) me.runs.set(pick, { status: res.body.status });
     } else if (r < 0.95) {
-      await this.request("runs.metrics", "GET", `/runs/${pick}/metrics?maxPoints=200`, { token });
+      await this.request("runs.metrics", "GET", `/runs/${pick}/metrics?maxPoints=200`, {
+        token,
+        address: me.address,
+      });
     } else {
-      await this.request("exercises.list", "GET", "/exercises", { token });
+      await this.request("exercises.list", "GET", "/exercises", { token, address: me.address });
     }
   }
 
@@ -333,12 +354,11 @@ export class LearnerLoad {
       const due = me.gotAt + me.tokens.expiresIn * 1000 * at * (0.9 + 0.1 * Math.random());
       await this.sleep(Math.max(0, due - Date.now()));
       if (this.stopped) return;
-      const res = await this.request<TokenPair>("auth.refresh", "POST", "/auth/refresh", {
-        body: { refreshToken: me.tokens.refreshToken },
-      });
       // A refresh token that is spent or unknown: log in again, as the dashboard sends its user to.
-      const pair = res?.status === 200 ? res : await this.logIn(me.account);
-      if (pair?.status !== 200) return;
+      const pair =
+        (await this.tokens(me, "auth.refresh", { refreshToken: me.tokens.refreshToken })) ??
+        (await this.tokens(me, "auth.login", me.account));
+      if (!pair) return;
       me.tokens = pair.body;
       me.gotAt = Date.now();
       const old = me.socket;
@@ -355,11 +375,12 @@ export class LearnerLoad {
   private async openSocket(me: LearnerState): Promise<void> {
     const ticket = await this.request<{ ticket: string }>("ws.ticket", "POST", "/ws/tickets", {
       token: me.tokens.accessToken,
+      address: me.address,
     });
     if (ticket?.status !== 201) return;
     const t0 = performance.now();
     const url = `${this.opts.apiUrl.replace(/^http/, "ws")}/api/v1/ws?ticket=${encodeURIComponent(ticket.body.ticket)}`;
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { headers: { "x-forwarded-for": me.address } });
     this.sockets.add(ws);
     let opened = false;
     let closedByUs = false;
@@ -412,6 +433,7 @@ export class LearnerLoad {
 
 interface LearnerState {
   account: Account;
+  address: string;
   tokens: TokenPair;
   gotAt: number;
   runs: Map<string, { status: string }>;

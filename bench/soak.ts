@@ -263,6 +263,9 @@ async function main(): Promise<void> {
     json: false,
     color: false,
     write: (line) => log.write(line),
+    // Each learner sends its own address (bench/soak-learners.ts): the per-address limits (anonymous
+    // requests per minute, failed logins) count a class of learners, not one loopback client.
+    apiEnv: { TRUST_PROXY: "true" },
     natsUrl: NATS_URL,
     databaseUrl: db.url,
     env: {
@@ -271,10 +274,6 @@ async function main(): Promise<void> {
       ACCESS_TOKEN_TTL_S: String(TOKEN_TTL_S),
       PROXIMA_ADMIN_EMAIL: ADMIN.email,
       PROXIMA_ADMIN_PASSWORD: ADMIN.password,
-      // Every learner logs in from 127.0.0.1 for the first time, and a login attempt holds a point of
-      // its address's failure budget until it succeeds (services/users/login-limiter.ts): more than
-      // 100 first logins in flight from one address are refused as a password spray. Here they are not one.
-      LOGIN_MAX_FAILURES_PER_IP: process.env["LOGIN_MAX_FAILURES_PER_IP"] ?? "1000000",
     },
   });
   let cleaned: Promise<void> | undefined;

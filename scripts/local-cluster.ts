@@ -46,6 +46,8 @@ export interface LocalClusterOptions {
   databaseUrl?: string;
   /** Environment of every Proxima process, over this process's own and under the role's. */
   env?: Record<string, string>;
+  /** Environment of the API process only, over everything else (bench:soak trusts X-Forwarded-For). */
+  apiEnv?: Record<string, string>;
   /** Called once when every process has exited without being asked to. */
   onAllExited?: () => void;
 }
@@ -337,6 +339,7 @@ export class LocalCluster {
       PORT: String(apiPort),
       JWT_SECRET: jwtSecret,
       TRUST_PROXY: "false",
+      ...this.opts.apiEnv,
     });
     // The chart's controller services, as far as this checkout has them.
     const { KNOWN_SERVICES } = await import("../platform.ts");
