@@ -446,7 +446,8 @@ interface LearnerState {
  */
 export async function createAccounts(
   apiUrl: string,
-  adminToken: string,
+  /** An admin's access token, fresh (creating a thousand accounts can outlive one token). */
+  adminToken: () => Promise<string>,
   count: number,
   concurrency: number,
   prefix: string,
@@ -461,7 +462,7 @@ export async function createAccounts(
       const a = accounts[next++]!;
       const res = await fetch(`${apiUrl}/api/v1/users`, {
         method: "POST",
-        headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${await adminToken()}`, "content-type": "application/json" },
         body: JSON.stringify({ ...a, name: a.email.split("@")[0], role: "learner" }),
       });
       if (res.status !== 201)

@@ -28,6 +28,8 @@ export interface KindSummary {
   max: number;
   /** 4xx answers by status. */
   clientErrors: Record<string, number>;
+  /** 5xx answers by status, and "neterr" / "ws-<close code>" for the others. */
+  serverErrors: Record<string, number>;
 }
 
 export function summarizeKinds(stats: LoadStats): KindSummary[] {
@@ -36,13 +38,19 @@ export function summarizeKinds(stats: LoadStats): KindSummary[] {
       const sorted = [...k.latencies].sort((a, b) => a - b);
       const byClass = { "2xx": 0, "4xx": 0, "5xx": 0, other: 0 };
       const clientErrors: Record<string, number> = {};
+      const serverErrors: Record<string, number> = {};
       for (const [status, n] of Object.entries(k.statuses)) {
         if (/^[123]\d\d$/.test(status)) byClass["2xx"] += n;
         else if (/^4\d\d$/.test(status)) {
           byClass["4xx"] += n;
           clientErrors[status] = n;
-        } else if (/^5\d\d$/.test(status)) byClass["5xx"] += n;
-        else byClass.other += n;
+        } else if (/^5\d\d$/.test(status)) {
+          byClass["5xx"] += n;
+          serverErrors[status] = n;
+        } else {
+          byClass.other += n;
+          serverErrors[status] = n;
+        }
       }
       const requests = Object.values(k.statuses).reduce((a, b) => a + b, 0);
       return {
@@ -53,6 +61,7 @@ export function summarizeKinds(stats: LoadStats): KindSummary[] {
         p99: percentile(sorted, 0.99),
         max: sorted.at(-1) ?? Number.NaN,
         clientErrors,
+        serverErrors,
       };
     })
     .sort((a, b) => a.kind.localeCompare(b.kind));

@@ -299,9 +299,16 @@ async function main(): Promise<void> {
     const ready = await cluster.start();
     if (!ready?.ok) throw new Error(`the cluster did not come up: ${ready?.missing.join("; ")}`);
     const apiUrl = cluster.apiUrl;
-    const admin = await login(apiUrl, ADMIN);
+    // The admin's token, renewed at half its lifetime (ACCESS_TOKEN_TTL_S is short here).
+    let admin = { token: "", at: 0 };
+    const adminToken = async () => {
+      if (Date.now() - admin.at > (TOKEN_TTL_S * 1000) / 2) {
+        admin = { token: (await login(apiUrl, ADMIN)).accessToken, at: Date.now() };
+      }
+      return admin.token;
+    };
     const tAccounts = Date.now();
-    const accounts = await createAccounts(apiUrl, admin.accessToken, LEARNERS, 4, `l${process.pid}`);
+    const accounts = await createAccounts(apiUrl, adminToken, LEARNERS, 4, `l${process.pid}`);
     say(`${LEARNERS} accounts created by the admin in ${((Date.now() - tAccounts) / 1000).toFixed(1)} s`);
 
     const t0 = Date.now();
@@ -338,10 +345,7 @@ async function main(): Promise<void> {
     sampler.stop();
 
     const mine = new Set(stats.runIds);
-    // The admin's token of the start has expired by now (ACCESS_TOKEN_TTL_S is short).
-    const runs = (await listAllRuns(apiUrl, (await login(apiUrl, ADMIN)).accessToken)).filter((r) =>
-      mine.has(r.id),
-    );
+    const runs = (await listAllRuns(apiUrl, await adminToken())).filter((r) => mine.has(r.id));
     const kinds = summarizeKinds(stats);
     const queue = queueSummary(runs, endedAt);
     const warmupS = WARMUP_MIN * 60;
@@ -412,6 +416,12 @@ async function main(): Promise<void> {
   }
 }
 
+/** " (429: 3, 401: 2)" of the statuses that match, "" when none does. */
+function statuses(counts: Record<string, number>, which: RegExp): string {
+  const shown = Object.entries(counts).filter(([s]) => which.test(s));
+  return shown.length ? ` (${shown.map(([s, n]) => `${s}: ${n}`).join(", ")})` : "";
+}
+
 function render(
   result: {
     measuredAt: string;
@@ -448,13 +458,7 @@ function render(
     "|---|---|---|---|---|---|---|---|---|",
     ...kinds.map(
       (k) =>
-        `| ${k.kind}${READ_KINDS.has(k.kind) ? " (read)" : ""} | ${k.requests} | ${k["2xx"]} | ${k["4xx"]}${
-          Object.keys(k.clientErrors).length
-            ? ` (${Object.entries(k.clientErrors)
-                .map(([s, n]) => `${s}: ${n}`)
-                .join(", ")})`
-            : ""
-        } | ${k["5xx"]} | ${k.other} | ${fmt(k.p50)} | ${fmt(k.p99)} | ${fmt(k.max)} |`,
+        `| ${k.kind}${READ_KINDS.has(k.kind) ? " (read)" : ""} | ${k.requests} | ${k["2xx"]} | ${k["4xx"]}${statuses(k.clientErrors, /./)} | ${k["5xx"]}${statuses(k.serverErrors, /^5/)} | ${k.other}${statuses(k.serverErrors, /^[^5]/)} | ${fmt(k.p50)} | ${fmt(k.p99)} | ${fmt(k.max)} |`,
     ),
     "",
     `Runs: ${result.queue.runs}, started ${result.queue.started}, still queued at the end ${result.queue.neverStarted}; ` +

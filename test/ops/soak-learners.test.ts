@@ -17,7 +17,7 @@ const platform = useTestPlatform(test, {
 test("a few soak learners log in, refresh, keep a socket, read, submit and launch runs, with no 5xx", async (t) => {
   const api = platform();
   const admin = await api.loginAdmin();
-  const accounts = await createAccounts(api.url, admin.accessToken, 3, 2, "soak-test");
+  const accounts = await createAccounts(api.url, async () => admin.accessToken, 3, 2, "soak-test");
   const load = new LearnerLoad({
     apiUrl: api.url,
     accounts,
