@@ -215,7 +215,8 @@ export function trend(
   const points = samples
     .filter((s) => s.t >= warmupS && s[key] !== null)
     .map((s) => [s.t / 60, s[key]!] as [number, number]);
-  const fit = slope(points);
+  // Fewer than 6 samples (a minute at the default interval) fit noise, not a trend.
+  const fit = points.length < 6 ? null : slope(points);
   if (!fit) return null;
   const growth = (fit.slope * 30) / fit.mean;
   const t = fit.se === 0 ? (fit.slope === 0 ? 0 : Number.POSITIVE_INFINITY) : fit.slope / fit.se;
