@@ -2,6 +2,7 @@ import os from "node:os";
 import { type BrokerOptions, Errors, type MetricRegistry } from "moleculer";
 import type { Config } from "./config.ts";
 import { InProcessPrometheusReporter } from "./lib/broker-metrics.ts";
+import { ProximaRegenerator } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
 
 /**
@@ -83,6 +84,8 @@ export function createBrokerOptions(config: Config, services: string[], logger: 
     },
     // Actions parse their params with their contracts' zod schemas (services/action.ts): one validator.
     validator: false,
+    // Typed errors (lib/errors.ts) cross NATS as their own classes, so the API maps them to their status.
+    errorRegenerator: new ProximaRegenerator(),
     // Graceful shutdown: stop() waits for in-flight requests before services stop.
     tracking: { enabled: true, shutdownTimeout: 10_000 },
     heartbeatInterval: config.HEARTBEAT_INTERVAL_S,

@@ -79,3 +79,36 @@ export class EnvFailedError extends ProximaError {
     super(message, 422, "ENV_FAILED", data);
   }
 }
+
+/** Every typed error by its name (ProximaError sets `name` to the class's), for ProximaRegenerator. */
+const TYPED_ERRORS: Record<string, new (...args: never[]) => ProximaError> = {
+  ProximaError,
+  BadRequestError,
+  UnauthorizedError,
+  ForbiddenError,
+  NotFoundError,
+  ConflictError,
+  ValidationFailedError,
+  RateLimitedError,
+  PayloadTooLargeError,
+  EnvFailedError,
+};
+
+/**
+ * Moleculer rebuilds only its own error classes from a transporter's packet (errors.js,
+ * `recreateError`); any other name comes back a plain `Error` with the fields copied. A NotFoundError
+ * thrown by the runs service on a controller then reached the API of `npm run cluster` as a plain
+ * Error, which the problem middleware maps to 500: a missing run, a wrong password, a spent login
+ * budget all answered 500 (bench:soak found it). This restores each typed error as its own class
+ * (`instanceof` holds, across NATS as in one process), with its message, code, type and data.
+ */
+export class ProximaRegenerator extends Errors.Regenerator {
+  override restoreCustomError(plain: Errors.PlainMoleculerError): Error {
+    const Class = TYPED_ERRORS[plain.name];
+    // Undefined tells Moleculer to rebuild the error its own way (its .d.ts says Error).
+    if (!Class) return undefined as unknown as Error;
+    // ProximaError's constructor with the subclass as new.target: the subclasses' constructors take
+    // other arguments, the fields are the same.
+    return Reflect.construct(ProximaError, [plain.message, plain.code, plain.type, plain.data], Class);
+  }
+}
