@@ -133,6 +133,14 @@ const ConfigSchema = z.object({
   /** Failed logins per client address across accounts per window (known clients exempt). */
   LOGIN_MAX_FAILURES_PER_IP: z.coerce.number().int().min(1).default(100),
   LOGIN_FAILURE_WINDOW_S: z.coerce.number().int().min(1).default(900),
+  /**
+   * Password hashes (logins, registrations) one users process computes at once; more wait in a queue
+   * of PASSWORD_HASH_QUEUE for at most PASSWORD_HASH_MAX_WAIT_MS, beyond which a request gets 503 with
+   * Retry-After (services/users/hash-gate.ts). Default 4: libuv's thread pool, where argon2 runs.
+   */
+  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(100_000).default(200),
+  PASSWORD_HASH_MAX_WAIT_MS: z.coerce.number().int().min(1).default(10_000),
   /** Who may create an account: anyone, holders of an admin's invite code, or only admins. */
   REGISTRATION: z.enum(["open", "invite", "closed"]).default("open"),
   /** Registrations one client address may try per hour (429 beyond). */

@@ -78,9 +78,14 @@ export function createBrokerOptions(config: Config, services: string[], logger: 
       minRequestCount: 20,
       windowTime: 60,
       halfOpenTime: 10_000,
-      // Client errors (4xx: validation, not found, conflicts) say nothing about a node's health.
+      // Client errors (4xx: validation, not found, conflicts) say nothing about a node's health, and
+      // a node that sheds load on purpose (OVERLOADED, services/users/hash-gate.ts) is healthy: an
+      // open breaker would refuse the requests it still has room for.
       check: (err: Errors.MoleculerError | Error) =>
-        !(err instanceof Errors.MoleculerError && err.code >= 400 && err.code < 500),
+        !(
+          err instanceof Errors.MoleculerError &&
+          ((err.code >= 400 && err.code < 500) || err.type === "OVERLOADED")
+        ),
     },
     // Actions parse their params with their contracts' zod schemas (services/action.ts): one validator.
     validator: false,

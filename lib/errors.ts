@@ -63,6 +63,16 @@ export class RateLimitedError extends ProximaError {
   }
 }
 
+/**
+ * The node sheds load it cannot serve in time (a bounded queue is full): 503 with Retry-After, so that
+ * the client backs off instead of waiting past its timeout while the node works for nobody.
+ */
+export class OverloadedError extends ProximaError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message, 503, "OVERLOADED", { retryAfter: Math.max(1, Math.ceil(retryAfterSeconds)) });
+  }
+}
+
 /** A request whose content is larger than a limit of its own (beyond the general body limit). */
 export class PayloadTooLargeError extends ProximaError {
   constructor(message: string, data?: Record<string, unknown>) {
@@ -90,6 +100,7 @@ const TYPED_ERRORS: Record<string, new (...args: never[]) => ProximaError> = {
   ConflictError,
   ValidationFailedError,
   RateLimitedError,
+  OverloadedError,
   PayloadTooLargeError,
   EnvFailedError,
 };

@@ -14,8 +14,10 @@ import {
   updateUser,
 } from "./users/accounts.ts";
 import { USERS_ACTIONS } from "./users/actions.ts";
+import { HashGate } from "./users/hash-gate.ts";
 import { resolveJwtSecret } from "./users/jwt-secret.ts";
 import { LoginLimiter } from "./users/login-limiter.ts";
+import { setHashGate } from "./users/passwords.ts";
 import { clearOverride, setOverride, userQuotas } from "./users/quotas.ts";
 import { createInvite, register } from "./users/registration.ts";
 import { login, logout, refresh, type SessionDeps } from "./users/sessions.ts";
@@ -112,6 +114,13 @@ export default function usersService(deps: ServiceDeps): ServiceSchema {
     async started() {
       const secret = await resolveJwtSecret(config, deps.logger);
       const limiter = await LoginLimiter.open(db.url, config);
+      setHashGate(
+        new HashGate({
+          concurrency: config.PASSWORD_HASH_CONCURRENCY,
+          maxQueue: config.PASSWORD_HASH_QUEUE,
+          maxWaitMs: config.PASSWORD_HASH_MAX_WAIT_MS,
+        }),
+      );
       sessions = {
         limiter,
         logger,

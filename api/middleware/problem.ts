@@ -1,7 +1,7 @@
 import { STATUS_CODES } from "node:http";
 import type { Middleware } from "koa";
 import { Errors } from "moleculer";
-import type { FieldProblem } from "../../lib/errors.ts";
+import { type FieldProblem, OverloadedError } from "../../lib/errors.ts";
 import type { ApiContext, ApiState } from "../context.ts";
 
 /**
@@ -53,7 +53,7 @@ export function problemMiddleware(): Middleware<ApiState> {
       await next();
     } catch (err) {
       const mapped = mapError(err);
-      if (mapped.status >= 500) {
+      if (mapped.status >= 500 && !(err instanceof OverloadedError)) {
         ctx.state.log?.error({ err }, "request failed");
       } else {
         ctx.state.log?.debug(
@@ -82,6 +82,9 @@ function mapError(err: unknown): Mapped {
     }
     if (type === "REQUEST_TIMEOUT") {
       return { status: 504, type: "TIMEOUT", detail: "a service did not answer in time" };
+    }
+    if (err instanceof OverloadedError) {
+      return { status: 503, type, detail: err.message, data: isRecord(err.data) ? err.data : undefined };
     }
     if (err.code >= 400 && err.code < 500) {
       const data = isRecord(err.data) ? err.data : undefined;
@@ -118,7 +121,8 @@ function writeProblem(ctx: ApiContext, mapped: Mapped): void {
   }
   if (status === 401) ctx.set("WWW-Authenticate", wwwAuthenticate(mapped.data));
   const retryAfter = mapped.data?.["retryAfter"];
-  if (status === 429 && typeof retryAfter === "number") ctx.set("Retry-After", String(retryAfter));
+  if ((status === 429 || status === 503) && typeof retryAfter === "number")
+    ctx.set("Retry-After", String(retryAfter));
   const { bearerError: _bearerError, errors: _errors, ...extensions } = mapped.data ?? {};
   const body: ProblemBody = {
     ...extensions,

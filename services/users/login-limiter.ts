@@ -119,21 +119,31 @@ export class LoginLimiter {
     return { account, ip, known };
   }
 
+  /** An attempt that checked no password (the node shed it): every point `begin` took goes back. */
+  async abandoned(attempt: LoginAttempt): Promise<void> {
+    await this.store.refund(clientKey(attempt.account, attempt.ip));
+    await this.refundShared(attempt);
+  }
+
   /**
    * A successful login: this client starts afresh on the account, the other budgets get their point
    * back, and the address becomes a known client of the account. The account's global count is not
    * cleared: a success does not undo what a distributed guesser did meanwhile.
    */
   async succeeded(attempt: LoginAttempt): Promise<void> {
-    const { account, ip, known } = attempt;
+    const { account, ip } = attempt;
     await this.store.delete(clientKey(account, ip));
-    if (!known) {
-      await this.store.refund(accountKey(account));
-      if (ip !== undefined) await this.store.refund(ipKey(ip));
-    }
+    await this.refundShared(attempt);
     if (ip !== undefined) {
       await this.store.mark(knownKey(account, ip), this.settings.LOGIN_KNOWN_CLIENT_TTL_S * 1000);
     }
+  }
+
+  /** The points an unknown client's attempt took on the account's and the address's budgets. */
+  private async refundShared({ account, ip, known }: LoginAttempt): Promise<void> {
+    if (known) return;
+    await this.store.refund(accountKey(account));
+    if (ip !== undefined) await this.store.refund(ipKey(ip));
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import { type Algorithm, hash, verify } from "@node-rs/argon2";
 import type { FieldProblem } from "../../lib/errors.ts";
 import { ValidationFailedError } from "../../lib/errors.ts";
 import { isCommonPassword } from "./common-passwords.ts";
+import type { HashGate } from "./hash-gate.ts";
 
 /**
  * Password hashing and the password policy.
@@ -26,28 +27,53 @@ export const ARGON2_OPTIONS = {
   parallelism: 1,
 } as const;
 
-export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2_OPTIONS);
+/**
+ * Where this process's hashes take their turn. Unbounded until the users service sets its gate from
+ * the configuration (the CLI's one-off `users create` hashes once and needs none).
+ */
+let gate: HashGate | null = null;
+
+export function setHashGate(next: HashGate | null): void {
+  gate = next;
 }
 
-/** False for a wrong password and for a malformed stored hash (a corrupt row must not open the door). */
+function gated<T>(work: () => Promise<T>): Promise<T> {
+  return gate ? gate.run(work) : work();
+}
+
+/** Throws OverloadedError (503) when the process already hashes as much as it may. */
+export function hashPassword(password: string): Promise<string> {
+  return gated(() => hash(password, ARGON2_OPTIONS));
+}
+
+/**
+ * False for a wrong password and for a malformed stored hash (a corrupt row must not open the door);
+ * throws OverloadedError (503) when the process already hashes as much as it may.
+ */
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
-  try {
-    return await verify(passwordHash, password);
-  } catch {
-    return false;
-  }
+  return gated(async () => {
+    try {
+      return await verify(passwordHash, password);
+    } catch {
+      return false;
+    }
+  });
 }
 
 let dummyHash: Promise<string> | undefined;
+
+function dummy(): Promise<string> {
+  // Computed outside the gate: it is the process's own, once, not a caller's work.
+  dummyHash ??= hash("proxima-dummy-password-for-timing", ARGON2_OPTIONS);
+  return dummyHash;
+}
 
 /**
  * Spends the time of one verification when the account does not exist, so that the response time of
  * a login does not tell which emails are registered.
  */
 export async function verifyAgainstDummy(password: string): Promise<false> {
-  dummyHash ??= hashPassword("proxima-dummy-password-for-timing");
-  await verifyPassword(await dummyHash, password);
+  await verifyPassword(await dummy(), password);
   return false;
 }
 

@@ -3,7 +3,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import type { TokenPair } from "../../contracts/users.ts";
 import { RefreshToken } from "../../db/entities/RefreshToken.ts";
 import { normalizeEmail, type User } from "../../db/entities/User.ts";
-import { ForbiddenError, UnauthorizedError } from "../../lib/errors.ts";
+import { ForbiddenError, OverloadedError, UnauthorizedError } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { findUserByEmail } from "./accounts.ts";
 import type { LoginLimiter } from "./login-limiter.ts";
@@ -43,9 +43,16 @@ export async function login(
   const account = normalizeEmail(input.email);
   const attempt = await deps.limiter.begin(account, input.ip);
   const user = await findUserByEmail(em, account);
-  const ok = user
-    ? await verifyPassword(user.passwordHash, input.password)
-    : await verifyAgainstDummy(input.password);
+  let ok: boolean;
+  try {
+    ok = user
+      ? await verifyPassword(user.passwordHash, input.password)
+      : await verifyAgainstDummy(input.password);
+  } catch (err) {
+    // Refused before the password was checked (the node sheds load): no guess was made.
+    if (err instanceof OverloadedError) await deps.limiter.abandoned(attempt);
+    throw err;
+  }
   if (!user || !ok) throw new UnauthorizedError(WRONG_CREDENTIALS);
   // Said only to someone who knows the password, so it reveals nothing to a guesser.
   if (user.disabled) throw new ForbiddenError("this account is disabled");
