@@ -3,7 +3,7 @@ import type { EntityManager } from "@mikro-orm/postgresql";
 import type { TokenPair } from "../../contracts/users.ts";
 import { RefreshToken } from "../../db/entities/RefreshToken.ts";
 import { normalizeEmail, type User } from "../../db/entities/User.ts";
-import { ForbiddenError, OverloadedError, UnauthorizedError } from "../../lib/errors.ts";
+import { ForbiddenError, UnauthorizedError } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logger.ts";
 import { findUserByEmail } from "./accounts.ts";
 import type { LoginLimiter } from "./login-limiter.ts";
@@ -41,16 +41,21 @@ export async function login(
   input: { email: string; password: string; ip?: string },
 ): Promise<TokenPair> {
   const account = normalizeEmail(input.email);
+  // The attempt's points are taken before the password is checked, so that a burst of parallel
+  // guesses cannot slip past the budget while they are in flight; they come back on success...
   const attempt = await deps.limiter.begin(account, input.ip);
-  const user = await findUserByEmail(em, account);
+  let user: User | null;
   let ok: boolean;
   try {
+    user = await findUserByEmail(em, account);
     ok = user
       ? await verifyPassword(user.passwordHash, input.password)
       : await verifyAgainstDummy(input.password);
   } catch (err) {
-    // Refused before the password was checked (the node sheds load): no guess was made.
-    if (err instanceof OverloadedError) await deps.limiter.abandoned(attempt);
+    // ...and when no verdict was reached: the node shed the hash, or the lookup or the hash failed.
+    // No guess was checked, so none is counted; an outage must not leave learners locked out after
+    // it. Best effort: the refund may fail for the same reason, and the caller needs the first error.
+    await deps.limiter.abandoned(attempt).catch(() => undefined);
     throw err;
   }
   if (!user || !ok) throw new UnauthorizedError(WRONG_CREDENTIALS);

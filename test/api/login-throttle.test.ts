@@ -1,6 +1,10 @@
+import { MikroORM } from "@mikro-orm/postgresql";
 import test from "ava";
+import pino from "pino";
+import { ormOptions } from "../../db/orm.ts";
 import type { LoginLimitSettings } from "../../services/users/login-limiter.ts";
 import { LoginLimiter } from "../../services/users/login-limiter.ts";
+import { login } from "../../services/users/sessions.ts";
 import { createTestDatabase } from "../helpers/db.ts";
 
 /**
@@ -127,4 +131,35 @@ test("expired counters are deleted, live ones kept", async (t) => {
   // b's known-client mark has not.
   t.is(await limiter.store.deleteExpired(), 5);
   t.true((await limiter.begin("b@x.org", "203.0.113.2")).known);
+});
+
+test("a login that fails before any password is checked (the database lookup fails) costs no failed-login budget", async (t) => {
+  const { limiter } = await limiterWithClock(t);
+  // A database without Proxima's tables: the account lookup, which comes after the limiter took the
+  // attempt's points and before the password check, fails on every try.
+  const broken = await createTestDatabase();
+  const orm = await MikroORM.init(ormOptions(broken.url, { log: () => undefined }));
+  t.teardown(async () => {
+    await orm.close(true);
+    await broken.drop();
+  });
+  const deps = {
+    limiter,
+    logger: pino({ level: "silent" }),
+    settings: {
+      secret: "s".repeat(32),
+      issuer: "i",
+      audience: "a",
+      accessTtlSeconds: 60,
+      refreshTtlSeconds: 600,
+    },
+  };
+  for (let i = 0; i < 5; i++) {
+    const err = await t.throwsAsync(
+      login(orm.em.fork(), deps, { email: "a@x.org", password: "whatever-it-is", ip: "203.0.113.1" }),
+    );
+    t.regex(err!.message, /users/, "the lookup's own error reaches the caller");
+  }
+  // Five failed lookups against a budget of three: had they counted, this would be refused.
+  t.is(await fail(limiter, "a@x.org", "203.0.113.1"), "counted");
 });
