@@ -51,6 +51,7 @@ import {
   toPublicRun,
   updateRunMetadata,
   visibleRun,
+  visibleRunId,
 } from "./runs/records.ts";
 import { RunReplays } from "./runs/replays.ts";
 import { resolveRun } from "./runs/resolve.ts";
@@ -453,22 +454,22 @@ export default function runsService(deps: ServiceDeps): ServiceSchema {
 
       async metrics(ctx) {
         const em = fork();
-        const run = await visibleRun(em, ctx.params.runId, ctx.params);
-        const points = await metricHistory(em, run.id, ctx.params.fromIteration ?? 0, ctx.params.maxPoints);
-        return { runId: run.id, points };
+        const runId = await visibleRunId(em, ctx.params.runId, ctx.params);
+        const points = await metricHistory(em, runId, ctx.params.fromIteration ?? 0, ctx.params.maxPoints);
+        return { runId, points };
       },
 
       async metricKeys(ctx) {
         const em = fork();
-        const run = await visibleRun(em, ctx.params.runId, ctx.params);
-        return { runId: run.id, ...(await metricKeys(em, run.id)) };
+        const runId = await visibleRunId(em, ctx.params.runId, ctx.params);
+        return { runId, ...(await metricKeys(em, runId)) };
       },
 
       async metricsPage(ctx) {
         const em = fork();
-        const run = await visibleRun(em, ctx.params.runId, ctx.params);
+        const runId = await visibleRunId(em, ctx.params.runId, ctx.params);
         const { fromIteration, toIteration, limit } = ctx.params;
-        return { points: await metricPage(em, run.id, fromIteration, toIteration, limit) };
+        return { points: await metricPage(em, runId, fromIteration, toIteration, limit) };
       },
 
       /** The latest checkpoint as rl's single-blob format (`encodeCheckpoint`). */

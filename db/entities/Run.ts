@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { defineEntity, type InferEntity, p } from "@mikro-orm/postgresql";
-import { RUN_STATUSES } from "../../contracts/run-status.ts";
+import { ACTIVE_STATUSES, RUN_STATUSES } from "../../contracts/run-status.ts";
 import type { RunEvaluation, RunQueue, RunResources } from "../../contracts/runs.ts";
 import type { Hyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { User } from "./User.ts";
@@ -71,8 +71,17 @@ export const Run = defineEntity({
     startedAt: p.datetime().nullable(),
     finishedAt: p.datetime().nullable(),
   },
-  // Listing pages through one owner's runs newest first; the runs node scans its own leases.
-  indexes: [{ properties: ["owner", "createdAt"] }, { properties: ["ownerNode", "status"] }],
+  // Listing pages through one owner's runs newest first; the runs node scans its own leases. The
+  // orphan scans and the schedulers ask for the active runs every few seconds: a partial index holds
+  // just those, the few among a history of finished runs, instead of a scan of every run.
+  indexes: [
+    { properties: ["owner", "createdAt"] },
+    { properties: ["ownerNode", "status"] },
+    {
+      name: "runs_active_status_index",
+      expression: `create index "runs_active_status_index" on "runs" ("status") where "status" in (${ACTIVE_STATUSES.map((s) => `'${s}'`).join(", ")})`,
+    },
+  ],
 });
 
 export type Run = InferEntity<typeof Run>;
