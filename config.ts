@@ -113,6 +113,11 @@ const ConfigSchema = z.object({
   JWT_ISSUER: z.string().default("proxima"),
   JWT_AUDIENCE: z.string().default("proxima-api"),
   ACCESS_TOKEN_TTL_S: z.coerce.number().int().min(30).max(3600).default(900),
+  /**
+   * How long an API node may answer from its cached account state (disabled, role) when no
+   * `users.changed` event told it otherwise; bounded by the access token's own floor.
+   */
+  AUTH_STATE_CACHE_TTL_S: z.coerce.number().int().min(1).max(300).default(60),
   REFRESH_TOKEN_TTL_S: z.coerce
     .number()
     .int()

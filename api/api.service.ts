@@ -52,6 +52,14 @@ export default function apiService(deps: ServiceDeps): ServiceSchema {
         },
       },
 
+      // Core NATS delivers at most once: a `users.changed` sent while this node was disconnected is
+      // gone. Moleculer says so after a reconnect, and every cached account state may then be stale.
+      "$transporter.connected": {
+        handler(ctx: Context<{ wasReconnect: boolean }>) {
+          if (ctx.params.wasReconnect) authStates?.invalidate();
+        },
+      },
+
       // Every API node receives the run broadcasts and forwards them to its own WebSocket subscribers.
       [RUN_METRICS_EVENT]: {
         params: { runId: "string", iteration: "number", globalStep: "number", metrics: "object" },
@@ -96,8 +104,9 @@ export default function apiService(deps: ServiceDeps): ServiceSchema {
 
     async started() {
       const broker = this.broker;
-      authStates = new AuthStateCache((id) =>
-        broker.call<AuthState, { id: string }>("users.authState", { id }),
+      authStates = new AuthStateCache(
+        (id) => broker.call<AuthState, { id: string }>("users.authState", { id }),
+        config.AUTH_STATE_CACHE_TTL_S * 1000,
       );
       const apiDeps: ApiDeps = {
         broker,

@@ -14,7 +14,7 @@ export class AuthStateCache {
 
   constructor(
     private readonly fetchState: (id: string) => Promise<AuthState>,
-    private readonly ttlMs = 5_000,
+    private readonly ttlMs: number,
     private readonly maxEntries = 10_000,
     /** Milliseconds for the TTL; injectable so that a test can let an entry expire without waiting. */
     private readonly now: () => number = Date.now,

@@ -96,6 +96,24 @@ test("a malformed cursor or limit is a 422 naming the query field", async (t) =>
 });
 
 test.serial(
+  "a change the API heard no event of (written straight to the database) is served from its cache until the NATS connection comes back, then the cache is dropped",
+  async (t) => {
+    const { learner, request, platform } = api();
+    const victim = await learner();
+    const me = () => request("GET", "/api/v1/me", { token: victim.tokens.accessToken });
+    t.is((await me()).status, 200);
+    // No `users.changed`: as if the event had been sent while this node was cut off from NATS.
+    await platform.db.orm.em
+      .getConnection()
+      .execute(`update "users" set "disabled" = true where "id" = ?`, [victim.user.id]);
+    t.is((await me()).status, 200, "within AUTH_STATE_CACHE_TTL_S, the cached state answers");
+    // What Moleculer's transit announces once a lost connection is back.
+    await platform.broker.broadcastLocal("$transporter.connected", { wasReconnect: true });
+    t.is((await me()).status, 401);
+  },
+);
+
+test.serial(
   "disabling a user stops their existing access token at once and refuses their logins",
   async (t) => {
     const { learner, loginAdmin, request } = api();

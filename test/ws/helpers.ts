@@ -130,7 +130,10 @@ export async function startHub(
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
       allowedOrigins: [],
-      authStates: new AuthStateCache((id) => call(broker, "users.authState", { id })),
+      authStates: new AuthStateCache(
+        (id) => call(broker, "users.authState", { id }),
+        config.AUTH_STATE_CACHE_TTL_S * 1000,
+      ),
     },
     options,
   );
