@@ -167,6 +167,8 @@ export interface ProcessSample {
   rssMiB: number | null;
   heapMiB: number | null;
   fds: number | null;
+  /** The V8 heap's committed size (heapTotal: what it holds in RSS, used or not), MiB. */
+  heapTotalMiB?: number | null;
   /** Off the V8 heap (process.memoryUsage()): native memory V8 knows of, and the Buffers/ArrayBuffers within it. */
   externalMiB?: number | null;
   arrayBuffersMiB?: number | null;
@@ -226,6 +228,7 @@ export const TREND_KEYS = [
   "rssMiB",
   "heapMiB",
   "fds",
+  "heapTotalMiB",
   "externalMiB",
   "arrayBuffersMiB",
   "rssAnonMiB",

@@ -214,6 +214,7 @@ class Sampler {
             rssMiB: mem.rss / MiB,
             heapMiB: mem.heapUsed / MiB,
             fds,
+            heapTotalMiB: mem.heapTotal / MiB,
             externalMiB: mem.external / MiB,
             arrayBuffersMiB: mem.arrayBuffers / MiB,
             ...split,
@@ -234,6 +235,7 @@ class Sampler {
         // Moleculer's process metrics (sampled by the broker every 5 s); prom-client's on the API too.
         const heap =
           metric(text, "process_memory_heap_size_used") ?? metric(text, "nodejs_heap_size_used_bytes");
+        const heapTotal = metric(text, "proxima_process_memory_bytes", 'area="heap_total"');
         const external = metric(text, "proxima_process_memory_bytes", 'area="external"');
         const arrayBuffers = metric(text, "proxima_process_memory_bytes", 'area="array_buffers"');
         const p99 = metric(text, "proxima_eventloop_lag_seconds", 'quantile="0.99"');
@@ -243,6 +245,7 @@ class Sampler {
           rssMiB: rss === null ? null : rss / MiB,
           heapMiB: heap === null ? null : heap / MiB,
           fds,
+          heapTotalMiB: heapTotal === null ? null : heapTotal / MiB,
           externalMiB: external === null ? null : external / MiB,
           arrayBuffersMiB: arrayBuffers === null ? null : arrayBuffers / MiB,
           ...split,
@@ -519,13 +522,13 @@ function render(
       return `| ${p.name} | ${cell("rssMiB")} | ${cell("heapMiB")} | ${cell("fds")} | ${fmt(p.lagP99MsMedian)}, ${fmt(p.lagP99MsMax)} | ${fmt(p.cpuPctMedian, 0)} | ${flagged.length ? flagged.join(", ") : "no"} |`;
     }),
     "",
-    "Off the V8 heap: external (of which ArrayBuffers/Buffers) from process.memoryUsage(), and the RSS split into anonymous and file-backed pages (/proc/<pid>/status):",
+    "The V8 heap committed (heapTotal) and off it: external (of which ArrayBuffers/Buffers) from process.memoryUsage(), and the RSS split into anonymous and file-backed pages (/proc/<pid>/status):",
     "",
-    "| process | external MiB (first → last) | external slope /min | ArrayBuffers MiB | ArrayBuffers slope /min | RssAnon MiB | RssAnon slope /min | RssFile MiB | RssFile slope /min |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| process | heap committed MiB (first → last) | heap committed slope /min | external MiB | external slope /min | ArrayBuffers MiB | ArrayBuffers slope /min | RssAnon MiB | RssAnon slope /min | RssFile MiB | RssFile slope /min |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
     ...processes.map((p) => {
       const cell = (k: TrendKey) => growthCells(p.samples, k, p.trends[k]);
-      return `| ${p.name} | ${cell("externalMiB")} | ${cell("arrayBuffersMiB")} | ${cell("rssAnonMiB")} | ${cell("rssFileMiB")} |`;
+      return `| ${p.name} | ${cell("heapTotalMiB")} | ${cell("externalMiB")} | ${cell("arrayBuffersMiB")} | ${cell("rssAnonMiB")} | ${cell("rssFileMiB")} |`;
     }),
   ];
   return lines.join("\n");
