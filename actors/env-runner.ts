@@ -1,5 +1,10 @@
 import type { AsyncVectorEnv, VectorEnv } from "../rl/envs/vector.ts";
-import { copyRollout, createRunnerCollector, type EnvRunnerSpec } from "../rl/ppo/distributed.ts";
+import {
+  copyRollout,
+  createRunnerCollector,
+  type EnvRunnerSpec,
+  releaseRunnerCollector,
+} from "../rl/ppo/distributed.ts";
 import type { NormalizationState } from "../rl/ppo/normalize.ts";
 import type { Rollout, RolloutCollector, RolloutCollectorState } from "../rl/ppo/rollout.ts";
 
@@ -25,7 +30,9 @@ export interface RunnerSample {
  * sandbox process), which `close` ends.
  */
 export class EnvRunner {
-  private busy = false;
+  /** The sample in progress, if any. */
+  private sampling: Promise<unknown> | null = null;
+  private closed = false;
 
   private constructor(
     readonly spec: EnvRunnerSpec,
@@ -44,21 +51,35 @@ export class EnvRunner {
 
   /** Steps numSteps × numEnvs transitions with the given weights; the arrays returned are the caller's. */
   async sample(weights: PolicyMessage): Promise<RunnerSample> {
+    if (this.closed) throw new Error("this env runner is closed");
     // One sample at a time: a second concurrent request would interleave env steps and break determinism.
-    if (this.busy) throw new Error("this env runner is already sampling");
-    this.busy = true;
+    if (this.sampling) throw new Error("this env runner is already sampling");
+    const sampled = this.collect(weights);
+    this.sampling = sampled;
     try {
-      this.collector.setPolicy(weights.policy, weights.version);
-      this.collector.setNormalization(weights.normalization);
-      const rollout = copyRollout(await this.collector.collectAsync());
-      return { rollout, state: this.collector.getState() };
+      return await sampled;
     } finally {
-      this.busy = false;
+      this.sampling = null;
     }
   }
 
-  /** Ends the env's process, if it has one, or frees an in-process env's MuJoCo data. */
+  private async collect(weights: PolicyMessage): Promise<RunnerSample> {
+    this.collector.setPolicy(weights.policy, weights.version);
+    this.collector.setNormalization(weights.normalization);
+    const rollout = copyRollout(await this.collector.collectAsync());
+    return { rollout, state: this.collector.getState() };
+  }
+
+  /**
+   * Ends the env's process, if it has one, or frees an in-process env's MuJoCo data, and gives the
+   * policy's buffers to the next runner of this thread (after a sample in progress has ended: it
+   * writes into them). Idempotent.
+   */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.sampling?.catch(() => undefined);
+    releaseRunnerCollector(this.collector);
     const env = this.collector.env;
     if ("close" in env) await env.close();
   }

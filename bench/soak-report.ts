@@ -167,6 +167,14 @@ export interface ProcessSample {
   rssMiB: number | null;
   heapMiB: number | null;
   fds: number | null;
+  /** The V8 heap's committed size (heapTotal: what it holds in RSS, used or not), MiB. */
+  heapTotalMiB?: number | null;
+  /** Off the V8 heap (process.memoryUsage()): native memory V8 knows of, and the Buffers/ArrayBuffers within it. */
+  externalMiB?: number | null;
+  arrayBuffersMiB?: number | null;
+  /** The RSS split (/proc/<pid>/status): anonymous (malloc, V8, native), file-backed (code, mapped files). */
+  rssAnonMiB?: number | null;
+  rssFileMiB?: number | null;
   /** Event-loop delay over the last interval (perf_hooks.monitorEventLoopDelay), ms. */
   lagP99Ms: number | null;
   lagMaxMs: number | null;
@@ -184,6 +192,14 @@ export interface Trend {
   growthPer30Min: number;
   /** Flagged as growth: t > 3 and growthPer30Min above the threshold (10%; 5 descriptors for FDs). */
   growing: boolean;
+  /** The same fit over the later half of those samples (null: too few). */
+  late: { slopePerMin: number; t: number } | null;
+  /**
+   * Growing over the whole window but not in its later half (the later slope under a third of the
+   * whole one, or not above its noise, t < 2): a level still settling after warm-up, which a leak does
+   * not do (it grows as fast in both halves). Only a longer soak tells them apart for sure.
+   */
+  settling: boolean;
 }
 
 /** Ordinary least squares of y on x, with the slope's standard error (0 samples or 1: null). */
@@ -207,19 +223,45 @@ export function slope(
   return { slope: b, se: Math.sqrt(sse / (n - 2) / sxx), mean: my };
 }
 
-export function trend(
-  samples: readonly ProcessSample[],
-  key: "rssMiB" | "heapMiB" | "fds",
-  warmupS: number,
-): Trend | null {
+/** The sampled series a growth trend is fitted to. */
+export const TREND_KEYS = [
+  "rssMiB",
+  "heapMiB",
+  "fds",
+  "heapTotalMiB",
+  "externalMiB",
+  "arrayBuffersMiB",
+  "rssAnonMiB",
+  "rssFileMiB",
+] as const;
+export type TrendKey = (typeof TREND_KEYS)[number];
+
+export function trend(samples: readonly ProcessSample[], key: TrendKey, warmupS: number): Trend | null {
   const points = samples
-    .filter((s) => s.t >= warmupS && s[key] !== null)
+    .filter((s) => s.t >= warmupS && s[key] !== null && s[key] !== undefined)
     .map((s) => [s.t / 60, s[key]!] as [number, number]);
+  const fit = fitTrend(points);
+  if (!fit) return null;
+  const growth = (fit.slopePerMin * 30) / fit.mean;
+  const big = key === "fds" ? fit.slopePerMin * 30 > 5 : growth > 0.1;
+  const growing = fit.t > 3 && big;
+  const late = fitTrend(points.slice(Math.floor(points.length / 2)));
+  return {
+    slopePerMin: fit.slopePerMin,
+    t: fit.t,
+    mean: fit.mean,
+    growthPer30Min: growth,
+    growing,
+    late: late && { slopePerMin: late.slopePerMin, t: late.t },
+    settling: growing && late !== null && (late.t < 2 || late.slopePerMin < fit.slopePerMin / 3),
+  };
+}
+
+/** Slope per minute, its t-statistic and the mean of (minutes, value) points; null under 6 points. */
+function fitTrend(points: [number, number][]): { slopePerMin: number; t: number; mean: number } | null {
   // Fewer than 6 samples (a minute at the default interval) fit noise, not a trend.
   const fit = points.length < 6 ? null : slope(points);
   if (!fit) return null;
-  const growth = (fit.slope * 30) / fit.mean;
   const t = fit.se === 0 ? (fit.slope === 0 ? 0 : Number.POSITIVE_INFINITY) : fit.slope / fit.se;
-  const big = key === "fds" ? fit.slope * 30 > 5 : growth > 0.1;
-  return { slopePerMin: fit.slope, t, mean: fit.mean, growthPer30Min: growth, growing: t > 3 && big };
+  return { slopePerMin: fit.slope, t, mean: fit.mean };
 }

@@ -31,7 +31,9 @@ import {
   queueSummary,
   READ_KINDS,
   summarizeKinds,
+  TREND_KEYS,
   type Trend,
+  type TrendKey,
   trend,
 } from "./soak-report.ts";
 
@@ -126,6 +128,20 @@ function openFds(pid: number | "self"): number | null {
   }
 }
 
+/** RssAnon and RssFile of /proc/<pid>/status (proc(5)), MiB. */
+function rssSplit(pid: number | "self"): { rssAnonMiB: number | null; rssFileMiB: number | null } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kB = (field: string) => {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+      return m ? Number(m[1]) / 1024 : null;
+    };
+    return { rssAnonMiB: kB("RssAnon"), rssFileMiB: kB("RssFile") };
+  } catch {
+    return { rssAnonMiB: null, rssFileMiB: null };
+  }
+}
+
 function metric(text: string, name: string, labels = ""): number | null {
   const re = new RegExp(
     `^${name}${labels ? `\\{[^}]*${labels}[^}]*\\}` : "(?:\\{[^}]*\\})?"} ([^\\s]+)`,
@@ -190,6 +206,7 @@ class Sampler {
             : null;
         if (ticks !== null) p.lastCpu = { ticks, at: now };
         const fds = openFds(p.pid);
+        const split = rssSplit(p.pid);
         if (p.pid === "self") {
           const mem = process.memoryUsage();
           p.samples.push({
@@ -197,6 +214,10 @@ class Sampler {
             rssMiB: mem.rss / MiB,
             heapMiB: mem.heapUsed / MiB,
             fds,
+            heapTotalMiB: mem.heapTotal / MiB,
+            externalMiB: mem.external / MiB,
+            arrayBuffersMiB: mem.arrayBuffers / MiB,
+            ...split,
             lagP99Ms: this.lag.percentile(99) / 1e6,
             lagMaxMs: this.lag.max / 1e6,
             cpuPct,
@@ -214,6 +235,9 @@ class Sampler {
         // Moleculer's process metrics (sampled by the broker every 5 s); prom-client's on the API too.
         const heap =
           metric(text, "process_memory_heap_size_used") ?? metric(text, "nodejs_heap_size_used_bytes");
+        const heapTotal = metric(text, "proxima_process_memory_bytes", 'area="heap_total"');
+        const external = metric(text, "proxima_process_memory_bytes", 'area="external"');
+        const arrayBuffers = metric(text, "proxima_process_memory_bytes", 'area="array_buffers"');
         const p99 = metric(text, "proxima_eventloop_lag_seconds", 'quantile="0.99"');
         const max = metric(text, "proxima_eventloop_lag_seconds", 'quantile="1"');
         p.samples.push({
@@ -221,6 +245,10 @@ class Sampler {
           rssMiB: rss === null ? null : rss / MiB,
           heapMiB: heap === null ? null : heap / MiB,
           fds,
+          heapTotalMiB: heapTotal === null ? null : heapTotal / MiB,
+          externalMiB: external === null ? null : external / MiB,
+          arrayBuffersMiB: arrayBuffers === null ? null : arrayBuffers / MiB,
+          ...split,
           lagP99Ms: p99 === null ? null : p99 * 1000,
           lagMaxMs: max === null ? null : max * 1000,
           cpuPct,
@@ -362,11 +390,10 @@ async function main(): Promise<void> {
       return {
         name: p.name,
         pid: p.pid,
-        trends: {
-          rssMiB: trend(p.samples, "rssMiB", warmupS),
-          heapMiB: trend(p.samples, "heapMiB", warmupS),
-          fds: trend(p.samples, "fds", warmupS),
-        },
+        trends: Object.fromEntries(TREND_KEYS.map((k) => [k, trend(p.samples, k, warmupS)])) as Record<
+          TrendKey,
+          Trend | null
+        >,
         lagP99MsMedian: median(lags),
         lagP99MsMax: lags.length ? Math.max(...lags) : Number.NaN,
         cpuPctMedian: median(cpus),
@@ -428,6 +455,16 @@ function statuses(counts: Record<string, number>, which: RegExp): string {
   return shown.length ? ` (${shown.map(([s, n]) => `${s}: ${n}`).join(", ")})` : "";
 }
 
+/** "1.23 (t 4.5)", or "–" without a fit. */
+function slopeText(x: { slopePerMin: number; t: number } | null): string {
+  return x ? `${fmt(x.slopePerMin, 2)} (t ${fmt(x.t)})` : "–";
+}
+
+/** Two table cells of one sampled series: its first → last value, and its slope after warm-up. */
+function growthCells(samples: ProcessSample[], key: TrendKey, fit: Trend | null): string {
+  return `${fmt(samples[0]?.[key], 0)} → ${fmt(samples.at(-1)?.[key], 0)} | ${slopeText(fit)}`;
+}
+
 function render(
   result: {
     measuredAt: string;
@@ -446,7 +483,7 @@ function render(
   kinds: KindSummary[],
   processes: {
     name: string;
-    trends: Record<"rssMiB" | "heapMiB" | "fds", Trend | null>;
+    trends: Record<TrendKey, Trend | null>;
     lagP99MsMedian: number;
     lagP99MsMax: number;
     cpuPctMedian: number;
@@ -476,13 +513,22 @@ function render(
     "| process | RSS MiB (first → last) | RSS slope /min | heap MiB | heap slope /min | FDs | FD slope /min | loop lag p99 ms (median, max) | CPU % (median) | growth flagged |",
     "|---|---|---|---|---|---|---|---|---|---|",
     ...processes.map((p) => {
-      const first = p.samples[0];
-      const last = p.samples.at(-1);
-      const tr = (x: Trend | null, d = 2) => (x ? `${fmt(x.slopePerMin, d)} (t ${fmt(x.t)})` : "–");
-      const flagged = (Object.entries(p.trends) as [string, Trend | null][])
-        .filter(([, x]) => x?.growing)
-        .map(([k]) => k);
-      return `| ${p.name} | ${fmt(first?.rssMiB, 0)} → ${fmt(last?.rssMiB, 0)} | ${tr(p.trends.rssMiB)} | ${fmt(first?.heapMiB, 0)} → ${fmt(last?.heapMiB, 0)} | ${tr(p.trends.heapMiB)} | ${fmt(first?.fds, 0)} → ${fmt(last?.fds, 0)} | ${tr(p.trends.fds)} | ${fmt(p.lagP99MsMedian)}, ${fmt(p.lagP99MsMax)} | ${fmt(p.cpuPctMedian, 0)} | ${flagged.length ? flagged.join(", ") : "no"} |`;
+      const cell = (k: TrendKey) => growthCells(p.samples, k, p.trends[k]);
+      const flagged = (["rssMiB", "heapMiB", "fds"] as const)
+        .filter((k) => p.trends[k]?.growing)
+        .map((k) =>
+          p.trends[k]!.settling ? `${k} (settling: later half ${slopeText(p.trends[k]!.late)})` : k,
+        );
+      return `| ${p.name} | ${cell("rssMiB")} | ${cell("heapMiB")} | ${cell("fds")} | ${fmt(p.lagP99MsMedian)}, ${fmt(p.lagP99MsMax)} | ${fmt(p.cpuPctMedian, 0)} | ${flagged.length ? flagged.join(", ") : "no"} |`;
+    }),
+    "",
+    "The V8 heap committed (heapTotal) and off it: external (of which ArrayBuffers/Buffers) from process.memoryUsage(), and the RSS split into anonymous and file-backed pages (/proc/<pid>/status):",
+    "",
+    "| process | heap committed MiB (first → last) | heap committed slope /min | external MiB | external slope /min | ArrayBuffers MiB | ArrayBuffers slope /min | RssAnon MiB | RssAnon slope /min | RssFile MiB | RssFile slope /min |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
+    ...processes.map((p) => {
+      const cell = (k: TrendKey) => growthCells(p.samples, k, p.trends[k]);
+      return `| ${p.name} | ${cell("heapTotalMiB")} | ${cell("externalMiB")} | ${cell("arrayBuffersMiB")} | ${cell("rssAnonMiB")} | ${cell("rssFileMiB")} |`;
     }),
   ];
   return lines.join("\n");

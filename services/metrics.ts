@@ -226,6 +226,21 @@ function defineStateGauges(): void {
     },
   });
 
+  // Where the memory beyond the V8 heap sits (issue 19's soak: RSS growing with the heap flat points
+  // off-heap): Buffers and ArrayBuffers, other native memory V8 knows of (external), the heap itself.
+  new prom.Gauge({
+    name: "proxima_process_memory_bytes",
+    help: "Memory of this process by area (process.memoryUsage(): heap_used, heap_total, external, array_buffers).",
+    labelNames: ["area"],
+    collect() {
+      const mem = process.memoryUsage();
+      this.set({ area: "heap_used" }, mem.heapUsed);
+      this.set({ area: "heap_total" }, mem.heapTotal);
+      this.set({ area: "external" }, mem.external);
+      this.set({ area: "array_buffers" }, mem.arrayBuffers);
+    },
+  });
+
   new prom.Gauge({
     name: "proxima_draining",
     help: "1 while this process drains (SIGTERM received, not yet stopped).",

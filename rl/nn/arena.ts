@@ -65,21 +65,69 @@ export function memoryOf(buffer: ArrayBufferLike): WasmMemory | undefined {
   return memories.get(buffer);
 }
 
+/**
+ * Memories of released Arenas, by page count, for the next Arena of that size in this thread. A
+ * WebAssembly memory cannot be freed: it goes when the garbage collector finds it, and V8 counts
+ * neither its pages nor its reservation (8 GiB of address space each, for the guard regions) as heap
+ * or external memory, so a process whose heap stays flat collects them rarely. A worker builds a
+ * runner (an Arena) for every run it serves: without reuse, hundreds of dead memories (24–192 KiB
+ * resident each) piled up between two full collections (bench:soak, a worker's RSS creeping
+ * +0.3–0.5 MiB/min with its heap flat; bench/README.md). With it, a runner's memory serves the next.
+ */
+const released = new Map<number, WasmMemory[]>();
+/** Memories kept per size: more runners than this closed at once are left to the collector. */
+const RELEASED_PER_SIZE = 16;
+let created = 0;
+
+/** WebAssembly memories this thread's Arenas have created (reused ones are not counted again). */
+export function arenaMemoriesCreated(): number {
+  return created;
+}
+
+function takeMemory(pages: number): WasmMemory {
+  const reused = released.get(pages)?.pop();
+  if (reused) {
+    // As a new memory is: the sizing pass and the models' initialisers count on zeros.
+    new Uint8Array(reused.buffer).fill(0);
+    return reused;
+  }
+  created++;
+  const memory = new Wasm.Memory({ initial: pages, maximum: pages });
+  memories.set(memory.buffer, memory);
+  return memory;
+}
+
 export class Arena implements Allocator {
   readonly memory: WasmMemory;
   private nextFloat = 0;
   private readonly capacity: number;
+  private readonly pages: number;
+  private released = false;
 
   constructor(floats: number) {
     const pages = Math.max(1, Math.ceil((floats * 4) / 65536));
     checkCeiling(pages * 65536);
     if (ceiling) ceiling.reserved += pages * 65536;
-    this.memory = new Wasm.Memory({ initial: pages, maximum: pages });
+    this.pages = pages;
+    this.memory = takeMemory(pages);
     this.capacity = (pages * 65536) / 4;
-    memories.set(this.memory.buffer, this.memory);
+  }
+
+  /**
+   * Gives the memory to the next Arena of its size in this thread. Every view taken from this Arena
+   * must be out of use: the next owner zeroes and overwrites them. Idempotent.
+   */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (ceiling) ceiling.reserved = Math.max(0, ceiling.reserved - this.pages * 65536);
+    const free = released.get(this.pages) ?? [];
+    if (free.length < RELEASED_PER_SIZE) free.push(this.memory);
+    released.set(this.pages, free);
   }
 
   alloc(n: number): Float32Array {
+    if (this.released) throw new RangeError("Arena released: its memory belongs to another Arena now");
     const size = align4(n);
     if (this.nextFloat + size > this.capacity)
       throw new RangeError("Arena exhausted: sizing pass and allocation differ");

@@ -77,6 +77,19 @@ export function runnerSeeds(
   return { envSeed: seed + firstEnv, firstEnv };
 }
 
+/** The Arena behind each runner's collector, for `releaseRunnerCollector`. */
+const collectorArenas = new WeakMap<RolloutCollector, Arena>();
+
+/**
+ * Gives a runner collector's buffers (its Arena) to the next collector built in this thread. The
+ * collector must not be used again, nor any array it returned that was not copied (EnvRunner.sample
+ * copies its rollouts).
+ */
+export function releaseRunnerCollector(collector: RolloutCollector): void {
+  collectorArenas.get(collector)?.release();
+  collectorArenas.delete(collector);
+}
+
 /**
  * A RolloutCollector of its own (no learner, no critic), reset to the runner's seeds. Its env is the
  * registered `envId`'s, or `env` when given (one that steps elsewhere, such as a sandbox).
@@ -92,7 +105,7 @@ export async function createRunnerCollector(
   const layout = parameterLayout(net);
   const { envSeed, firstEnv } = runnerSeeds(spec.config.seed, spec.index, spec.numEnvs);
   const rngs = actionStreams(spec.config.seed, firstEnv, spec.numEnvs);
-  const { value } = Arena.build((alloc) => {
+  const { arena, value } = Arena.build((alloc) => {
     const actor = new MlpKernel(layout.actor, net.activation, spec.numEnvs, alloc, kernelGemm);
     return new RolloutCollector(
       env,
@@ -105,6 +118,7 @@ export async function createRunnerCollector(
       sdeOptions(spec.config),
     );
   });
+  collectorArenas.set(value, arena);
   value.configureNormalization(runnerNormalization(spec.config));
   await value.start(envSeed);
   return value;

@@ -79,17 +79,20 @@ test("fair-share deviation: a start for an owner holding a slot while another ow
   t.like(fair, { starts: 3, unfair: 0, max: 0 });
 });
 
+/** `length` samples 10 s apart with the RSS `f(i)` and everything else flat. */
+const samplesOf = (f: (i: number) => number, length: number) =>
+  Array.from({ length }, (_, i) => ({
+    t: i * 10,
+    rssMiB: f(i),
+    heapMiB: 50,
+    fds: 30,
+    lagP99Ms: 1,
+    lagMaxMs: 2,
+    cpuPct: 1,
+  }));
+
 test("the growth test flags a steady climb after warm-up and not a flat series", (t) => {
-  const samples = (f: (i: number) => number) =>
-    Array.from({ length: 30 }, (_, i) => ({
-      t: i * 10,
-      rssMiB: f(i),
-      heapMiB: 50,
-      fds: 30,
-      lagP99Ms: 1,
-      lagMaxMs: 2,
-      cpuPct: 1,
-    }));
+  const samples = (f: (i: number) => number) => samplesOf(f, 30);
   t.true(
     trend(
       samples((i) => 200 + i * 2 + (i % 2)),
@@ -111,4 +114,23 @@ test("the growth test flags a steady climb after warm-up and not a flat series",
       60,
     )?.growing,
   );
+});
+
+test("the growth test tells a level still settling after warm-up from a steady climb by the later half's slope", (t) => {
+  const samples = (f: (i: number) => number) => samplesOf(f, 40);
+  // A leak: as steep in the later half as over the whole window.
+  const climb = trend(
+    samples((i) => 200 + i * 2 + (i % 2)),
+    "rssMiB",
+    60,
+  );
+  t.like(climb, { growing: true, settling: false });
+  // A dip at the end of warm-up, then a flat level: a slope over the whole window, none later.
+  const settle = trend(
+    samples((i) => (i < 14 ? 160 + i * 5 : 230 + (i % 3))),
+    "rssMiB",
+    60,
+  );
+  t.like(settle, { growing: true, settling: true });
+  t.true(Math.abs(settle!.late!.slopePerMin) < 1);
 });
