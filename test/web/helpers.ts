@@ -4,7 +4,7 @@ import path from "node:path";
 import type { TestFn } from "ava";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { buildWeb } from "../../web/build.ts";
-import { DEFAULT_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
+import { DEFAULT_DEADLINE_MS, WaitTimeoutError, waitFor } from "../helpers/wait.ts";
 
 /**
  * Browser tests: headless Chromium (Debian's package) driven by playwright-core, against a real
@@ -124,12 +124,27 @@ export function waitForAttribute(
   done: (value: string | null) => boolean,
   timeoutMs = DEFAULT_DEADLINE_MS,
 ): Promise<string | null> {
+  const element = page.locator(selector).first();
   return waitFor(
-    () => page.locator(selector).first().getAttribute(attribute, { timeout: timeoutMs }),
+    () => element.getAttribute(attribute, { timeout: timeoutMs }),
     done,
     `${selector} [${attribute}] to change`,
     timeoutMs,
-  );
+  ).catch(async (err: unknown) => {
+    // A timeout says what the element showed then (its data-* state, its text: a status, an error,
+    // a button's label), so that a failure seen once in CI can be read, not guessed.
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    const seen = await element
+      .evaluate((e) => {
+        const el = e as unknown as { dataset: Record<string, string>; textContent: string };
+        return JSON.stringify({
+          data: { ...el.dataset },
+          text: el.textContent.replace(/\s+/g, " ").slice(0, 400),
+        });
+      })
+      .catch((e: unknown) => `(unreadable: ${String(e)})`);
+    throw new WaitTimeoutError(`${err.message}; the element then: ${String(seen)}`);
+  });
 }
 
 /** The whole page as test-artifacts/web/NAME.png, or with `fullPage: false` what the viewport shows. */

@@ -364,7 +364,8 @@ export function replaySection(runId: string): ReplaySection {
   // Real time × speed: a step lasts the episode's dt (Gymnasium's render_fps, or MuJoCo's dt).
   const tick = (now: number) => {
     if (!replay || !playing) return;
-    position += ((now - last) / 1000 / replay.dt) * Number(speed.value);
+    // A frame's timestamp is when the frame began, which can precede the click that set `last`.
+    position += (Math.max(0, now - last) / 1000 / replay.dt) * Number(speed.value);
     last = now;
     const k = Math.min(replay.length, Math.floor(position));
     if (k !== frame) show(k);
