@@ -68,6 +68,8 @@ export interface LoadOptions {
 /** Latencies (ms) and answers of one kind of request. */
 export interface KindStats {
   latencies: number[];
+  /** When each latency's request was sent, ms since the load started (same order as `latencies`). */
+  sentAt: number[];
   /** By HTTP status, "neterr" for no answer, "ws-<code>" for an unexpected WebSocket close. */
   statuses: Record<string, number>;
 }
@@ -189,7 +191,7 @@ export class LearnerLoad {
   private kind(name: string): KindStats {
     let k = this.stats.kinds[name];
     if (!k) {
-      k = { latencies: [], statuses: {} };
+      k = { latencies: [], sentAt: [], statuses: {} };
       this.stats.kinds[name] = k;
     }
     return k;
@@ -198,7 +200,10 @@ export class LearnerLoad {
   private count(kind: string, status: string, ms?: number, detail?: string): void {
     const k = this.kind(kind);
     k.statuses[status] = (k.statuses[status] ?? 0) + 1;
-    if (ms !== undefined) k.latencies.push(ms);
+    if (ms !== undefined) {
+      k.latencies.push(ms);
+      k.sentAt.push(Date.now() - ms - this.started);
+    }
     const minute = Math.floor((Date.now() - this.started) / 60_000);
     this.stats.perMinute[minute] = (this.stats.perMinute[minute] ?? 0) + 1;
     const bad = status === "neterr" || status.startsWith("5") || status.startsWith("ws-");

@@ -67,6 +67,29 @@ export function summarizeKinds(stats: LoadStats): KindSummary[] {
     .sort((a, b) => a.kind.localeCompare(b.kind));
 }
 
+/**
+ * Reads slower than `thresholdMs`, counted by the minute they were sent in (all read kinds together):
+ * whether a read tail is spread evenly over the soak or comes in bursts (a run starting, a
+ * checkpoint of the database) is the first thing to know about it.
+ */
+export function slowReadsByMinute(
+  stats: LoadStats,
+  thresholdMs: number,
+): { reads: number[]; slow: number[] } {
+  const reads: number[] = [];
+  const slow: number[] = [];
+  for (const [kind, k] of Object.entries(stats.kinds)) {
+    if (!READ_KINDS.has(kind)) continue;
+    k.latencies.forEach((ms, i) => {
+      const minute = Math.max(0, Math.floor(k.sentAt[i]! / 60_000));
+      for (const arr of [reads, slow]) while (arr.length <= minute) arr.push(0);
+      reads[minute]!++;
+      if (ms > thresholdMs) slow[minute]!++;
+    });
+  }
+  return { reads, slow };
+}
+
 export interface QueueSummary {
   runs: number;
   started: number;

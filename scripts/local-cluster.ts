@@ -50,6 +50,8 @@ export interface LocalClusterOptions {
   apiEnv?: Record<string, string>;
   /** Called once when every process has exited without being asked to. */
   onAllExited?: () => void;
+  /** Node flags for the processes of one role ("api", "controller", "worker"), e.g. bench:soak's --cpu-prof. */
+  nodeArgs?: Partial<Record<"api" | "controller" | "worker", string[]>>;
 }
 
 /** One process of the cluster. */
@@ -313,11 +315,12 @@ export class LocalCluster {
       DATABASE_URL: this.database,
     });
     const healthPort = (i: number) => (healthBase === 0 ? 0 : healthBase + i);
+    const role = (name: string) => (name.startsWith("worker") ? "worker" : (name as "api" | "controller"));
     const node = (name: string, port: number, env: Record<string, string>) =>
       this.launch(
         name,
         process.execPath,
-        ["--import", "tsx", "main.ts"],
+        [...(this.opts.nodeArgs?.[role(name)] ?? []), "--import", "tsx", "main.ts"],
         { ...env, HEALTH_PORT: String(port) },
         port,
       );

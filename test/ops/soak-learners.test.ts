@@ -1,6 +1,12 @@
 import test from "ava";
 import { createAccounts, LearnerLoad, listAllRuns } from "../../bench/soak-learners.ts";
-import { fairShare, queueSummary, summarizeKinds, trend } from "../../bench/soak-report.ts";
+import {
+  fairShare,
+  queueSummary,
+  slowReadsByMinute,
+  summarizeKinds,
+  trend,
+} from "../../bench/soak-report.ts";
 import type { PublicRun } from "../../contracts/runs.ts";
 import { useTestPlatform } from "../helpers/platform.ts";
 import { waitUntil } from "../helpers/wait.ts";
@@ -59,6 +65,16 @@ test("a few soak learners log in, refresh, keep a socket, read, submit and launc
   const queue = queueSummary(runs, Date.now());
   t.is(queue.runs, runs.length);
   t.is(typeof queue.fairShare.starts, "number");
+});
+
+test("slow reads are counted by the minute they were sent in, reads only, against all reads of that minute", (t) => {
+  const kinds = {
+    "runs.list": { latencies: [3, 80, 4, 51], sentAt: [1_000, 2_000, 61_000, 125_000], statuses: {} },
+    "exercises.list": { latencies: [60], sentAt: [65_000], statuses: {} },
+    "auth.login": { latencies: [400], sentAt: [1_000], statuses: {} },
+  };
+  const stats = { kinds } as unknown as Parameters<typeof slowReadsByMinute>[0];
+  t.deepEqual(slowReadsByMinute(stats, 50), { reads: [2, 2, 1], slow: [1, 1, 1] });
 });
 
 const run = (ownerId: string, created: number, started: number | null, finished: number | null): PublicRun =>
