@@ -5,11 +5,8 @@
  * and renews leases. Messages: actors/learner-protocol.ts. It answers one request at a time.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { limitArenaBytes } from "../rl/nn/arena.ts";
-import { UpdateInterruptedError } from "../rl/ppo/learner.ts";
 import type { PolicyMessage } from "./env-runner.ts";
-import { evaluateTrainedPolicy } from "./evaluation.ts";
-import { RunLearner } from "./learner.ts";
+import type { RunLearner as RunLearnerType } from "./learner.ts";
 import {
   type LearnerInit,
   type LearnerProgress,
@@ -17,14 +14,18 @@ import {
   type LearnerRequest,
   transferables,
 } from "./learner-protocol.ts";
-import { lowerThreadPriority } from "./thread-entry.ts";
+import { LEARNER_NICE, lowerThreadPriority } from "./thread-entry.ts";
 
-/**
- * The niceness of a learner thread: under CPU contention the kernel's scheduler gives the threads that
- * serve requests and renew leases (nice 0) about ten times the learner's share (CFS weights 1024 vs
- * 110), so a busy learner slows down before the API does.
- */
-const LEARNER_NICE = 10;
+// Before the learner's modules load: compiling them (the PPO code, the kernel, the environments) is
+// most of the CPU a short run's thread uses, and at the process's priority it competed with the
+// requests (a 6-minute soak's profile: ~0.3 s of each learner thread's ~0.5 s). The imports above
+// are Node's and types.
+lowerThreadPriority(LEARNER_NICE);
+const { limitArenaBytes } = await import("../rl/nn/arena.ts");
+const { UpdateInterruptedError } = await import("../rl/ppo/learner.ts");
+const { evaluateTrainedPolicy } = await import("./evaluation.ts");
+const { RunLearner } = await import("./learner.ts");
+type RunLearner = RunLearnerType;
 
 const port = parentPort;
 if (!port) throw new Error("actors/learner-worker.ts runs only as a worker thread");
@@ -90,7 +91,6 @@ async function handle(learner: RunLearner, req: LearnerRequest): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  lowerThreadPriority(LEARNER_NICE);
   limitArenaBytes(init.arenaLimitBytes);
   let learner: RunLearner;
   try {

@@ -5,20 +5,19 @@
  * that serves requests. It answers once and ends.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { decodeCheckpoint } from "../rl/ppo/checkpoint.ts";
-import { replayTrainedPolicy } from "./evaluation.ts";
 import type { ReplayReply, ReplayRequest } from "./replay-thread.ts";
-import { lowerThreadPriority } from "./thread-entry.ts";
+import { lowerThreadPriority, REPLAY_NICE } from "./thread-entry.ts";
+
+// Before the modules that decode and replay load, as a learner's thread does (actors/learner-worker.ts).
+lowerThreadPriority(REPLAY_NICE);
+const { decodeCheckpoint } = await import("../rl/ppo/checkpoint.ts");
+const { replayTrainedPolicy } = await import("./evaluation.ts");
 
 const port = parentPort;
 if (!port) throw new Error("actors/replay-worker.ts runs only as a worker thread");
 const req = workerData as ReplayRequest;
 
-/** As a learner's (actors/learner-worker.ts): a replay slows down before the requests do. */
-const REPLAY_NICE = 10;
-
 async function main(): Promise<ReplayReply> {
-  lowerThreadPriority(REPLAY_NICE);
   try {
     const state = decodeCheckpoint(req.checkpoint);
     const episode = await replayTrainedPolicy(state.envId, state.config, state.params, {

@@ -24,6 +24,15 @@ export function workerEntry(name: string): { path: string; execArgv?: { execArgv
 }
 
 /**
+ * The niceness of a learner thread: under CPU contention the kernel's scheduler gives the threads that
+ * serve requests and renew leases (nice 0) about ten times the learner's share (CFS weights 1024 vs
+ * 110), so a busy learner slows down before the API does.
+ */
+export const LEARNER_NICE = 10;
+/** As a learner's: a replay slows down before the requests do. */
+export const REPLAY_NICE = 10;
+
+/**
  * Lowers the calling thread's priority to `nice` (a worker thread's own computation: a learner, a
  * replay), so that under CPU contention the threads that serve requests and renew leases (nice 0) get
  * the larger share. Linux only: /proc/thread-self names this thread's id, and setpriority(2) on a

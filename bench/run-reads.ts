@@ -279,7 +279,9 @@ async function main(): Promise<void> {
       else await call(broker, "runs.metrics", { ...caller, runId, maxPoints: 200 });
     };
     // Two ORMs: the handlers timed without the query log (formatting each query costs), then with it.
-    orm = await MikroORM.init(ormOptions(db.url, { logLevel: "debug", log: queries.write }));
+    // "trace" turns on the ORM's `query-params` namespace: the log then holds each query with its
+    // values, which the EXPLAINs below need ("debug" logs `?` placeholders, which PostgreSQL refuses).
+    orm = await MikroORM.init(ormOptions(db.url, { logLevel: "trace", log: queries.write }));
     quietOrm = await MikroORM.init(ormOptions(db.url));
     const loggedOrm = orm;
     let handlerOrm = quietOrm;

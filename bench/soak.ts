@@ -159,6 +159,20 @@ function metric(text: string, name: string, labels = ""): number | null {
 
 const MiB = 1024 * 1024;
 
+/**
+ * The share of the last 10 s in which some runnable thread waited for a CPU (Linux's pressure stall
+ * information, /proc/pressure/cpu "some avg10"), %; null without PSI. The load average counts threads
+ * in I/O waits too; this is the contention that delays a request on a machine with idle time left.
+ */
+function cpuPressure(): number | null {
+  try {
+    const m = /^some avg10=([\d.]+)/m.exec(readFileSync("/proc/pressure/cpu", "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
 interface Sampled {
   name: string;
   pid: number | "self";
@@ -170,7 +184,7 @@ class Sampler {
   readonly procs: Sampled[];
   private timer: NodeJS.Timeout | undefined;
   private readonly lag = monitorEventLoopDelay({ resolution: 10 });
-  private readonly loads: { t: number; load1: number }[] = [];
+  private readonly loads: { t: number; load1: number; cpuPressure: number | null }[] = [];
 
   constructor(
     private readonly cluster: Cluster,
@@ -195,14 +209,14 @@ class Sampler {
     this.lag.disable();
   }
 
-  get loadAverages(): { t: number; load1: number }[] {
+  get loadAverages(): { t: number; load1: number; cpuPressure: number | null }[] {
     return this.loads;
   }
 
   private async sample(): Promise<void> {
     const now = Date.now();
     const t = (now - this.t0) / 1000;
-    this.loads.push({ t, load1: os.loadavg()[0]! });
+    this.loads.push({ t, load1: os.loadavg()[0]!, cpuPressure: cpuPressure() });
     await Promise.all(
       this.procs.map(async (p) => {
         const ticks = cpuTicks(p.pid);
@@ -502,7 +516,7 @@ function render(
     errors: { "5xx": number; other: number; "4xx": number };
     queue: ReturnType<typeof queueSummary>;
     slowReads: { thresholdMs: number; reads: number[]; slow: number[] };
-    loadAverage: { load1: number }[];
+    loadAverage: { load1: number; cpuPressure: number | null }[];
   },
   kinds: KindSummary[],
   processes: {
@@ -515,9 +529,11 @@ function render(
   }[],
 ): string {
   const loads = result.loadAverage.map((l) => l.load1);
+  const pressures = result.loadAverage.map((l) => l.cpuPressure).filter((x): x is number => x !== null);
   const lines = [
     `Measured ${result.measuredAt} with \`${result.command}\`: ${result.learners.loggedIn} of ${result.settings.learners} learners logged in, ` +
-      `${result.settings.minutes} min, warm-up ${fmt(result.settings.warmupMinutes)} min; load average (1 min) median ${fmt(median(loads))}, max ${fmt(Math.max(...loads))}. ` +
+      `${result.settings.minutes} min, warm-up ${fmt(result.settings.warmupMinutes)} min; load average (1 min) median ${fmt(median(loads))}, max ${fmt(Math.max(...loads))}` +
+      `${pressures.length ? `; CPU pressure (some, 10 s) median ${fmt(median(pressures))}%, max ${fmt(Math.max(...pressures))}%` : ""}. ` +
       `${result.learners.runsLaunched} runs, ${result.learners.submissions} submissions; ${result.learners.throttled.requests} requests waited for the request-rate bound. ` +
       `Errors: ${result.errors["5xx"]} 5xx, ${result.errors.other} without an answer or closed unasked, ${result.errors["4xx"]} 4xx.`,
     "",

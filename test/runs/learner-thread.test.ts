@@ -1,3 +1,4 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import test from "ava";
 import { EnvRunner, type RunnerSample } from "../../actors/env-runner.ts";
 import { defaultEvaluationSeed, evaluateTrainedPolicy } from "../../actors/evaluation.ts";
@@ -103,6 +104,43 @@ test("an interrupted learner answers null and keeps the state of its last finish
   t.is(thread.iteration, 1);
   t.deepEqual(comparable(await thread.checkpoint([first.state])), before);
 });
+
+/** The nice value of each thread of this process, by thread id (Linux: /proc/self/task/<tid>/stat, field 19). */
+function threadNice(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync("/proc/self/task")) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      // After the command name in parentheses: field 3 (state) onwards, so field 19 is index 16.
+      out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+// Serial: the other tests' learner threads would be counted too.
+test.serial(
+  "a learner's thread runs at nice 10, below the process's threads that serve requests",
+  async (t) => {
+    if (!existsSync("/proc/thread-self")) return t.pass("not Linux: threads keep the process's priority");
+    const before = threadNice();
+    const thread = new LearnerThread({ envId, config, spaces, memoryMb: 256 });
+    t.teardown(() => thread.terminate());
+    await thread.ready;
+    const started = [...threadNice()].filter(([tid]) => !before.has(tid));
+    t.deepEqual(
+      started.filter(([, nice]) => nice === 10).length,
+      1,
+      `the threads started with the learner, by id and nice: ${JSON.stringify(started)}`,
+    );
+    t.true(
+      [...before.values()].every((nice) => nice === 0),
+      "and the process's own threads are at 0",
+    );
+  },
+);
 
 test("a learner thread that exceeds its heap fails with the reason, and the process that hosted it stays up", async (t) => {
   const thread = new LearnerThread(
