@@ -10,8 +10,7 @@
 import { parseArgs } from "node:util";
 import { Rng } from "../rl/core/rng.ts";
 import { builtinSpaces } from "../rl/envs/registry.ts";
-import { FusedActorCritic, initParameters, type Minibatch, parameterLayout } from "../rl/nn/actor-critic.ts";
-import { Arena } from "../rl/nn/arena.ts";
+import { buildFusedEngine, initParameters, type Minibatch } from "../rl/nn/actor-critic.ts";
 import { wasmGemm } from "../rl/nn/gemm-wasm.ts";
 import { resolveHyperparameters } from "../rl/ppo/hyperparameters.ts";
 import { networkSpecOf } from "../rl/ppo/network.ts";
@@ -50,12 +49,7 @@ if (!gemm) throw new Error("WebAssembly SIMD is not available");
 const kernels = variants.map((v) => {
   const config = resolveHyperparameters("Pendulum-v1", "zoo", { seed: 1, ...v.overrides });
   const spec = networkSpecOf(builtinSpaces("Pendulum-v1"), config);
-  const layout = parameterLayout(spec);
-  const { value } = Arena.build((alloc) => ({
-    engine: new FusedActorCritic(spec, 64, alloc, gemm),
-    params: alloc.alloc(layout.size),
-    grads: alloc.alloc(layout.size),
-  }));
+  const { layout, ...value } = buildFusedEngine(spec, 64, gemm);
   initParameters(layout, value.params, new Rng(1));
   const rng = new Rng(2);
   const f = (n: number, g: () => number) => Float32Array.from({ length: n }, g);

@@ -12,7 +12,7 @@
 import type { Rng } from "../core/rng.ts";
 import type { Activation } from "../ppo/hyperparameters.ts";
 import { type LossCoefficients, type LossStats, type MinibatchTargets, ppoLoss } from "../ppo/loss.ts";
-import type { Allocator } from "./arena.ts";
+import { type Allocator, Arena } from "./arena.ts";
 import type { Gemm } from "./gemm.ts";
 import { initMlp, initMlpTorchDefault, MlpKernel, type MlpLayout, mlpLayout } from "./mlp.ts";
 
@@ -281,4 +281,19 @@ function gsdeBuffers(L: ParameterLayout, maxBatch: number, alloc: Allocator): Gs
     variance: alloc.alloc(maxBatch * d),
     dVariance: alloc.alloc(maxBatch * d),
   };
+}
+
+/**
+ * A fused engine for batches of up to `maxBatch` rows with its parameters and gradients, all in one
+ * Arena of their own (what a test or a benchmark of the kernel needs; a learner builds its engine into
+ * the Arena of its whole update).
+ */
+export function buildFusedEngine(spec: NetworkSpec, maxBatch: number, gemm: Gemm) {
+  const layout = parameterLayout(spec);
+  const { value } = Arena.build((alloc) => ({
+    engine: new FusedActorCritic(spec, maxBatch, alloc, gemm),
+    params: alloc.alloc(layout.size),
+    grads: alloc.alloc(layout.size),
+  }));
+  return { layout, ...value };
 }

@@ -13,11 +13,12 @@
  * (or its derivative) applied in registers. tanh is the rational approximation of gemm.ts. Columns beyond the
  * last multiple of 4 (the policy and value heads) run in a scalar f32 strip that supports the linear
  * epilogue only. Operands must be views of an Arena's memory (the module imports it); other calls
- * (ReLU, or a non-linear epilogue with N mod 4 ≠ 0) fall back to the JavaScript GEMM.
+ * (a non-linear epilogue with N mod 4 ≠ 0) fall back to the JavaScript GEMM (`wasmCovers`). ReLU and
+ * its derivative are lane masks (compare, then and-not), exactly gemm.ts's branches.
  * WebAssembly SIMD: https://github.com/WebAssembly/simd (standardised; in V8 since 9.1).
  */
 import { memoryOf } from "./arena.ts";
-import { type Gemm, jsGemm, TANH_ALPHA, TANH_BETA, TANH_CLAMP } from "./gemm.ts";
+import { type Gemm, jsGemm, type LayerActivation, TANH_ALPHA, TANH_BETA, TANH_CLAMP } from "./gemm.ts";
 import { Wasm } from "./wasm-api.ts";
 
 const I32 = 0x7f;
@@ -74,6 +75,9 @@ const FDIV = [0xfd, ...uleb(0xe7)];
 const FMIN = [0xfd, ...uleb(0xe8)];
 const FMAX = [0xfd, ...uleb(0xe9)];
 const EQ = [0x46];
+const FLT = [0xfd, ...uleb(0x43)];
+const FLE = [0xfd, ...uleb(0x45)];
+const ANDNOT = [0xfd, ...uleb(0x4f)];
 
 /** v128.const with the float32 `v` in all four lanes. */
 function splatConst(v: number): number[] {
@@ -83,7 +87,9 @@ function splatConst(v: number): number[] {
 const ZERO = [0xfd, 0x0c, ...new Array(16).fill(0)];
 
 // Parameters of gemm(A, B, C, rows, red, N, aRowStride, aStride, init, act, H): strides in floats,
-// init a bias pointer or −1 for zeros, act 0 none / 1 tanh / 2 multiply by 1 − H².
+// init a bias pointer or −1 for zeros, act 0 none / 1 tanh / 2 multiply by 1 − H² / 3 ReLU /
+// 4 zero where H ≤ 0 (ReLU's derivative through its output).
+const ACT_CODE = { linear: 0, tanh: 1, tanhGrad: 2, relu: 3, reluGrad: 4 } as const;
 const [A, B, C, ROWS, RED, N, AROW, ASTEP, INIT, ACT, H] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 const PARAMS = 11;
 const [R, J, Q, AP, BP, CP, BSTEP, AROWP, HP] = [11, 12, 13, 14, 15, 16, 17, 18, 19];
@@ -142,10 +148,10 @@ function strip(width: number): number[] {
   code.push(...get(Q), ...i32(-1), ...ADD, ...set(Q));
   code.push(...br(0), ...END, ...END);
   // Epilogue: tanh (act 1) or ⊙ (1 − H²) with H at the same position as C (act 2).
-  code.push(...get(ACT), ...i32(1), ...EQ, ...IF);
+  code.push(...get(ACT), ...i32(ACT_CODE.tanh), ...EQ, ...IF);
   for (let q = 0; q < regs; q++) code.push(...tanhInPlace(VC + q));
   code.push(...END);
-  code.push(...get(ACT), ...i32(2), ...EQ, ...IF);
+  code.push(...get(ACT), ...i32(ACT_CODE.tanhGrad), ...EQ, ...IF);
   code.push(...get(H), ...get(CP), ...get(C), ...[0x6b], ...ADD, ...set(HP));
   for (let q = 0; q < regs; q++) {
     code.push(...get(HP), ...v128Load(16 * q), ...set(VX));
@@ -159,6 +165,19 @@ function strip(width: number): number[] {
       ...FMUL,
       ...set(VC + q),
     );
+  }
+  code.push(...END);
+  // ReLU (act 3) as gemm.ts's `if (c < 0) c = 0`: the lanes below zero cleared (andnot of the mask).
+  code.push(...get(ACT), ...i32(ACT_CODE.relu), ...EQ, ...IF);
+  for (let q = 0; q < regs; q++) {
+    code.push(...get(VC + q), ...get(VC + q), ...ZERO, ...FLT, ...ANDNOT, ...set(VC + q));
+  }
+  code.push(...END);
+  // Its derivative (act 4) as gemm.ts's `if (h <= 0) c = 0`, with H at the same position as C.
+  code.push(...get(ACT), ...i32(ACT_CODE.reluGrad), ...EQ, ...IF);
+  code.push(...get(H), ...get(CP), ...get(C), ...[0x6b], ...ADD, ...set(HP));
+  for (let q = 0; q < regs; q++) {
+    code.push(...get(VC + q), ...get(HP), ...v128Load(16 * q), ...ZERO, ...FLE, ...ANDNOT, ...set(VC + q));
   }
   code.push(...END);
   for (let q = 0; q < regs; q++) code.push(...get(CP), ...get(VC + q), ...v128Store(16 * q));
@@ -290,6 +309,15 @@ function compile(): object | null {
   return compiled;
 }
 
+/**
+ * Whether the WebAssembly GEMM computes a layer of N outputs with this epilogue itself: any linear
+ * one, and tanh or ReLU (forward and derivative) when N is a multiple of 4 (the scalar strip of the
+ * last N mod 4 columns is linear only). The rest runs in the JavaScript GEMM.
+ */
+export function wasmCovers(N: number, act: LayerActivation): boolean {
+  return act === "linear" || N % 4 === 0;
+}
+
 /** The WebAssembly SIMD GEMM, or null where the runtime lacks WebAssembly SIMD. */
 export function wasmGemm(): Gemm | null {
   const module = compile();
@@ -309,14 +337,15 @@ export function wasmGemm(): Gemm | null {
   return {
     name: "wasm-simd",
     dense(a, b, bias, c, M, K, N, act) {
-      const fn = (N % 4 === 0 && act !== "relu") || act === "linear" ? fnFor(a, b, bias, c) : null;
+      const fn = wasmCovers(N, act) ? fnFor(a, b, bias, c) : null;
       if (!fn) return jsGemm.dense(a, b, bias, c, M, K, N, act);
-      fn(a.byteOffset, b.byteOffset, c.byteOffset, M, K, N, K, 1, bias.byteOffset, act === "tanh" ? 1 : 0, 0);
+      fn(a.byteOffset, b.byteOffset, c.byteOffset, M, K, N, K, 1, bias.byteOffset, ACT_CODE[act], 0);
     },
     nnGrad(a, b, h, c, M, K, N, act) {
-      const fn = N % 4 === 0 && act === "tanh" ? fnFor(a, b, h, c) : null;
+      const fn = wasmCovers(N, act) ? fnFor(a, b, h, c) : null;
       if (!fn) return jsGemm.nnGrad(a, b, h, c, M, K, N, act);
-      fn(a.byteOffset, b.byteOffset, c.byteOffset, M, K, N, K, 1, -1, 2, h.byteOffset);
+      const code = act === "tanh" ? ACT_CODE.tanhGrad : ACT_CODE.reluGrad;
+      fn(a.byteOffset, b.byteOffset, c.byteOffset, M, K, N, K, 1, -1, code, h.byteOffset);
     },
     tn(a, b, c, M, K, N) {
       const fn = fnFor(a, b, c);

@@ -35,8 +35,12 @@ export function networkSpecOf(spaces: EnvSpaces, config: Hyperparameters): Netwo
   };
 }
 
-/** The named GEMMs; by default WebAssembly SIMD where the runtime has it, else JavaScript's. */
-export async function loadGemm(name?: GemmName): Promise<Gemm> {
+/**
+ * The named GEMMs; by default WebAssembly SIMD where the runtime has it, else JavaScript's. A Gemm
+ * itself is taken as it is (bench:kernel times variants of the products).
+ */
+export async function loadGemm(name?: GemmName | Gemm): Promise<Gemm> {
+  if (typeof name === "object") return name;
   if (name === "js") return jsGemm;
   const { wasmGemm } = await import("../nn/gemm-wasm.ts");
   const gemm = wasmGemm();

@@ -37,8 +37,8 @@ export interface LearnerOptions {
   backend?: string;
   /** "fused" (default on wasm/cpu): hand-written kernel; "tfjs" (default on tensorflow/webgpu): tfjs autograd. */
   engine?: EngineName;
-  /** Matrix products of the fused kernel (default "wasm" when available). */
-  gemm?: GemmName;
+  /** Matrix products of the fused kernel (default "wasm" when available), by name or given. */
+  gemm?: GemmName | Gemm;
 }
 
 /** Metrics of one iteration, under CleanRL's TensorBoard keys. */

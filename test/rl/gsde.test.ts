@@ -6,7 +6,7 @@ import { Rng } from "../../rl/core/rng.ts";
 import { builtinSpaces } from "../../rl/envs/registry.ts";
 import { makeVectorEnv } from "../../rl/envs/vector.ts";
 import {
-  FusedActorCritic,
+  buildFusedEngine,
   gsdeVariance,
   initParameters,
   type Minibatch,
@@ -15,7 +15,7 @@ import {
 } from "../../rl/nn/actor-critic.ts";
 import { Arena } from "../../rl/nn/arena.ts";
 import { initBackend } from "../../rl/nn/backend.ts";
-import { type Gemm, jsGemm } from "../../rl/nn/gemm.ts";
+import { jsGemm } from "../../rl/nn/gemm.ts";
 import { wasmGemm } from "../../rl/nn/gemm-wasm.ts";
 import { MlpKernel } from "../../rl/nn/mlp.ts";
 import { tensorSlices } from "../../rl/nn/tensors.ts";
@@ -94,16 +94,6 @@ function minibatchOf(c: GsdeCase, rows?: [number, number]): Minibatch {
   };
 }
 
-function fusedEngine(spec: NetworkSpec, M: number, gemm: Gemm) {
-  const layout = parameterLayout(spec);
-  const { value } = Arena.build((alloc) => ({
-    engine: new FusedActorCritic(spec, M, alloc, gemm),
-    params: alloc.alloc(layout.size),
-    grads: alloc.alloc(layout.size),
-  }));
-  return { layout, ...value };
-}
-
 function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): { err: number; scale: number } {
   let err = 0;
   let scale = 0;
@@ -144,7 +134,7 @@ for (const c of fixture.cases) {
 
   test(`gSDE variance, log-prob and entropy per row equal SB3's StateDependentNoiseDistribution (${c.name})`, (t) => {
     const spec = specOf(c);
-    const { layout, engine, params, grads } = fusedEngine(spec, c.batch.M, jsGemm);
+    const { layout, engine, params, grads } = buildFusedEngine(spec, c.batch.M, jsGemm);
     params.set(c.params);
     // Variance through the actor's own forward (latent = last hidden features).
     const M = c.batch.M;
@@ -189,7 +179,7 @@ for (const c of fixture.cases) {
     const expected = tfjs.lossAndGrad(Float32Array.from(c.params), want, mb, c.coefs);
     tfjs.dispose();
     for (const gemm of [jsGemm, wasmGemm()!]) {
-      const f = fusedEngine(spec, c.batch.M, gemm);
+      const f = buildFusedEngine(spec, c.batch.M, gemm);
       f.params.set(c.params);
       const got = f.engine.lossAndGrad(f.params, f.grads, mb, c.coefs);
       t.true(close(got.loss, expected.loss), `${gemm.name} loss ${got.loss} vs ${expected.loss}`);
@@ -213,7 +203,7 @@ for (const c of fixture.cases) {
         loss = tfjs.lossAndGrad(Float32Array.from(c.params), grads, mb, c.coefs).loss;
         tfjs.dispose();
       } else {
-        const f = fusedEngine(spec, c.batch.M, engineName === "fused-js" ? jsGemm : wasmGemm()!);
+        const f = buildFusedEngine(spec, c.batch.M, engineName === "fused-js" ? jsGemm : wasmGemm()!);
         f.params.set(c.params);
         loss = f.engine.lossAndGrad(f.params, f.grads, mb, c.coefs).loss;
         grads.set(f.grads);
@@ -275,7 +265,7 @@ test("fused gSDE gradients (log-std matrix, mean path, critic) equal tfjs autogr
   const M = 48;
   const rng = new Rng(11);
   for (const gemm of [jsGemm, wasmGemm()!]) {
-    const { layout, engine, params, grads } = fusedEngine(spec, M, gemm);
+    const { layout, engine, params, grads } = buildFusedEngine(spec, M, gemm);
     initParameters(layout, params, new Rng(3), { orthoInit: false, logStdInit: -1 });
     for (let i = layout.logstd; i < layout.policySize; i++) params[i] = -1 + 0.5 * rng.normal();
     const f = (n: number, g: () => number) => Float32Array.from({ length: n }, g);

@@ -1,16 +1,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import test from "ava";
 import { Rng } from "../../rl/core/rng.ts";
-import {
-  FusedActorCritic,
-  initParameters,
-  type NetworkSpec,
-  parameterLayout,
-} from "../../rl/nn/actor-critic.ts";
-import { Arena } from "../../rl/nn/arena.ts";
+import { buildFusedEngine, initParameters, type NetworkSpec } from "../../rl/nn/actor-critic.ts";
 import { initBackend } from "../../rl/nn/backend.ts";
 import { jsGemm } from "../../rl/nn/gemm.ts";
-import { wasmGemm } from "../../rl/nn/gemm-wasm.ts";
+import { wasmCovers, wasmGemm } from "../../rl/nn/gemm-wasm.ts";
 import { orthogonalInit } from "../../rl/nn/init.ts";
 import { TfjsActorCritic } from "../../rl/nn/tfjs-actor-critic.ts";
 import { resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
@@ -74,22 +68,36 @@ const specs: Record<string, NetworkSpec> = {
     activation: "tanh",
   },
   relu: { obsDim: 6, action: { kind: "discrete", n: 2 }, hiddenSizes: [16, 16], activation: "relu" },
+  // rl-zoo's MuJoCo network (256-256 ReLU) on HalfCheetah-v5's sizes: the `zoo` preset's.
+  "zoo MuJoCo": {
+    obsDim: 17,
+    action: { kind: "box", dim: 6, low: new Float32Array(6).fill(-1), high: new Float32Array(6).fill(1) },
+    hiddenSizes: [256, 256],
+    activation: "relu",
+  },
 };
+
+test("the WebAssembly GEMM computes tanh and ReLU layers itself, the JavaScript one only what it cannot", (t) => {
+  for (const act of ["tanh", "relu"] as const) {
+    t.true(wasmCovers(256, act), `${act}, 256 outputs`);
+    t.true(wasmCovers(64, act), `${act}, 64 outputs`);
+    t.false(wasmCovers(6, act), `${act}, 6 outputs: the scalar strip is linear only`);
+  }
+  t.true(wasmCovers(6, "linear"), "a head of 6 outputs");
+  t.true(wasmCovers(1, "linear"), "the value head");
+});
 
 for (const [name, spec] of Object.entries(specs)) {
   for (const gemm of [jsGemm, wasmGemm()!]) {
     test(`fused ${gemm.name} kernel's loss and gradients equal tfjs autograd (${name} policy)`, (t) => {
-      const layout = parameterLayout(spec);
       const M = 64;
-      const { value } = Arena.build((alloc) => ({
-        engine: new FusedActorCritic(spec, M, alloc, gemm),
-        params: alloc.alloc(layout.size),
-        grads: alloc.alloc(layout.size),
-      }));
+      const { layout, ...value } = buildFusedEngine(spec, M, gemm);
       const rng = new Rng(3);
       initParameters(layout, value.params, rng);
       // Larger head weights and a non-zero log-std than at init, so every loss term matters.
-      for (let i = 0; i < layout.actor.size; i++) value.params[i] += 0.2 * rng.normal();
+      // On 256-wide layers 0.2 moves the means so far that every ratio leaves the clip range: 0.02 there.
+      const perturbation = Math.max(...spec.hiddenSizes) > 64 ? 0.02 : 0.2;
+      for (let i = 0; i < layout.actor.size; i++) value.params[i] += perturbation * rng.normal();
       for (let i = layout.logstd; i < layout.policySize; i++) value.params[i] = -0.3;
       const mb = batchFor(spec, M, rng);
       const coefs = { clipCoef: 0.2, clipVloss: true, entCoef: 0.01, vfCoef: 0.5 };
