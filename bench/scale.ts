@@ -396,21 +396,20 @@ function runsTable(runs: readonly Row[][]): string {
     ...ENVS.map((e) => ` ${e}: 1 worker steps/s${counts.map((w) => `, ${w} workers of linear`).join("")} |`),
   ].join("");
   const lines = [head, `|${"---|".repeat(1 + ENVS.length)}`];
-  const cellOf = (rows: readonly Row[], env: string, workers: number) =>
-    rows.find((r) => r.env === env && r.workers === workers);
-  const cells = (pick: (env: string, workers: number) => number[]) =>
-    ENVS.map(
-      (env) =>
-        ` ${[fmt(median(pick(env, 1))), ...counts.map((w) => pct(median(pick(env, w))))].join(", ")} |`,
-    ).join("");
+  // A run's figure for a count: its 1-worker steps/s, or its share of linear.
+  const figure = (rows: readonly Row[], env: string, workers: number) => {
+    const row = rows.find((r) => r.env === env && r.workers === workers);
+    return (workers === 1 ? row?.sps : row?.efficiency) ?? Number.NaN;
+  };
+  const cells = (of: readonly Row[][]) =>
+    ENVS.map((env) => {
+      const at = (w: number) => median(of.map((rows) => figure(rows, env, w)));
+      return ` ${[fmt(at(1)), ...counts.map((w) => pct(at(w)))].join(", ")} |`;
+    }).join("");
   runs.forEach((rows, i) => {
-    lines.push(
-      `| ${i + 1} |${cells((env, w) => [w === 1 ? (cellOf(rows, env, 1)?.sps ?? Number.NaN) : (cellOf(rows, env, w)?.efficiency ?? Number.NaN)])}`,
-    );
+    lines.push(`| ${i + 1} |${cells([rows])}`);
   });
-  lines.push(
-    `| median |${cells((env, w) => runs.map((rows) => (w === 1 ? (cellOf(rows, env, 1)?.sps ?? Number.NaN) : (cellOf(rows, env, w)?.efficiency ?? Number.NaN))))}`,
-  );
+  lines.push(`| median |${cells(runs)}`);
   return lines.join("\n");
 }
 

@@ -32,6 +32,7 @@ import type { LossCoefficients } from "../../rl/ppo/loss.ts";
 import { PPOLearner, WALL_TIME_KEYS } from "../../rl/ppo/ppo-learner.ts";
 import { actionStreams, RolloutCollector } from "../../rl/ppo/rollout.ts";
 import { PPOTrainer } from "../../rl/ppo/trainer.ts";
+import { maxErr } from "../helpers/compare.ts";
 
 /** One case of test/rl/fixtures/reference/gsde.json.gz, recorded by scripts/reference/record_gsde.py. */
 interface GsdeCase {
@@ -94,16 +95,6 @@ function minibatchOf(c: GsdeCase, rows?: [number, number]): Minibatch {
   };
 }
 
-function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): { err: number; scale: number } {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return { err, scale };
-}
-
 /** The tensor where two gradients differ most, for failure messages. */
 function worst(
   got: ArrayLike<number>,
@@ -155,7 +146,7 @@ for (const c of fixture.cases) {
       new Float32Array(d),
       variance,
     );
-    const v = maxRelErr(variance, c.variance);
+    const v = maxErr(variance, c.variance);
     t.true(v.err <= 1e-5 * Math.max(1, v.scale), `variance: ${v.err} (scale ${v.scale})`);
     // Log-prob and entropy of each row: a one-row minibatch with old log-prob 0 reports
     // old_approx_kl = −newlogprob, and its entropy.
@@ -184,7 +175,7 @@ for (const c of fixture.cases) {
       const got = f.engine.lossAndGrad(f.params, f.grads, mb, c.coefs);
       t.true(close(got.loss, expected.loss), `${gemm.name} loss ${got.loss} vs ${expected.loss}`);
       // As test/rl/nn.test.ts: the largest difference over θ within 1e-5 of the largest gradient.
-      const { err, scale } = maxRelErr(f.grads, want);
+      const { err, scale } = maxErr(f.grads, want);
       t.true(
         err <= 1e-5 * Math.max(1, scale),
         `${gemm.name}: ${err} (scale ${scale}) ${worst(f.grads, want, f.layout)}`,
@@ -210,7 +201,7 @@ for (const c of fixture.cases) {
       }
       t.true(close(loss, c.loss), `loss ${loss} vs ${c.loss}`);
       const layout = parameterLayout(spec);
-      const { err, scale } = maxRelErr(grads, c.grads);
+      const { err, scale } = maxErr(grads, c.grads);
       t.true(err <= 1e-5 * Math.max(1, scale), `${err} (scale ${scale}) ${worst(grads, c.grads, layout)}`);
       // The log-std matrix and the mean path both carry gradient.
       for (const s of tensorSlices(layout))
@@ -228,7 +219,7 @@ for (const c of fixture.cases) {
     const actor = new MlpKernel(layout.actor, "tanh", nEnvs, { alloc: (n) => new Float32Array(n) }, jsGemm);
     const mean = actor.forward(params.subarray(0, layout.actor.size), Float32Array.from(c.batch.obs), nEnvs);
     const latent = actor.hidden();
-    t.true(maxRelErr(latent, c.noise.latent).err < 1e-6);
+    t.true(maxErr(latent, c.noise.latent).err < 1e-6);
     const stdSq = new Float64Array(H * d);
     gsdeStd(params.subarray(layout.logstd, layout.policySize), new Float64Array(H * d), stdSq);
     const actions = new Float32Array(nEnvs * d);
@@ -247,7 +238,7 @@ for (const c of fixture.cases) {
       actions,
       logprobs,
     );
-    const a = maxRelErr(actions, c.noise.actions);
+    const a = maxErr(actions, c.noise.actions);
     t.true(a.err <= 1e-5 * Math.max(1, a.scale), `actions: ${a.err}`);
     for (let i = 0; i < nEnvs; i++) t.true(close(logprobs[i]!, c.noise.logprobs[i]!), `env ${i} log-prob`);
     for (let i = 0; i < nEnvs * d; i++) t.is(envActions[i], Math.min(Math.max(actions[i]!, -1), 1));
@@ -287,7 +278,7 @@ test("fused gSDE gradients (log-std matrix, mean path, critic) equal tfjs autogr
     for (const key of ["loss", "pg_loss", "v_loss", "entropy", "approx_kl", "clipfrac"] as const)
       t.true(close(got[key], expected[key]), `${gemm.name} ${key}: ${got[key]} vs ${expected[key]}`);
     for (const s of tensorSlices(layout)) {
-      const { err, scale } = maxRelErr(
+      const { err, scale } = maxErr(
         grads.subarray(s.offset, s.offset + s.size),
         want.subarray(s.offset, s.offset + s.size),
       );

@@ -26,6 +26,7 @@ import { computeGae } from "../../rl/ppo/gae.ts";
 import { type Activation, resolveHyperparameters } from "../../rl/ppo/hyperparameters.ts";
 import { Learner } from "../../rl/ppo/learner.ts";
 import type { Rollout } from "../../rl/ppo/rollout.ts";
+import { maxErr } from "../helpers/compare.ts";
 
 /** One case of test/rl/fixtures/reference/ppo-update.json.gz. */
 interface UpdateCase {
@@ -163,19 +164,6 @@ function configOf(c: UpdateCase) {
   });
 }
 
-/** Largest |got − want| and the largest |want|, over two arrays. */
-function maxErr(got: ArrayLike<number>, want: ArrayLike<number>): { err: number; at: number; scale: number } {
-  let err = 0;
-  let at = -1;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    const e = Math.abs(got[i]! - want[i]!);
-    if (e > err) [err, at] = [e, i];
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return { err, at, scale };
-}
-
 for (const c of fixture.cases) {
   test(`the fixture holds a real update (${c.name}: ${c.episodes.terminated} terminated, ${c.episodes.truncated} truncated episode ends)`, (t) => {
     t.true(c.episodes.truncated > 0);
@@ -190,22 +178,17 @@ for (const c of fixture.cases) {
   });
 
   test(`GAE with the timeout bootstrap equals SB3's RolloutBuffer on the same values (${c.name})`, (t) => {
-    const r = c.rollout;
+    const r = rolloutOf(c);
     const advantages = new Float32Array(c.numSteps);
     const returns = new Float32Array(c.numSteps);
     computeGae(
       {
-        numSteps: c.numSteps,
-        numEnvs: 1,
+        ...r,
         gamma: c.gamma,
         gaeLambda: c.gaeLambda,
-        rewards: Float32Array.from(r.rewards),
-        values: Float32Array.from(r.values),
-        terminated: Uint8Array.from(r.terminated),
-        truncated: Uint8Array.from(r.truncated),
-        nextValues: Float32Array.from(r.nextValues),
-        truncatedIndex: Int32Array.from(r.truncatedIndex),
-        truncatedValues: Float32Array.from(r.truncatedValues),
+        values: Float32Array.from(c.rollout.values),
+        nextValues: Float32Array.from(c.rollout.nextValues),
+        truncatedValues: Float32Array.from(c.rollout.truncatedValues),
       },
       advantages,
       returns,
