@@ -15,6 +15,18 @@ import { waitFor } from "../helpers/wait.ts";
 import { metrics } from "../runs/helpers.ts";
 
 /**
+ * Heartbeats for tests that kill nodes: a dead node leaves the registry within seconds, and a live
+ * one whose process is starved for a while (CI runs several test files beside these clusters on two
+ * cores) is not taken for dead. Moleculer beats every interval ± 500 ms, fixed per process, and
+ * compares whole seconds of uptime (registry/discoverers/base.js): 0.5 s and 2 s, as these were,
+ * let a node beating every ~1 s be dropped after one missed beat and ~1 s of starvation — and each
+ * false drop is up to a second of SERVICE_NOT_AVAILABLE (503) until its next beat brings it back.
+ * 1 s and 4 s tolerate ~2.5 s of starvation; a killed node is dropped 4 to 9 s after its last beat
+ * (the check runs every timeout).
+ */
+export const FAST_HEARTBEATS = { HEARTBEAT_INTERVAL_S: "1", HEARTBEAT_TIMEOUT_S: "4" } as const;
+
+/**
  * A cluster of real processes for fault tests: the API (this test process, never faulted) and child
  * processes running `main.ts` with one role each (SERVICES=runs, SERVICES=workers), as pods would, on
  * real NATS and real PostgreSQL. Leases and heartbeats are short so that failover happens in seconds.
@@ -25,8 +37,7 @@ export const SHARED_NATS_URL = process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1
 export const FAST_FAILOVER = {
   RUN_LEASE_TTL_MS: "2000",
   RUN_SCHEDULE_INTERVAL_MS: "100",
-  HEARTBEAT_INTERVAL_S: "0.5",
-  HEARTBEAT_TIMEOUT_S: "2",
+  ...FAST_HEARTBEATS,
   REQUEST_TIMEOUT_MS: "10000",
 } as const;
 

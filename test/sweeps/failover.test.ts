@@ -1,47 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import path from "node:path";
 import test from "ava";
 import pg from "pg";
-import { startTestPlatform, type TestPlatform } from "../helpers/platform.ts";
+import { startCluster } from "../faults/helpers.ts";
 import { allowLongTest, RUN_DEADLINE_MS, waitFor } from "../helpers/wait.ts";
 import { accountWithRole } from "../runs/helpers.ts";
 import { createSweep, getSweep, runsOf, tinySweep } from "./helpers.ts";
-
-const NATS_URL = process.env["TEST_NATS_URL"] ?? "nats://127.0.0.1:4222";
-const ROOT = path.resolve(import.meta.dirname, "../..");
-const LEASE_MS = "2000";
-
-/** A process hosting only the sweeps service, on the cluster of `namespace`. */
-function spawnSweepsNode(api: TestPlatform, namespace: string, name: string): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", "main.ts"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      SERVICES: "sweeps",
-      NATS_URL,
-      MOLECULER_NAMESPACE: namespace,
-      NODE_ID: `${namespace}-${name}`,
-      DATABASE_URL: api.database.url,
-      RUN_LEASE_TTL_MS: LEASE_MS,
-      RUN_SCHEDULE_INTERVAL_MS: "100",
-      SWEEP_POLL_MS: "100",
-      HEARTBEAT_INTERVAL_S: "0.5",
-      HEARTBEAT_TIMEOUT_S: "2",
-      LOG_LEVEL: "warn",
-      NODE_ENV: "test",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
 
 async function sweepHost(databaseUrl: string, sweepId: string): Promise<string | null> {
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -56,33 +18,12 @@ async function sweepHost(databaseUrl: string, sweepId: string): Promise<string |
 
 test("killing the sweep's host mid-sweep: another node takes it over and every trial runs exactly once", async (t) => {
   allowLongTest(t);
-  const namespace = `sweeps-test-${randomBytes(4).toString("hex")}`;
-  const cluster = await startTestPlatform(t, {
-    SERVICES: "api,users,runs,workers",
-    NATS_URL,
-    MOLECULER_NAMESPACE: namespace,
-    RUN_SCHEDULE_INTERVAL_MS: "100",
-    RUN_LEASE_TTL_MS: LEASE_MS,
-    WORKER_SLOTS: "2",
-    // The dead node leaves the registry within 2 s; until then a call routed to it times out.
-    HEARTBEAT_INTERVAL_S: "0.5",
-    HEARTBEAT_TIMEOUT_S: "2",
-    REQUEST_TIMEOUT_MS: "3000",
-  });
-  const nodes = new Map([
-    [`${namespace}-s1`, spawnSweepsNode(cluster, namespace, "s1")],
-    [`${namespace}-s2`, spawnSweepsNode(cluster, namespace, "s2")],
-  ]);
-  t.teardown(() => Promise.all([...nodes.values()].map(stopChild)).then(() => undefined));
-  await waitFor(
-    async () =>
-      cluster.platform.broker.registry
-        .getNodeList({ onlyAvailable: true, withServices: true })
-        .filter((n) => (n.services as { name: string }[]).some((s) => s.name === "sweeps")).length,
-    (n) => n === 2,
-    "two sweeps nodes",
-    60_000,
-  );
+  // The API in this process, runs and workers in one child, the sweeps service in two others.
+  const c = await startCluster(t, { env: { SWEEP_POLL_MS: "100" } });
+  c.spawn("runs", "runs,workers", { WORKER_SLOTS: "2" });
+  const sweepsNodes = [c.spawn("s1", "sweeps"), c.spawn("s2", "sweeps")];
+  await Promise.all([c.waitForNodes("runs", 1), c.waitForNodes("sweeps", 2)]);
+  const cluster = c.api;
 
   const me = await accountWithRole(cluster, "researcher");
   const body = tinySweep(30, {
@@ -98,10 +39,9 @@ test("killing the sweep's host mid-sweep: another node takes it over and every t
   );
   t.true(before.trialCounts["pending"]! > 0, "killed mid-sweep, with trials still to launch");
   const host = await sweepHost(cluster.database.url, sweep.id);
-  const victim = nodes.get(host ?? "");
+  const victim = sweepsNodes.find((n) => n.nodeID === host);
   t.truthy(victim, `the sweep's host ${host} is one of the children`);
-  victim!.kill("SIGKILL");
-  await new Promise((r) => victim!.once("exit", r));
+  await victim!.kill9();
 
   // Reads may time out (504) while the dead node is still in the registry: they are retried.
   const done = await waitFor(
