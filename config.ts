@@ -249,11 +249,31 @@ const ConfigSchema = z.object({
     .int()
     .min(60)
     .default(24 * 3600),
-  /** Moleculer heartbeats: a node silent for HEARTBEAT_TIMEOUT_S (killed, cut off) is dropped. */
-  HEARTBEAT_INTERVAL_S: z.coerce.number().min(0.1).default(5),
-  HEARTBEAT_TIMEOUT_S: z.coerce.number().min(0.3).default(15),
+  /**
+   * Moleculer heartbeats: a node silent for HEARTBEAT_TIMEOUT_S (killed, cut off) is dropped. Moleculer
+   * beats every interval ± 0.5 s (a random offset fixed per process, registry/discoverers/base.js):
+   * under 1 s the offset can bring the period to nothing.
+   */
+  HEARTBEAT_INTERVAL_S: z.coerce
+    .number()
+    .min(1, "must be at least 1 (Moleculer adds up to ±0.5 s to it)")
+    .default(5),
+  HEARTBEAT_TIMEOUT_S: z.coerce.number().min(3).default(15),
   /** A drain (SIGTERM) that has not finished after this long exits anyway (under Kubernetes' 30 s grace). */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(25_000),
+}).check((ctx) => {
+  // A node is dropped after one timeout without a beat, and its beats are up to interval + 0.5 s
+  // apart: a timeout under two such periods drops a live node for one late beat (a GC pause, a
+  // busy core), and every caller gets 503s until its next beat brings it back.
+  const { HEARTBEAT_INTERVAL_S: interval, HEARTBEAT_TIMEOUT_S: timeout } = ctx.value;
+  const least = 2 * (interval + 0.5);
+  if (timeout < least)
+    ctx.issues.push({
+      code: "custom",
+      path: ["HEARTBEAT_TIMEOUT_S"],
+      message: `must be at least 2 × (HEARTBEAT_INTERVAL_S + 0.5) = ${least} s, so that one late beat does not drop a live node`,
+      input: timeout,
+    });
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -31,7 +31,7 @@ const { values } = parseArgs({
     trials: { type: "string", default: "5" },
     "lease-ms": { type: "string", default: "2000" },
     "checkpoint-every": { type: "string", default: "10" },
-    "heartbeat-timeout-s": { type: "string", default: "2" },
+    "heartbeat-timeout-s": { type: "string", default: "4" },
     "no-readme": { type: "boolean", default: false },
   },
 });
@@ -53,7 +53,7 @@ const env: Record<string, string> = {
   RUN_LEASE_TTL_MS: String(LEASE_MS),
   RUN_SCHEDULE_INTERVAL_MS: "100",
   RUN_CHECKPOINT_EVERY: String(CHECKPOINT_EVERY),
-  HEARTBEAT_INTERVAL_S: String(Number(values["heartbeat-timeout-s"]) / 4),
+  HEARTBEAT_INTERVAL_S: "1",
   HEARTBEAT_TIMEOUT_S: values["heartbeat-timeout-s"],
   REQUEST_TIMEOUT_MS: "10000",
 };
