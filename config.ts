@@ -93,7 +93,7 @@ const FairShareSettings = {
   FAIRSHARE_RESERVE_AFTER_MS: z.coerce.number().int().min(0).default(600_000),
 };
 
-const ConfigSchema = z.object({
+const ConfigFields = z.object({
   ...QuotaSettings,
   ...FairShareSettings,
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -261,7 +261,9 @@ const ConfigSchema = z.object({
   HEARTBEAT_TIMEOUT_S: z.coerce.number().min(3).default(15),
   /** A drain (SIGTERM) that has not finished after this long exits anyway (under Kubernetes' 30 s grace). */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(25_000),
-}).check((ctx) => {
+});
+
+const ConfigSchema = ConfigFields.check((ctx) => {
   // A node is dropped after one timeout without a beat, and its beats are up to interval + 0.5 s
   // apart: a timeout under two such periods drops a live node for one late beat (a GC pause, a
   // busy core), and every caller gets 503s until its next beat brings it back.
