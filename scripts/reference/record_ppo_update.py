@@ -15,7 +15,7 @@ Not run by CI (CI has no Python). Re-record after upgrading SB3, torch, gymnasiu
     .venv-ref/bin/pip install --no-deps <path to the checkout>
     .venv-ref/bin/python scripts/reference/record_ppo_update.py
 
-Writes test/rl/fixtures/reference/ppo-update.json.gz. Each case is one `PPO.learn(n_steps)` on one env
+Writes test/rl/fixtures/reference/ppo-update.json.gz. Each case is one `PPO.learn(n_steps × n_envs)`
 (DummyVecEnv, so a rollout and one update), with a time limit short enough that the rollout holds
 both terminated and truncated episodes (SB3 bootstraps a truncation by adding γ·V(final observation)
 to its reward). No VecNormalize: normalisation has its own fixture (record_normalize.py). A wrapper
@@ -26,11 +26,13 @@ order) to record each epoch's permutation. Per case:
 - `paramsBefore`, `paramsAfter`: the policy in Proxima's flat layout [actor | log_std | critic], each
   Linear as W [in, out] row-major then b (torch stores [out, in]);
 - `rollout`: observations and actions as the policy saw and sampled them (actions before clipping to
-  the action space), SB3's old log-probs and values, raw rewards, terminated and truncated per step,
-  the final observations of truncated steps and V of them, the observation after the last step and V
-  of it;
-- `advantages`, `returns`: SB3's `RolloutBuffer` after `compute_returns_and_advantage`;
-- `permutations`: one per epoch;
+  the action space; a Discrete action as its index), SB3's old log-probs and values, raw rewards,
+  terminated and truncated per step, the final observations of truncated steps and V of them, the
+  observations after the last step and V of them. Time-major, index t·n_envs + i, as the buffer holds
+  them before `get()` (and as Proxima's Rollout does);
+- `advantages`, `returns`: SB3's `RolloutBuffer` after `compute_returns_and_advantage` (time-major);
+- `permutations`: one per epoch, of indices into the buffer as `get()` flattens it: env-major,
+  i·n_steps + t (`swap_and_flatten`);
 - `logged`: what `train()` logged (clip_fraction, policy_gradient_loss, value_loss, entropy_loss, approx_kl).
 """
 
@@ -71,6 +73,20 @@ CASES = [
     ),
 ]
 
+CASES.append(
+    # Several envs and a Discrete action: rl-zoo's CartPole layout (8 envs × 32 steps, γ 0.98, λ 0.8)
+    # with SB3's default MlpPolicy (64-64 tanh, orthogonal init), an entropy bonus so that the
+    # Categorical's entropy gradient counts, a learning rate and clip range under which ~6% of the
+    # ratios leave the clip range, and a 20-step limit so that a rollout holds falls (terminated) and
+    # time-outs (truncated) in several envs.
+    dict(
+        name="cartpole-8-envs", env="CartPole-v1", max_episode_steps=20, seed=5, n_envs=8,
+        n_steps=32, batch_size=64, n_epochs=4, learning_rate=3e-3, clip_range=0.05,
+        ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5, gamma=0.98, gae_lambda=0.8,
+        policy_kwargs=dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn="tanh"),
+    )
+)
+
 ACTIVATIONS = {"tanh": th.nn.Tanh, "relu": th.nn.ReLU}
 
 
@@ -99,7 +115,9 @@ def policy_layout(policy) -> list[th.Tensor]:
     vf = [m for m in policy.mlp_extractor.value_net if isinstance(m, th.nn.Linear)]
     actor = [p for layer in [*pi, policy.action_net] for p in linear_params(layer)]
     critic = [p for layer in [*vf, policy.value_net] for p in linear_params(layer)]
-    return [*actor, policy.log_std, *critic]
+    # A Categorical policy has no log-std (nor has Proxima's layout of one).
+    log_std = [policy.log_std] if hasattr(policy, "log_std") else []
+    return [*actor, *log_std, *critic]
 
 
 def flat(tensors) -> list[float]:
@@ -117,14 +135,16 @@ def values_of(policy, obs: np.ndarray) -> np.ndarray:
 
 
 def record(case: dict) -> dict:
+    n_envs = case.get("n_envs", 1)
+    recorders: list[RecordSteps] = []
     recorder: dict = {}
 
     def make():
         env = RecordSteps(gym.make(case["env"], max_episode_steps=case["max_episode_steps"]))
-        recorder["env"] = env
+        recorders.append(env)
         return env
 
-    venv = DummyVecEnv([make])
+    venv = DummyVecEnv([make] * n_envs)
     kwargs = dict(case["policy_kwargs"])
     activation = kwargs.pop("activation_fn")
     model = PPO(
@@ -145,8 +165,9 @@ def record(case: dict) -> dict:
 
     def recording_train():
         buf = model.rollout_buffer
-        steps = recorder["env"].steps
-        assert len(steps) == case["n_steps"], len(steps)
+        assert all(len(r.steps) == case["n_steps"] for r in recorders)
+        # Time-major, t·n_envs + i: the buffer's own order before get() flattens it.
+        steps = [recorders[i].steps[t] for t in range(case["n_steps"]) for i in range(n_envs)]
         final = [i for i, s in enumerate(steps) if s["truncated"] and not s["terminated"]]
         recorder["before"] = flat(policy_layout(model.policy))
         recorder["rollout"] = dict(
@@ -179,19 +200,21 @@ def record(case: dict) -> dict:
         }
 
     model.train = recording_train
-    model.learn(total_timesteps=case["n_steps"])
+    model.learn(total_timesteps=case["n_steps"] * n_envs)
     r = recorder["rollout"]
     terminated = sum(r["terminated"])
     truncated = len(r["truncatedIndex"])
     assert truncated > 0, "the case needs truncated episodes"
-    assert case["env"] != "Hopper-v5" or terminated > 0, "the Hopper case needs terminated episodes"
+    assert case["env"] == "HalfCheetah-v5" or terminated > 0, "the case needs terminated episodes"
     assert len(permutations) == case["n_epochs"], len(permutations)
-    spaces = venv.observation_space.shape[0], venv.action_space.shape[0]
+    space = venv.action_space
+    discrete = isinstance(space, gym.spaces.Discrete)
     return {
         "name": case["name"],
         "env": case["env"],
-        "obsDim": spaces[0],
-        "actDim": spaces[1],
+        "numEnvs": n_envs,
+        "obsDim": venv.observation_space.shape[0],
+        "action": {"kind": "discrete", "n": int(space.n)} if discrete else {"kind": "box", "dim": space.shape[0]},
         "hiddenSizes": case["policy_kwargs"]["net_arch"]["pi"],
         "activation": activation,
         "numSteps": case["n_steps"],

@@ -5,7 +5,10 @@
  * where SB3 ends. One such comparison covers every piece of the update at once (GAE with the timeout
  * bootstrap, minibatch gathering, per-minibatch advantage normalisation, the clipped surrogate, the
  * value loss and its weight, the entropy bonus, global grad-norm clipping, Adam), which the
- * piecewise tests of test/rl/ppo.test.ts check one at a time against formulas.
+ * piecewise tests of test/rl/ppo.test.ts check one at a time against formulas. The cases: Hopper
+ * (Box, terminations and truncations), HalfCheetah (zoo's ReLU policy, truncations only) and CartPole
+ * on 8 envs (Categorical, and the layout of several envs: SB3 draws minibatches from its buffer
+ * flattened env by env, Proxima's rollout is time-major).
  *
  * Settings that differ only in how the two libraries spell them: SB3's value loss is vf_coef·mse,
  * Proxima's (CleanRL's) is vfCoef·½·mse, so vfCoef = 2·vf_coef; SB3 has no value clipping here
@@ -32,8 +35,9 @@ import { maxErr } from "../helpers/compare.ts";
 interface UpdateCase {
   name: string;
   env: string;
+  numEnvs: number;
   obsDim: number;
-  actDim: number;
+  action: { kind: "box"; dim: number } | { kind: "discrete"; n: number };
   hiddenSizes: number[];
   activation: Activation;
   numSteps: number;
@@ -85,44 +89,61 @@ test.before(async () => {
 
 /**
  * The minibatch order SB3 drew: each epoch's `np.random.permutation`, in turn. The learner asks its
- * RNG to shuffle its index array once per epoch; this RNG writes the recorded permutation instead.
+ * RNG to shuffle its index array once per epoch; this RNG writes the recorded permutation instead,
+ * each index moved from SB3's flattening (`swap_and_flatten`: env-major, i·numSteps + t) to the
+ * rollout's (time-major, t·numEnvs + i), so that each minibatch holds the same transitions.
  */
 class RecordedPermutations extends Rng {
   private epoch = 0;
-  constructor(private readonly permutations: readonly number[][]) {
+  constructor(
+    private readonly permutations: readonly number[][],
+    private readonly numSteps: number,
+    private readonly numEnvs: number,
+  ) {
     super(0);
   }
   override shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
     const p = this.permutations[this.epoch++];
     if (!p || p.length !== a.length)
       throw new Error(`no recorded permutation of ${a.length} for epoch ${this.epoch}`);
-    for (let i = 0; i < p.length; i++) a[i] = p[i];
+    for (let k = 0; k < p.length; k++) {
+      const env = Math.floor(p[k]! / this.numSteps);
+      const t = p[k]! % this.numSteps;
+      a[k] = t * this.numEnvs + env;
+    }
     return a;
   }
 }
 
+const actDimOf = (c: UpdateCase) => (c.action.kind === "box" ? c.action.dim : 1);
+const batchOf = (c: UpdateCase) => c.numSteps * c.numEnvs;
+
 function specOf(c: UpdateCase): NetworkSpec {
   return {
     obsDim: c.obsDim,
-    action: {
-      kind: "box",
-      dim: c.actDim,
-      low: new Float32Array(c.actDim).fill(-1),
-      high: new Float32Array(c.actDim).fill(1),
-    },
+    // The MuJoCo cases' actuators all range over [-1, 1].
+    action:
+      c.action.kind === "discrete"
+        ? c.action
+        : {
+            kind: "box",
+            dim: c.action.dim,
+            low: new Float32Array(c.action.dim).fill(-1),
+            high: new Float32Array(c.action.dim).fill(1),
+          },
     hiddenSizes: c.hiddenSizes,
     activation: c.activation,
   };
 }
 
-/** The recorded rollout as a collector hands it to the learner (one env: SB3's and Proxima's layouts agree). */
+/** The recorded rollout as a collector hands it to the learner (recorded time-major, as Proxima's). */
 function rolloutOf(c: UpdateCase): Rollout {
   const r = c.rollout;
   return {
     numSteps: c.numSteps,
-    numEnvs: 1,
+    numEnvs: c.numEnvs,
     obsDim: c.obsDim,
-    actDim: c.actDim,
+    actDim: actDimOf(c),
     policyVersion: 1,
     obs: Float32Array.from(r.obs),
     actions: Float32Array.from(r.actions),
@@ -141,9 +162,9 @@ function rolloutOf(c: UpdateCase): Rollout {
 
 function configOf(c: UpdateCase) {
   return resolveHyperparameters(c.env, "cleanrl", {
-    numEnvs: 1,
+    numEnvs: c.numEnvs,
     numSteps: c.numSteps,
-    numMinibatches: c.numSteps / c.minibatchSize,
+    numMinibatches: batchOf(c) / c.minibatchSize,
     updateEpochs: c.epochs,
     learningRate: c.learningRate,
     annealLr: false,
@@ -179,8 +200,8 @@ for (const c of fixture.cases) {
 
   test(`GAE with the timeout bootstrap equals SB3's RolloutBuffer on the same values (${c.name})`, (t) => {
     const r = rolloutOf(c);
-    const advantages = new Float32Array(c.numSteps);
-    const returns = new Float32Array(c.numSteps);
+    const advantages = new Float32Array(batchOf(c));
+    const returns = new Float32Array(batchOf(c));
     computeGae(
       {
         ...r,
@@ -211,7 +232,7 @@ for (const c of fixture.cases) {
         const e =
           engine === "tfjs"
             ? new TfjsActorCritic(spec)
-            : new FusedActorCritic(spec, c.numSteps, alloc, engine === "fused-js" ? jsGemm : wasmGemm()!);
+            : new FusedActorCritic(spec, batchOf(c), alloc, engine === "fused-js" ? jsGemm : wasmGemm()!);
         return {
           engine: e,
           learner: new Learner(
@@ -219,8 +240,8 @@ for (const c of fixture.cases) {
             e,
             layout.size,
             c.obsDim,
-            c.actDim,
-            new RecordedPermutations(c.permutations),
+            actDimOf(c),
+            new RecordedPermutations(c.permutations, c.numSteps, c.numEnvs),
             alloc,
           ),
         };
@@ -230,11 +251,11 @@ for (const c of fixture.cases) {
         learner.params.set(c.paramsBefore);
         const stats = learner.learn(rolloutOf(c), c.learningRate, c.clipRange);
         t.is(stats.epochs, c.epochs);
-        t.is(stats.minibatches, c.epochs * (c.numSteps / c.minibatchSize));
+        t.is(stats.minibatches, c.epochs * (batchOf(c) / c.minibatchSize));
         // Judged on the step θ took (θ_after − θ_before), so that a wrong sign, a missing term or a
         // wrong coefficient, each a large part of a step off, cannot pass: halving the value loss's
         // weight, skipping advantage normalisation, grad-norm clipping or the entropy bonus each fail
-        // here. Float32 sums in another order than torch's leave 6e-6 to 4e-5 of the largest step
+        // here. Float32 sums in another order than torch's leave 2e-6 to 4e-5 of the largest step
         // (measured on these cases with all three engines); the bound is 5x that.
         const before = c.paramsBefore;
         const step = c.paramsAfter.map((v, i) => v - before[i]!);
@@ -247,7 +268,7 @@ for (const c of fixture.cases) {
         );
         // Clip fractions are counted from the same ratios: equal unless a ratio sits on the boundary.
         t.true(
-          Math.abs(stats.clipfracs - c.logged.clip_fraction) <= 1 / c.numSteps,
+          Math.abs(stats.clipfracs - c.logged.clip_fraction) <= 1 / batchOf(c),
           `clipfracs ${stats.clipfracs} vs ${c.logged.clip_fraction}`,
         );
       } finally {
