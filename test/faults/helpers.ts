@@ -22,9 +22,9 @@ import { metrics } from "../runs/helpers.ts";
  * let a node beating every ~1 s be dropped after one missed beat and ~1 s of starvation — and each
  * false drop is up to a second of SERVICE_NOT_AVAILABLE (503) until its next beat brings it back.
  * 1 s and 4 s tolerate ~2.5 s of starvation; a killed node is dropped 4 to 9 s after its last beat
- * (the check runs every timeout).
+ * (the check runs every timeout). config.ts refuses settings with less room than that.
  */
-export const FAST_HEARTBEATS = { HEARTBEAT_INTERVAL_S: "1", HEARTBEAT_TIMEOUT_S: "4" } as const;
+const FAST_HEARTBEATS = { HEARTBEAT_INTERVAL_S: "1", HEARTBEAT_TIMEOUT_S: "4" } as const;
 
 /**
  * A cluster of real processes for fault tests: the API (this test process, never faulted) and child
