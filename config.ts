@@ -258,7 +258,8 @@ const ConfigFields = z.object({
     .number()
     .min(1, "must be at least 1 (Moleculer adds up to ±0.5 s to it)")
     .default(5),
-  HEARTBEAT_TIMEOUT_S: z.coerce.number().min(3).default(15),
+  /** At least 2 × (interval + 0.5): the check after the fields. */
+  HEARTBEAT_TIMEOUT_S: z.coerce.number().default(15),
   /** A drain (SIGTERM) that has not finished after this long exits anyway (under Kubernetes' 30 s grace). */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(25_000),
 });

@@ -71,9 +71,6 @@ CASES = [
             net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn="relu", ortho_init=False, log_std_init=-2,
         ),
     ),
-]
-
-CASES.append(
     # Several envs and a Discrete action: rl-zoo's CartPole layout (8 envs × 32 steps, γ 0.98, λ 0.8)
     # with SB3's default MlpPolicy (64-64 tanh, orthogonal init), an entropy bonus so that the
     # Categorical's entropy gradient counts, a learning rate and clip range under which ~6% of the
@@ -84,8 +81,8 @@ CASES.append(
         n_steps=32, batch_size=64, n_epochs=4, learning_rate=3e-3, clip_range=0.05,
         ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5, gamma=0.98, gae_lambda=0.8,
         policy_kwargs=dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn="tanh"),
-    )
-)
+    ),
+]
 
 ACTIVATIONS = {"tanh": th.nn.Tanh, "relu": th.nn.ReLU}
 
